@@ -1,0 +1,117 @@
+import { checkCidr } from "../cidr.js";
+import type { Reader } from "../reader.js";
+import type { AuthorizationPolicy, AuthzAction, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource, Origin } from "../types.js";
+import { readMeta, readSelector } from "./meta.js";
+
+const ACTIONS: readonly AuthzAction[] = ["ALLOW", "DENY", "AUDIT", "CUSTOM"];
+
+const SOURCE_FIELDS = [
+  "principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces",
+  "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks", "serviceAccounts", "notServiceAccounts",
+] as const;
+const OPERATION_FIELDS = ["hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths"] as const;
+
+/** Condition keys Istio accepts in `when`; `[...]` keys take a name. */
+const CONDITION_KEYS = [
+  "source.ip", "remote.ip", "source.namespace", "source.principal", "source.serviceAccount",
+  "request.auth.principal", "request.auth.audiences", "request.auth.presenter",
+  "destination.ip", "destination.port", "connection.sni",
+];
+const CONDITION_PREFIXES = ["request.headers[", "request.auth.claims[", "experimental.envoy.filters."];
+
+export function checkConditionKey(key: string): string | undefined {
+  if (CONDITION_KEYS.includes(key)) return undefined;
+  for (const p of CONDITION_PREFIXES) {
+    if (key.startsWith(p)) {
+      if (p.endsWith("[") && !/^[^\[\]]+\[[^\[\]]+\](\[[^\[\]]+\])*$/.test(key)) return `"${key}" must name a field in brackets, like ${p}NAME]`;
+      return undefined;
+    }
+  }
+  return `unknown condition key "${key}"`;
+}
+
+export function readAuthorizationPolicy(doc: Reader, origin: Origin): AuthorizationPolicy {
+  const meta = readMeta(doc, true);
+  const spec = doc.field("spec").object(["selector", "targetRef", "targetRefs", "rules", "action", "provider"]);
+  const sel = spec.field("selector").object(["matchLabels"]);
+  const action = spec.field("action").enumOf(ACTIONS, "ALLOW")!;
+  const prov = spec.field("provider").object(["name"]);
+  const provider = prov.field("name").string();
+  if (action === "CUSTOM" && !provider) spec.field("provider").error("CUSTOM action needs provider.name");
+  if (action !== "CUSTOM" && prov.present) spec.field("provider").error(`provider is only valid with action CUSTOM, not ${action}`);
+  if (spec.field("targetRef").present || spec.field("targetRefs").present) {
+    spec.warn("targetRef(s) attach policies to waypoints and gateways of the Gateway API, which zeromesh does not run; the policy applies to nothing");
+  }
+  const dryRunAnno = meta.annotations["istio.io/dry-run"];
+  if (dryRunAnno !== undefined && dryRunAnno !== "true" && dryRunAnno !== "false") {
+    doc.field("metadata").field("annotations").field("istio.io/dry-run").error(`must be "true" or "false", got "${dryRunAnno}"`);
+  }
+  if (dryRunAnno === "true" && action === "CUSTOM") doc.field("metadata").error("dry-run is not supported for CUSTOM policies");
+  return {
+    kind: "AuthorizationPolicy", meta, origin, action, provider,
+    selector: sel.present ? readSelector(sel.field("matchLabels")) ?? {} : undefined,
+    rules: spec.field("rules").list().map(readRule),
+    dryRun: dryRunAnno === "true",
+  };
+}
+
+function readValues(r: Reader, check?: (v: string) => string | undefined): string[] | undefined {
+  if (!r.present) return undefined;
+  const vals = r.strings();
+  vals.forEach((v, i) => {
+    const err = v === "" ? "must not be empty" : check?.(v);
+    if (err) r.error(err, `${r.path}[${i}]`);
+  });
+  return vals;
+}
+
+const checkPort = (v: string) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : `"${v}" is not a port number`);
+
+function readRule(r: Reader, index: number): AuthzRule {
+  r.object(["from", "to", "when"]);
+  const rule: AuthzRule = { index };
+  const from = r.field("from");
+  if (from.present) {
+    const list = from.list();
+    if (list.length === 0) from.error("must not be empty when set");
+    rule.from = list.map((f) => {
+      f.object(["source"]);
+      const s = f.field("source").object(SOURCE_FIELDS);
+      if (!s.present || s.keys().length === 0) s.error("must not be empty");
+      const src: AuthzSource = {};
+      for (const k of ["principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces"] as const) src[k] = readValues(s.field(k));
+      for (const k of ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"] as const) src[k] = readValues(s.field(k), checkCidr);
+      if (s.field("serviceAccounts").present || s.field("notServiceAccounts").present) s.warn("serviceAccounts is not supported; use principals");
+      return src;
+    });
+  }
+  const to = r.field("to");
+  if (to.present) {
+    const list = to.list();
+    if (list.length === 0) to.error("must not be empty when set");
+    rule.to = list.map((t) => {
+      t.object(["operation"]);
+      const o = t.field("operation").object(OPERATION_FIELDS);
+      if (!o.present || o.keys().length === 0) o.error("must not be empty");
+      const op: AuthzOperation = {};
+      for (const k of ["hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"] as const) op[k] = readValues(o.field(k));
+      for (const k of ["ports", "notPorts"] as const) op[k] = readValues(o.field(k), checkPort);
+      return op;
+    });
+  }
+  const when = r.field("when");
+  if (when.present) {
+    rule.when = when.list().map((c): AuthzCondition => {
+      c.object(["key", "values", "notValues"]);
+      const key = c.field("key").string({ required: true }) ?? "";
+      const keyErr = key ? checkConditionKey(key) : undefined;
+      if (keyErr) c.field("key").error(keyErr);
+      const check = key === "source.ip" || key === "remote.ip" || key === "destination.ip" ? checkCidr : key === "destination.port" ? checkPort : undefined;
+      const values = readValues(c.field("values"), check);
+      const notValues = readValues(c.field("notValues"), check);
+      if (!values?.length && !notValues?.length) c.error("needs values or notValues");
+      return { key, values, notValues };
+    });
+  }
+  return rule;
+}

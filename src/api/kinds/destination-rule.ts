@@ -1,0 +1,59 @@
+import { checkHost } from "../host.js";
+import type { Reader } from "../reader.js";
+import type { ClientTls, DestinationRule, Origin, TrafficPolicy } from "../types.js";
+import { readExportTo, readMeta } from "./meta.js";
+
+const CLIENT_TLS_MODES = ["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"] as const;
+
+export function readDestinationRule(doc: Reader, origin: Origin): DestinationRule {
+  const meta = readMeta(doc, true);
+  const spec = doc.field("spec").object(["host", "trafficPolicy", "subsets", "exportTo", "workloadSelector"]);
+  const hostR = spec.field("host");
+  const host = hostR.string({ required: true }) ?? "";
+  if (host) {
+    const err = checkHost(host);
+    if (err) hostR.error(err);
+  }
+  const subsets = spec.field("subsets").list().map((s) => {
+    s.object(["name", "labels", "trafficPolicy"]);
+    return { name: s.field("name").string({ required: true }) ?? "", labels: s.field("labels").stringMap(), trafficPolicy: readTrafficPolicy(s.field("trafficPolicy")) };
+  });
+  const seen = new Set<string>();
+  subsets.forEach((s, i) => {
+    if (seen.has(s.name)) spec.field("subsets").error(`duplicate subset name "${s.name}"`, `${spec.path}.subsets[${i}].name`);
+    seen.add(s.name);
+  });
+  const ws = spec.field("workloadSelector").object(["matchLabels"]);
+  return {
+    kind: "DestinationRule", meta, origin, host, subsets,
+    trafficPolicy: readTrafficPolicy(spec.field("trafficPolicy")),
+    exportTo: readExportTo(spec.field("exportTo")),
+    workloadSelector: ws.present ? ws.field("matchLabels").stringMap() : undefined,
+  };
+}
+
+function readTrafficPolicy(r: Reader): TrafficPolicy | undefined {
+  if (!r.present) return undefined;
+  r.object(["loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget"]);
+  const lb = r.field("loadBalancer").object(["simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"]);
+  return {
+    tls: readClientTls(r.field("tls")),
+    loadBalancer: lb.field("simple").enumOf(["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"] as const),
+    portLevel: r.field("portLevelSettings").list().map((p) => ({
+      port: p.field("port").object(["number"]).field("number").port({ required: true }) ?? 0,
+      tls: readClientTls(p.field("tls")),
+    })),
+  };
+}
+
+function readClientTls(t: Reader): ClientTls | undefined {
+  if (!t.present) return undefined;
+  t.object(["mode", "clientCertificate", "privateKey", "caCertificates", "credentialName", "subjectAltNames", "sni", "insecureSkipVerify", "caCrl"]);
+  return {
+    mode: t.field("mode").enumOf(CLIENT_TLS_MODES, "DISABLE")!,
+    credentialName: t.field("credentialName").string(),
+    sni: t.field("sni").string(),
+    subjectAltNames: t.field("subjectAltNames").strings(),
+    insecureSkipVerify: t.field("insecureSkipVerify").bool(),
+  };
+}

@@ -1,0 +1,162 @@
+import { checkHost } from "../host.js";
+import type { StringMatch } from "../match.js";
+import type { Reader } from "../reader.js";
+import type { HttpMatch, HttpRoute, Origin, RouteDestination, TcpRoute, TlsRoute, VirtualService } from "../types.js";
+import { readDuration } from "./common.js";
+import { readExportTo, readMeta } from "./meta.js";
+
+export function readVirtualService(doc: Reader, origin: Origin): VirtualService {
+  const meta = readMeta(doc, true);
+  const spec = doc.field("spec").object(["hosts", "gateways", "http", "tls", "tcp", "exportTo"]);
+  const hostsR = spec.field("hosts");
+  const hosts = hostsR.strings({ required: true });
+  if (hostsR.present && hosts.length === 0) hostsR.error("must list at least one host");
+  hosts.forEach((h, i) => {
+    const err = checkHost(h);
+    if (err) hostsR.error(err, `${hostsR.path}[${i}]`);
+  });
+  const gatewaysR = spec.field("gateways");
+  const gateways = gatewaysR.strings();
+  gateways.forEach((g, i) => {
+    if (g !== "mesh" && !/^([a-z0-9-]+\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(g)) gatewaysR.error(`"${g}" is not a gateway name ("name", "namespace/name" or "mesh")`, `${gatewaysR.path}[${i}]`);
+  });
+  const http = spec.field("http").list().map(readHttpRoute);
+  const tls = spec.field("tls").list().map(readTlsRoute);
+  const tcp = spec.field("tcp").list().map(readTcpRoute);
+  if (!http.length && !tls.length && !tcp.length) spec.error("must have at least one http, tls or tcp route");
+  return { kind: "VirtualService", meta, origin, hosts, gateways, http, tls, tcp, exportTo: readExportTo(spec.field("exportTo")) };
+}
+
+export function readStringMatch(r: Reader): StringMatch | undefined {
+  if (!r.present) return undefined;
+  r.object(["exact", "prefix", "regex"]);
+  const keys = r.keys();
+  if (keys.length !== 1) {
+    r.error("must set exactly one of exact, prefix, regex");
+    return undefined;
+  }
+  const key = keys[0]!;
+  const v = r.field(key).string({ required: true });
+  if (v === undefined) return undefined;
+  if (key === "exact") return { exact: v };
+  if (key === "prefix") return { prefix: v };
+  try {
+    // Envoy uses RE2 full-match semantics.
+    return { regex: v, compiled: new RegExp(`^(?:${v})$`) };
+  } catch (e) {
+    r.field("regex").error(`invalid regular expression: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function readMatchMap(r: Reader): Record<string, StringMatch> {
+  const out: Record<string, StringMatch> = {};
+  r.object();
+  for (const k of r.keys()) {
+    const m = readStringMatch(r.field(k));
+    if (m) out[k.toLowerCase()] = m;
+  }
+  return out;
+}
+
+function readDestinations(r: Reader, required: boolean): RouteDestination[] {
+  const list = r.list({ required });
+  const out = list.map((d) => {
+    d.object(["destination", "weight", "headers"]);
+    const dest = d.field("destination").object(["host", "subset", "port"]);
+    if (!dest.present) dest.error("is required");
+    const host = dest.field("host").string({ required: true }) ?? "";
+    if (host) {
+      const err = checkHost(host, { wildcard: false });
+      if (err) dest.field("host").error(err);
+    }
+    const port = dest.field("port").object(["number"]).field("number").port();
+    return { destination: { host, subset: dest.field("subset").string(), port }, weight: d.field("weight").int({ min: 0, max: 100 }) ?? -1 };
+  });
+  // A lone destination carries all traffic; several share it by weight.
+  if (out.length === 1 && out[0]!.weight <= 0) out[0]!.weight = 100;
+  if (out.length > 1) {
+    const unset = out.filter((d) => d.weight < 0);
+    if (unset.length) {
+      const rest = 100 - out.filter((d) => d.weight >= 0).reduce((a, d) => a + d.weight, 0);
+      unset.forEach((d) => (d.weight = Math.max(0, Math.floor(rest / unset.length))));
+    }
+    const total = out.reduce((a, d) => a + d.weight, 0);
+    if (total !== 100) r.error(`weights must add up to 100, got ${total}`);
+  }
+  return out;
+}
+
+function readHttpMatch(m: Reader): HttpMatch {
+  m.object(["name", "uri", "scheme", "method", "authority", "headers", "port", "sourceLabels", "gateways", "queryParams", "ignoreUriCase", "withoutHeaders", "sourceNamespace", "statPrefix"]);
+  return {
+    name: m.field("name").string(),
+    uri: readStringMatch(m.field("uri")),
+    scheme: readStringMatch(m.field("scheme")),
+    method: readStringMatch(m.field("method")),
+    authority: readStringMatch(m.field("authority")),
+    headers: readMatchMap(m.field("headers")),
+    withoutHeaders: readMatchMap(m.field("withoutHeaders")),
+    queryParams: readMatchMap(m.field("queryParams")),
+    port: m.field("port").port(),
+    sourceLabels: m.field("sourceLabels").stringMap(),
+    sourceNamespace: m.field("sourceNamespace").string(),
+    gateways: m.field("gateways").strings(),
+    ignoreUriCase: m.field("ignoreUriCase").bool(),
+  };
+}
+
+function readHttpRoute(r: Reader, index: number): HttpRoute {
+  r.object(["name", "match", "route", "redirect", "directResponse", "delegate", "rewrite", "timeout", "retries", "fault", "mirror", "mirrorPercentage", "mirrors", "corsPolicy", "headers"]);
+  const route = readDestinations(r.field("route"), false);
+  const out: HttpRoute = { index, name: r.field("name").string(), match: r.field("match").list().map(readHttpMatch), route };
+  const red = r.field("redirect").object(["uri", "authority", "port", "derivePort", "scheme", "redirectCode"]);
+  if (red.present) {
+    out.redirect = {
+      uri: red.field("uri").string(), authority: red.field("authority").string(), scheme: red.field("scheme").string(),
+      port: red.field("port").port(), redirectCode: red.field("redirectCode").int({ min: 300, max: 399 }) ?? 301,
+    };
+  }
+  const dr = r.field("directResponse").object(["status", "body"]);
+  if (dr.present) {
+    const body = dr.field("body").object(["string", "bytes"]);
+    out.directResponse = { status: dr.field("status").int({ required: true, min: 200, max: 599 }) ?? 200, body: body.field("string").string() };
+  }
+  const rw = r.field("rewrite").object(["uri", "authority", "uriRegexRewrite"]);
+  if (rw.present) out.rewrite = { uri: rw.field("uri").string(), authority: rw.field("authority").string() };
+  out.timeoutMs = readDuration(r.field("timeout"));
+  const rt = r.field("retries").object(["attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities"]);
+  if (rt.present) out.retries = { attempts: rt.field("attempts").int({ min: 0 }) ?? 0, perTryTimeoutMs: readDuration(rt.field("perTryTimeout")), retryOn: rt.field("retryOn").string() };
+  const abort = r.field("fault").object(["abort", "delay"]).field("abort").object(["httpStatus", "percentage", "grpcStatus", "http2Error"]);
+  if (abort.present) {
+    out.fault = { abort: { httpStatus: abort.field("httpStatus").int({ min: 200, max: 599 }) ?? 503, percentage: Number(abort.field("percentage").field("value").value ?? 100) } };
+  }
+  const actions = [route.length > 0, !!out.redirect, !!out.directResponse, r.field("delegate").present].filter(Boolean).length;
+  if (actions === 0) r.error("must have one of route, redirect, directResponse or delegate");
+  if (actions > 1) r.error("route, redirect, directResponse and delegate are mutually exclusive");
+  return out;
+}
+
+function readTlsRoute(r: Reader, index: number): TlsRoute {
+  r.object(["match", "route"]);
+  const matches = r.field("match").list({ required: true }).map((m) => {
+    m.object(["sniHosts", "destinationSubnets", "port", "sourceLabels", "gateways", "sourceNamespace"]);
+    const sniR = m.field("sniHosts");
+    const sniHosts = sniR.strings({ required: true });
+    sniHosts.forEach((h, i) => {
+      const err = checkHost(h);
+      if (err) sniR.error(err, `${sniR.path}[${i}]`);
+    });
+    return { sniHosts, port: m.field("port").port(), gateways: m.field("gateways").strings(), sourceLabels: m.field("sourceLabels").stringMap() };
+  });
+  return { index, match: matches, route: readDestinations(r.field("route"), true) };
+}
+
+function readTcpRoute(r: Reader, index: number): TcpRoute {
+  r.object(["match", "route"]);
+  const matches = r.field("match").list().map((m) => {
+    m.object(["destinationSubnets", "port", "sourceLabels", "gateways", "sourceNamespace", "sourceSubnet"]);
+    return { port: m.field("port").port(), gateways: m.field("gateways").strings(), sourceLabels: m.field("sourceLabels").stringMap(), destinationSubnets: m.field("destinationSubnets").strings() };
+  });
+  return { index, match: matches, route: readDestinations(r.field("route"), true) };
+}

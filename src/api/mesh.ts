@@ -1,0 +1,86 @@
+// meshConfig: the mesh-wide settings Istio reads from its `istio` ConfigMap.
+import { Reader } from "./reader.js";
+import { Codes, type Issue, type Location } from "./errors.js";
+
+export type OutboundMode = "ALLOW_ANY" | "REGISTRY_ONLY";
+
+export interface ExtensionProvider {
+  name: string;
+  kind: "envoyExtAuthzHttp" | "envoyExtAuthzGrpc" | "envoyFileAccessLog" | "other";
+  service?: string;
+  port?: number;
+}
+
+export interface MeshConfig {
+  outboundTrafficPolicy: { mode: OutboundMode };
+  rootNamespace: string;
+  trustDomain: string;
+  accessLogFile: string;
+  accessLogEncoding: "TEXT" | "JSON";
+  extensionProviders: ExtensionProvider[];
+  defaultConfig: { holdApplicationUntilProxyStarts: boolean; discoveryAddress?: string };
+}
+
+export const DEFAULT_MESH: MeshConfig = Object.freeze({
+  outboundTrafficPolicy: { mode: "ALLOW_ANY" },
+  rootNamespace: "istio-system",
+  trustDomain: "cluster.local",
+  accessLogFile: "",
+  accessLogEncoding: "TEXT",
+  extensionProviders: [],
+  defaultConfig: { holdApplicationUntilProxyStarts: false },
+}) as MeshConfig;
+
+const KNOWN = [
+  "outboundTrafficPolicy", "rootNamespace", "trustDomain", "trustDomainAliases", "accessLogFile", "accessLogEncoding",
+  "accessLogFormat", "extensionProviders", "defaultConfig", "enableTracing", "defaultProviders", "enableAutoMtls",
+  "defaultServiceExportTo", "defaultVirtualServiceExportTo", "defaultDestinationRuleExportTo", "ingressClass", "ingressService",
+  "ingressControllerMode", "ingressSelector", "localityLbSetting", "discoverySelectors", "meshMTLS", "tlsDefaults",
+];
+
+/**
+ * Merges a (partial) meshConfig object over `base`. Fields are Istio's; an
+ * unknown field or wrong value is an issue at `at`.
+ */
+export function mergeMeshConfig(base: MeshConfig, raw: unknown, at: Location, issues: Issue[]): MeshConfig {
+  const r = Reader.root(raw, { ...at, kind: undefined }, issues, true);
+  r.object(KNOWN);
+  const out: MeshConfig = structuredClone(base);
+  const otp = r.field("outboundTrafficPolicy").object(["mode", "egressProxy"]);
+  const mode = otp.field("mode").enumOf(["ALLOW_ANY", "REGISTRY_ONLY"] as const);
+  if (mode) out.outboundTrafficPolicy = { mode };
+  const root = r.field("rootNamespace").string();
+  if (root !== undefined) out.rootNamespace = root;
+  const td = r.field("trustDomain").string();
+  if (td !== undefined) {
+    if (!/^[a-z0-9.-]+$/.test(td)) r.field("trustDomain").error(`"${td}" is not a valid trust domain`);
+    else out.trustDomain = td;
+  }
+  const alf = r.field("accessLogFile").string();
+  if (alf !== undefined) out.accessLogFile = alf;
+  const enc = r.field("accessLogEncoding").enumOf(["TEXT", "JSON"] as const);
+  if (enc) out.accessLogEncoding = enc;
+  const eps = r.field("extensionProviders");
+  if (eps.present) {
+    out.extensionProviders = eps.list().map((p) => {
+      p.object();
+      const name = p.field("name").string({ required: true }) ?? "";
+      const kind = (["envoyExtAuthzHttp", "envoyExtAuthzGrpc", "envoyFileAccessLog"] as const).find((k) => p.field(k).present) ?? "other";
+      const body = kind === "other" ? undefined : p.field(kind);
+      return { name, kind, service: body?.field("service").string(), port: body?.field("port").port() };
+    });
+  }
+  const dc = r.field("defaultConfig");
+  if (dc.present) {
+    dc.object();
+    out.defaultConfig = {
+      holdApplicationUntilProxyStarts: dc.field("holdApplicationUntilProxyStarts").bool(out.defaultConfig.holdApplicationUntilProxyStarts),
+      discoveryAddress: dc.field("discoveryAddress").string() ?? out.defaultConfig.discoveryAddress,
+    };
+  }
+  return out;
+}
+
+export function meshConfigIssue(message: string, at: Location): Issue {
+  return { code: Codes.INVALID, severity: "error", at, message };
+}

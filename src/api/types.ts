@@ -1,0 +1,320 @@
+// Typed domain objects. YAML is converted into these once, in api/kinds;
+// nothing past that layer reads raw manifests.
+import type { X509Certificate } from "node:crypto";
+import type { StringMatch } from "./match.js";
+
+export interface Meta {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** Where a resource came from, for error messages and explanations. */
+export interface Origin {
+  file: string;
+  doc: number;
+}
+
+interface Base<K extends string> {
+  kind: K;
+  meta: Meta;
+  origin: Origin;
+}
+
+// ---------- Kubernetes ----------
+
+export interface Namespace extends Base<"Namespace"> {}
+export interface ServiceAccount extends Base<"ServiceAccount"> {}
+
+export type Protocol =
+  | "HTTP" | "HTTP2" | "GRPC" | "HTTPS" | "TLS" | "TCP" | "MONGO" | "REDIS" | "MYSQL" | "UDP" | "AUTO";
+
+export interface ServicePort {
+  name?: string;
+  port: number;
+  /** Number, or a container port name to resolve per workload. */
+  targetPort: number | string;
+  protocol: Protocol;
+}
+
+export interface KubeService extends Base<"Service"> {
+  selector?: Record<string, string>;
+  ports: ServicePort[];
+  exportTo: string[];
+}
+
+export interface ContainerPort {
+  name?: string;
+  port: number;
+}
+
+export interface PodTemplate {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  serviceAccount: string;
+  ports: ContainerPort[];
+}
+
+/** Pod, Deployment, ReplicaSet or StatefulSet: something that runs workloads. */
+export interface WorkloadSource extends Base<"Pod" | "Deployment" | "ReplicaSet" | "StatefulSet"> {
+  replicas: number;
+  template: PodTemplate;
+}
+
+export interface TlsMaterial {
+  /** The certificate chain (leaf first), parsed at load. */
+  chain: X509Certificate[];
+  keyPem?: string;
+  certPem?: string;
+  /** Trusted client roots (ca.crt), parsed at load. */
+  ca: X509Certificate[];
+  caPem?: string;
+}
+
+export interface Secret extends Base<"Secret"> {
+  type: string;
+  data: Record<string, string>;
+  tls?: TlsMaterial;
+}
+
+// ---------- networking.istio.io ----------
+
+export type TlsMode = "PASSTHROUGH" | "SIMPLE" | "MUTUAL" | "AUTO_PASSTHROUGH" | "ISTIO_MUTUAL" | "OPTIONAL_MUTUAL";
+export type TlsVersion = "TLS_AUTO" | "TLSV1_0" | "TLSV1_1" | "TLSV1_2" | "TLSV1_3";
+
+export interface GatewayServer {
+  index: number;
+  port: { number: number; name: string; protocol: Protocol; targetPort?: number };
+  bind?: string;
+  /** Each as written; `ns/host` splits into namespace and host. */
+  hosts: { namespace: string; host: string }[];
+  tls?: {
+    httpsRedirect: boolean;
+    mode: TlsMode;
+    credentialName?: string;
+    subjectAltNames: string[];
+    minProtocolVersion: TlsVersion;
+    maxProtocolVersion: TlsVersion;
+    cipherSuites: string[];
+  };
+  name?: string;
+}
+
+export interface Gateway extends Base<"Gateway"> {
+  selector: Record<string, string>;
+  servers: GatewayServer[];
+}
+
+export interface PortSelector {
+  number?: number;
+}
+
+export interface Destination {
+  host: string;
+  subset?: string;
+  port?: number;
+}
+
+export interface RouteDestination {
+  destination: Destination;
+  weight: number;
+}
+
+export interface HttpMatch {
+  name?: string;
+  uri?: StringMatch;
+  scheme?: StringMatch;
+  method?: StringMatch;
+  authority?: StringMatch;
+  headers: Record<string, StringMatch>;
+  withoutHeaders: Record<string, StringMatch>;
+  queryParams: Record<string, StringMatch>;
+  port?: number;
+  sourceLabels: Record<string, string>;
+  sourceNamespace?: string;
+  gateways: string[];
+  ignoreUriCase: boolean;
+}
+
+export interface HttpRoute {
+  index: number;
+  name?: string;
+  match: HttpMatch[];
+  route: RouteDestination[];
+  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode: number };
+  directResponse?: { status: number; body?: string };
+  rewrite?: { uri?: string; authority?: string };
+  timeoutMs?: number;
+  retries?: { attempts: number; perTryTimeoutMs?: number; retryOn?: string };
+  fault?: { abort?: { httpStatus: number; percentage: number } };
+}
+
+export interface TlsRoute {
+  index: number;
+  match: { sniHosts: string[]; port?: number; gateways: string[]; sourceLabels: Record<string, string> }[];
+  route: RouteDestination[];
+}
+
+export interface TcpRoute {
+  index: number;
+  match: { port?: number; gateways: string[]; sourceLabels: Record<string, string>; destinationSubnets: string[] }[];
+  route: RouteDestination[];
+}
+
+export interface VirtualService extends Base<"VirtualService"> {
+  hosts: string[];
+  /** Gateway references as written; "mesh" means the sidecars. Empty means ["mesh"]. */
+  gateways: string[];
+  http: HttpRoute[];
+  tls: TlsRoute[];
+  tcp: TcpRoute[];
+  exportTo: string[];
+}
+
+export interface ClientTls {
+  mode: "DISABLE" | "SIMPLE" | "MUTUAL" | "ISTIO_MUTUAL";
+  credentialName?: string;
+  sni?: string;
+  subjectAltNames: string[];
+  insecureSkipVerify: boolean;
+}
+
+export interface TrafficPolicy {
+  tls?: ClientTls;
+  loadBalancer?: string;
+  portLevel: { port: number; tls?: ClientTls }[];
+}
+
+export interface DestinationRule extends Base<"DestinationRule"> {
+  host: string;
+  trafficPolicy?: TrafficPolicy;
+  subsets: { name: string; labels: Record<string, string>; trafficPolicy?: TrafficPolicy }[];
+  exportTo: string[];
+  workloadSelector?: Record<string, string>;
+}
+
+export type Resolution = "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
+
+export interface ServiceEntry extends Base<"ServiceEntry"> {
+  hosts: string[];
+  addresses: string[];
+  ports: { number: number; name: string; protocol: Protocol; targetPort?: number }[];
+  location: "MESH_EXTERNAL" | "MESH_INTERNAL";
+  resolution: Resolution;
+  endpoints: { address?: string; ports: Record<string, number>; labels: Record<string, string>; serviceAccount?: string }[];
+  workloadSelector?: Record<string, string>;
+  exportTo: string[];
+  subjectAltNames: string[];
+}
+
+export interface SidecarEgress {
+  port?: { number: number; protocol: Protocol; name?: string };
+  bind?: string;
+  captureMode?: string;
+  /** `ns/dnsName` split; namespace is "*", ".", "~" or a name. */
+  hosts: { namespace: string; dnsName: string; raw: string }[];
+}
+
+export interface SidecarIngress {
+  port: { number: number; protocol: Protocol; name?: string };
+  bind?: string;
+  defaultEndpoint?: string;
+}
+
+export interface Sidecar extends Base<"Sidecar"> {
+  workloadSelector?: Record<string, string>;
+  egress: SidecarEgress[];
+  ingress: SidecarIngress[];
+  outboundTrafficPolicy?: "ALLOW_ANY" | "REGISTRY_ONLY";
+}
+
+export interface WorkloadEntry extends Base<"WorkloadEntry"> {
+  address?: string;
+  ports: Record<string, number>;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  network?: string;
+}
+
+// ---------- security.istio.io ----------
+
+export type MtlsMode = "UNSET" | "DISABLE" | "PERMISSIVE" | "STRICT";
+
+export interface PeerAuthentication extends Base<"PeerAuthentication"> {
+  selector?: Record<string, string>;
+  mode: MtlsMode;
+  portLevel: Record<number, MtlsMode>;
+}
+
+/** A string list from an AuthorizationPolicy: values are exact, `pre*`, `*suf` or `*`. */
+export type Patterns = string[];
+
+export interface AuthzSource {
+  principals?: Patterns; notPrincipals?: Patterns;
+  requestPrincipals?: Patterns; notRequestPrincipals?: Patterns;
+  namespaces?: Patterns; notNamespaces?: Patterns;
+  ipBlocks?: string[]; notIpBlocks?: string[];
+  remoteIpBlocks?: string[]; notRemoteIpBlocks?: string[];
+}
+
+export interface AuthzOperation {
+  hosts?: Patterns; notHosts?: Patterns;
+  ports?: string[]; notPorts?: string[];
+  methods?: Patterns; notMethods?: Patterns;
+  paths?: Patterns; notPaths?: Patterns;
+}
+
+export interface AuthzCondition {
+  key: string;
+  values?: string[];
+  notValues?: string[];
+}
+
+export interface AuthzRule {
+  index: number;
+  from?: AuthzSource[];
+  to?: AuthzOperation[];
+  when?: AuthzCondition[];
+}
+
+export type AuthzAction = "ALLOW" | "DENY" | "AUDIT" | "CUSTOM";
+
+export interface AuthorizationPolicy extends Base<"AuthorizationPolicy"> {
+  selector?: Record<string, string>;
+  action: AuthzAction;
+  provider?: string;
+  /** undefined: no `rules` field at all (matches nothing). */
+  rules: AuthzRule[];
+  dryRun: boolean;
+}
+
+export interface RequestAuthentication extends Base<"RequestAuthentication"> {
+  selector?: Record<string, string>;
+  jwtRules: { issuer: string; jwksUri?: string; audiences: string[] }[];
+}
+
+// ---------- telemetry.istio.io ----------
+
+export interface Telemetry extends Base<"Telemetry"> {
+  selector?: Record<string, string>;
+  accessLogging: { providers: string[]; disabled: boolean }[];
+}
+
+export type Resource =
+  | Namespace | ServiceAccount | KubeService | WorkloadSource | Secret
+  | Gateway | VirtualService | DestinationRule | ServiceEntry | Sidecar | WorkloadEntry
+  | PeerAuthentication | AuthorizationPolicy | RequestAuthentication | Telemetry;
+
+export type Kind = Resource["kind"];
+
+export const KINDS: readonly Kind[] = [
+  "Namespace", "ServiceAccount", "Service", "Pod", "Deployment", "ReplicaSet", "StatefulSet", "Secret",
+  "Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar", "WorkloadEntry",
+  "PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication", "Telemetry",
+];
+
+/** Namespaced resources are keyed kind/namespace/name; Namespace has namespace "". */
+export function keyOf(r: { kind: string; meta: { namespace: string; name: string } }): string {
+  return `${r.kind}/${r.meta.namespace}/${r.meta.name}`;
+}

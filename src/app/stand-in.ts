@@ -1,0 +1,37 @@
+// The stand-in application's answers (httpbin-like), as a pure function so
+// the static engine and the live server give the same response.
+
+export interface StandInRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+}
+
+export interface StandInIdentity {
+  workload: string;
+  namespace: string;
+  /** Fixed body from a scenario's `apps` override. */
+  body?: string;
+}
+
+export interface StandInResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function standInRespond(id: StandInIdentity, req: StandInRequest): StandInResponse {
+  const path = req.path.split("?")[0] ?? "/";
+  const status = /^\/status\/(\d{3})$/.exec(path);
+  if (status) {
+    const code = Number(status[1]);
+    return { status: code >= 100 && code <= 599 ? code : 400, headers: { "content-type": "text/plain" }, body: "" };
+  }
+  if (id.body !== undefined) return { status: 200, headers: { "content-type": "text/plain" }, body: id.body };
+  if (path === "/headers") return json({ headers: req.headers });
+  return json({ workload: id.workload, namespace: id.namespace, method: req.method, path: req.path, headers: req.headers });
+}
+
+function json(v: unknown): StandInResponse {
+  return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(v) };
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ZmError } from "../api/errors.js";
+import { checkCommand } from "./check.js";
+import { processIo, type Io } from "./io.js";
+import { testCommand } from "./test.js";
+import { validateCommand } from "./validate.js";
+
+const HELP = `zeromesh — a zero-trust service mesh that speaks Istio's configuration API
+
+commands:
+  validate -f PATH...            validate Kubernetes + Istio YAML as Istio's webhook would
+  check -f PATH... --from NS/WORKLOAD|outside [--via NS/SVC:PORT] --to URL [-X M] [-H 'k: v'] [-o json]
+                                 decide one request and explain every step
+  test --static FILE|DIR...      run scenario files, deciding every probe with the engine
+  demo                           decide the bundled example scenarios (what npm start runs)
+`;
+
+/** The project's own files: examples and tests ship with the package. */
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export async function run(argv: string[], io: Io = processIo): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case "validate": return validateCommand(rest, io);
+      case "check": return checkCommand(rest, io);
+      case "test": return await testCommand(rest, io);
+      case "demo": {
+        const dirs = [join(PROJECT_ROOT, "examples"), join(PROJECT_ROOT, "..", "shared", "scenarios", "seeds")].filter(existsSync);
+        io.out(`Deciding every probe of ${dirs.join(" and ")} with the policy engine (zeromesh test --static -v):\n`);
+        const code = await testCommand(["--static", "--verbose", ...dirs], io);
+        io.out(`\nTry one request yourself:\n  node dist/cli/main.js check -f examples/demo-config.yaml --from shop/web --to http://backend.shop:9000/admin`);
+        return code;
+      }
+      case undefined: case "help": case "--help": case "-h":
+        io.out(HELP);
+        return cmd === undefined ? 2 : 0;
+      default:
+        io.err(`unknown command "${cmd}"\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof ZmError) {
+      io.err(`${e.message}${e.message.includes("[ZM_") ? "" : ` [${e.code}]`}`);
+      return e.code === "ZM_USAGE" ? 2 : 1;
+    }
+    throw e;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] || process.argv[1]?.endsWith("/zeromesh")) {
+  run(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

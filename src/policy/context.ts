@@ -1,0 +1,34 @@
+import type { Snapshot } from "../store/snapshot.js";
+import type { Workload } from "../registry/model.js";
+import { Trail } from "./decision.js";
+import { PolicyIndex } from "./index.js";
+import type { Request } from "./request.js";
+import type { World } from "./world.js";
+
+/** Everything a decision may read. No I/O and no clock beyond `world.now`. */
+export interface Env {
+  snapshot: Snapshot;
+  world: World;
+  /** Weighted choice for the live proxy; the static engine takes the heaviest destination. */
+  choose?: (weights: number[]) => number;
+}
+
+/** One request's walk through the mesh. */
+export interface Walk {
+  env: Env;
+  index: PolicyIndex;
+  trail: Trail;
+  req: Request;
+}
+
+export function newWalk(env: Env, req: Request): Walk {
+  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req };
+}
+
+/** The proxy sending a hop: its workload gives the mTLS identity. */
+export interface Sender {
+  proxy?: Workload;
+  label: string;
+}
+
+export const proxyLabel = (w: Workload) => (w.gateway ? `gateway ${w.id}` : `sidecar ${w.id}`);

@@ -1,0 +1,84 @@
+// A decision is a value: what happened to a request and why, step by step.
+// The proxies log it, the CLI prints it, the scenario runner compares it.
+
+export type ConnectionError = "reset" | "refused" | "tls" | "timeout" | "unresolved";
+
+export type Outcome =
+  | { kind: "response"; status: number; body?: string; headers?: Record<string, string> }
+  | { kind: "echo" }
+  | { kind: "error"; error: ConnectionError }
+  /** Sent on to a host outside what the engine models (check without a scenario's externals). */
+  | { kind: "forwarded"; host: string; port: number };
+
+export type Stage =
+  | "source" | "sidecar-scope" | "outbound" | "route" | "mtls" | "peer-authn" | "sidecar-ingress"
+  | "authz" | "gateway" | "tls" | "endpoint" | "app" | "external";
+
+export interface TrailStep {
+  stage: Stage;
+  /** Which proxy or hop took the step, e.g. "sidecar default/sleep" or "gateway istio-system/istio-ingressgateway". */
+  at: string;
+  message: string;
+  /** The resource that decided, as kind/ns/name. */
+  policy?: string;
+  /** The rule inside it, e.g. "rules[0]" or "egress[0].hosts[1]". */
+  rule?: string;
+  /** Marks a step that changed nothing because it was dry-run or AUDIT. */
+  shadow?: boolean;
+}
+
+export interface Decision {
+  allow: boolean;
+  outcome: Outcome;
+  /** One sentence: why the request ended as it did. */
+  reason: string;
+  /** Stable code for a denial, e.g. ZM_DENY_AUTHZ. */
+  code?: string;
+  policy?: string;
+  rule?: string;
+  trail: TrailStep[];
+}
+
+export const DenyCodes = {
+  REGISTRY_ONLY: "ZM_DENY_REGISTRY_ONLY",
+  AUTHZ: "ZM_DENY_AUTHZ",
+  MTLS_REQUIRED: "ZM_DENY_MTLS_REQUIRED",
+  INGRESS_PORT: "ZM_DENY_SIDECAR_INGRESS",
+  NO_ROUTE: "ZM_NO_ROUTE",
+  NO_ENDPOINT: "ZM_NO_HEALTHY_ENDPOINT",
+  TLS: "ZM_TLS_HANDSHAKE",
+  NO_LISTENER: "ZM_NO_LISTENER",
+  UNRESOLVED: "ZM_UNRESOLVED_HOST",
+} as const;
+
+export function describeOutcome(o: Outcome): string {
+  switch (o.kind) {
+    case "response": return `HTTP ${o.status}`;
+    case "echo": return "echo";
+    case "error": return `error ${o.error}`;
+    case "forwarded": return `forwarded to ${o.host}:${o.port} (outside the mesh)`;
+  }
+}
+
+/** Builds decisions while recording the trail as the request moves. */
+export class Trail {
+  readonly steps: TrailStep[] = [];
+  add(step: TrailStep): this {
+    this.steps.push(step);
+    return this;
+  }
+
+  deny(outcome: Outcome, reason: string, code: string, policy?: string, rule?: string): Decision {
+    return { allow: false, outcome, reason, code, policy, rule, trail: this.steps };
+  }
+
+  allow(outcome: Outcome, reason: string): Decision {
+    return { allow: true, outcome, reason, trail: this.steps };
+  }
+
+  /** For results that are neither a policy allow nor deny (502, 503, 404, TLS failures). */
+  end(outcome: Outcome, reason: string, code?: string, policy?: string, rule?: string): Decision {
+    const allow = outcome.kind === "response" ? outcome.status < 400 : outcome.kind !== "error";
+    return { allow, outcome, reason, code, policy, rule, trail: this.steps };
+  }
+}

@@ -1,0 +1,108 @@
+// From a proxy to a service: pick an endpoint (or the external host), decide
+// mutual TLS, and hand over to the destination.
+import { hostMatches } from "../api/host.js";
+import type { ClientTls, DestinationRule } from "../api/types.js";
+import { resolveConfigHost } from "../registry/dns.js";
+import type { MeshService, ServiceModelPort, Workload } from "../registry/model.js";
+import type { Sender, Walk } from "./context.js";
+import { DenyCodes, type Decision } from "./decision.js";
+import { handleAtGateway } from "./gateway-path.js";
+import { arriveAt, serveWith } from "./inbound.js";
+import { effectiveMtls } from "./peer-authn.js";
+import type { PolicyIndex } from "./index.js";
+
+export const drName = (d: DestinationRule) => `DestinationRule/${d.meta.namespace}/${d.meta.name}`;
+
+/** Istio's lookup order: the client's namespace, the service's, then the root namespace. */
+export function destinationRuleFor(index: PolicyIndex, host: string, clientNs: string | undefined, serviceNs: string): DestinationRule | undefined {
+  const order = [clientNs, serviceNs, index.rootNamespace].filter((n): n is string => !!n);
+  for (const ns of order) {
+    const candidates = index.destinationRules.filter((d) => d.meta.namespace === ns && (d.exportTo.length === 0 || d.exportTo.includes("*") || d.exportTo.includes(".") && ns === clientNs || (clientNs !== undefined && d.exportTo.includes(clientNs))));
+    const exact = candidates.find((d) => resolveConfigHost(d.host, ns) === host);
+    if (exact) return exact;
+    const wild = candidates.find((d) => hostMatches(resolveConfigHost(d.host, ns), host));
+    if (wild) return wild;
+  }
+  return undefined;
+}
+
+function clientTlsFor(dr: DestinationRule | undefined, port: number, subset?: string): ClientTls | undefined {
+  if (!dr) return undefined;
+  const sub = subset ? dr.subsets.find((s) => s.name === subset)?.trafficPolicy : undefined;
+  const pick = (tp: DestinationRule["trafficPolicy"]) => tp?.portLevel.find((p) => p.port === port)?.tls ?? tp?.tls;
+  return pick(sub) ?? pick(dr.trafficPolicy);
+}
+
+export interface Target {
+  service: MeshService;
+  port: ServiceModelPort;
+  subset?: string;
+  /** The host the client asked for (wildcard ServiceEntries forward to it). */
+  requestedHost: string;
+}
+
+export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
+  const { index, trail, req, env } = walk;
+  const clientNs = sender.proxy?.namespace;
+  const dr = sender.proxy ? destinationRuleFor(index, t.service.hostname, clientNs, t.service.namespace) : undefined;
+  const tls = clientTlsFor(dr, t.port.port, t.subset);
+
+  if (t.service.external || (!t.service.selector && t.service.source.startsWith("ServiceEntry/"))) {
+    const host = t.service.hostname.startsWith("*") ? t.requestedHost : t.service.hostname;
+    const targetPort = typeof t.port.targetPort === "number" ? t.port.targetPort : t.port.port;
+    const originate = tls?.mode === "SIMPLE" || tls?.mode === "MUTUAL";
+    trail.add({ stage: "endpoint", at: sender.label, message: `${t.service.source} is outside the mesh (resolution ${t.service.resolution}): connecting to ${host}:${targetPort}${originate ? ` and originating TLS (${drName(dr!)})` : ""}`, policy: t.service.source });
+    return reachExternal(walk, host, targetPort, originate);
+  }
+
+  let endpoints = index.registry.endpoints(t.service, t.port);
+  if (t.subset) {
+    const labels = dr?.subsets.find((s) => s.name === t.subset)?.labels;
+    if (!labels) {
+      trail.add({ stage: "endpoint", at: sender.label, message: `subset "${t.subset}" is not defined by any DestinationRule for ${t.service.hostname}` });
+      return trail.end(unhealthy(req.scheme), `no subset "${t.subset}" for ${t.service.hostname}`, DenyCodes.NO_ENDPOINT);
+    }
+    endpoints = endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.workload.labels[k] === v));
+  }
+  const ep = endpoints[0];
+  if (!ep) {
+    trail.add({ stage: "endpoint", at: sender.label, message: `${t.service.hostname}:${t.port.port} has no endpoints` });
+    return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${t.service.hostname}:${t.port.port}`, DenyCodes.NO_ENDPOINT);
+  }
+  const mtls = decideMtls(index, sender.proxy, ep.workload, ep.port, tls);
+  trail.add({ stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length} endpoint${endpoints.length === 1 ? "" : "s"}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined });
+  if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, t.port.port, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined });
+  void env;
+  return arriveAt(walk, ep.workload, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined, sourceIp: sender.proxy?.address });
+}
+
+const unhealthy = (scheme: string) => (scheme === "http" ? { kind: "response" as const, status: 503, body: "no healthy upstream" } : { kind: "error" as const, error: "reset" as const });
+
+/** Auto mTLS: mutual TLS toward workloads with a sidecar that accepts it, unless a DestinationRule says otherwise. */
+function decideMtls(index: PolicyIndex, client: Workload | undefined, server: Workload, port: number, tls: ClientTls | undefined): { on: boolean; why: string } {
+  if (!client) return { on: false, why: "the client has no sidecar: plaintext" };
+  if (tls?.mode === "ISTIO_MUTUAL") return { on: true, why: "DestinationRule sets ISTIO_MUTUAL: mutual TLS" };
+  if (tls?.mode === "DISABLE") return { on: false, why: "DestinationRule sets tls DISABLE: plaintext" };
+  if (!server.sidecar) return { on: false, why: "auto mTLS: the destination has no sidecar, so plaintext" };
+  if (effectiveMtls(index, server, port).mode === "DISABLE") return { on: false, why: "auto mTLS: the destination's PeerAuthentication is DISABLE, so plaintext" };
+  return { on: true, why: `auto mTLS: mutual TLS as ${client.spiffe}` };
+}
+
+/** A connection to a host outside the mesh, as the world answers it. */
+export function reachExternal(walk: Walk, host: string, port: number, originateTls: boolean): Decision {
+  const { env, trail, req } = walk;
+  const ext = env.world.external(host, port);
+  if (ext === "unknown") {
+    trail.add({ stage: "external", at: host, message: `leaves the mesh for ${host}:${port}` });
+    return trail.allow({ kind: "forwarded", host, port }, `forwarded to ${host}:${port}, outside the mesh`);
+  }
+  if (!ext) {
+    trail.add({ stage: "external", at: host, message: `${host}:${port} does not exist or does not answer` });
+    return trail.end({ kind: "error", error: "unresolved" }, `${host} does not resolve to anything that listens on port ${port}`, DenyCodes.UNRESOLVED);
+  }
+  if (originateTls && ext.serve === "https" && req.scheme === "http") {
+    trail.add({ stage: "tls", at: host, message: "the proxy originates TLS; the application speaks plain HTTP" });
+    return serveWith(walk, { serve: "http", body: ext.body }, `external ${host}:${port}`, { workload: host, namespace: "external" }, {});
+  }
+  return serveWith(walk, ext, `external ${host}:${port}`, { workload: host, namespace: "external" }, {});
+}

@@ -1,0 +1,45 @@
+// The decision engine's entry: one request from a source, walked through
+// every proxy on its path. Pure: config and world in, decision out.
+import { newWalk, proxyLabel, type Env } from "./context.js";
+import { DenyCodes, type Decision } from "./decision.js";
+import { reachExternal } from "./delivery.js";
+import { handleAtGateway } from "./gateway-path.js";
+import { arriveAt } from "./inbound.js";
+import { outboundFromSidecar } from "./outbound.js";
+import type { Request, Source } from "./request.js";
+
+export function decide(env: Env, source: Source, req: Request): Decision {
+  const walk = newWalk(env, req);
+  const { index, trail } = walk;
+  if (source.kind === "outside") {
+    const { namespace, service, port } = source.via;
+    trail.add({ stage: "source", at: "outside", message: `a client with no mesh identity connects to Service ${namespace}/${service}:${port}` });
+    const svc = index.registry.servicesByHostname(`${service}.${namespace}.svc.cluster.local`)[0];
+    const sp = svc?.ports.find((p) => p.port === port);
+    if (!svc || !sp) return trail.end({ kind: "error", error: "refused" }, `Service ${namespace}/${service} has no port ${port}`, DenyCodes.NO_LISTENER);
+    const ep = index.registry.endpoints(svc, sp)[0];
+    if (!ep) return trail.end({ kind: "error", error: "refused" }, `Service ${namespace}/${service}:${port} has no endpoints`, DenyCodes.NO_ENDPOINT);
+    if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, port, ep.port, { sourceIp: "127.0.0.1" });
+    return arriveAt(walk, ep.workload, ep.port, { sourceIp: "127.0.0.1" });
+  }
+
+  const w = source.workload;
+  if (w.sidecar && !w.gateway) {
+    trail.add({ stage: "source", at: proxyLabel(w), message: `${w.id} (${w.spiffe}) sends ${req.method} ${req.scheme}://${req.host}:${req.port}${req.scheme === "tcp" ? "" : req.path} through its sidecar` });
+    return outboundFromSidecar(walk, w);
+  }
+  // No sidecar: the client resolves the name itself (Kubernetes DNS, or the outside world) and connects in plaintext.
+  trail.add({ stage: "source", at: `workload ${w.id}`, message: `${w.id} has no sidecar: it connects straight to ${req.host}:${req.port} in plaintext` });
+  if (index.registry.isClusterName(req.host, w.namespace)) {
+    const svc = index.registry.lookup(req.host, w.namespace)[0]!;
+    const sp = svc.ports.find((p) => p.port === req.port);
+    const ep = sp ? index.registry.endpoints(svc, sp)[0] : undefined;
+    if (!ep) return trail.end({ kind: "error", error: "refused" }, `${svc.hostname}:${req.port} has no endpoint listening`, DenyCodes.NO_ENDPOINT);
+    trail.add({ stage: "endpoint", at: `workload ${w.id}`, message: `kube-proxy sends it to ${ep.workload.id}:${ep.port}` });
+    if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, req.port, ep.port, { sourceIp: w.address });
+    return arriveAt(walk, ep.workload, ep.port, { sourceIp: w.address });
+  }
+  return reachExternal(walk, req.host, req.port, false);
+}
+
+export type { Env };

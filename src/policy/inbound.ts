@@ -1,0 +1,150 @@
+// The destination side: Sidecar ingress ports, PeerAuthentication, then
+// AuthorizationPolicy, then the application.
+import { standInRespond } from "../app/stand-in.js";
+import { isHttp } from "../api/protocol.js";
+import { selectorMatches } from "../api/match.js";
+import type { AuthorizationPolicy, Protocol } from "../api/types.js";
+import type { Workload } from "../registry/model.js";
+import { evaluateAuthz, type AuthzContext } from "./authz.js";
+import { proxyLabel, type Walk } from "./context.js";
+import { DenyCodes, type Decision } from "./decision.js";
+import { effectiveMtls } from "./peer-authn.js";
+import { pathOnly, requestAuthority } from "./request.js";
+import { sidecarFor, sidecarName } from "./sidecar-scope.js";
+import { verifyServerCert } from "./tls.js";
+import type { PolicyIndex } from "./index.js";
+import type { ServerBehaviour } from "./world.js";
+
+export interface Arrival {
+  /** The hop was mutual TLS from a mesh proxy with this workload identity. */
+  mtlsFrom?: Workload;
+  sourceIp?: string;
+  /** Extra headers the sending proxy added (X-Forwarded-For etc.). */
+  headers?: Record<string, string>;
+}
+
+/** AuthorizationPolicies that apply to a workload: root namespace (mesh-wide) and its own namespace. */
+export function authzPoliciesFor(index: PolicyIndex, w: Workload): AuthorizationPolicy[] {
+  const pick = (list: AuthorizationPolicy[] | undefined) =>
+    (list ?? []).filter((p) => !p.selector || selectorMatches(p.selector, w.labels));
+  const root = index.rootNamespace === w.namespace ? [] : pick(index.authz.get(index.rootNamespace));
+  return [...root, ...pick(index.authz.get(w.namespace))];
+}
+
+/** Is this port parsed as HTTP at the inbound? Auto-detected ports sniff what the client speaks. */
+function inboundIsHttp(protocol: Protocol, scheme: string): boolean {
+  return isHttp(protocol) || (protocol === "AUTO" && scheme === "http");
+}
+
+export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival): Decision {
+  const { index, trail, req } = walk;
+  const at = proxyLabel(w);
+  if (!w.sidecar) {
+    trail.add({ stage: "endpoint", at: `workload ${w.id}`, message: `no sidecar: ${arrival.mtlsFrom ? "mutual TLS arrives at a plain server" : "the application receives the request directly"}` });
+    if (arrival.mtlsFrom) return trail.end({ kind: "error", error: "reset" }, `${w.id} has no sidecar to terminate mutual TLS`, DenyCodes.TLS);
+    return deliverToApp(walk, w, port, arrival);
+  }
+  const choice = sidecarFor(index, w);
+  let appPort = port;
+  let protocol = index.registry.portProtocol(w, port);
+  if (choice.sidecar?.ingress.length) {
+    const ing = choice.sidecar.ingress.find((i) => i.port.number === port);
+    if (!ing) {
+      const open = choice.sidecar.ingress.map((i) => i.port.number).join(", ");
+      trail.add({ stage: "sidecar-ingress", at, message: `port ${port} is not among the ingress listeners (${open}) of ${sidecarName(choice.sidecar)}`, policy: sidecarName(choice.sidecar), rule: "ingress" });
+      return trail.deny({ kind: "error", error: "reset" }, `port ${port} of ${w.id} is closed by ${sidecarName(choice.sidecar)}'s ingress listeners`, DenyCodes.INGRESS_PORT, sidecarName(choice.sidecar), "ingress");
+    }
+    protocol = ing.port.protocol;
+    const ep = ing.defaultEndpoint?.match(/:(\d+)$/);
+    if (ep) appPort = Number(ep[1]);
+    trail.add({ stage: "sidecar-ingress", at, message: `ingress listener for port ${port} (${protocol}) forwards to ${ing.defaultEndpoint ?? `the application port ${port}`}`, policy: sidecarName(choice.sidecar) });
+  }
+
+  const mtls = effectiveMtls(index, w, port);
+  const secured = arrival.mtlsFrom !== undefined;
+  trail.add({ stage: "peer-authn", at, message: `mTLS mode ${mtls.explanation}; the connection is ${secured ? `mutual TLS from ${arrival.mtlsFrom!.spiffe}` : "plaintext"}`, policy: mtls.from[0] });
+  if (mtls.mode === "STRICT" && !secured) {
+    return trail.deny({ kind: "error", error: "reset" }, `${w.id} requires mutual TLS (STRICT) and the client sent plaintext`, DenyCodes.MTLS_REQUIRED, mtls.from[0]);
+  }
+
+  const http = inboundIsHttp(protocol, req.scheme);
+  const ctx: AuthzContext = {
+    http,
+    principal: arrival.mtlsFrom?.principal,
+    sourceIp: arrival.sourceIp,
+    remoteIp: arrival.headers?.["x-forwarded-for"]?.split(",")[0]?.trim() ?? arrival.sourceIp,
+    destinationPort: port,
+    sni: req.scheme === "https" ? req.host : undefined,
+    host: requestAuthority(req),
+    method: req.method,
+    path: pathOnly(req.path),
+    headers: req.headers,
+  };
+  const policies = authzPoliciesFor(index, w);
+  const result = evaluateAuthz(policies, ctx, index.mesh);
+  for (const v of result.considered) {
+    const shadow = v.dryRun || v.action === "AUDIT";
+    trail.add({
+      stage: "authz", at, policy: v.policy, shadow,
+      rule: v.rule !== undefined ? `rules[${v.rule}]` : undefined,
+      message: `${v.action}${v.dryRun ? " (dry-run: recorded, not enforced)" : ""} ${v.policy}: ${v.rule !== undefined ? `rule ${v.rule} matches` : v.note ?? "no rule matches"}${http ? "" : " (L4: TCP traffic)"}`,
+    });
+  }
+  trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
+  if (!result.allow) {
+    const outcome = http
+      ? { kind: "response" as const, status: 403, body: "RBAC: access denied", headers: { "content-type": "text/plain" } }
+      : { kind: "error" as const, error: "reset" as const };
+    return trail.deny(outcome, `${result.policy ?? "authorization"} denied the request: ${result.reason}`, DenyCodes.AUTHZ, result.policy, result.rule);
+  }
+
+  const headers: Record<string, string> = { ...arrival.headers };
+  if (arrival.mtlsFrom && http) {
+    // Istio's sidecar tells the application who called, as Envoy's XFCC header.
+    headers["x-forwarded-client-cert"] = `By=${w.spiffe};URI=${arrival.mtlsFrom.spiffe}`;
+  }
+  return deliverToApp(walk, w, appPort, { ...arrival, headers });
+}
+
+/** The application's answer, as the world says it behaves. */
+export function deliverToApp(walk: Walk, w: Workload, port: number, arrival: Arrival): Decision {
+  const app = walk.env.world.app(w, port, walk.index.registry.portProtocol(w, port));
+  return serveWith(walk, app, `app ${w.id}:${port}`, { workload: w.name, namespace: w.namespace }, arrival.headers ?? {});
+}
+
+/** A server (application or external host) answering the client's bytes. */
+export function serveWith(
+  walk: Walk,
+  behaviour: ServerBehaviour,
+  at: string,
+  id: { workload: string; namespace: string },
+  extraHeaders: Record<string, string>,
+): Decision {
+  const { trail, req, env } = walk;
+  if (behaviour.serve === "tcp-echo") {
+    if (req.scheme === "tcp") {
+      trail.add({ stage: "app", at, message: "TCP echo returns the bytes sent" });
+      return trail.allow({ kind: "echo" }, `delivered to ${at}`);
+    }
+    trail.add({ stage: "app", at, message: `a TCP echo server does not speak ${req.scheme.toUpperCase()}` });
+    return trail.end({ kind: "error", error: "reset" }, `${at} is a TCP echo server; the ${req.scheme} client gets no valid response`);
+  }
+  if (behaviour.serve === "https") {
+    if (req.scheme !== "https") {
+      trail.add({ stage: "app", at, message: `serves HTTPS; the client sent ${req.scheme === "http" ? "plain HTTP" : "raw bytes"}` });
+      return trail.end({ kind: "error", error: "reset" }, `${at} expects TLS and received plaintext`);
+    }
+    const check = req.clientTls?.insecure ? { ok: true, reason: "verification skipped" } : verifyServerCert(behaviour.chain, req.clientTls?.trust ?? [], req.host, env.world.now);
+    trail.add({ stage: "tls", at, message: `client verifies ${at}'s certificate: ${check.reason}` });
+    if (!check.ok) return trail.end({ kind: "error", error: "tls" }, `TLS handshake with ${at} fails: ${check.reason}`, DenyCodes.TLS);
+  } else if (req.scheme === "https") {
+    trail.add({ stage: "app", at, message: "serves plain HTTP; the client expects TLS" });
+    return trail.end({ kind: "error", error: "tls" }, `${at} does not speak TLS`, DenyCodes.TLS);
+  } else if (req.scheme === "tcp") {
+    trail.add({ stage: "app", at, message: "an HTTP server answers raw bytes with 400 Bad Request" });
+    return trail.end({ kind: "response", status: 400, body: "" }, `${at} is an HTTP server`);
+  }
+  const res = standInRespond({ ...id, body: behaviour.body }, { method: req.method, path: req.path, headers: { host: requestAuthority(req), ...req.headers, ...extraHeaders } });
+  trail.add({ stage: "app", at, message: `answers ${res.status}` });
+  return trail.allow({ kind: "response", status: res.status, body: res.body, headers: res.headers }, `delivered to ${at}`);
+}

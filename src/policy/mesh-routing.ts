@@ -1,0 +1,90 @@
+// Applying VirtualService routes at a proxy (a sidecar, "mesh", or a gateway).
+import { hostMatches, hostWithoutPort } from "../api/host.js";
+import type { HttpRoute, RouteDestination, VirtualService } from "../api/types.js";
+import { resolveConfigHost } from "../registry/dns.js";
+import type { Sender, Walk } from "./context.js";
+import { DenyCodes, type Decision } from "./decision.js";
+import { sendToService, type Target } from "./delivery.js";
+import { requestAuthority } from "./request.js";
+import { matchHttpRoute, matchTcpRoute, matchTlsRoute, pickDestination, vsGateways, vsHosts, vsName } from "./routing.js";
+
+/** VirtualServices for the mesh that cover a service host and are exported to the client's namespace. */
+function meshVirtualServices(walk: Walk, host: string, clientNs: string): VirtualService[] {
+  return walk.index.virtualServices.filter((vs) =>
+    vsGateways(vs).includes("mesh") &&
+    (vs.exportTo.length === 0 || vs.exportTo.includes("*") || vs.exportTo.includes(clientNs) || (vs.exportTo.includes(".") && vs.meta.namespace === clientNs)) &&
+    vsHosts(vs).some((h) => hostMatches(h, host)));
+}
+
+/** Routes a request a sidecar accepted for `target`: through a mesh VirtualService when one covers it. */
+export function routeAtProxy(walk: Walk, sender: Sender, gateway: string, target: Target): Decision {
+  const { trail, req } = walk;
+  const vs = meshVirtualServices(walk, target.service.hostname, sender.proxy?.namespace ?? "")[0];
+  if (!vs) {
+    trail.add({ stage: "route", at: sender.label, message: `default route to ${target.service.hostname}:${target.port.port}` });
+    return sendToService(walk, sender, target);
+  }
+  if (req.scheme === "http") {
+    const m = matchHttpRoute(vs, { authority: requestAuthority(req), port: req.port, method: req.method, path: req.path, scheme: "http", headers: req.headers, gateway, sourceLabels: sender.proxy?.labels, sourceNamespace: sender.proxy?.namespace });
+    if (!m) {
+      trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} has no http route matching ${req.method} ${req.path}`, policy: vsName(vs) });
+      return trail.end({ kind: "response", status: 404, body: "" }, `no route in ${vsName(vs)} matches`, DenyCodes.NO_ROUTE, vsName(vs));
+    }
+    return applyHttpRoute(walk, sender, vs, m.route, m.match, target.port.port);
+  }
+  const dests = req.scheme === "https" ? matchTlsRoute(vs, req.host, req.port, gateway)?.route : matchTcpRoute(vs, req.port, gateway)?.route;
+  if (!dests) {
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} has no ${req.scheme === "https" ? "tls" : "tcp"} route for this connection; default route`, policy: vsName(vs) });
+    return sendToService(walk, sender, target);
+  }
+  return followDestinations(walk, sender, vs, dests, target.port.port, "");
+}
+
+/** Redirect, direct response, fault or destinations of one http route. */
+export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, route: HttpRoute, matchIndex: number | undefined, defaultPort: number): Decision {
+  const { trail, req } = walk;
+  const rule = `http[${route.index}]${matchIndex !== undefined ? `.match[${matchIndex}]` : ""}`;
+  if (route.redirect) {
+    const host = route.redirect.authority ?? hostWithoutPort(requestAuthority(req));
+    const scheme = route.redirect.scheme ?? "http";
+    const location = `${scheme}://${host}${route.redirect.port ? `:${route.redirect.port}` : ""}${route.redirect.uri ?? req.path}`;
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} redirects to ${location}`, policy: vsName(vs), rule });
+    return trail.allow({ kind: "response", status: route.redirect.redirectCode, headers: { location } }, `redirected by ${vsName(vs)}`);
+  }
+  if (route.directResponse) {
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} answers directly with ${route.directResponse.status}`, policy: vsName(vs), rule });
+    return trail.end({ kind: "response", status: route.directResponse.status, body: route.directResponse.body ?? "" }, `direct response from ${vsName(vs)}`, undefined, vsName(vs), rule);
+  }
+  if (route.fault?.abort && route.fault.abort.percentage >= 100) {
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} injects an abort with ${route.fault.abort.httpStatus}`, policy: vsName(vs), rule });
+    return trail.end({ kind: "response", status: route.fault.abort.httpStatus, body: "fault filter abort" }, `fault injected by ${vsName(vs)}`, undefined, vsName(vs), rule);
+  }
+  if (route.rewrite?.uri) {
+    // A prefix match's matched part is replaced; otherwise the whole path.
+    walk.req = { ...req, path: route.rewrite.uri + (req.path.includes("?") ? req.path.slice(req.path.indexOf("?")) : "") };
+  }
+  if (route.rewrite?.authority) walk.req = { ...walk.req, headers: { ...walk.req.headers, host: route.rewrite.authority } };
+  return followDestinations(walk, sender, vs, route.route, defaultPort, rule);
+}
+
+/** Resolves a route's (weighted) destination in the VirtualService's namespace and sends to it. */
+export function followDestinations(walk: Walk, sender: Sender, vs: VirtualService, dests: RouteDestination[], defaultPort: number, rule: string): Decision {
+  const { trail, index, req } = walk;
+  const chosen = pickDestination(dests, walk.env.choose);
+  if (!chosen) return trail.end({ kind: "error", error: "reset" }, `${vsName(vs)} has no destination`, DenyCodes.NO_ROUTE, vsName(vs));
+  const d = chosen.destination;
+  const fqdn = resolveConfigHost(d.host, vs.meta.namespace);
+  const split = dests.length > 1 ? ` (weight ${chosen.weight} of ${dests.map((x) => `${x.destination.host}${x.destination.subset ? `/${x.destination.subset}` : ""}=${x.weight}`).join(", ")})` : "";
+  const service = index.registry.servicesByHostname(fqdn)[0] ?? index.registry.lookup(d.host, vs.meta.namespace)[0];
+  if (!service) {
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} routes to ${fqdn}, which is not in the registry`, policy: vsName(vs), rule });
+    return trail.end(req.scheme === "http" ? { kind: "response", status: 503, body: "no healthy upstream" } : { kind: "error", error: "reset" }, `destination ${fqdn} is unknown`, DenyCodes.NO_ENDPOINT, vsName(vs), rule);
+  }
+  const port = service.ports.find((p) => p.port === (d.port ?? defaultPort)) ?? (d.port === undefined && service.ports.length === 1 ? service.ports[0] : undefined);
+  if (!port) {
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} routes to ${fqdn}:${d.port ?? defaultPort}, a port the service does not have`, policy: vsName(vs), rule });
+    return trail.end(req.scheme === "http" ? { kind: "response", status: 503, body: "no healthy upstream" } : { kind: "error", error: "reset" }, `${fqdn} has no port ${d.port ?? defaultPort}`, DenyCodes.NO_ENDPOINT, vsName(vs), rule);
+  }
+  trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)}${rule ? ` ${rule}` : ""} routes to ${fqdn}:${port.port}${d.subset ? ` subset ${d.subset}` : ""}${split}`, policy: vsName(vs), rule: rule || undefined });
+  return sendToService(walk, sender, { service, port, subset: d.subset, requestedHost: fqdn });
+}

@@ -1,0 +1,78 @@
+// The client sidecar: which service the request is for, whether the
+// workload's Sidecar scope holds it, and what happens when it does not.
+import { hostWithoutPort } from "../api/host.js";
+import { isHttpOrAuto, isTlsProtocol } from "../api/protocol.js";
+import type { Workload } from "../registry/model.js";
+import { proxyLabel, type Walk } from "./context.js";
+import { DenyCodes, type Decision } from "./decision.js";
+import { reachExternal, sendToService, type Target } from "./delivery.js";
+import { routeAtProxy } from "./mesh-routing.js";
+import { inEgressScope, outboundMode, sidecarFor, type SidecarChoice } from "./sidecar-scope.js";
+import { arriveAt } from "./inbound.js";
+import { requestAuthority } from "./request.js";
+
+export function outboundFromSidecar(walk: Walk, w: Workload): Decision {
+  const { index, trail, req } = walk;
+  const at = proxyLabel(w);
+  const choice = sidecarFor(index, w);
+  trail.add({ stage: "sidecar-scope", at, message: choice.why, policy: choice.sidecar ? `Sidecar/${choice.sidecar.meta.namespace}/${choice.sidecar.meta.name}` : undefined });
+
+  // Plain HTTP is routed by its Host header; TLS by SNI; TCP by destination address.
+  const name = req.scheme === "http" ? hostWithoutPort(requestAuthority(req)) : req.host;
+  const candidates = index.registry.lookup(name, w.namespace).filter((s) => s.ports.some((p) => p.port === req.port));
+  const rejected: string[] = [];
+  for (const service of candidates) {
+    const verdict = inEgressScope(index, w, choice, service, req.port);
+    if (!verdict.visible) {
+      rejected.push(verdict.explanation);
+      continue;
+    }
+    trail.add({ stage: "outbound", at, message: verdict.explanation, policy: verdict.line ? trail.steps.at(-1)?.policy : service.source, rule: verdict.line });
+    const port = service.ports.find((p) => p.port === req.port)!;
+    return routeAtProxy(walk, { proxy: w, label: at }, "mesh", { service, port, requestedHost: name });
+  }
+  for (const r of rejected) trail.add({ stage: "outbound", at, message: r });
+  return unknownDestination(walk, w, choice, name, candidates.length > 0);
+}
+
+/** The destination is not in the source's scope: ALLOW_ANY passes it through, REGISTRY_ONLY blocks it. */
+function unknownDestination(walk: Walk, w: Workload, choice: SidecarChoice, name: string, knownButHidden: boolean): Decision {
+  const { index, trail, req } = walk;
+  const at = proxyLabel(w);
+  const { mode, from } = outboundMode(index, choice);
+  const what = knownButHidden ? `${name}:${req.port} is outside the workload's egress scope` : `${name}:${req.port} is not in the mesh's registry`;
+  if (mode === "REGISTRY_ONLY") {
+    if (req.scheme === "http") {
+      const catchAll = httpServiceInScope(walk, w, choice, req.port);
+      if (catchAll) {
+        trail.add({ stage: "outbound", at, message: `${what}; ${from} is REGISTRY_ONLY and port ${req.port} has an HTTP route table (${catchAll} is in scope), whose catch-all answers 502`, policy: from });
+        return trail.deny({ kind: "response", status: 502, body: "" }, `${what} and ${from} is REGISTRY_ONLY (HTTP catch-all route: 502)`, DenyCodes.REGISTRY_ONLY, from);
+      }
+    }
+    trail.add({ stage: "outbound", at, message: `${what}; ${from} is REGISTRY_ONLY: the BlackHole cluster resets the connection`, policy: from });
+    return trail.deny({ kind: "error", error: "reset" }, `${what} and ${from} is REGISTRY_ONLY (BlackHole: reset)`, DenyCodes.REGISTRY_ONLY, from);
+  }
+  trail.add({ stage: "outbound", at, message: `${what}; ${from} is ALLOW_ANY: passed through to the original destination without mTLS`, policy: from });
+  // Passthrough goes to whatever the name resolves to: an in-cluster Service's endpoint, or a host outside.
+  const inCluster = index.registry.lookup(name, w.namespace).find((s) => !s.external && s.source.startsWith("Service/"));
+  if (inCluster && index.registry.isClusterName(name, w.namespace)) {
+    const port = inCluster.ports.find((p) => p.port === req.port);
+    const ep = port ? index.registry.endpoints(inCluster, port)[0] : undefined;
+    if (!ep) return trail.end({ kind: "error", error: "refused" }, `${name}:${req.port} has no endpoint listening`, DenyCodes.NO_ENDPOINT);
+    return arriveAt(walk, ep.workload, ep.port, { sourceIp: w.address });
+  }
+  return reachExternal(walk, name, req.port, false);
+}
+
+/** Istio builds an HTTP route table for a port when any in-scope service has an HTTP (or auto) port there. */
+function httpServiceInScope(walk: Walk, w: Workload, choice: SidecarChoice, port: number): string | undefined {
+  const { index } = walk;
+  for (const s of index.registry.services) {
+    const p = s.ports.find((x) => x.port === port);
+    if (!p || !isHttpOrAuto(p.protocol) || isTlsProtocol(p.protocol)) continue;
+    if (inEgressScope(index, w, choice, s, port).visible) return `${s.hostname}:${port}`;
+  }
+  return undefined;
+}
+
+export type { Target };

@@ -1,0 +1,29 @@
+// What lies beyond the configuration: how applications and external hosts
+// answer. A scenario declares it; the live mesh has the real thing.
+import type { X509Certificate } from "node:crypto";
+import { isHttpOrAuto } from "../api/protocol.js";
+import type { Protocol } from "../api/types.js";
+import type { Workload } from "../registry/model.js";
+
+export type ServerBehaviour =
+  | { serve: "http"; body?: string }
+  | { serve: "https"; chain: X509Certificate[]; body?: string }
+  | { serve: "tcp-echo" };
+
+export interface World {
+  now: Date;
+  /** How a workload's application answers on `port` (which speaks `protocol` by Istio's selection). */
+  app(w: Workload, port: number, protocol: Protocol): ServerBehaviour;
+  /** How an external host answers on `port`; undefined when the engine cannot know (plain `check`). */
+  external(host: string, port: number): ServerBehaviour | "unknown" | undefined;
+}
+
+/** The stand-in application of FORMAT.md, chosen by protocol. */
+export function standInBehaviour(protocol: Protocol): ServerBehaviour {
+  return isHttpOrAuto(protocol) ? { serve: "http" } : { serve: "tcp-echo" };
+}
+
+/** A world with only stand-in applications and no knowledge of external hosts. */
+export function defaultWorld(now = new Date()): World {
+  return { now, app: (_w, _p, protocol) => standInBehaviour(protocol), external: () => "unknown" };
+}

@@ -1,0 +1,21 @@
+// Where Istio's injector puts a sidecar (the rules FORMAT.md states).
+
+export interface InjectionInput {
+  namespaceLabels: Record<string, string>;
+  podLabels: Record<string, string>;
+  podAnnotations: Record<string, string>;
+}
+
+export function injectsSidecar({ namespaceLabels, podLabels, podAnnotations }: InjectionInput): boolean {
+  if (namespaceLabels["istio-injection"] === "disabled") return false;
+  const override = podLabels["sidecar.istio.io/inject"] ?? podAnnotations["sidecar.istio.io/inject"];
+  if (override === "false") return false;
+  if (override === "true") return true;
+  return namespaceLabels["istio-injection"] === "enabled" || namespaceLabels["istio.io/rev"] !== undefined;
+}
+
+/** Gateway injection: the pod runs the gateway proxy instead of an application. */
+export function isGatewayPod(podAnnotations: Record<string, string>, podLabels: Record<string, string>): boolean {
+  const override = podLabels["sidecar.istio.io/inject"] ?? podAnnotations["sidecar.istio.io/inject"];
+  return podAnnotations["inject.istio.io/templates"] === "gateway" && override !== "false";
+}
