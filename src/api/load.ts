@@ -62,7 +62,7 @@ export function loadText(text: string, file: string): Loaded {
     if (doc.errors.length) {
       for (const e of doc.errors) {
         const pos = lines.linePos(e.pos[0]);
-        out.issues.push({ code: Codes.YAML, severity: "error", at, message: `YAML syntax error at line ${pos.line}, column ${pos.col}: ${e.message.split("\n")[0]}` });
+        out.issues.push({ code: Codes.YAML, severity: "error", at, message: `YAML syntax error at line ${pos.line}, column ${pos.col}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}` });
       }
       return;
     }
@@ -87,10 +87,13 @@ function readOne(value: unknown, at: Location, out: Loaded): void {
   const kind = root.field("kind").string({ required: true });
   const apiVersion = root.field("apiVersion").string({ required: true });
   if (!kind || !apiVersion) return;
-  const named: Location = { ...at, kind, namespace: (value as any).metadata?.namespace, name: (value as any).metadata?.name };
+  const meta = (value as { metadata?: { namespace?: unknown; name?: unknown } }).metadata;
+  const named: Location = { ...at, kind, namespace: typeof meta?.namespace === "string" ? meta.namespace : undefined, name: typeof meta?.name === "string" ? meta.name : undefined };
   if (kind === "ConfigMap") {
-    if ((value as any).metadata?.name === "istio" && typeof (value as any).data?.mesh === "string") {
-      const parsed = loadMeshText((value as any).data.mesh, { ...named, path: "data.mesh" }, out.issues);
+    // Istio reads meshConfig from the `istio` ConfigMap's `mesh` key.
+    const mesh = root.field("data").field("mesh").value;
+    if (named.name === "istio" && typeof mesh === "string") {
+      const parsed = loadMeshText(mesh, { ...named, path: "data.mesh" }, out.issues);
       if (parsed !== undefined) out.meshConfigs.push({ raw: parsed, at: { ...named, path: "data.mesh" } });
     }
     return;
@@ -101,7 +104,7 @@ function readOne(value: unknown, at: Location, out: Loaded): void {
     return;
   }
   if (!conv.versions.includes(apiVersion)) {
-    root.field("apiVersion").error(`${kind} must have apiVersion ${conv.versions.join(" or ")}, got "${apiVersion}"`);
+    Reader.root(value, named, out.issues, false).field("apiVersion").error(`${kind} must have apiVersion ${conv.versions.join(" or ")}, got "${apiVersion}"`);
     return;
   }
   const before = out.issues.length;

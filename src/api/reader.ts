@@ -150,6 +150,13 @@ export class Reader {
     return out;
   }
 
+  /** A required list of strings that must not be empty. */
+  nonEmptyStrings(what = "at least one host"): string[] {
+    const out = this.strings({ required: true });
+    if (Array.isArray(this.value) && this.value.length === 0) this.error(`must list ${what}`);
+    return out;
+  }
+
   /** A map of string to string (labels, selectors, annotations). */
   stringMap(): Record<string, string> {
     const out: Record<string, string> = {};

@@ -18,8 +18,7 @@ export function readProtocol(r: Reader, required = true): Protocol | undefined {
 
 /** A host that may be a short Kubernetes name ("reviews"), an FQDN or a wildcard. */
 export function readHostList(r: Reader, opts: { required?: boolean; wildcard?: boolean } = {}): string[] {
-  const hosts = r.strings({ required: opts.required });
-  if (opts.required && r.present && hosts.length === 0) r.error("must list at least one host");
+  const hosts = opts.required ? r.nonEmptyStrings() : r.strings();
   hosts.forEach((h, i) => {
     const err = checkHost(h, { wildcard: opts.wildcard });
     if (err) r.error(err, `${r.path}[${i}]`);

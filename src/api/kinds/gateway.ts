@@ -10,8 +10,9 @@ const TLS_VERSIONS: readonly TlsVersion[] = ["TLS_AUTO", "TLSV1_0", "TLSV1_1", "
 export function readGateway(doc: Reader, origin: Origin): Gateway {
   const meta = readMeta(doc, true);
   const spec = doc.field("spec").object(["selector", "servers"]);
-  const servers = spec.field("servers").list({ required: true }).map((s, i) => readServer(s, i));
-  if (spec.field("servers").present && servers.length === 0) spec.field("servers").error("must have at least one server");
+  const serversR = spec.field("servers");
+  const servers = serversR.list({ required: true }).map((s, i) => readServer(s, i));
+  if (Array.isArray(serversR.value) && servers.length === 0) serversR.error("must have at least one server");
   return { kind: "Gateway", meta, origin, selector: spec.field("selector").stringMap(), servers };
 }
 
@@ -24,8 +25,7 @@ function readServer(s: Reader, index: number): GatewayServer {
   const protocol = readProtocol(p.field("protocol")) ?? "TCP";
   const hostsR = s.field("hosts");
   const hosts: GatewayServer["hosts"] = [];
-  const rawHosts = hostsR.strings({ required: true });
-  if (hostsR.present && rawHosts.length === 0) hostsR.error("must list at least one host");
+  const rawHosts = hostsR.nonEmptyStrings();
   rawHosts.forEach((raw, i) => {
     const split = splitNsHost(raw) ?? { namespace: "*", host: raw };
     const err = checkNsPart(split.namespace, ["*", "."]) ?? checkHost(split.host);

@@ -11,8 +11,7 @@ export function readServiceEntry(doc: Reader, origin: Origin): ServiceEntry {
   const meta = readMeta(doc, true);
   const spec = doc.field("spec").object(["hosts", "addresses", "ports", "location", "resolution", "endpoints", "workloadSelector", "exportTo", "subjectAltNames"]);
   const hostsR = spec.field("hosts");
-  const hosts = hostsR.strings({ required: true });
-  if (hostsR.present && hosts.length === 0) hostsR.error("must list at least one host");
+  const hosts = hostsR.nonEmptyStrings();
   hosts.forEach((h, i) => {
     const err = h === "*" ? "a ServiceEntry host must not be \"*\"" : checkHost(h);
     if (err) hostsR.error(err, `${hostsR.path}[${i}]`);

@@ -35,8 +35,7 @@ function readPort(p: Reader, required: boolean): SidecarIngress["port"] | undefi
 function readEgress(e: Reader): SidecarEgress {
   e.object(["port", "bind", "captureMode", "hosts"]);
   const hostsR = e.field("hosts");
-  const raw = hostsR.strings({ required: true });
-  if (hostsR.present && raw.length === 0) hostsR.error("must list at least one host");
+  const raw = hostsR.nonEmptyStrings();
   const hosts = raw.map((h, i) => {
     const split = splitNsHost(h);
     if (!split) {

@@ -9,8 +9,7 @@ export function readVirtualService(doc: Reader, origin: Origin): VirtualService 
   const meta = readMeta(doc, true);
   const spec = doc.field("spec").object(["hosts", "gateways", "http", "tls", "tcp", "exportTo"]);
   const hostsR = spec.field("hosts");
-  const hosts = hostsR.strings({ required: true });
-  if (hostsR.present && hosts.length === 0) hostsR.error("must list at least one host");
+  const hosts = hostsR.nonEmptyStrings();
   hosts.forEach((h, i) => {
     const err = checkHost(h);
     if (err) hostsR.error(err, `${hostsR.path}[${i}]`);

@@ -1,0 +1,86 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { issuesOf } from "../testing/helpers.js";
+
+const AP = (spec: string) => `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+const GW = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+const SC = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+const VS = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+const SE = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: e, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+const PA = (spec: string) => `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: pa, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+const DR = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+
+const SERVER = `servers:\n- port: {number: 443, name: https, protocol: HTTPS}\n  hosts: ["a.example.com"]\n  tls: {mode: SIMPLE, credentialName: c}`;
+
+/** Each invalid input and the one error line it must produce (exactly). */
+const invalid: { name: string; yaml: string; error: string }[] = [
+  { name: "wrong enum", yaml: GW(SERVER.replace("SIMPLE", "SIMPLEST")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].tls.mode: must be one of PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, ISTIO_MUTUAL, OPTIONAL_MUTUAL, got \"SIMPLEST\" [ZM_INVALID_RESOURCE]" },
+  { name: "unknown protocol", yaml: GW(SERVER.replace("protocol: HTTPS", "protocol: HTTP3")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].port.protocol: must be one of HTTP, HTTP2, GRPC, HTTPS, TLS, TCP, MONGO, REDIS, MYSQL, UDP, got \"HTTP3\" [ZM_INVALID_RESOURCE]" },
+  { name: "malformed gateway host", yaml: GW(SERVER.replace("a.example.com", "a..example.com")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].hosts[0]: host \"a..example.com\" is not a valid DNS name (label \"\") [ZM_INVALID_RESOURCE]" },
+  { name: "wildcard in the middle", yaml: SE(`hosts: ["api.*.com"]\nports: [{number: 80, name: http, protocol: HTTP}]`), error: "input.yaml#1 ServiceEntry/ns/e spec.hosts[0]: host \"api.*.com\" may only have a wildcard as its whole first label (\"*.example.com\") [ZM_INVALID_RESOURCE]" },
+  { name: "HTTPS server without tls", yaml: GW(`servers:\n- port: {number: 443, name: https, protocol: HTTPS}\n  hosts: ["*"]`), error: "input.yaml#1 Gateway/ns/g spec.servers[0].tls: server with protocol HTTPS must have tls settings [ZM_INVALID_RESOURCE]" },
+  { name: "SIMPLE without credential", yaml: GW(SERVER.replace(", credentialName: c", "")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].tls: mode SIMPLE needs credentialName (or serverCertificate and privateKey) [ZM_INVALID_RESOURCE]" },
+  { name: "missing port name", yaml: GW(SERVER.replace("name: https, ", "")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].port.name: is required [ZM_INVALID_RESOURCE]" },
+  { name: "port out of range", yaml: GW(SERVER.replace("443", "70000")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].port.number: must be between 1 and 65535, got 70000 [ZM_INVALID_RESOURCE]" },
+  { name: "unknown field", yaml: GW(SERVER + "\n  hostz: [x]"), error: "input.yaml#1 Gateway/ns/g spec.servers[0].hostz: unknown field \"hostz\" [ZM_INVALID_RESOURCE]" },
+  { name: "wrong field type (string for list)", yaml: GW(SERVER.replace('hosts: ["a.example.com"]', "hosts: a.example.com")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].hosts: must be a list, got string \"a.example.com\" [ZM_INVALID_RESOURCE]" },
+  { name: "wrong field type (number for string)", yaml: AP(`rules: [{to: [{operation: {methods: [7]}}]}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].to[0].operation.methods[0]: must be a string, got number 7 [ZM_INVALID_RESOURCE]" },
+  { name: "bad CIDR", yaml: AP(`rules: [{from: [{source: {ipBlocks: ["10.0.0.0/33"]}}]}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].from[0].source.ipBlocks[0]: \"10.0.0.0/33\" has an invalid prefix length [ZM_INVALID_RESOURCE]" },
+  { name: "bad IP", yaml: AP(`rules: [{from: [{source: {remoteIpBlocks: ["10.0.0.256"]}}]}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].from[0].source.remoteIpBlocks[0]: \"10.0.0.256\" is not an IP address or CIDR block [ZM_INVALID_RESOURCE]" },
+  { name: "bad CIDR in condition", yaml: AP(`rules: [{when: [{key: source.ip, values: ["nope"]}]}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].when[0].values[0]: \"nope\" is not an IP address or CIDR block [ZM_INVALID_RESOURCE]" },
+  { name: "unknown condition key", yaml: AP(`rules: [{when: [{key: source.colour, values: ["red"]}]}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].when[0].key: unknown condition key \"source.colour\" [ZM_INVALID_RESOURCE]" },
+  { name: "condition without values", yaml: AP(`rules: [{when: [{key: source.ip}]}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].when[0]: needs values or notValues [ZM_INVALID_RESOURCE]" },
+  { name: "empty source", yaml: AP(`rules: [{from: [{source: {}}]}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].from[0].source: must not be empty [ZM_INVALID_RESOURCE]" },
+  { name: "empty from", yaml: AP(`rules: [{from: []}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].from: must not be empty when set [ZM_INVALID_RESOURCE]" },
+  { name: "bad port in operation", yaml: AP(`rules: [{to: [{operation: {ports: ["http"]}}]}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].to[0].operation.ports[0]: \"http\" is not a port number [ZM_INVALID_RESOURCE]" },
+  { name: "CUSTOM without provider", yaml: AP(`action: CUSTOM\nrules: [{}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.provider: CUSTOM action needs provider.name [ZM_INVALID_RESOURCE]" },
+  { name: "provider without CUSTOM", yaml: AP(`action: DENY\nprovider: {name: x}\nrules: [{}]`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.provider: provider is only valid with action CUSTOM, not DENY [ZM_INVALID_RESOURCE]" },
+  { name: "wrong action", yaml: AP(`action: REJECT`), error: "input.yaml#1 AuthorizationPolicy/ns/p spec.action: must be one of ALLOW, DENY, AUDIT, CUSTOM, got \"REJECT\" [ZM_INVALID_RESOURCE]" },
+  { name: "portLevelMtls without selector", yaml: PA(`portLevelMtls: {8080: {mode: DISABLE}}`), error: "input.yaml#1 PeerAuthentication/ns/pa spec.portLevelMtls: portLevelMtls requires a workload selector [ZM_INVALID_RESOURCE]" },
+  { name: "bad mTLS mode", yaml: PA(`mtls: {mode: STRICTER}`), error: "input.yaml#1 PeerAuthentication/ns/pa spec.mtls.mode: must be one of UNSET, DISABLE, PERMISSIVE, STRICT, got \"STRICTER\" [ZM_INVALID_RESOURCE]" },
+  { name: "Sidecar host without namespace", yaml: SC(`egress: [{hosts: ["foo.com"]}]`), error: "input.yaml#1 Sidecar/ns/s spec.egress[0].hosts[0]: \"foo.com\" must have the form namespace/dnsName (for example \"./*\" or \"istio-system/*\") [ZM_INVALID_RESOURCE]" },
+  { name: "Sidecar bad namespace part", yaml: SC(`egress: [{hosts: ["Bad_NS/*"]}]`), error: "input.yaml#1 Sidecar/ns/s spec.egress[0].hosts[0]: namespace \"Bad_NS\" must be \"*\", \".\", \"~\" or a namespace name [ZM_INVALID_RESOURCE]" },
+  { name: "Sidecar bad defaultEndpoint", yaml: SC(`ingress: [{port: {number: 80, protocol: HTTP, name: http}, defaultEndpoint: "10.0.0.1:80"}]`), error: "input.yaml#1 Sidecar/ns/s spec.ingress[0].defaultEndpoint: \"10.0.0.1:80\" must be 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT or unix://PATH [ZM_INVALID_RESOURCE]" },
+  { name: "empty Sidecar", yaml: SC(`{}`), error: "input.yaml#1 Sidecar/ns/s spec: empty Sidecar: set egress, ingress or outboundTrafficPolicy [ZM_INVALID_RESOURCE]" },
+  { name: "VS weights not 100", yaml: VS(`hosts: [a]\nhttp: [{route: [{destination: {host: a}, weight: 60}, {destination: {host: b}, weight: 60}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0].route: weights must add up to 100, got 120 [ZM_INVALID_RESOURCE]" },
+  { name: "VS two match kinds", yaml: VS(`hosts: [a]\nhttp: [{match: [{uri: {exact: /a, prefix: /b}}], route: [{destination: {host: a}}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0].match[0].uri: must set exactly one of exact, prefix, regex [ZM_INVALID_RESOURCE]" },
+  { name: "VS bad regex", yaml: VS(`hosts: [a]\nhttp: [{match: [{uri: {regex: "(["}}], route: [{destination: {host: a}}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0].match[0].uri.regex: invalid regular expression: Invalid regular expression: /^(?:([)$/: Unterminated character class [ZM_INVALID_RESOURCE]" },
+  { name: "VS route and redirect", yaml: VS(`hosts: [a]\nhttp: [{redirect: {uri: /x}, route: [{destination: {host: a}}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0]: route, redirect, directResponse and delegate are mutually exclusive [ZM_INVALID_RESOURCE]" },
+  { name: "VS without routes", yaml: VS(`hosts: [a]`), error: "input.yaml#1 VirtualService/ns/v spec: must have at least one http, tls or tcp route [ZM_INVALID_RESOURCE]" },
+  { name: "SE wildcard with DNS", yaml: SE(`hosts: ["*.example.com"]\nresolution: DNS\nports: [{number: 443, name: tls, protocol: TLS}]`), error: "input.yaml#1 ServiceEntry/ns/e spec.hosts[0]: wildcard host \"*.example.com\" cannot be resolved by DNS without endpoints [ZM_INVALID_RESOURCE]" },
+  { name: "SE bad resolution", yaml: SE(`hosts: [a.com]\nresolution: MAGIC\nports: [{number: 443, name: tls, protocol: TLS}]`), error: "input.yaml#1 ServiceEntry/ns/e spec.resolution: must be one of NONE, STATIC, DNS, DNS_ROUND_ROBIN, got \"MAGIC\" [ZM_INVALID_RESOURCE]" },
+  { name: "SE bad address", yaml: SE(`hosts: [a.com]\naddresses: ["1.2.3"]\nports: [{number: 443, name: tls, protocol: TLS}]`), error: "input.yaml#1 ServiceEntry/ns/e spec.addresses[0]: \"1.2.3\" is not an IP address or CIDR block [ZM_INVALID_RESOURCE]" },
+  { name: "DR unknown TLS mode", yaml: DR(`host: a\ntrafficPolicy: {tls: {mode: SOMETIMES}}`), error: "input.yaml#1 DestinationRule/ns/d spec.trafficPolicy.tls.mode: must be one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, got \"SOMETIMES\" [ZM_INVALID_RESOURCE]" },
+  { name: "bad name", yaml: `apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}`, error: "input.yaml#1 Namespace/Bad_Name metadata.name: \"Bad_Name\" is not a valid name (lower-case DNS subdomain) [ZM_INVALID_RESOURCE]" },
+  { name: "wrong apiVersion", yaml: `apiVersion: networking.istio.io/v2\nkind: Gateway\nmetadata: {name: g}\nspec: {}`, error: "input.yaml#1 Gateway/g apiVersion: Gateway must have apiVersion networking.istio.io/v1 or networking.istio.io/v1beta1 or networking.istio.io/v1alpha3, got \"networking.istio.io/v2\" [ZM_INVALID_RESOURCE]" },
+  { name: "YAML syntax error", yaml: `apiVersion: v1\nkind: Namespace\nmetadata: {name: a\n`, error: "input.yaml#1: YAML syntax error at line 4, column 1: Flow map in block collection must be sufficiently indented and end with a } [ZM_YAML_SYNTAX]" },
+  { name: "duplicate names in one apply", yaml: `apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}`, error: "input.yaml#2 Namespace/a: defined twice in one apply (first at input.yaml#1) [ZM_DUPLICATE_RESOURCE]" },
+];
+
+for (const c of invalid) {
+  test(`validation rejects: ${c.name}`, () => {
+    const errors = issuesOf(c.yaml).filter((l) => !l.includes(": warning: "));
+    assert.deepEqual(errors, [c.error]);
+  });
+}
+
+test("validation: an unknown kind is a warning, not an error", () => {
+  assert.deepEqual(issuesOf(`apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: ns}`), [
+    "input.yaml#1 Widget/ns/w: warning: kind example.com/v1/Widget is not handled by zeromesh; ignored [ZM_UNKNOWN_KIND]",
+  ]);
+});
+
+test("validation: the second document is named by its index", () => {
+  const errors = issuesOf(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\n${GW(SERVER.replace("SIMPLE", "SIMPLEST"))}`, "gateway.yaml");
+  assert.match(errors[0]!, /^gateway\.yaml#2 Gateway\/ns\/g spec\.servers\[0\]\.tls\.mode: must be one of/);
+});
+
+test("validation: every seed-style resource is accepted", () => {
+  const yaml = [
+    GW(SERVER), AP(`action: DENY\nrules: [{from: [{source: {namespaces: ["test"]}}]}]`), AP(`{}`).replace("name: p", "name: nothing"),
+    SC(`egress: [{hosts: ["./*", "istio-system/*", "entries/www.google.com"]}]`), PA(`mtls: {mode: STRICT}`),
+    VS(`hosts: ["*"]\ngateways: [gw]\ntcp: [{match: [{port: 31400}], route: [{destination: {host: echo, port: {number: 2701}}}]}]`),
+    SE(`hosts: [www.google.com]\nports: [{number: 443, name: https, protocol: TLS}]\nlocation: MESH_EXTERNAL\nresolution: DNS`),
+  ].join("\n---\n");
+  assert.deepEqual(issuesOf(yaml), []);
+});

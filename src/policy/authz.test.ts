@@ -1,0 +1,132 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DEFAULT_MESH } from "../api/mesh.js";
+import type { AuthorizationPolicy } from "../api/types.js";
+import { snapshotOf } from "../testing/helpers.js";
+import { evaluateAuthz, type AuthzContext } from "./authz.js";
+
+function policy(spec: string, opts: { name?: string; annotations?: string } = {}): AuthorizationPolicy {
+  const yaml = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ${opts.name ?? "p"}
+  namespace: default${opts.annotations ? `\n  annotations: ${opts.annotations}` : ""}
+spec:
+${spec.replace(/^/gm, "  ")}`;
+  return snapshotOf(yaml).list("AuthorizationPolicy")[0]!;
+}
+
+const SLEEP = "cluster.local/ns/default/sa/sleep";
+const base: AuthzContext = {
+  http: true, principal: SLEEP, sourceIp: "10.1.2.3", destinationPort: 8080, host: "svc.default:8080",
+  method: "GET", path: "/api/items", headers: { "x-user": "alice" }, sni: "svc.default",
+};
+
+const cases: { name: string; spec: string; ctx?: Partial<AuthzContext>; allow: boolean }[] = [
+  // sources
+  { name: "principals exact", spec: `rules: [{from: [{source: {principals: ["${SLEEP}"]}}]}]`, allow: true },
+  { name: "principals other", spec: `rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/other"]}}]}]`, allow: false },
+  { name: "principals prefix", spec: `rules: [{from: [{source: {principals: ["cluster.local/ns/default/*"]}}]}]`, allow: true },
+  { name: "principals suffix", spec: `rules: [{from: [{source: {principals: ["*/sa/sleep"]}}]}]`, allow: true },
+  { name: "principals presence needs mTLS", spec: `rules: [{from: [{source: {principals: ["*"]}}]}]`, ctx: { principal: undefined }, allow: false },
+  { name: "principals presence with mTLS", spec: `rules: [{from: [{source: {principals: ["*"]}}]}]`, allow: true },
+  { name: "notPrincipals excludes", spec: `rules: [{from: [{source: {notPrincipals: ["${SLEEP}"]}}]}]`, allow: false },
+  { name: "notPrincipals plaintext passes", spec: `rules: [{from: [{source: {notPrincipals: ["${SLEEP}"]}}]}]`, ctx: { principal: undefined }, allow: true },
+  { name: "namespaces from principal", spec: `rules: [{from: [{source: {namespaces: ["default"]}}]}]`, allow: true },
+  { name: "namespaces need mTLS", spec: `rules: [{from: [{source: {namespaces: ["default"]}}]}]`, ctx: { principal: undefined }, allow: false },
+  { name: "notNamespaces", spec: `rules: [{from: [{source: {notNamespaces: ["default"]}}]}]`, allow: false },
+  { name: "requestPrincipals without JWT", spec: `rules: [{from: [{source: {requestPrincipals: ["*"]}}]}]`, allow: false },
+  { name: "requestPrincipals with JWT", spec: `rules: [{from: [{source: {requestPrincipals: ["issuer/sub"]}}]}]`, ctx: { requestPrincipal: "issuer/sub" }, allow: true },
+  { name: "notRequestPrincipals without JWT", spec: `rules: [{from: [{source: {notRequestPrincipals: ["*"]}}]}]`, allow: true },
+  { name: "ipBlocks CIDR", spec: `rules: [{from: [{source: {ipBlocks: ["10.1.0.0/16"]}}]}]`, allow: true },
+  { name: "ipBlocks single address", spec: `rules: [{from: [{source: {ipBlocks: ["10.1.2.4"]}}]}]`, allow: false },
+  { name: "notIpBlocks", spec: `rules: [{from: [{source: {notIpBlocks: ["10.0.0.0/8"]}}]}]`, allow: false },
+  { name: "remoteIpBlocks uses X-Forwarded-For origin", spec: `rules: [{from: [{source: {remoteIpBlocks: ["203.0.113.0/24"]}}]}]`, ctx: { remoteIp: "203.0.113.9" }, allow: true },
+  { name: "notRemoteIpBlocks", spec: `rules: [{from: [{source: {notRemoteIpBlocks: ["203.0.113.0/24"]}}]}]`, ctx: { remoteIp: "203.0.113.9" }, allow: false },
+  { name: "source fields are ANDed", spec: `rules: [{from: [{source: {namespaces: ["default"], ipBlocks: ["192.168.0.0/16"]}}]}]`, allow: false },
+  { name: "from entries are ORed", spec: `rules: [{from: [{source: {namespaces: ["x"]}}, {source: {ipBlocks: ["10.0.0.0/8"]}}]}]`, allow: true },
+  // operations
+  { name: "hosts with port", spec: `rules: [{to: [{operation: {hosts: ["svc.default"]}}]}]`, allow: true },
+  { name: "hosts case-insensitive suffix", spec: `rules: [{to: [{operation: {hosts: ["*.DEFAULT"]}}]}]`, allow: true },
+  { name: "notHosts", spec: `rules: [{to: [{operation: {notHosts: ["svc.default"]}}]}]`, allow: false },
+  { name: "ports", spec: `rules: [{to: [{operation: {ports: ["8080"]}}]}]`, allow: true },
+  { name: "ports other", spec: `rules: [{to: [{operation: {ports: ["9090"]}}]}]`, allow: false },
+  { name: "notPorts", spec: `rules: [{to: [{operation: {notPorts: ["8080"]}}]}]`, allow: false },
+  { name: "methods", spec: `rules: [{to: [{operation: {methods: ["GET", "HEAD"]}}]}]`, allow: true },
+  { name: "notMethods", spec: `rules: [{to: [{operation: {notMethods: ["GET"]}}]}]`, allow: false },
+  { name: "paths prefix", spec: `rules: [{to: [{operation: {paths: ["/api/*"]}}]}]`, allow: true },
+  { name: "paths exact", spec: `rules: [{to: [{operation: {paths: ["/api/items"]}}]}]`, ctx: { path: "/api/items" }, allow: true },
+  { name: "paths suffix", spec: `rules: [{to: [{operation: {paths: ["*/items"]}}]}]`, allow: true },
+  { name: "paths template {*}", spec: `rules: [{to: [{operation: {paths: ["/api/{*}"]}}]}]`, allow: true },
+  { name: "paths template {*} one segment only", spec: `rules: [{to: [{operation: {paths: ["/{*}"]}}]}]`, allow: false },
+  { name: "paths template {**}", spec: `rules: [{to: [{operation: {paths: ["/{**}/items"]}}]}]`, allow: true },
+  { name: "notPaths", spec: `rules: [{to: [{operation: {notPaths: ["/api/*"]}}]}]`, allow: false },
+  // conditions
+  { name: "when header", spec: `rules: [{when: [{key: "request.headers[X-User]", values: ["alice"]}]}]`, allow: true },
+  { name: "when header missing", spec: `rules: [{when: [{key: "request.headers[x-team]", values: ["*"]}]}]`, allow: false },
+  { name: "when header notValues", spec: `rules: [{when: [{key: "request.headers[x-user]", notValues: ["alice"]}]}]`, allow: false },
+  { name: "when source.ip", spec: `rules: [{when: [{key: source.ip, values: ["10.1.2.0/24"]}]}]`, allow: true },
+  { name: "when remote.ip", spec: `rules: [{when: [{key: remote.ip, values: ["10.1.2.3"]}]}]`, allow: true },
+  { name: "when source.namespace", spec: `rules: [{when: [{key: source.namespace, values: ["default"]}]}]`, allow: true },
+  { name: "when source.principal", spec: `rules: [{when: [{key: source.principal, values: ["${SLEEP}"]}]}]`, allow: true },
+  { name: "when destination.port", spec: `rules: [{when: [{key: destination.port, values: ["8080"]}]}]`, allow: true },
+  { name: "when connection.sni", spec: `rules: [{when: [{key: connection.sni, values: ["*.default"]}]}]`, allow: true },
+  { name: "when request.auth.claims without JWT", spec: `rules: [{when: [{key: "request.auth.claims[groups]", values: ["admin"]}]}]`, allow: false },
+  { name: "when conditions are ANDed", spec: `rules: [{when: [{key: source.namespace, values: ["default"]}, {key: destination.port, values: ["1"]}]}]`, allow: false },
+  // structure
+  { name: "spec {} allows nothing", spec: `{}`, allow: false },
+  { name: "rules [{}] allows everything", spec: `rules: [{}]`, allow: true },
+  { name: "rules are ORed", spec: `rules: [{to: [{operation: {ports: ["1"]}}]}, {to: [{operation: {ports: ["8080"]}}]}]`, allow: true },
+  { name: "DENY without rules denies nothing", spec: `action: DENY`, allow: true },
+  { name: "DENY matching", spec: `action: DENY\nrules: [{to: [{operation: {methods: ["GET"]}}]}]`, allow: false },
+  { name: "AUDIT never changes the outcome", spec: `action: AUDIT\nrules: [{}]`, allow: true },
+  // TCP: HTTP-only fields
+  { name: "TCP: ALLOW rule with methods never matches", spec: `rules: [{to: [{operation: {methods: ["GET"]}}]}]`, ctx: { http: false }, allow: false },
+  { name: "TCP: ALLOW rule with ports only matches", spec: `rules: [{to: [{operation: {ports: ["8080"]}}]}]`, ctx: { http: false }, allow: true },
+  { name: "TCP: DENY rule ignores methods and matches", spec: `action: DENY\nrules: [{to: [{operation: {methods: ["POST"], ports: ["8080"]}}]}]`, ctx: { http: false }, allow: false },
+  { name: "TCP: DENY rule ignores request.headers", spec: `action: DENY\nrules: [{when: [{key: "request.headers[x]", values: ["y"]}]}]`, ctx: { http: false }, allow: false },
+  { name: "TCP: DENY rule still checks L4 fields", spec: `action: DENY\nrules: [{to: [{operation: {methods: ["GET"], ports: ["1"]}}]}]`, ctx: { http: false }, allow: true },
+];
+
+for (const c of cases) {
+  test(`authz: ${c.name}`, () => {
+    const r = evaluateAuthz([policy(c.spec)], { ...base, ...c.ctx }, DEFAULT_MESH);
+    assert.equal(r.allow, c.allow, r.reason);
+  });
+}
+
+test("authz: DENY is evaluated before ALLOW", () => {
+  const allow = policy(`rules: [{}]`, { name: "allow-all" });
+  const deny = policy(`action: DENY\nrules: [{to: [{operation: {paths: ["/api/*"]}}]}]`, { name: "deny-api" });
+  const r = evaluateAuthz([allow, deny], base, DEFAULT_MESH);
+  assert.equal(r.allow, false);
+  assert.equal(r.policy, "AuthorizationPolicy/default/deny-api");
+  assert.equal(r.rule, "rules[0]");
+});
+
+test("authz: CUSTOM runs first; an undefined provider fails closed", () => {
+  const custom = policy(`action: CUSTOM\nprovider: {name: ext}\nrules: [{to: [{operation: {paths: ["/api/*"]}}]}]`, { name: "ext" });
+  const allow = policy(`rules: [{}]`, { name: "allow-all" });
+  const r = evaluateAuthz([allow, custom], base, DEFAULT_MESH);
+  assert.equal(r.allow, false);
+  assert.match(r.reason, /does not define/);
+  const withProvider = evaluateAuthz([allow, custom], base, { extensionProviders: [{ name: "ext", kind: "envoyExtAuthzHttp", service: "authz.default", port: 9000 }] });
+  assert.equal(withProvider.customProvider, "ext");
+  const notMatching = evaluateAuthz([custom], { ...base, path: "/other" }, DEFAULT_MESH);
+  assert.equal(notMatching.allow, true);
+});
+
+test("authz: dry-run policies are recorded but not enforced", () => {
+  const dry = policy(`action: DENY\nrules: [{}]`, { name: "dry", annotations: `{"istio.io/dry-run": "true"}` });
+  const r = evaluateAuthz([dry], base, DEFAULT_MESH);
+  assert.equal(r.allow, true);
+  assert.deepEqual(r.considered.map((v) => [v.policy, v.dryRun, v.rule]), [["AuthorizationPolicy/default/dry", true, 0]]);
+});
+
+test("authz: ALLOW denial names every policy that could have allowed", () => {
+  const a = policy(`rules: [{from: [{source: {namespaces: ["x"]}}]}]`, { name: "a" });
+  const b = policy(`{}`, { name: "b" });
+  const r = evaluateAuthz([a, b], base, DEFAULT_MESH);
+  assert.equal(r.allow, false);
+  assert.deepEqual(r.considered.map((v) => v.policy), ["AuthorizationPolicy/default/a", "AuthorizationPolicy/default/b"]);
+});
