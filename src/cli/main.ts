@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZmError } from "../api/errors.js";
+import { PROJECT_ROOT } from "../paths.js";
 import { checkCommand } from "./check.js";
 import { processIo, type Io } from "./io.js";
 import { testCommand } from "./test.js";
@@ -18,8 +19,6 @@ commands:
   demo                           decide the bundled example scenarios (what npm start runs)
 `;
 
-/** The project's own files: examples and tests ship with the package. */
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const [cmd, ...rest] = argv;
