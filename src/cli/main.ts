@@ -28,10 +28,10 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "check": return checkCommand(rest, io);
       case "test": return await testCommand(rest, io);
       case "demo": {
-        const dirs = [join(PROJECT_ROOT, "examples"), join(PROJECT_ROOT, "..", "shared", "scenarios", "seeds")].filter(existsSync);
+        const dirs = [join(PROJECT_ROOT, "examples", "scenarios"), join(PROJECT_ROOT, "..", "shared", "scenarios", "seeds")].filter(existsSync);
         io.out(`Deciding every probe of ${dirs.join(" and ")} with the policy engine (zeromesh test --static -v):\n`);
         const code = await testCommand(["--static", "--verbose", ...dirs], io);
-        io.out(`\nTry one request yourself:\n  node dist/cli/main.js check -f examples/demo-config.yaml --from shop/web --to http://backend.shop:9000/admin`);
+        io.out(`\nTry one request yourself:\n  node dist/cli/main.js check -f examples/demo/config.yaml --from shop/web --to http://backend.shop:9000/admin`);
         return code;
       }
       case undefined: case "help": case "--help": case "-h":

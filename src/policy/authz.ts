@@ -194,7 +194,7 @@ export function evaluateAuthz(policies: readonly AuthorizationPolicy[], ctx: Aut
   }
   return {
     allow: false,
-    reason: `${allows.length} ALLOW ${allows.length === 1 ? "policy applies" : "policies apply"} to the workload and none matched`,
+    reason: `no ALLOW policy matched (${considered.filter((v) => v.action === "ALLOW" && !v.dryRun).map((v) => `${v.policy.replace("AuthorizationPolicy/", "")}: ${v.note ?? "no rule matches"}`).join("; ")})`,
     policy: nameOf(allows[0]!), considered,
   };
 }

@@ -25,7 +25,7 @@ export function decide(env: Env, source: Source, req: Request): Decision {
 
   const w = source.workload;
   if (w.sidecar && !w.gateway) {
-    trail.add({ stage: "source", at: proxyLabel(w), message: `${w.id} (${w.spiffe}) sends ${req.method} ${req.scheme}://${req.host}:${req.port}${req.scheme === "tcp" ? "" : req.path} through its sidecar` });
+    trail.add({ stage: "source", at: proxyLabel(w), message: `${w.id} (${w.spiffe}) sends ${req.scheme === "tcp" ? "a connection to" : req.method} ${req.scheme}://${req.host}:${req.port}${req.scheme === "tcp" ? "" : req.path} through its sidecar` });
     return outboundFromSidecar(walk, w);
   }
   // No sidecar: the client resolves the name itself (Kubernetes DNS, or the outside world) and connects in plaintext.

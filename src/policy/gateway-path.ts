@@ -111,6 +111,7 @@ function httpRoute(walk: Walk, sender: Sender, servers: BoundServer[], port: num
     return trail.end({ kind: "response", status: 404, body: "" }, `no route for host ${hostWithoutPort(authority)} at the gateway`, DenyCodes.NO_ROUTE);
   }
   const gwRef = `${vh.bound.gateway.meta.namespace}/${vh.bound.gateway.meta.name}`;
+  trail.add({ stage: "gateway", at: sender.label, message: `host "${hostWithoutPort(authority)}" is served by ${serverName(vh.bound)} through ${vsName(vh.vs)} (virtual host "${vh.domain}")`, policy: `Gateway/${gwRef}`, rule: `servers[${vh.bound.server.index}]` });
   const m = matchHttpRoute(vh.vs, { authority, port, method: req.method, path: req.path, scheme: tls ? "https" : "http", headers: req.headers, gateway: gwRef });
   if (!m) {
     trail.add({ stage: "route", at: sender.label, message: `${vsName(vh.vs)} serves "${vh.domain}" but no http route matches ${req.method} ${req.path}`, policy: vsName(vh.vs) });

@@ -1,4 +1,4 @@
-// Every scenario file the project ships (examples/, test/scenarios/) and,
+// Every scenario file the project ships (examples/scenarios/, test/scenarios/) and,
 // when present, ../shared/scenarios: each probe is one test case.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { formatResult } from "./report.js";
 import { runStatic } from "./static-runner.js";
 import { PROJECT_ROOT } from "../paths.js";
 
-const dirs = [join(PROJECT_ROOT, "examples"), join(PROJECT_ROOT, "test", "scenarios"), join(PROJECT_ROOT, "..", "shared", "scenarios")].filter(existsSync);
+const dirs = [join(PROJECT_ROOT, "examples", "scenarios"), join(PROJECT_ROOT, "test", "scenarios"), join(PROJECT_ROOT, "..", "shared", "scenarios")].filter(existsSync);
 
 for (const file of findScenarioFiles(dirs)) {
   test(`scenario --static: ${file.slice(PROJECT_ROOT.length + 1)}`, async (t) => {
