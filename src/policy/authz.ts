@@ -49,6 +49,9 @@ export interface AuthzResult {
 
 const namespaceOf = (principal?: string) => principal?.match(/\/ns\/([^/]+)\/sa\//)?.[1];
 
+/** The context with values derived once per evaluation. */
+type Attrs = AuthzContext & { sourceNamespace?: string };
+
 /** A field with values and a negated variant: present values must match, negated ones must not. */
 function field(values: string[] | undefined, notValues: string[] | undefined, matches: (vals: string[]) => boolean): boolean {
   if (values && !matches(values)) return false;
@@ -86,8 +89,8 @@ export function ruleUsesHttpFields(rule: AuthzRule): boolean {
   );
 }
 
-function matchSource(s: AuthzSource, ctx: AuthzContext, ignoreHttp: boolean): boolean {
-  const ns = namespaceOf(ctx.principal);
+function matchSource(s: AuthzSource, ctx: Attrs, ignoreHttp: boolean): boolean {
+  const ns = ctx.sourceNamespace;
   return (
     field(s.principals, s.notPrincipals, (v) => matchAnyPattern(v, ctx.principal)) &&
     (ignoreHttp || field(s.requestPrincipals, s.notRequestPrincipals, (v) => matchAnyPattern(v, ctx.requestPrincipal))) &&
@@ -109,7 +112,7 @@ function matchOperation(o: AuthzOperation, ctx: AuthzContext, ignoreHttp: boolea
   );
 }
 
-function conditionValue(key: string, ctx: AuthzContext): { kind: "ip" | "string" | "port"; value: string | undefined } {
+function conditionValue(key: string, ctx: Attrs): { kind: "ip" | "string" | "port"; value: string | undefined } {
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   if (header) return { kind: "string", value: ctx.headers[header[1]!.toLowerCase()] };
   switch (key) {
@@ -117,7 +120,7 @@ function conditionValue(key: string, ctx: AuthzContext): { kind: "ip" | "string"
     case "remote.ip": return { kind: "ip", value: ctx.remoteIp ?? ctx.sourceIp };
     case "destination.ip": return { kind: "ip", value: ctx.destinationIp };
     case "destination.port": return { kind: "port", value: String(ctx.destinationPort) };
-    case "source.namespace": return { kind: "string", value: namespaceOf(ctx.principal) };
+    case "source.namespace": return { kind: "string", value: ctx.sourceNamespace };
     case "source.principal": return { kind: "string", value: ctx.principal };
     case "request.auth.principal": return { kind: "string", value: ctx.requestPrincipal };
     case "connection.sni": return { kind: "string", value: ctx.sni };
@@ -125,7 +128,7 @@ function conditionValue(key: string, ctx: AuthzContext): { kind: "ip" | "string"
   }
 }
 
-function matchCondition(c: AuthzCondition, ctx: AuthzContext): boolean {
+function matchCondition(c: AuthzCondition, ctx: Attrs): boolean {
   const { kind, value } = conditionValue(c.key, ctx);
   const test = (vals: string[]) =>
     kind === "ip" ? ipInBlocks(value, vals) : kind === "port" ? vals.includes(value ?? "") : matchAnyPattern(vals, value);
@@ -136,7 +139,7 @@ function matchCondition(c: AuthzCondition, ctx: AuthzContext): boolean {
  * Does `rule` match? On TCP traffic, HTTP-only fields make an ALLOW rule
  * match nothing, while a DENY rule ignores them (matching more, to stay safe).
  */
-export function ruleMatches(rule: AuthzRule, ctx: AuthzContext, action: AuthorizationPolicy["action"]): boolean {
+function ruleMatches(rule: AuthzRule, ctx: Attrs, action: AuthorizationPolicy["action"]): boolean {
   let ignoreHttp = false;
   if (!ctx.http && ruleUsesHttpFields(rule)) {
     if (action !== "DENY") return false;
@@ -149,52 +152,81 @@ export function ruleMatches(rule: AuthzRule, ctx: AuthzContext, action: Authoriz
 }
 
 /** Index of the first matching rule, or undefined. A policy without rules matches nothing. */
-export function firstMatchingRule(p: AuthorizationPolicy, ctx: AuthzContext): number | undefined {
+function firstMatchingRule(p: AuthorizationPolicy, ctx: Attrs): number | undefined {
   const i = p.rules.findIndex((r) => ruleMatches(r, ctx, p.action));
   return i < 0 ? undefined : i;
 }
 
 const nameOf = (p: AuthorizationPolicy) => `AuthorizationPolicy/${p.meta.namespace}/${p.meta.name}`;
 
+interface Compiled {
+  policy: AuthorizationPolicy;
+  name: string;
+}
+
+/** The policies of one workload, grouped by how they are evaluated. Built once per snapshot and workload. */
+export interface PolicySet {
+  custom: Compiled[];
+  deny: Compiled[];
+  allow: Compiled[];
+  /** AUDIT and dry-run policies: evaluated for the record only. */
+  shadow: Compiled[];
+}
+
+export function compilePolicySet(policies: readonly AuthorizationPolicy[]): PolicySet {
+  const set: PolicySet = { custom: [], deny: [], allow: [], shadow: [] };
+  for (const policy of policies) {
+    const c = { policy, name: nameOf(policy) };
+    if (policy.dryRun || policy.action === "AUDIT") set.shadow.push(c);
+    else if (policy.action === "CUSTOM") set.custom.push(c);
+    else if (policy.action === "DENY") set.deny.push(c);
+    else set.allow.push(c);
+  }
+  return set;
+}
+
 /**
- * Evaluates the policies that apply to one workload (already selected) for
- * one request. Pure: the same inputs always give the same result.
+ * Evaluates the policies that apply to one workload for one request. Pure:
+ * the same inputs always give the same result.
  */
-export function evaluateAuthz(policies: readonly AuthorizationPolicy[], ctx: AuthzContext, mesh: Pick<MeshConfig, "extensionProviders">): AuthzResult {
+export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicySet, ctx: AuthzContext, mesh: Pick<MeshConfig, "extensionProviders">): AuthzResult {
+  const set = Array.isArray(policies) ? compilePolicySet(policies) : (policies as PolicySet);
+  const attrs: Attrs = { ...ctx, sourceNamespace: namespaceOf(ctx.principal) };
   const considered: PolicyVerdict[] = [];
-  const verdict = (p: AuthorizationPolicy): PolicyVerdict => {
-    const v: PolicyVerdict = { policy: nameOf(p), action: p.action, dryRun: p.dryRun, rule: firstMatchingRule(p, ctx) };
+  const verdict = ({ policy: p, name }: Compiled): PolicyVerdict => {
+    const v: PolicyVerdict = { policy: name, action: p.action, dryRun: p.dryRun, rule: firstMatchingRule(p, attrs) };
     if (!p.rules.length) v.note = p.action === "ALLOW" ? "no rules: allows nothing" : "no rules: matches nothing";
     considered.push(v);
     return v;
   };
-  const byAction = (a: AuthorizationPolicy["action"]) => policies.filter((p) => p.action === a);
 
   // AUDIT and dry-run policies never change the outcome; evaluate them for the record.
-  for (const p of policies) if (p.action === "AUDIT" || p.dryRun) verdict(p);
+  for (const c of set.shadow) verdict(c);
 
-  for (const p of byAction("CUSTOM").filter((p) => !p.dryRun)) {
-    const v = verdict(p);
+  for (const c of set.custom) {
+    const v = verdict(c);
     if (v.rule === undefined) continue;
+    const p = c.policy;
     const provider = mesh.extensionProviders.find((e) => e.name === p.provider);
     if (!provider || (provider.kind !== "envoyExtAuthzHttp" && provider.kind !== "envoyExtAuthzGrpc")) {
       return { allow: false, reason: `CUSTOM policy names provider "${p.provider}", which meshConfig.extensionProviders does not define as an ext-authz provider; denied (fail closed)`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
     }
     return { allow: true, reason: `CUSTOM policy matched: provider "${p.provider}" decides`, policy: v.policy, rule: `rules[${v.rule}]`, considered, customProvider: p.provider };
   }
-  for (const p of byAction("DENY").filter((p) => !p.dryRun)) {
-    const v = verdict(p);
+  for (const c of set.deny) {
+    const v = verdict(c);
     if (v.rule !== undefined) return { allow: false, reason: `DENY policy matched rule ${v.rule}`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
   }
-  const allows = byAction("ALLOW").filter((p) => !p.dryRun);
-  if (!allows.length) return { allow: true, reason: "no ALLOW policy applies to the workload, so everything not denied is allowed", considered };
-  for (const p of allows) {
-    const v = verdict(p);
+  if (!set.allow.length) return { allow: true, reason: "no ALLOW policy applies to the workload, so everything not denied is allowed", considered };
+  for (const c of set.allow) {
+    const v = verdict(c);
     if (v.rule !== undefined) return { allow: true, reason: `ALLOW policy matched rule ${v.rule}`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
   }
+  const names = considered.filter((v) => v.action === "ALLOW" && !v.dryRun);
+  const listed = names.slice(0, 5).map((v) => `${v.policy.replace("AuthorizationPolicy/", "")}: ${v.note ?? "no rule matches"}`).join("; ");
   return {
     allow: false,
-    reason: `no ALLOW policy matched (${considered.filter((v) => v.action === "ALLOW" && !v.dryRun).map((v) => `${v.policy.replace("AuthorizationPolicy/", "")}: ${v.note ?? "no rule matches"}`).join("; ")})`,
-    policy: nameOf(allows[0]!), considered,
+    reason: `no ALLOW policy matched (${listed}${names.length > 5 ? `; and ${names.length - 5} more` : ""})`,
+    policy: set.allow[0]!.name, considered,
   };
 }

@@ -25,6 +25,8 @@ export interface TrailStep {
   rule?: string;
   /** Marks a step that changed nothing because it was dry-run or AUDIT. */
   shadow?: boolean;
+  /** Structured detail for machines (`-o json`), e.g. every policy considered. */
+  details?: unknown;
 }
 
 export interface Decision {

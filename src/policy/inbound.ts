@@ -2,8 +2,7 @@
 // AuthorizationPolicy, then the application.
 import { standInRespond } from "../app/stand-in.js";
 import { isHttp } from "../api/protocol.js";
-import { selectorMatches } from "../api/match.js";
-import type { AuthorizationPolicy, Protocol } from "../api/types.js";
+import type { Protocol } from "../api/types.js";
 import type { Workload } from "../registry/model.js";
 import { evaluateAuthz, type AuthzContext } from "./authz.js";
 import { proxyLabel, type Walk } from "./context.js";
@@ -12,7 +11,6 @@ import { effectiveMtls } from "./peer-authn.js";
 import { pathOnly, requestAuthority } from "./request.js";
 import { sidecarFor, sidecarName } from "./sidecar-scope.js";
 import { verifyServerCert } from "./tls.js";
-import type { PolicyIndex } from "./index.js";
 import type { ServerBehaviour } from "./world.js";
 
 export interface Arrival {
@@ -21,14 +19,6 @@ export interface Arrival {
   sourceIp?: string;
   /** Extra headers the sending proxy added (X-Forwarded-For etc.). */
   headers?: Record<string, string>;
-}
-
-/** AuthorizationPolicies that apply to a workload: root namespace (mesh-wide) and its own namespace. */
-export function authzPoliciesFor(index: PolicyIndex, w: Workload): AuthorizationPolicy[] {
-  const pick = (list: AuthorizationPolicy[] | undefined) =>
-    (list ?? []).filter((p) => !p.selector || selectorMatches(p.selector, w.labels));
-  const root = index.rootNamespace === w.namespace ? [] : pick(index.authz.get(index.rootNamespace));
-  return [...root, ...pick(index.authz.get(w.namespace))];
 }
 
 /** Is this port parsed as HTTP at the inbound? Auto-detected ports sniff what the client speaks. */
@@ -80,9 +70,11 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
     path: pathOnly(req.path),
     headers: req.headers,
   };
-  const policies = authzPoliciesFor(index, w);
-  const result = evaluateAuthz(policies, ctx, index.mesh);
+  const result = evaluateAuthz(index.authzFor(w), ctx, index.mesh);
+  // Every policy considered is named, unless there are so many that only the deciding ones help.
+  const many = result.considered.length > 20;
   for (const v of result.considered) {
+    if (many && v.rule === undefined) continue;
     const shadow = v.dryRun || v.action === "AUDIT";
     trail.add({
       stage: "authz", at, policy: v.policy, shadow,
@@ -90,6 +82,7 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
       message: `${v.action}${v.dryRun ? " (dry-run: recorded, not enforced)" : ""} ${v.policy}: ${v.rule !== undefined ? `rule ${v.rule} matches` : v.note ?? "no rule matches"}${http ? "" : " (L4: TCP traffic)"}`,
     });
   }
+  if (many) trail.add({ stage: "authz", at, message: `${result.considered.length} policies considered; ${result.considered.filter((v) => v.rule === undefined).length} matched no rule (each is listed in this step's details)`, details: result.considered });
   trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
   if (!result.allow) {
     const outcome = http

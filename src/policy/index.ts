@@ -1,5 +1,8 @@
 import type { AuthorizationPolicy, Gateway, PeerAuthentication, Sidecar, VirtualService, DestinationRule } from "../api/types.js";
+import { selectorMatches } from "../api/match.js";
+import type { Workload } from "../registry/model.js";
 import { Registry } from "../registry/registry.js";
+import { compilePolicySet, type PolicySet } from "./authz.js";
 import type { Snapshot } from "../store/snapshot.js";
 
 function group<T extends { meta: { namespace: string } }>(list: readonly T[]): Map<string, T[]> {
@@ -40,6 +43,22 @@ export class PolicyIndex {
     let i = PolicyIndex.cache.get(snapshot);
     if (!i) PolicyIndex.cache.set(snapshot, (i = new PolicyIndex(snapshot)));
     return i;
+  }
+
+  private readonly authzSets = new Map<string, PolicySet>();
+
+  /**
+   * AuthorizationPolicies that apply to a workload: the root namespace's
+   * (mesh-wide) and its own namespace's, without a selector or selecting it.
+   */
+  authzFor(w: Workload): PolicySet {
+    let set = this.authzSets.get(w.id);
+    if (!set) {
+      const pick = (list: AuthorizationPolicy[] | undefined) => (list ?? []).filter((p) => !p.selector || selectorMatches(p.selector, w.labels));
+      const root = this.rootNamespace === w.namespace ? [] : pick(this.authz.get(this.rootNamespace));
+      this.authzSets.set(w.id, (set = compilePolicySet([...root, ...pick(this.authz.get(w.namespace))])));
+    }
+    return set;
   }
 
   get mesh() {

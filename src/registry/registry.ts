@@ -20,6 +20,12 @@ export class Registry {
   private readonly wildcardServices: MeshService[] = [];
   private readonly byOwner = new Map<string, Workload[]>();
   private readonly byId = new Map<string, Workload>();
+  private readonly workloadsByNs = new Map<string, Workload[]>();
+  private readonly servicesByNs = new Map<string, MeshService[]>();
+  // Memoized per snapshot: these are asked on every request.
+  private readonly endpointCache = new Map<string, Endpoint[]>();
+  private readonly servicesOfCache = new Map<string, { service: MeshService; port: ServiceModelPort }[]>();
+  private readonly protocolCache = new Map<string, Protocol>();
 
   private constructor(readonly snapshot: Snapshot) {
     this.buildWorkloads();
@@ -48,6 +54,7 @@ export class Registry {
     this.addresses.add(w.address);
     this.workloads.push(w);
     this.byId.set(w.id, w);
+    pushTo(this.workloadsByNs, w.namespace, w);
     const list = this.byOwner.get(w.owner) ?? [];
     list.push(w);
     this.byOwner.set(w.owner, list);
@@ -108,6 +115,7 @@ export class Registry {
 
   private addService(s: MeshService): void {
     this.services.push(s);
+    pushTo(this.servicesByNs, s.namespace, s);
     if (s.hostname.startsWith("*")) this.wildcardServices.push(s);
     const list = this.byHost.get(s.hostname) ?? [];
     list.push(s);
@@ -174,29 +182,36 @@ export class Registry {
     return s.exportTo === "*" || s.exportTo.has(namespace);
   }
 
-  /** Workloads a service selects, with the port each listens on for `servicePort`. */
+  /** Workloads a service selects (in its own namespace), with the port each listens on for `servicePort`. */
   endpoints(s: MeshService, servicePort: ServiceModelPort): Endpoint[] {
-    if (!s.selector) return [];
-    const out: Endpoint[] = [];
-    for (const w of this.workloads) {
-      if (w.namespace !== s.namespace && s.source.startsWith("Service/")) continue;
-      if (s.source.startsWith("ServiceEntry/") && w.namespace !== s.namespace) continue;
-      if (Object.keys(s.selector).length === 0 || !selectorMatches(s.selector, w.labels)) continue;
-      const port = resolveTargetPort(servicePort.targetPort, w);
-      if (port !== undefined) out.push({ workload: w, port, service: s, servicePort });
+    const key = `${s.source}|${s.hostname}|${servicePort.port}`;
+    let out = this.endpointCache.get(key);
+    if (out) return out;
+    out = [];
+    if (s.selector && Object.keys(s.selector).length > 0) {
+      for (const w of this.workloadsByNs.get(s.namespace) ?? []) {
+        if (!selectorMatches(s.selector, w.labels)) continue;
+        const port = resolveTargetPort(servicePort.targetPort, w);
+        if (port !== undefined) out.push({ workload: w, port, service: s, servicePort });
+      }
     }
+    this.endpointCache.set(key, out);
     return out;
   }
 
-  /** Services (with port) that send traffic to workload `w` on `port`. */
+  /** Services (with port) that send traffic to workload `w` on `port` (all ports when undefined). */
   servicesOf(w: Workload, port?: number): { service: MeshService; port: ServiceModelPort }[] {
-    const out: { service: MeshService; port: ServiceModelPort }[] = [];
-    for (const s of this.services) {
-      if (!s.selector || Object.keys(s.selector).length === 0 || s.namespace !== w.namespace || !selectorMatches(s.selector, w.labels)) continue;
+    const key = `${w.id}|${port ?? "*"}`;
+    let out = this.servicesOfCache.get(key);
+    if (out) return out;
+    out = [];
+    for (const s of this.servicesByNs.get(w.namespace) ?? []) {
+      if (!s.selector || Object.keys(s.selector).length === 0 || !selectorMatches(s.selector, w.labels)) continue;
       for (const p of s.ports) {
         if (port === undefined || resolveTargetPort(p.targetPort, w) === port) out.push({ service: s, port: p });
       }
     }
+    this.servicesOfCache.set(key, out);
     return out;
   }
 
@@ -205,10 +220,14 @@ export class Registry {
    * else the container port's name.
    */
   portProtocol(w: Workload, port: number): Protocol {
-    const fromService = this.servicesOf(w, port).find((x) => x.port.protocol !== "AUTO");
-    if (fromService) return fromService.port.protocol;
-    const cp = w.containerPorts.find((p) => p.port === port);
-    return selectProtocol(cp?.name, undefined);
+    const key = `${w.id}|${port}`;
+    let p = this.protocolCache.get(key);
+    if (!p) {
+      const fromService = this.servicesOf(w, port).find((x) => x.port.protocol !== "AUTO");
+      p = fromService ? fromService.port.protocol : selectProtocol(w.containerPorts.find((c) => c.port === port)?.name, undefined);
+      this.protocolCache.set(key, p);
+    }
+    return p;
   }
 
   /** Every port the workload serves: declared container ports and targeted Service ports. */
@@ -220,6 +239,12 @@ export class Registry {
     }
     return [...ports].sort((a, b) => a - b);
   }
+}
+
+function pushTo<T>(m: Map<string, T[]>, k: string, v: T): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
 }
 
 function exportSet(exportTo: string[], ns: string): "*" | ReadonlySet<string> {
