@@ -67,38 +67,44 @@ function readValues(r: Reader, check?: (v: string) => string | undefined): strin
 
 const checkPort = (v: string) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : `"${v}" is not a port number`);
 
+/**
+ * `from` and `to` share a shape: an optional, non-empty list of wrappers
+ * (`{source: …}` / `{operation: …}`), each with at least one field set.
+ */
+function readClauses<T>(r: Reader, wrapper: string, fields: readonly string[], read: (body: Reader) => T): T[] | undefined {
+  if (!r.present) return undefined;
+  const list = r.list();
+  if (list.length === 0) r.error("must not be empty when set");
+  return list.map((item) => {
+    item.object([wrapper]);
+    const body = item.field(wrapper).object(fields);
+    if (!body.present || body.keys().length === 0) body.error("must not be empty");
+    return read(body);
+  });
+}
+
+function readSource(s: Reader): AuthzSource {
+  const src: AuthzSource = {};
+  for (const k of ["principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces"] as const) src[k] = readValues(s.field(k));
+  for (const k of ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"] as const) src[k] = readValues(s.field(k), checkCidr);
+  if (s.field("serviceAccounts").present || s.field("notServiceAccounts").present) s.warn("serviceAccounts is not supported; use principals");
+  return src;
+}
+
+function readOperation(o: Reader): AuthzOperation {
+  const op: AuthzOperation = {};
+  for (const k of ["hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"] as const) op[k] = readValues(o.field(k));
+  for (const k of ["ports", "notPorts"] as const) op[k] = readValues(o.field(k), checkPort);
+  return op;
+}
+
 function readRule(r: Reader, index: number): AuthzRule {
   r.object(["from", "to", "when"]);
   const rule: AuthzRule = { index };
-  const from = r.field("from");
-  if (from.present) {
-    const list = from.list();
-    if (list.length === 0) from.error("must not be empty when set");
-    rule.from = list.map((f) => {
-      f.object(["source"]);
-      const s = f.field("source").object(SOURCE_FIELDS);
-      if (!s.present || s.keys().length === 0) s.error("must not be empty");
-      const src: AuthzSource = {};
-      for (const k of ["principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces"] as const) src[k] = readValues(s.field(k));
-      for (const k of ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"] as const) src[k] = readValues(s.field(k), checkCidr);
-      if (s.field("serviceAccounts").present || s.field("notServiceAccounts").present) s.warn("serviceAccounts is not supported; use principals");
-      return src;
-    });
-  }
-  const to = r.field("to");
-  if (to.present) {
-    const list = to.list();
-    if (list.length === 0) to.error("must not be empty when set");
-    rule.to = list.map((t) => {
-      t.object(["operation"]);
-      const o = t.field("operation").object(OPERATION_FIELDS);
-      if (!o.present || o.keys().length === 0) o.error("must not be empty");
-      const op: AuthzOperation = {};
-      for (const k of ["hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"] as const) op[k] = readValues(o.field(k));
-      for (const k of ["ports", "notPorts"] as const) op[k] = readValues(o.field(k), checkPort);
-      return op;
-    });
-  }
+  const from = readClauses(r.field("from"), "source", SOURCE_FIELDS, readSource);
+  if (from) rule.from = from;
+  const to = readClauses(r.field("to"), "operation", OPERATION_FIELDS, readOperation);
+  if (to) rule.to = to;
   const when = r.field("when");
   if (when.present) {
     rule.when = when.list().map((c): AuthzCondition => {
