@@ -9,6 +9,11 @@ export const Codes = {
   SCENARIO: "ZM_INVALID_SCENARIO",
   USAGE: "ZM_USAGE",
   IO: "ZM_IO",
+  SETTING: "ZM_INVALID_SETTING",
+  CA_PLUGIN: "ZM_CA_PLUGIN_INVALID",
+  CA_CSR: "ZM_CA_CSR_INVALID",
+  CA_IDENTITY: "ZM_CA_IDENTITY_MISMATCH",
+  BOOTSTRAP: "ZM_BOOTSTRAP_REJECTED",
 } as const;
 export type Code = (typeof Codes)[keyof typeof Codes];
 

@@ -1,0 +1,16 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ZmError } from "../api/errors.js";
+import { describeSettings, loadSettings } from "./settings.js";
+
+test("settings: defaults, environment, and a clear error naming the variable", () => {
+  const d = loadSettings({});
+  assert.equal(d.workloadCertTtl, 24 * 3_600_000);
+  assert.equal(d.rotateAt, 0.5);
+  assert.equal(d.stateDir, ".zeromesh");
+  assert.equal(loadSettings({ ZEROMESH_WORKLOAD_CERT_TTL: "90m" }).workloadCertTtl, 90 * 60_000);
+  assert.equal(loadSettings({}, { workloadCertTtl: "2s" }).workloadCertTtl, 2000);
+  assert.throws(() => loadSettings({ ZEROMESH_WORKLOAD_CERT_TTL: "a day" }), (e) => e instanceof ZmError && e.code === "ZM_INVALID_SETTING" && /^ZEROMESH_WORKLOAD_CERT_TTL: "a day" is not a duration/.test(e.message));
+  assert.throws(() => loadSettings({ ZEROMESH_ROTATE_AT: "1.5" }), /ZEROMESH_ROTATE_AT: "1.5" must be a number between 0 and 1/);
+  assert.match(describeSettings(), /ZEROMESH_STATE_DIR/);
+});

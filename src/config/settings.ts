@@ -1,0 +1,54 @@
+// Every setting of the running mesh, declared once: name, environment
+// variable, default, description and parser. Parsed at start-up and passed in.
+import { Codes, ZmError } from "../api/errors.js";
+
+interface Spec<T> {
+  env: string;
+  default: string;
+  description: string;
+  parse: (raw: string) => T;
+}
+
+function duration(raw: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
+  if (!m) throw new Error(`"${raw}" is not a duration like 500ms, 30s, 10m or 24h`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"];
+}
+
+function ratio(raw: string): number {
+  const n = Number(raw);
+  if (!(n > 0 && n < 1)) throw new Error(`"${raw}" must be a number between 0 and 1`);
+  return n;
+}
+
+const text = (raw: string) => raw;
+
+export const SETTINGS = {
+  stateDir: { env: "ZEROMESH_STATE_DIR", default: ".zeromesh", description: "Where the control plane keeps its CA keys and bootstrap secret.", parse: text },
+  caDir: { env: "ZEROMESH_CA_DIR", default: "", description: "A plug-in CA in Istio's layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); empty: a self-signed root in the state directory.", parse: text },
+  workloadCertTtl: { env: "ZEROMESH_WORKLOAD_CERT_TTL", default: "24h", description: "Lifetime of workload certificates.", parse: duration },
+  rotateAt: { env: "ZEROMESH_ROTATE_AT", default: "0.5", description: "Fraction of a certificate's lifetime after which the proxy rotates it (Istio's grace period ratio).", parse: ratio },
+  bootstrapTtl: { env: "ZEROMESH_BOOTSTRAP_TTL", default: "1h", description: "Lifetime of a workload's bootstrap credential (used only to obtain certificates).", parse: duration },
+} satisfies Record<string, Spec<unknown>>;
+
+type Settings = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]["parse"]> };
+export type { Settings };
+
+/** Parses every setting from the environment (and overrides); an invalid value names the variable. */
+export function loadSettings(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<keyof Settings, string>> = {}): Settings {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SETTINGS) as [keyof Settings, Spec<unknown>][]) {
+    const raw = overrides[key] ?? env[spec.env] ?? spec.default;
+    try {
+      out[key] = spec.parse(raw);
+    } catch (e) {
+      throw new ZmError(Codes.SETTING, `${spec.env}: ${(e as Error).message} (${spec.description})`);
+    }
+  }
+  return out as Settings;
+}
+
+/** A table of the settings for `--help` output and docs. */
+export function describeSettings(): string {
+  return Object.values(SETTINGS).map((s) => `  ${s.env.padEnd(28)} default ${JSON.stringify(s.default).padEnd(12)} ${s.description}`).join("\n");
+}
