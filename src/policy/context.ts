@@ -11,6 +11,13 @@ export interface Env {
   world: World;
   /** Weighted choice for the live proxy; the static engine takes the heaviest destination. */
   choose?: (weights: number[]) => number;
+  /**
+   * "path" (default) walks the whole request across every proxy; "hop" stops
+   * where this proxy hands the request on, as a live proxy needs.
+   */
+  scope?: "path" | "hop";
+  /** Endpoint choice for the live proxy (round robin, least request); the static engine takes the first. */
+  pickEndpoint?: (count: number, key: string) => number;
 }
 
 /** One request's walk through the mesh. */

@@ -8,7 +8,11 @@ export type Outcome =
   | { kind: "echo" }
   | { kind: "error"; error: ConnectionError }
   /** Sent on to a host outside what the engine models (check without a scenario's externals). */
-  | { kind: "forwarded"; host: string; port: number };
+  | { kind: "forwarded"; host: string; port: number }
+  /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
+  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean }
+  /** Live proxies decide one hop: hand the request to the local application on this port. */
+  | { kind: "deliver"; port: number; headers: Record<string, string> };
 
 export type Stage =
   | "source" | "sidecar-scope" | "outbound" | "route" | "mtls" | "peer-authn" | "sidecar-ingress"
@@ -59,6 +63,8 @@ export function describeOutcome(o: Outcome): string {
     case "echo": return "echo";
     case "error": return `error ${o.error}`;
     case "forwarded": return `forwarded to ${o.host}:${o.port} (outside the mesh)`;
+    case "forward": return `next hop ${o.address}:${o.port}${o.mtls ? " over mTLS" : ""}`;
+    case "deliver": return `deliver to the application on port ${o.port}`;
   }
 }
 

@@ -64,15 +64,19 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     }
     endpoints = endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.workload.labels[k] === v));
   }
-  const ep = endpoints[0];
+  const ep = endpoints[env.pickEndpoint ? env.pickEndpoint(endpoints.length, `${t.service.hostname}:${t.port.port}`) : 0];
   if (!ep) {
     trail.add({ stage: "endpoint", at: sender.label, message: `${t.service.hostname}:${t.port.port} has no endpoints` });
     return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${t.service.hostname}:${t.port.port}`, DenyCodes.NO_ENDPOINT);
   }
   const mtls = decideMtls(index, sender.proxy, ep.workload, ep.port, tls);
   trail.add({ stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length} endpoint${endpoints.length === 1 ? "" : "s"}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined });
+  if (env.scope === "hop") {
+    // The destination's sidecar (or gateway) decides the rest; a peer must present one of the identities the service runs as.
+    const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];
+    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost }, `forwarded to ${ep.workload.id}:${ep.port}`);
+  }
   if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, t.port.port, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined });
-  void env;
   return arriveAt(walk, ep.workload, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined, sourceIp: sender.proxy?.address });
 }
 
@@ -91,6 +95,10 @@ function decideMtls(index: PolicyIndex, client: Workload | undefined, server: Wo
 /** A connection to a host outside the mesh, as the world answers it. */
 export function reachExternal(walk: Walk, host: string, port: number, originateTls: boolean): Decision {
   const { env, trail, req } = walk;
+  if (env.scope === "hop") {
+    trail.add({ stage: "external", at: host, message: `leaves the mesh for ${host}:${port}${originateTls ? " (TLS originated by the proxy)" : ""}` });
+    return trail.allow({ kind: "forward", address: host, port, mtls: false, identities: [], host, originateTls }, `forwarded to ${host}:${port}, outside the mesh`);
+  }
   const ext = env.world.external(host, port);
   if (ext === "unknown") {
     trail.add({ stage: "external", at: host, message: `leaves the mesh for ${host}:${port}` });

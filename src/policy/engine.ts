@@ -4,7 +4,8 @@ import { newWalk, proxyLabel, type Env } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { reachExternal } from "./delivery.js";
 import { handleAtGateway } from "./gateway-path.js";
-import { arriveAt } from "./inbound.js";
+import { arriveAt, type Arrival } from "./inbound.js";
+import type { Workload } from "../registry/model.js";
 import { outboundFromSidecar } from "./outbound.js";
 import type { Request, Source } from "./request.js";
 
@@ -40,6 +41,23 @@ export function decide(env: Env, source: Source, req: Request): Decision {
     return arriveAt(walk, ep.workload, ep.port, { sourceIp: w.address });
   }
   return reachExternal(walk, req.host, req.port, false);
+}
+
+/** The client sidecar's hop: where this request goes next, or why it stops here. */
+export function decideOutbound(env: Env, w: Workload, req: Request): Decision {
+  const walk = newWalk({ ...env, scope: "hop" }, req);
+  walk.trail.add({ stage: "source", at: proxyLabel(w), message: `${w.id} sends ${req.scheme === "tcp" ? "a connection to" : req.method} ${req.scheme}://${req.host}:${req.port}${req.scheme === "tcp" ? "" : req.path}` });
+  return outboundFromSidecar(walk, w);
+}
+
+/** The server sidecar's hop: deliver to the application, or deny. */
+export function decideInbound(env: Env, w: Workload, port: number, arrival: Arrival, req: Request): Decision {
+  return arriveAt(newWalk({ ...env, scope: "hop" }, req), w, port, arrival);
+}
+
+/** A gateway's hop: route the connection to its next hop, or refuse it. */
+export function decideAtGateway(env: Env, gw: Workload, servicePort: number, targetPort: number, req: Request): Decision {
+  return handleAtGateway(newWalk({ ...env, scope: "hop" }, req), gw, servicePort, targetPort, {});
 }
 
 export type { Env };

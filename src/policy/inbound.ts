@@ -32,6 +32,7 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
   if (!w.sidecar) {
     trail.add({ stage: "endpoint", at: `workload ${w.id}`, message: `no sidecar: ${arrival.mtlsFrom ? "mutual TLS arrives at a plain server" : "the application receives the request directly"}` });
     if (arrival.mtlsFrom) return trail.end({ kind: "error", error: "reset" }, `${w.id} has no sidecar to terminate mutual TLS`, DenyCodes.TLS);
+    if (walk.env.scope === "hop") return trail.allow({ kind: "deliver", port, headers: arrival.headers ?? {} }, `delivered to ${w.id}:${port}`);
     return deliverToApp(walk, w, port, arrival);
   }
   const choice = sidecarFor(index, w);
@@ -96,6 +97,7 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
     // Istio's sidecar tells the application who called, as Envoy's XFCC header.
     headers["x-forwarded-client-cert"] = `By=${w.spiffe};URI=${arrival.mtlsFrom.spiffe}`;
   }
+  if (walk.env.scope === "hop") return trail.allow({ kind: "deliver", port: appPort, headers }, `delivered to the application of ${w.id} on port ${appPort}`);
   return deliverToApp(walk, w, appPort, { ...arrival, headers });
 }
 
