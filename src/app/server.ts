@@ -1,0 +1,54 @@
+// The stand-in application as a real server: HTTP (httpbin-like), HTTPS with
+// a given certificate, or a TCP echo. Scenarios run one per workload port
+// and per external host.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
+import { standInRespond, type StandInIdentity } from "./stand-in.js";
+
+export type AppMode = { serve: "http" } | { serve: "https"; certPem: string; keyPem: string } | { serve: "tcp-echo" };
+
+export interface RunningApp {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function handler(id: StandInIdentity) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    // Drain the body: the stand-in answers by method, path and headers.
+    req.resume();
+    req.on("end", () => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+      const r = standInRespond(id, { method: req.method ?? "GET", path: req.url ?? "/", headers });
+      res.writeHead(r.status, { ...r.headers, "content-length": Buffer.byteLength(r.body) });
+      res.end(r.body);
+    });
+  };
+}
+
+export async function startApp(id: StandInIdentity, mode: AppMode, host: string, port = 0): Promise<RunningApp> {
+  let server: HttpServer | TcpServer;
+  if (mode.serve === "tcp-echo") server = createTcpServer((s) => s.on("error", () => s.destroy()).pipe(s));
+  else if (mode.serve === "https") server = createHttpsServer({ cert: mode.certPem, key: mode.keyPem }, handler(id));
+  else server = createHttpServer(handler(id));
+  server.on("error", () => {});
+  const sockets = new Set<import("node:net").Socket>();
+  server.on("connection", (s: import("node:net").Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    host, port: addr.port,
+    close: () => new Promise((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}

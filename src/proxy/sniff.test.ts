@@ -1,0 +1,39 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { MESH_ALPN, sniff } from "./sniff.js";
+
+/** Captures the first bytes a real client sends. */
+async function firstBytes(start: (port: number) => void): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const srv = createServer((s: Socket) => {
+      let buf = Buffer.alloc(0);
+      s.on("data", (d) => {
+        buf = Buffer.concat([buf, d]);
+        if (sniff(buf).kind !== "need-more") {
+          s.destroy();
+          srv.close();
+          resolve(buf);
+        }
+      });
+    });
+    srv.listen(0, "127.0.0.1", () => start((srv.address() as { port: number }).port));
+  });
+}
+
+test("sniff: a real TLS ClientHello yields SNI and ALPN; plaintext is plaintext", async () => {
+  const mesh = await firstBytes((port) => tlsConnect({ port, host: "127.0.0.1", servername: "outbound_.8080_._.web.b.svc.cluster.local", ALPNProtocols: [MESH_ALPN, "h2"] }).on("error", () => {}));
+  assert.deepEqual(sniff(mesh), { kind: "tls", sni: "outbound_.8080_._.web.b.svc.cluster.local", alpn: [MESH_ALPN, "h2"] });
+  const app = await firstBytes((port) => tlsConnect({ port, host: "127.0.0.1", servername: "api.example.com" }).on("error", () => {}));
+  assert.deepEqual(sniff(app), { kind: "tls", sni: "api.example.com", alpn: [] });
+  const plain = await firstBytes((port) => netConnect(port, "127.0.0.1", function (this: Socket) { this.write("GET / HTTP/1.1\r\n\r\n"); }).on("error", () => {}));
+  assert.deepEqual(sniff(plain), { kind: "plaintext" });
+});
+
+test("sniff: partial records ask for more; garbage after the record header is someone else's TLS", () => {
+  assert.deepEqual(sniff(Buffer.from([0x16, 0x03])), { kind: "need-more" });
+  assert.deepEqual(sniff(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x10, 1, 2])), { kind: "need-more" });
+  assert.deepEqual(sniff(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x09, 0x09])), { kind: "tls", alpn: [] });
+  assert.deepEqual(sniff(Buffer.alloc(0)), { kind: "need-more" });
+});

@@ -1,0 +1,60 @@
+// Peeks at the first bytes of an inbound connection to tell mesh mTLS (a TLS
+// ClientHello offering the mesh's ALPN) from plaintext or an application's
+// own TLS, without consuming them. The ClientHello layout is RFC 8446 §4.1.2.
+
+/** What mesh clients offer in ALPN; Istio's sidecars use the same name. */
+export const MESH_ALPN = "istio-peer-exchange";
+
+export type Sniffed =
+  | { kind: "need-more" }
+  | { kind: "plaintext" }
+  | { kind: "tls"; sni?: string; alpn: string[] };
+
+const MAX_HELLO = 16 * 1024 + 5;
+
+export function sniff(buf: Buffer): Sniffed {
+  if (buf.length === 0) return { kind: "need-more" };
+  if (buf[0] !== 0x16) return { kind: "plaintext" };
+  if (buf.length < 5) return { kind: "need-more" };
+  const recordLen = buf.readUInt16BE(3);
+  if (recordLen + 5 > MAX_HELLO) return { kind: "tls", alpn: [] };
+  if (buf.length < 5 + recordLen) return { kind: "need-more" };
+  try {
+    return { kind: "tls", ...parseClientHello(buf.subarray(5, 5 + recordLen)) };
+  } catch {
+    // Not a ClientHello we can read: treat it as someone else's TLS.
+    return { kind: "tls", alpn: [] };
+  }
+}
+
+function parseClientHello(h: Buffer): { sni?: string; alpn: string[] } {
+  let o = 0;
+  const need = (n: number) => {
+    if (o + n > h.length) throw new Error("truncated");
+  };
+  need(4);
+  if (h[0] !== 0x01) throw new Error("not a ClientHello");
+  o = 4 + 2 + 32; // handshake header, legacy_version, random
+  need(1);
+  o += 1 + h[o]!; // session id
+  need(2);
+  o += 2 + h.readUInt16BE(o); // cipher suites
+  need(1);
+  o += 1 + h[o]!; // compression methods
+  const out: { sni?: string; alpn: string[] } = { alpn: [] };
+  if (o === h.length) return out;
+  need(2);
+  const end = o + 2 + h.readUInt16BE(o);
+  o += 2;
+  while (o + 4 <= end) {
+    const type = h.readUInt16BE(o);
+    const len = h.readUInt16BE(o + 2);
+    const body = h.subarray(o + 4, o + 4 + len);
+    o += 4 + len;
+    if (type === 0 && body.length >= 5 && body[2] === 0) out.sni = body.subarray(5, 5 + body.readUInt16BE(3)).toString("latin1");
+    if (type === 16 && body.length >= 2) {
+      for (let p = 2; p < 2 + body.readUInt16BE(0) && p < body.length; p += 1 + body[p]!) out.alpn.push(body.subarray(p + 1, p + 1 + body[p]!).toString("latin1"));
+    }
+  }
+  return out;
+}
