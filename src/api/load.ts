@@ -44,6 +44,16 @@ const KINDS: Record<string, { versions: string[]; read: Converter; strict: boole
   Telemetry: { versions: TELEMETRY, read: readTelemetry, strict: true },
 };
 
+/**
+ * The document each resource was converted from, kept aside (not on the
+ * domain object) so the control plane can send proxies exactly what the user
+ * wrote, and proxies validate it again at their own boundary.
+ */
+const manifests = new WeakMap<Resource, unknown>();
+export function manifestOf(r: Resource): unknown {
+  return manifests.get(r);
+}
+
 export interface Loaded {
   resources: Resource[];
   /** meshConfig found in an `istio` ConfigMap, as a raw object to merge. */
@@ -111,6 +121,7 @@ function readOne(value: unknown, at: Location, out: Loaded): void {
   const reader = new Reader(value, "", named, out.issues, conv.strict);
   reader.object(conv.strict ? ["apiVersion", "kind", "metadata", "spec", "status"] : undefined);
   const resource = conv.read(reader, { file: at.file, doc: at.doc });
+  manifests.set(resource, value);
   // Stamp the final name/namespace onto the issues this document raised.
   for (const i of out.issues.slice(before)) {
     i.at.namespace = resource.meta.namespace || undefined;

@@ -13,9 +13,16 @@ import { sidecarFor, sidecarName } from "./sidecar-scope.js";
 import { verifyServerCert } from "./tls.js";
 import type { ServerBehaviour } from "./world.js";
 
+/** A mesh peer proven by mutual TLS. */
+export interface Peer {
+  spiffe: string;
+  /** "td/ns/NS/sa/SA", AuthorizationPolicy's principal form. */
+  principal: string;
+}
+
 export interface Arrival {
-  /** The hop was mutual TLS from a mesh proxy with this workload identity. */
-  mtlsFrom?: Workload;
+  /** The hop was mutual TLS from a mesh proxy with this identity. */
+  mtlsFrom?: Peer;
   sourceIp?: string;
   /** Extra headers the sending proxy added (X-Forwarded-For etc.). */
   headers?: Record<string, string>;

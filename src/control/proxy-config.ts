@@ -1,0 +1,96 @@
+// What the control plane sends one proxy: the configuration it may see
+// (scoped as Istio scopes it), and where live endpoints listen. Pure.
+import { manifestOf } from "../api/load.js";
+import type { MeshConfig } from "../api/mesh.js";
+import { selectorMatches } from "../api/match.js";
+import type { Resource } from "../api/types.js";
+import { PolicyIndex } from "../policy/index.js";
+import { inEgressScope, sidecarFor } from "../policy/sidecar-scope.js";
+import type { Workload } from "../registry/model.js";
+import type { Snapshot } from "../store/snapshot.js";
+
+/** Where a workload's proxy listens for each workload port ("address:port"), as proxies report it. */
+export type EndpointTable = Record<string, Record<string, string>>;
+
+export interface ProxyConfig {
+  version: number;
+  /** The workload instance this proxy serves, "ns/name". */
+  workload: string;
+  mesh: MeshConfig;
+  /** Kubernetes and Istio documents, as written, that this proxy may see. */
+  manifests: unknown[];
+  /** Live listeners of the workloads among the manifests. */
+  endpoints: EndpointTable;
+  /** Names outside the registry this proxy may resolve ("host:port" → "address:port"): cluster DNS and the scenario's outside world. */
+  names: Record<string, string>;
+}
+
+const sourceKey = (w: Workload) => `${w.ownerKind}/${w.owner}`;
+
+/** The resources one proxy needs, and no more. */
+export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
+  const index = PolicyIndex.of(snapshot);
+  const reg = index.registry;
+  const root = index.rootNamespace;
+  const keep = new Set<Resource>();
+  const add = (r: Resource | undefined) => r && keep.add(r);
+  const nsRelevant = (ns: string) => ns === w.namespace || ns === root;
+  for (const n of snapshot.list("Namespace")) add(n);
+
+  const services = reg.services.filter((s) => {
+    if (w.gateway) return true; // gateways route wherever their VirtualServices say
+    if (reg.servicesOf(w).some((x) => x.service === s)) return true;
+    const choice = sidecarFor(index, w);
+    return s.ports.some((p) => inEgressScope(index, w, choice, s, p.port).visible);
+  });
+  const serviceSources = new Set(services.map((s) => s.source));
+  const owners = new Set([sourceKey(w)]);
+  for (const s of services) for (const p of s.ports) for (const e of reg.endpoints(s, p)) owners.add(sourceKey(e.workload));
+
+  for (const r of snapshot.resources.values()) {
+    const ns = r.meta.namespace;
+    switch (r.kind) {
+      case "Service": case "ServiceEntry":
+        if (serviceSources.has(`${r.kind}/${ns}/${r.meta.name}`)) add(r);
+        break;
+      case "Pod": case "Deployment": case "ReplicaSet": case "StatefulSet": case "WorkloadEntry":
+        if (owners.has(`${r.kind}/${ns}/${r.meta.name}`)) add(r);
+        break;
+      case "Sidecar":
+        if (!w.gateway && nsRelevant(ns)) add(r);
+        break;
+      case "PeerAuthentication": case "AuthorizationPolicy": case "RequestAuthentication": case "Telemetry":
+        if (nsRelevant(ns)) add(r);
+        break;
+      case "VirtualService": case "DestinationRule":
+        add(r);
+        break;
+      case "Gateway":
+        if (w.gateway && selectorMatches(r.selector, w.labels)) add(r);
+        break;
+      case "Secret":
+        if (w.gateway && ns === w.namespace) add(r);
+        break;
+      default:
+        break;
+    }
+  }
+  return [...keep];
+}
+
+export function buildProxyConfig(snapshot: Snapshot, w: Workload, version: number, endpoints: EndpointTable, names: Record<string, string>): ProxyConfig {
+  const resources = scopeFor(snapshot, w);
+  const reg = PolicyIndex.of(snapshot).registry;
+  const visibleWorkloads = new Set<string>([w.id]);
+  for (const r of resources) {
+    if (r.kind === "Pod" || r.kind === "Deployment" || r.kind === "ReplicaSet" || r.kind === "StatefulSet" || r.kind === "WorkloadEntry") {
+      for (const inst of reg.instancesOf(`${r.meta.namespace}/${r.meta.name}`)) visibleWorkloads.add(inst.id);
+    }
+  }
+  return {
+    version, workload: w.id, mesh: snapshot.mesh,
+    manifests: resources.map((r) => manifestOf(r)).filter((m) => m !== undefined),
+    endpoints: Object.fromEntries(Object.entries(endpoints).filter(([id]) => visibleWorkloads.has(id))),
+    names,
+  };
+}

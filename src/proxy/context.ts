@@ -1,0 +1,44 @@
+import type { Decision } from "../policy/decision.js";
+import type { Env } from "../policy/context.js";
+import type { Credentials } from "./credentials.js";
+import type { ProxyState } from "./state.js";
+
+/** One access-log line: a request or connection, with the decision that handled it. */
+export interface AccessLogEntry {
+  time: string;
+  proxy: string;
+  direction: "outbound" | "inbound";
+  protocol: "http" | "tcp" | "tls";
+  method?: string;
+  authority?: string;
+  path?: string;
+  status?: number;
+  /** Connection-level result: reset, tls, refused… */
+  error?: string;
+  peer?: string;
+  upstream?: string;
+  decision: Pick<Decision, "allow" | "reason" | "code" | "policy" | "rule">;
+  durationMs: number;
+  configVersion?: number;
+}
+
+/** What the listeners need from the sidecar that owns them. */
+export interface ProxyContext {
+  readonly id: string;
+  state(): ProxyState | undefined;
+  credentials(): Credentials | undefined;
+  env(state: ProxyState): Env;
+  log(entry: AccessLogEntry): void;
+  /** Where the local application listens for a workload port. */
+  appTarget(port: number): { host: string; port: number } | undefined;
+}
+
+export function summary(d: Decision): AccessLogEntry["decision"] {
+  return { allow: d.allow, reason: d.reason, code: d.code, policy: d.policy, rule: d.rule };
+}
+
+/** Resets (RST) rather than closes, so the client sees what Istio's BlackHole gives it. */
+export function reset(socket: { resetAndDestroy?: () => unknown; destroy: () => unknown }): void {
+  if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+  else socket.destroy();
+}

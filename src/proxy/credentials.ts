@@ -1,0 +1,26 @@
+import { X509Certificate } from "node:crypto";
+import { createSecureContext, type SecureContext } from "node:tls";
+
+/** The proxy's workload certificate and the mesh roots, swapped whole on rotation. */
+export interface Credentials {
+  certPem: string;
+  keyPem: string;
+  chainPem: string;
+  rootPem: string;
+  notAfter: Date;
+}
+
+export function serverContext(c: Credentials): SecureContext {
+  return createSecureContext({ cert: c.certPem + c.chainPem, key: c.keyPem, ca: c.rootPem });
+}
+
+/** The SPIFFE URI SAN of a peer certificate, if it has exactly one. */
+export function spiffeOf(raw: Buffer | undefined): string | undefined {
+  if (!raw?.length) return undefined;
+  const san = new X509Certificate(raw).subjectAltName ?? "";
+  const uris = san.split(", ").filter((s) => s.startsWith("URI:spiffe://")).map((s) => s.slice(4));
+  return uris.length === 1 ? uris[0] : undefined;
+}
+
+/** "spiffe://td/ns/x/sa/y" → "td/ns/x/sa/y", AuthorizationPolicy's principal form. */
+export const principalOf = (spiffe: string) => spiffe.replace(/^spiffe:\/\//, "");

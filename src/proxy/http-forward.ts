@@ -1,0 +1,38 @@
+// Sends one HTTP request over an already-open next-hop socket and streams
+// the answer back to the waiting client.
+import { request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+
+export function forwardHttp(
+  from: IncomingMessage, to: ServerResponse, socket: Socket,
+  opts: { path: string; headers: Record<string, string> },
+  onDone: (status: number | undefined, error?: Error) => void,
+): void {
+  const headers: OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(opts.headers)) if (!HOP_BY_HOP.includes(k)) headers[k] = v;
+  // With createConnection and no agent, Node uses exactly this socket.
+  const up = request({ createConnection: () => socket, method: from.method, path: opts.path, headers });
+  up.on("response", (r) => {
+    const out: OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(r.headers)) if (!HOP_BY_HOP.includes(k) && v !== undefined) out[k] = v;
+    to.writeHead(r.statusCode ?? 502, out);
+    r.pipe(to);
+    r.on("end", () => onDone(r.statusCode));
+  });
+  up.on("error", (e) => {
+    if (!to.headersSent) {
+      to.writeHead(503, { "content-type": "text/plain" });
+      to.end("upstream connect error or disconnect/reset before headers");
+    } else to.destroy();
+    onDone(503, e);
+  });
+  from.pipe(up);
+}
+
+export function plainHeaders(req: IncomingMessage): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(", ") : v;
+  return h;
+}

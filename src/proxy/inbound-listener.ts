@@ -1,0 +1,106 @@
+// The sidecar's inbound side: one listener per workload port. Mesh mTLS
+// (a ClientHello offering the mesh ALPN) is terminated here; plaintext and an
+// application's own TLS pass as they are. Every request or connection is
+// decided by the engine before it reaches the application.
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import type { Duplex } from "node:stream";
+import { isHttpOrAuto } from "../api/protocol.js";
+import { decideInbound } from "../policy/engine.js";
+import type { Peer } from "../policy/inbound.js";
+import type { Decision } from "../policy/decision.js";
+import type { Request } from "../policy/request.js";
+import { Registry } from "../registry/registry.js";
+import { reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { principalOf, serverContext, spiffeOf } from "./credentials.js";
+import { forwardHttp, plainHeaders } from "./http-forward.js";
+import { looksLikeHttp, peek } from "./peek.js";
+import { MESH_ALPN, sniff } from "./sniff.js";
+import { splice } from "./splice.js";
+
+export function inboundServer(ctx: ProxyContext, port: number): Server {
+  const http = createHttpServer();
+  http.on("request", (req: IncomingMessage, res: ServerResponse) => onHttp(ctx, port, req, res));
+  http.on("clientError", (_e, s) => s.destroy());
+  return createServer((socket) => void accept(ctx, port, socket, http).catch(() => reset(socket)));
+}
+
+const peers = new WeakMap<object, Peer | undefined>();
+
+async function accept(ctx: ProxyContext, port: number, socket: Socket, http: ReturnType<typeof createHttpServer>): Promise<void> {
+  socket.on("error", () => {});
+  const state = ctx.state();
+  if (!state) return void reset(socket); // fail closed without configuration
+  const first = await peek(socket, (buf, ended) => {
+    const s = sniff(buf);
+    return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
+  });
+  let stream: Duplex = socket;
+  let peer: Peer | undefined;
+  let appTls = false;
+  if (first.kind === "tls" && first.alpn.includes(MESH_ALPN)) {
+    const creds = ctx.credentials();
+    if (!creds) return void reset(socket);
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: serverContext(creds), requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN] });
+    tls.on("error", () => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      tls.once("secure", () => resolve());
+      tls.once("error", reject);
+    });
+    const spiffe = spiffeOf(tls.getPeerX509Certificate()?.raw);
+    if (!spiffe) return void reset(socket);
+    peer = { spiffe, principal: principalOf(spiffe) };
+    stream = tls;
+  } else if (first.kind === "tls") {
+    appTls = true;
+  }
+  const protocol = Registry.of(state.snapshot).portProtocol(state.workload, port);
+  const isHttp = !appTls && isHttpOrAuto(protocol) && (await peek(stream, looksLikeHttp));
+  if (isHttp) {
+    peers.set(stream, peer);
+    http.emit("connection", stream);
+    stream.resume();
+    return;
+  }
+  const started = Date.now();
+  const request: Request = { scheme: appTls ? "https" : "tcp", host: appTls && first.kind === "tls" ? first.sni ?? "" : "", port, method: "CONNECT", path: "", headers: {} };
+  const d = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: socket.remoteAddress }, request);
+  const log = (extra: Partial<AccessLogEntry>) => ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra });
+  const o = d.outcome;
+  const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
+  if (!app) {
+    log({ error: o.kind === "error" ? o.error : "no application" });
+    return void reset(socket);
+  }
+  splice(stream, connect(app.port, app.host), () => log({ upstream: `${app.host}:${app.port}` }));
+}
+
+function onHttp(ctx: ProxyContext, port: number, req: IncomingMessage, res: ServerResponse): void {
+  const started = Date.now();
+  const state = ctx.state();
+  if (!state) return void reset(req.socket);
+  const peer = peers.get(req.socket);
+  const headers = plainHeaders(req);
+  // Only the sidecar may tell the application who called.
+  delete headers["x-forwarded-client-cert"];
+  const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path: req.url ?? "/", headers };
+  const d: Decision = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: req.socket.remoteAddress }, request);
+  const log = (extra: Partial<AccessLogEntry>) => ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra });
+  const o = d.outcome;
+  if (o.kind === "response") {
+    res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
+    return log({ status: o.status });
+  }
+  const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
+  if (!app) {
+    log({ error: o.kind === "error" ? o.error : "no application listening" });
+    return void reset(req.socket);
+  }
+  const socket = connect(app.port, app.host);
+  socket.once("connect", () => forwardHttp(req, res, socket, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (status, err) => log({ status, error: err?.message, upstream: `${app.host}:${app.port}` })));
+  socket.once("error", (e) => {
+    if (!res.headersSent) res.writeHead(503).end("upstream connect error");
+    log({ status: 503, error: e.message });
+  });
+}

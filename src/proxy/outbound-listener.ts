@@ -1,0 +1,108 @@
+// The sidecar's outbound side: an HTTP proxy (absolute-form requests and
+// CONNECT tunnels) that the application reaches through HTTP_PROXY/HTTPS_PROXY.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { decideOutbound } from "../policy/engine.js";
+import type { Decision } from "../policy/decision.js";
+import type { Request } from "../policy/request.js";
+import { summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { forwardHttp, plainHeaders } from "./http-forward.js";
+import { peek } from "./peek.js";
+import { sniff } from "./sniff.js";
+import { splice } from "./splice.js";
+import { resolveHop } from "./state.js";
+import { HopError, openHop } from "./upstream.js";
+
+export function outboundServer(ctx: ProxyContext): Server {
+  const server = createServer((req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head).catch(() => reset(socket)));
+  server.on("clientError", (_e, socket) => socket.destroy());
+  return server;
+}
+
+function entry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision, started: number): AccessLogEntry {
+  return { time: new Date().toISOString(), proxy: ctx.id, direction: "outbound", protocol: "http", ...base, decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version };
+}
+
+async function onRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = Date.now();
+  const state = ctx.state();
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "");
+  } catch {
+    res.writeHead(400).end("zeromesh sidecar: send absolute-form requests (use it as HTTP_PROXY)\n");
+    return;
+  }
+  if (!state) {
+    // Fail closed until the first configuration arrives.
+    reset(req.socket);
+    return;
+  }
+  const headers = plainHeaders(req);
+  delete headers["proxy-connection"];
+  const port = url.port ? Number(url.port) : 80;
+  const request: Request = { scheme: "http", host: url.hostname.toLowerCase(), port, method: req.method ?? "GET", path: url.pathname + url.search, headers: { ...headers, host: headers.host ?? url.host } };
+  const d = decideOutbound(ctx.env(state), state.workload, request);
+  const base = { method: request.method, authority: request.headers.host, path: request.path };
+  const o = d.outcome;
+  if (o.kind === "response") {
+    res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
+    ctx.log(entry(ctx, { ...base, status: o.status }, d, started));
+    return;
+  }
+  if (o.kind !== "forward") {
+    ctx.log(entry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind }, d, started));
+    reset(req.socket);
+    return;
+  }
+  const target = resolveHop(state, o);
+  if (!target) {
+    res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
+    ctx.log(entry(ctx, { ...base, status: 503, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started));
+    return;
+  }
+  try {
+    const socket = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
+    forwardHttp(req, res, socket, { path: request.path, headers: request.headers }, (status, err) => {
+      ctx.log(entry(ctx, { ...base, status, upstream: `${target.host}:${target.port}`, error: err?.message }, d, started));
+    });
+  } catch (e) {
+    res.writeHead(503, { "content-type": "text/plain" }).end(`upstream connect error: ${(e as Error).message}`);
+    ctx.log(entry(ctx, { ...base, status: 503, error: (e as Error).message }, d, started));
+  }
+}
+
+async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  const started = Date.now();
+  socket.on("error", () => {});
+  const state = ctx.state();
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(req.url ?? "");
+  if (!state || !m) return void reset(socket);
+  if (head.length) socket.unshift(head);
+  socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+  // What follows decides the scheme: a ClientHello is TLS (routed by SNI), anything else is opaque TCP.
+  const kind = await peek(socket, (buf, ended) => {
+    const s = sniff(buf);
+    return s.kind === "need-more" ? (ended ? { kind: "plaintext" as const } : undefined) : s;
+  });
+  const host = kind.kind === "tls" && kind.sni ? kind.sni.toLowerCase() : m[1]!.toLowerCase();
+  const port = Number(m[2]);
+  const request: Request = { scheme: kind.kind === "tls" ? "https" : "tcp", host, port, method: "CONNECT", path: "", headers: {} };
+  const d = decideOutbound(ctx.env(state), state.workload, request);
+  const base: Partial<AccessLogEntry> = { protocol: kind.kind === "tls" ? "tls" : "tcp", authority: `${host}:${port}` };
+  const o = d.outcome;
+  if (o.kind !== "forward") {
+    ctx.log(entry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind === "response" ? `http ${o.status}` : o.kind }, d, started));
+    return void reset(socket);
+  }
+  const target = resolveHop(state, o);
+  try {
+    if (!target) throw new HopError(`no live endpoint for ${o.workload}:${o.port}`, "refused");
+    const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
+    splice(socket, up, () => ctx.log(entry(ctx, { ...base, upstream: `${target.host}:${target.port}` }, d, started)));
+  } catch (e) {
+    ctx.log(entry(ctx, { ...base, error: (e as Error).message }, d, started));
+    reset(socket);
+  }
+}

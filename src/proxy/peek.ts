@@ -1,0 +1,44 @@
+import type { Duplex } from "node:stream";
+
+/**
+ * Reads from `stream` until `decide` has an answer, then puts the bytes back
+ * so the next consumer sees the stream from its first byte.
+ */
+export function peek<T>(stream: Duplex, decide: (buf: Buffer, ended: boolean) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const finish = (v: T) => {
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("error", reject);
+      stream.pause();
+      if (buf.length) stream.unshift(buf);
+      resolve(v);
+    };
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const v = decide(buf, false);
+      if (v !== undefined) finish(v);
+    };
+    const onEnd = () => {
+      const v = decide(buf, true);
+      if (v !== undefined) finish(v);
+      else reject(new Error("stream ended before it could be classified"));
+    };
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("error", reject);
+    // An earlier peek leaves the stream explicitly paused; a data listener alone would not resume it.
+    stream.resume();
+  });
+}
+
+const HTTP_METHOD = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI) /;
+
+/** HTTP/1.x request line (or the HTTP/2 preface), judged from the first bytes. */
+export function looksLikeHttp(buf: Buffer, ended: boolean): boolean | undefined {
+  const head = buf.subarray(0, 8).toString("latin1");
+  if (HTTP_METHOD.test(head)) return true;
+  if (buf.length >= 8 || ended) return false;
+  return /^[A-Z]*$/.test(head) ? undefined : false;
+}

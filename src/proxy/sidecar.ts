@@ -1,0 +1,124 @@
+// One sidecar: the outbound proxy at ADDRESS:15001, an inbound listener per
+// workload port on ADDRESS, the workload's certificate, and the last good
+// configuration. Without a configuration it fails closed.
+import type { Server } from "node:http";
+import type { AddressInfo, Server as NetServer } from "node:net";
+import type { Env } from "../policy/context.js";
+import { defaultWorld } from "../policy/world.js";
+import type { ProxyConfig } from "../control/proxy-config.js";
+import type { AccessLogEntry, ProxyContext } from "./context.js";
+import type { Credentials } from "./credentials.js";
+import { inboundServer } from "./inbound-listener.js";
+import { outboundServer } from "./outbound-listener.js";
+import { stateFrom, type ProxyState } from "./state.js";
+
+export const OUTBOUND_PORT = 15001;
+
+export interface SidecarOptions {
+  /** Workload instance, "ns/name". */
+  id: string;
+  /** The workload's own loopback address. */
+  address: string;
+  /** Workload ports the sidecar owns. */
+  ports: number[];
+  /** Where the application listens, per workload port. */
+  apps: Record<number, { host: string; port: number }>;
+  log?: (e: AccessLogEntry) => void;
+  outboundPort?: number;
+}
+
+export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string };
+
+export class Sidecar implements ProxyContext {
+  private current: ProxyState | undefined;
+  private creds: Credentials | undefined;
+  private readonly servers: (Server | NetServer)[] = [];
+  private readonly rr = new Map<string, number>();
+  /** Actual listen address of each workload port (it may differ when the port is privileged). */
+  readonly listeners: Record<string, string> = {};
+  outboundAddress = "";
+
+  constructor(private readonly opts: SidecarOptions) {}
+
+  get id(): string {
+    return this.opts.id;
+  }
+  state(): ProxyState | undefined {
+    return this.current;
+  }
+  credentials(): Credentials | undefined {
+    return this.creds;
+  }
+  appTarget(port: number) {
+    return this.opts.apps[port];
+  }
+  log(e: AccessLogEntry): void {
+    this.opts.log?.(e);
+  }
+
+  env(state: ProxyState): Env {
+    return {
+      snapshot: state.snapshot,
+      world: defaultWorld(new Date()),
+      choose: (weights) => {
+        const total = weights.reduce((a, b) => a + b, 0);
+        let r = Math.random() * total;
+        return Math.max(0, weights.findIndex((w) => (r -= w) < 0));
+      },
+      pickEndpoint: (count, key) => {
+        const n = this.rr.get(key) ?? 0;
+        this.rr.set(key, n + 1);
+        return n % count;
+      },
+    };
+  }
+
+  /** Applies a pushed configuration, or rejects it and keeps the last good one. */
+  applyConfig(config: ProxyConfig): AckResult {
+    const s = stateFrom(config);
+    if ("error" in s) return { ack: false, version: config.version, error: s.error };
+    this.current = s;
+    return { ack: true, version: config.version };
+  }
+
+  setCredentials(c: Credentials): void {
+    this.creds = c;
+  }
+
+  async start(): Promise<void> {
+    const outbound = outboundServer(this);
+    this.outboundAddress = await listen(outbound, this.opts.address, this.opts.outboundPort ?? OUTBOUND_PORT);
+    this.servers.push(outbound);
+    for (const port of this.opts.ports) {
+      const s = inboundServer(this, port);
+      this.listeners[String(port)] = await listen(s, this.opts.address, port);
+      this.servers.push(s);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => {
+      if ("closeAllConnections" in s) s.closeAllConnections();
+      s.close(() => r());
+    })));
+  }
+}
+
+/** Listens on the port, or on a free one when the port is privileged or taken (the control plane publishes the real one). */
+async function listen(server: Server | NetServer, host: string, port: number): Promise<string> {
+  const attempt = (p: number) => new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(p, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  try {
+    await attempt(port);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EADDRINUSE") throw e;
+    await attempt(0);
+  }
+  return `${host}:${(server.address() as AddressInfo).port}`;
+}

@@ -1,0 +1,46 @@
+// A proxy's view of the mesh, built from one pushed ProxyConfig. The
+// manifests pass the same validation as everywhere else: an invalid push is
+// rejected (NACK) and the proxy keeps its last good state.
+import { errorsOf, formatIssue } from "../api/errors.js";
+import type { ProxyConfig } from "../control/proxy-config.js";
+import { candidateNames } from "../registry/dns.js";
+import type { Workload } from "../registry/model.js";
+import { Registry } from "../registry/registry.js";
+import { parseTexts } from "../store/apply.js";
+import { Snapshot } from "../store/snapshot.js";
+
+export interface ProxyState {
+  version: number;
+  snapshot: Snapshot;
+  workload: Workload;
+  config: ProxyConfig;
+}
+
+export function stateFrom(config: ProxyConfig): ProxyState | { error: string } {
+  const text = config.manifests.map((m) => JSON.stringify(m)).join("\n---\n");
+  const parsed = parseTexts([{ text, file: `push v${config.version}` }], config.mesh);
+  const errs = errorsOf(parsed.issues);
+  if (errs.length) return { error: errs.map(formatIssue).join("; ") };
+  const snapshot = Snapshot.of(parsed.resources, config.mesh, config.version);
+  const workload = Registry.of(snapshot).workload(config.workload);
+  if (!workload) return { error: `the pushed configuration has no workload ${config.workload}` };
+  return { version: config.version, snapshot, workload, config };
+}
+
+/** Where to connect for a next hop: a live endpoint, a name the control plane resolved, or the host itself. */
+export function resolveHop(state: ProxyState, hop: { workload?: string; address: string; port: number }): { host: string; port: number } | undefined {
+  if (hop.workload) {
+    const at = state.config.endpoints[hop.workload]?.[String(hop.port)];
+    return at ? split(at) : undefined;
+  }
+  for (const name of candidateNames(hop.address, state.workload.namespace)) {
+    const at = state.config.names[`${name}:${hop.port}`];
+    if (at) return split(at);
+  }
+  return { host: hop.address, port: hop.port };
+}
+
+function split(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(":");
+  return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
+}

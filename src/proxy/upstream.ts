@@ -1,0 +1,56 @@
+// Opening the next hop: mutual TLS to another proxy (verifying that it runs
+// as one of the identities the destination service runs as), or plaintext.
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { spiffeOf, type Credentials } from "./credentials.js";
+import { MESH_ALPN } from "./sniff.js";
+
+export interface HopTarget {
+  host: string;
+  port: number;
+  mtls: boolean;
+  identities: string[];
+  /** For SNI toward the peer: Istio's `outbound_.PORT_._.HOST` form. */
+  serviceHost?: string;
+  servicePort: number;
+}
+
+export class HopError extends Error {
+  constructor(message: string, readonly kind: "refused" | "identity" | "tls" | "timeout") {
+    super(message);
+  }
+}
+
+export function openHop(t: HopTarget, creds: Credentials | undefined, timeoutMs = 10_000): Promise<Socket | TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const fail = (e: HopError) => {
+      sock.destroy();
+      reject(e);
+    };
+    let sock: Socket | TLSSocket;
+    if (t.mtls) {
+      if (!creds) return reject(new HopError("no workload certificate yet", "tls"));
+      sock = tlsConnect({
+        host: t.host, port: t.port, cert: creds.certPem + creds.chainPem, key: creds.keyPem, ca: creds.rootPem,
+        ALPNProtocols: [MESH_ALPN], servername: `outbound_.${t.servicePort}_._.${t.serviceHost ?? "unknown"}`,
+        // The peer is checked by SPIFFE identity, not by DNS name.
+        checkServerIdentity: () => undefined,
+      });
+      sock.once("secureConnect", () => {
+        const peer = spiffeOf((sock as TLSSocket).getPeerX509Certificate()?.raw);
+        if (!peer || (t.identities.length && !t.identities.includes(peer))) {
+          return fail(new HopError(`peer at ${t.host}:${t.port} is ${peer ?? "no SPIFFE identity"}, expected one of ${t.identities.join(", ")}`, "identity"));
+        }
+        sock.setTimeout(0);
+        resolve(sock);
+      });
+    } else {
+      sock = netConnect(t.port, t.host, () => {
+        sock.setTimeout(0);
+        resolve(sock);
+      });
+    }
+    sock.setTimeout(timeoutMs, () => fail(new HopError(`connecting to ${t.host}:${t.port} timed out`, "timeout")));
+    sock.once("error", (e: NodeJS.ErrnoException) => reject(new HopError(`${t.host}:${t.port}: ${e.message}`, e.code === "ECONNREFUSED" ? "refused" : t.mtls ? "tls" : "refused")));
+  });
+}
