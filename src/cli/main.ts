@@ -6,7 +6,9 @@ import { ZmError } from "../api/errors.js";
 import { PROJECT_ROOT } from "../paths.js";
 import { checkCommand } from "./check.js";
 import { processIo, type Io } from "./io.js";
+import { proxyCommand } from "./proxy.js";
 import { testCommand } from "./test.js";
+import { upCommand } from "./up.js";
 import { validateCommand } from "./validate.js";
 
 const HELP = `zeromesh — a zero-trust service mesh that speaks Istio's configuration API
@@ -15,7 +17,9 @@ commands:
   validate -f PATH...            validate Kubernetes + Istio YAML as Istio's webhook would
   check -f PATH... --from NS/WORKLOAD|outside [--via NS/SVC:PORT] --to URL [-X M] [-H 'k: v'] [-o json]
                                  decide one request and explain every step
-  test --static FILE|DIR...      run scenario files, deciding every probe with the engine
+  test [--static] FILE|DIR...    run scenario files: a real mesh per file (or the engine alone with --static)
+  up [--config DIR]              run the control plane (CA, config store, proxy streams, admin API)
+  proxy --workload NS/NAME ...   run one sidecar (started for you by the scenario runner)
   demo                           decide the bundled example scenarios (what npm start runs)
 `;
 
@@ -27,6 +31,8 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "validate": return validateCommand(rest, io);
       case "check": return checkCommand(rest, io);
       case "test": return await testCommand(rest, io);
+      case "up": return await upCommand(rest, io);
+      case "proxy": return await proxyCommand(rest, io);
       case "demo": {
         const dirs = [join(PROJECT_ROOT, "examples", "scenarios"), join(PROJECT_ROOT, "..", "shared", "scenarios", "seeds")].filter(existsSync);
         io.out(`Deciding every probe of ${dirs.join(" and ")} with the policy engine (zeromesh test --static -v):\n`);

@@ -2,6 +2,7 @@ import { ZmError } from "../api/errors.js";
 import { findScenarioFiles } from "../scenario/discover.js";
 import { parseScenarioFile } from "../scenario/parse.js";
 import { formatResult, summaryLine, type ProbeResult } from "../scenario/report.js";
+import { runLive } from "../scenario/live-runner.js";
 import { runStatic } from "../scenario/static-runner.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
@@ -11,10 +12,6 @@ const USAGE = "zeromesh test [--static] [--verbose] FILE|DIR...";
 export async function testCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { static: { type: "boolean" }, verbose: { type: "boolean", short: "v" } }, USAGE);
   if (!positionals.length) return io.usage(USAGE);
-  if (!values.static) {
-    io.err("live mode (a real mesh per scenario) is not built yet; run with --static to decide every probe with the policy engine");
-    return 2;
-  }
   const results: ProbeResult[] = [];
   let invalid = 0;
   for (const file of findScenarioFiles(positionals)) {
@@ -27,7 +24,7 @@ export async function testCommand(argv: string[], io: Io): Promise<number> {
       io.out(`INVALID ${file}\n${e.message.replace(/^/gm, "    ")}`);
       continue;
     }
-    for (const r of await runStatic(scenario)) {
+    for (const r of await (values.static ? runStatic(scenario) : runLive(scenario))) {
       results.push(r);
       io.out(formatResult(r, values.verbose));
     }

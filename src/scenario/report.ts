@@ -9,6 +9,8 @@ export interface ProbeResult {
   seen?: string;
   trail?: TrailStep[];
   note?: string;
+  /** Recent access-log decisions from the live proxies, on failure. */
+  logs?: string[];
 }
 
 export function formatTrail(trail: readonly TrailStep[], indent = "    "): string {
@@ -21,7 +23,8 @@ export function formatResult(r: ProbeResult, verbose = false): string {
   const lines = [head];
   if (!r.pass) lines.push(`    expected ${r.expected}; ${r.seen}`);
   if (r.note) lines.push(`    ${r.note}`);
-  if (r.trail?.length) lines.push(formatTrail(r.trail));
+  if (r.trail?.length) lines.push(`    decision trail (engine):\n${formatTrail(r.trail, "      ")}`);
+  if (r.logs?.length) lines.push(`    proxies' access log:\n${r.logs.map((l) => `      ${l}`).join("\n")}`);
   return lines.join("\n");
 }
 

@@ -1,0 +1,42 @@
+import { readFileSync } from "node:fs";
+import { loadSettings } from "../config/settings.js";
+import { ProxyAgent } from "../proxy/agent.js";
+import { parse } from "./args.js";
+import type { Io } from "./io.js";
+
+const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001]";
+
+/** One sidecar as its own process; prints JSON lines (events and access log) on stdout. */
+export async function proxyCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, {
+    workload: { type: "string" }, spiffe: { type: "string" }, address: { type: "string" }, control: { type: "string" },
+    "root-cert": { type: "string" }, token: { type: "string" }, ports: { type: "string" }, app: { type: "string", multiple: true },
+    "outbound-port": { type: "string" },
+  }, USAGE);
+  if (!values.workload || !values.spiffe || !values.address || !values.control || !values["root-cert"] || !values.token) return io.usage(USAGE);
+  const settings = loadSettings();
+  const apps: Record<number, { host: string; port: number }> = {};
+  for (const a of values.app ?? []) {
+    const m = /^(\d+)=(.+):(\d+)$/.exec(a);
+    if (!m) return io.usage(USAGE);
+    apps[Number(m[1])] = { host: m[2]!, port: Number(m[3]) };
+  }
+  const agent = new ProxyAgent({
+    control: values.control, rootPem: readFileSync(values["root-cert"], "utf8"), token: values.token, spiffe: values.spiffe, rotateAt: settings.rotateAt,
+    sidecar: {
+      id: values.workload, address: values.address, apps,
+      ports: (values.ports ?? "").split(",").filter(Boolean).map(Number),
+      outboundPort: values["outbound-port"] ? Number(values["outbound-port"]) : undefined,
+      log: (e) => io.out(JSON.stringify({ type: "access", ...e })),
+    },
+    events: (e) => io.out(JSON.stringify({ type: "event", ...e })),
+  });
+  await agent.start();
+  io.out(JSON.stringify({ type: "ready", proxy: values.workload, outbound: agent.sidecar.outboundAddress, listeners: agent.sidecar.listeners }));
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await agent.stop();
+  return 0;
+}

@@ -1,0 +1,52 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEFAULT_MESH } from "../api/mesh.js";
+import { formatIssue } from "../api/errors.js";
+import { CertificateAuthority } from "../ca/authority.js";
+import { BootstrapAuthority } from "../ca/bootstrap.js";
+import { loadSettings } from "../config/settings.js";
+import { ControlPlane } from "../control/server.js";
+import { FileSource } from "../store/files.js";
+import { MemoryStore } from "../store/memory.js";
+import { parse } from "./args.js";
+import type { Io } from "./io.js";
+
+const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--json]";
+
+/** Runs the control plane until interrupted. */
+export async function upCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, {
+    config: { type: "string" }, "state-dir": { type: "string" }, port: { type: "string" }, "admin-port": { type: "string" },
+    names: { type: "string" }, json: { type: "boolean" },
+  }, USAGE);
+  const settings = loadSettings(process.env, { stateDir: values["state-dir"] });
+  mkdirSync(settings.stateDir, { recursive: true });
+  const store = new MemoryStore([], DEFAULT_MESH);
+  const configDir = values.config ?? join(settings.stateDir, "config");
+  mkdirSync(configDir, { recursive: true });
+  const files = new FileSource(store, [configDir], DEFAULT_MESH, (issues) => issues.forEach((i) => io.err(formatIssue(i))));
+  for (const i of files.load()) io.err(formatIssue(i));
+  files.watch();
+  const ca = await CertificateAuthority.open({ stateDir: settings.stateDir, pluginDir: settings.caDir || undefined, workloadTtlMs: settings.workloadCertTtl });
+  const cp = new ControlPlane({
+    store, ca, bootstrap: BootstrapAuthority.openOrCreate(settings.stateDir), bootstrapTtlMs: settings.bootstrapTtl,
+    port: values.port !== undefined ? Number(values.port) : 15012, adminPort: values["admin-port"] !== undefined ? Number(values["admin-port"]) : 15014,
+    names: values.names && existsSync(values.names) ? JSON.parse(readFileSync(values.names, "utf8")) : {},
+    audit: (line) => io.err(JSON.stringify({ audit: line })),
+  });
+  await cp.start();
+  if (values.json) io.out(JSON.stringify({ ready: true, control: cp.address, admin: cp.adminAddress, rootPem: ca.rootPem }));
+  else {
+    io.out(`zeromesh control plane (${ca.source})`);
+    io.out(`  proxies connect to  ${cp.address} (mTLS, HTTP/2)`);
+    io.out(`  admin API           http://${cp.adminAddress}  (zeromesh proxy-status, apply, get)`);
+    io.out(`  configuration       ${configDir} (watched)`);
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  files.close();
+  await cp.stop();
+  return 0;
+}

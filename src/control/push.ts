@@ -1,0 +1,22 @@
+// Per-proxy push bookkeeping: what was sent, what was acknowledged.
+
+export type SyncStatus = "SYNCED" | "STALE" | "NOT SENT" | "REJECTED";
+
+export interface ProxyRecord {
+  id: string;
+  connected: boolean;
+  /** Where the proxy listens per workload port, as it reported. */
+  listeners: Record<string, string>;
+  outbound?: string;
+  sentVersion?: number;
+  sentJson?: string;
+  ackedVersion?: number;
+  nack?: { version: number; error: string };
+  connectedAt?: string;
+}
+
+export function syncStatus(p: ProxyRecord): SyncStatus {
+  if (p.sentVersion === undefined) return "NOT SENT";
+  if (p.nack && p.nack.version === p.sentVersion) return "REJECTED";
+  return p.ackedVersion === p.sentVersion ? "SYNCED" : "STALE";
+}

@@ -1,0 +1,153 @@
+// A sidecar's link to the control plane: certificate issuance and rotation,
+// and the configuration stream (reconnecting with backoff). The sidecar keeps
+// serving its last good configuration whenever the control plane is away.
+import { connect, type ClientHttp2Session } from "node:http2";
+import { createCsr } from "../ca/x509.js";
+import type { ProxyConfig } from "../control/proxy-config.js";
+import { spiffeOf, type Credentials } from "./credentials.js";
+import { Sidecar, type SidecarOptions } from "./sidecar.js";
+
+export interface AgentOptions {
+  /** host:port of the control plane's proxy endpoint. */
+  control: string;
+  rootPem: string;
+  /** Bootstrap credential proving the workload, used until a certificate is held. */
+  token: string;
+  spiffe: string;
+  rotateAt: number;
+  sidecar: SidecarOptions;
+  events?: (e: Record<string, unknown>) => void;
+}
+
+const CONTROL_SPIFFE_SUFFIX = "/ns/istio-system/sa/zeromesh-control";
+
+export class ProxyAgent {
+  readonly sidecar: Sidecar;
+  private session?: ClientHttp2Session;
+  private stopped = false;
+  private rotation?: NodeJS.Timeout;
+  private backoffMs = 100;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.sidecar = new Sidecar(opts.sidecar);
+  }
+
+  private event(e: Record<string, unknown>): void {
+    this.opts.events?.({ time: new Date().toISOString(), proxy: this.opts.sidecar.id, ...e });
+  }
+
+  async start(): Promise<void> {
+    await this.sidecar.start(); // listeners come up failing closed
+    await this.renewCertificate();
+    void this.streamLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.rotation);
+    this.session?.destroy();
+    await this.sidecar.stop();
+  }
+
+  private connectSession(): ClientHttp2Session {
+    const creds = this.sidecar.credentials();
+    const s = connect(`https://${this.opts.control}`, {
+      ca: this.opts.rootPem, cert: creds ? creds.certPem + creds.chainPem : undefined, key: creds?.keyPem,
+      checkServerIdentity: (_h, cert) => (spiffeOf(cert.raw)?.endsWith(CONTROL_SPIFFE_SUFFIX) ? undefined : new Error("the control plane did not present its mesh identity")),
+    });
+    s.on("error", () => {});
+    return s;
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.sidecar.credentials() ? { "x-zeromesh-workload": this.opts.sidecar.id } : { authorization: `Bearer ${this.opts.token}` };
+  }
+
+  /** Sends a fresh CSR (the key never leaves this process) and swaps credentials; retries until it succeeds. */
+  private async renewCertificate(): Promise<void> {
+    for (;;) {
+      try {
+        const { csrPem, keyPem } = await createCsr(this.opts.spiffe);
+        const session = this.connectSession();
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = session.request({ ":method": "POST", ":path": "/v1/certificate", ...this.authHeaders() });
+          let data = "";
+          let status = 0;
+          req.on("response", (h) => (status = Number(h[":status"])));
+          req.setEncoding("utf8");
+          req.on("data", (c: string) => (data += c));
+          req.on("end", () => (status === 200 ? resolve(data) : reject(new Error(`certificate refused (${status}): ${data}`))));
+          req.on("error", reject);
+          req.end(JSON.stringify({ csr: csrPem }));
+        }).finally(() => session.close());
+        const issued = JSON.parse(body) as { certPem: string; chainPem: string; rootPem: string; notAfter: string };
+        const creds: Credentials = { certPem: issued.certPem, chainPem: issued.chainPem, rootPem: issued.rootPem, keyPem, notAfter: new Date(issued.notAfter) };
+        this.sidecar.setCredentials(creds);
+        this.event({ event: "certificate", notAfter: issued.notAfter });
+        const lifetime = creds.notAfter.getTime() - Date.now();
+        this.rotation = setTimeout(() => void this.renewCertificate(), Math.max(1000, lifetime * this.opts.rotateAt));
+        this.rotation.unref();
+        return;
+      } catch (e) {
+        if (this.stopped) return;
+        this.event({ event: "certificate-error", error: (e as Error).message });
+        await sleep(this.nextBackoff());
+      }
+    }
+  }
+
+  private nextBackoff(): number {
+    const b = this.backoffMs;
+    this.backoffMs = Math.min(5000, this.backoffMs * 2);
+    return b;
+  }
+
+  private async streamLoop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.runStream();
+      } catch (e) {
+        this.event({ event: "stream-error", error: (e as Error).message });
+      }
+      if (!this.stopped) await sleep(this.nextBackoff());
+    }
+  }
+
+  private runStream(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const session = (this.session = this.connectSession());
+      session.on("close", () => resolve());
+      const req = session.request({ ":method": "POST", ":path": "/v1/stream", ...this.authHeaders() }, { endStream: false });
+      const send = (m: unknown) => req.write(JSON.stringify(m) + "\n");
+      req.on("response", (h) => {
+        if (Number(h[":status"]) !== 200) return reject(new Error(`stream refused with ${h[":status"]}`));
+        this.backoffMs = 100;
+        this.event({ event: "connected" });
+        send({ type: "hello", listeners: this.sidecar.listeners, outbound: this.sidecar.outboundAddress });
+      });
+      let buf = "";
+      req.setEncoding("utf8");
+      req.on("data", (chunk: string) => {
+        buf += chunk;
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line.trim()) continue;
+          const m = JSON.parse(line) as { type: string; config: ProxyConfig };
+          if (m.type !== "config") continue;
+          const r = this.sidecar.applyConfig(m.config);
+          send(r.ack ? { type: "ack", version: r.version } : { type: "nack", version: r.version, error: r.error });
+          this.event({ event: r.ack ? "config-applied" : "config-rejected", version: r.version, ...(r.ack ? {} : { error: r.error }) });
+        }
+      });
+      req.on("close", () => {
+        session.close();
+        resolve();
+      });
+      req.on("error", reject);
+    });
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

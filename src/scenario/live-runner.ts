@@ -1,0 +1,230 @@
+// `zeromesh test` (live): a real mesh per scenario — the control plane and one
+// process per sidecar, stand-in applications and external hosts on real
+// sockets — and every probe sent through the real data path.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startApp, type AppMode, type RunningApp } from "../app/server.js";
+import { describeOutcome, type Outcome } from "../policy/decision.js";
+import { decide } from "../policy/engine.js";
+import type { Workload } from "../registry/model.js";
+import { Registry } from "../registry/registry.js";
+import { MemoryStore } from "../store/memory.js";
+import type { ResourceKey } from "../store/store.js";
+import { AdminClient } from "./admin-client.js";
+import { send, type ClientRequest, type Route } from "./client.js";
+import { checkExpect, describeExpect } from "./expect.js";
+import type { Probe, Scenario } from "./model.js";
+import { buildPki, isTlsPort, type TestPki } from "./pki.js";
+import { MeshProcess } from "./processes.js";
+import type { ProbeResult } from "./report.js";
+import { probeRequest, probeSource, stepChange } from "./static-runner.js";
+import { scenarioWorld } from "./world.js";
+
+interface RunningWorkload {
+  workload: Workload;
+  ports: number[];
+  apps: RunningApp[];
+  proxy?: MeshProcess;
+  outbound?: string;
+  /** Where each workload port is reachable: the sidecar's listener, or the app itself. */
+  listeners: Record<string, string>;
+}
+
+const hostPort = (s: string) => ({ host: s.slice(0, s.lastIndexOf(":")), port: Number(s.slice(s.lastIndexOf(":") + 1)) });
+
+export async function runLive(s: Scenario): Promise<ProbeResult[]> {
+  const mesh = new LiveMesh(s);
+  try {
+    await mesh.start();
+    return await mesh.runSteps();
+  } finally {
+    await mesh.stop();
+  }
+}
+
+class LiveMesh {
+  private pki!: TestPki;
+  private readonly now = new Date();
+  private readonly dir = mkdtempSync(join(tmpdir(), "zeromesh-scenario-"));
+  private readonly externals: RunningApp[] = [];
+  private readonly names: Record<string, string> = {};
+  private control!: MeshProcess;
+  private admin!: AdminClient;
+  private rootFile = "";
+  private readonly mirror = new MemoryStore();
+  private readonly running = new Map<string, RunningWorkload>();
+
+  constructor(private readonly s: Scenario) {}
+
+  async start(): Promise<void> {
+    this.pki = await buildPki(this.s, this.now);
+    for (const e of this.s.externals) {
+      for (const port of e.ports) {
+        const leaf = this.pki.externals.get(e.host);
+        const mode: AppMode = isTlsPort(port) && leaf ? { serve: "https", certPem: leaf.certPem, keyPem: leaf.keyPem } : { serve: "http" };
+        const app = await startApp({ workload: e.host, namespace: "external" }, mode, "127.0.0.1");
+        this.externals.push(app);
+        this.names[`${e.host}:${port}`] = `127.0.0.1:${app.port}`;
+      }
+    }
+    writeFileSync(join(this.dir, "names.json"), JSON.stringify(this.names));
+    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json")]);
+    const ready = await this.control.waitFor((l) => l.ready === true);
+    this.admin = new AdminClient(String(ready.admin));
+    this.rootFile = join(this.dir, "root-cert.pem");
+    writeFileSync(this.rootFile, String(ready.rootPem));
+    const secrets = this.pki.secretsYaml();
+    await this.apply([...this.s.resources, ...(secrets ? [{ text: secrets, label: `${this.s.file} certificates` }] : [])], this.s.mesh, [], `${this.s.file} initial resources`);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.running.values()].map((r) => this.stopWorkload(r)));
+    await this.control?.stop();
+    await Promise.all(this.externals.map((a) => a.close()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Validates locally (same rules), then applies to the control plane; both or neither change. */
+  private async apply(texts: { text: string; label: string }[], meshPatch: unknown, remove: ResourceKey[], cause: string): Promise<void> {
+    const change = stepChange(this.mirror, texts, meshPatch, cause, remove);
+    const r = await this.admin.call("POST", "/v1/apply", { files: texts.map((t) => ({ file: t.label, text: t.text })), mesh: meshPatch, remove, cause });
+    if (r.status !== 200) throw new Error(`the control plane rejected the change: ${JSON.stringify(r.body)}`);
+    this.mirror.commit(change);
+    await this.reconcile();
+  }
+
+  private async reconcile(): Promise<void> {
+    const reg = Registry.of(this.mirror.snapshot());
+    const world = scenarioWorld(this.s, this.pki, this.now);
+    const desired = new Map(reg.workloads.filter((w) => !w.gateway).map((w) => [w.id, w]));
+    for (const [id, r] of this.running) {
+      const w = desired.get(id);
+      if (!w || w.sidecar !== r.workload.sidecar || reg.workloadPorts(w).join() !== r.ports.join()) {
+        await this.stopWorkload(r);
+        this.running.delete(id);
+      }
+    }
+    const starts: Promise<void>[] = [];
+    for (const [id, w] of desired) {
+      if (this.running.has(id)) continue;
+      starts.push((async () => {
+        const ports = reg.workloadPorts(w);
+        const apps: RunningApp[] = [];
+        const appAt: Record<number, string> = {};
+        for (const port of ports) {
+          const b = world.app(w, port, reg.portProtocol(w, port));
+          const mode: AppMode = b.serve === "https" ? { serve: "https", ...this.certFor(w, port) } : b.serve === "tcp-echo" ? { serve: "tcp-echo" } : { serve: "http" };
+          const app = await startApp({ workload: w.name, namespace: w.namespace, body: b.serve === "tcp-echo" ? undefined : b.body }, mode, "127.0.0.1");
+          apps.push(app);
+          appAt[port] = `127.0.0.1:${app.port}`;
+        }
+        const r: RunningWorkload = { workload: w, ports, apps, listeners: {} };
+        this.running.set(id, r);
+        if (!w.sidecar) {
+          r.listeners = Object.fromEntries(Object.entries(appAt));
+          await this.admin.call("POST", "/v1/endpoints", { workload: id, listeners: r.listeners });
+          return;
+        }
+        const boot = await this.admin.call<{ token: string; control: string }>("POST", "/v1/bootstrap", { workload: id });
+        r.proxy = new MeshProcess(`sidecar ${id}`, [
+          "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", w.address, "--control", boot.body.control, "--root-cert", this.rootFile, "--token", boot.body.token,
+          "--ports", ports.join(","), ...ports.flatMap((p) => ["--app", `${p}=${appAt[p]}`]),
+        ]);
+        const ready = await r.proxy.waitFor((l) => l.type === "ready");
+        r.outbound = String(ready.outbound);
+        r.listeners = ready.listeners as Record<string, string>;
+      })());
+    }
+    await Promise.all(starts);
+    const proxies = [...this.running.values()].filter((r) => r.proxy).map((r) => r.workload.id);
+    const sync = await this.admin.call("GET", `/v1/sync?timeoutMs=20000&proxies=${encodeURIComponent(proxies.join(","))}`);
+    if (sync.status !== 200) throw new Error(`proxies did not acknowledge the configuration: ${JSON.stringify(sync.body)}`);
+  }
+
+  private certFor(w: Workload, port: number): { certPem: string; keyPem: string } {
+    const app = this.s.apps.find((a) => a.workload === w.owner && a.port === port);
+    const c = app?.certificate ? this.pki.certs.get(app.certificate) : undefined;
+    if (!c) throw new Error(`${w.owner}:${port} serves https without a certificate`);
+    return { certPem: c.certPem, keyPem: c.keyPem };
+  }
+
+  private async stopWorkload(r: RunningWorkload): Promise<void> {
+    await r.proxy?.stop();
+    await Promise.all(r.apps.map((a) => a.close()));
+    if (!r.proxy) await this.admin.call("POST", "/v1/endpoints", { workload: r.workload.id, listeners: null }).catch(() => {});
+  }
+
+  async runSteps(): Promise<ProbeResult[]> {
+    const results: ProbeResult[] = [];
+    for (const step of this.s.steps) {
+      try {
+        await this.apply(step.apply ? [{ text: step.apply, label: `${this.s.file} steps[${step.index}].apply` }] : [], step.mesh, step.delete, `${this.s.file} steps[${step.index}]`);
+      } catch (e) {
+        results.push(...step.probes.map((p) => ({ file: this.s.file, step: step.name, probe: p.name, pass: false, expected: describeExpect(p.expect), seen: (e as Error).message })));
+        continue;
+      }
+      for (const p of step.probes) results.push(await this.probe(step.name, p));
+    }
+    return results;
+  }
+
+  /** Where a client without a sidecar connects: kube-proxy to an endpoint, or the outside host. */
+  private directRoute(host: string, port: number, namespace: string): Route | string {
+    const reg = Registry.of(this.mirror.snapshot());
+    if (reg.isClusterName(host, namespace)) {
+      const svc = reg.lookup(host, namespace)[0]!;
+      const sp = svc.ports.find((p) => p.port === port);
+      for (const ep of sp ? reg.endpoints(svc, sp) : []) {
+        const at = this.running.get(ep.workload.id)?.listeners[String(ep.port)];
+        if (at) return { direct: hostPort(at) };
+      }
+      return `${host}:${port} has no running endpoint`;
+    }
+    const ext = this.names[`${host}:${port}`];
+    return ext ? { direct: hostPort(ext) } : `${host} does not resolve`;
+  }
+
+  private async probe(step: string, p: Probe): Promise<ProbeResult> {
+    const snapshot = this.mirror.snapshot();
+    const reg = Registry.of(snapshot);
+    const base = { file: this.s.file, step, probe: p.name, expected: describeExpect(p.expect) };
+    const source = probeSource(p, reg);
+    if (typeof source === "string") return { ...base, pass: false, seen: source };
+    let route: Route | string;
+    if (source.kind === "outside") {
+      const svc = reg.servicesByHostname(`${source.via.service}.${source.via.namespace}.svc.cluster.local`)[0];
+      const sp = svc?.ports.find((x) => x.port === source.via.port);
+      const ep = svc && sp ? reg.endpoints(svc, sp)[0] : undefined;
+      route = ep?.workload.gateway ? `gateways are not running yet in live mode (${ep.workload.id})` : ep ? this.directRoute(`${source.via.service}.${source.via.namespace}`, source.via.port, source.via.namespace) : `no endpoint for ${p.via?.service}`;
+    } else {
+      const r = this.running.get(source.workload.id);
+      route = r?.outbound ? { proxy: hostPort(r.outbound) } : this.directRoute(p.url.host, p.url.port, source.workload.namespace);
+    }
+    const staticDecision = decide({ snapshot, world: scenarioWorld(this.s, this.pki, this.now) }, source, probeRequest(p, this.pki));
+    if (typeof route === "string") return { ...base, pass: false, seen: route, trail: staticDecision.trail };
+    const req: ClientRequest = {
+      scheme: p.url.scheme, host: p.url.host, port: p.url.port, method: p.method, path: p.url.path, headers: p.headers, body: p.body, send: p.send,
+      ca: p.ca ? this.pki.trustFor(p.ca).map((c) => c.toString()).join("\n") : undefined,
+      clientCert: p.clientCert ? this.pki.certs.get(p.clientCert) : undefined,
+    };
+    const outcome: Outcome = await send(req, route);
+    const diff = checkExpect(p.expect, outcome);
+    const agree = sameOutcome(outcome, staticDecision.outcome);
+    const note = agree ? undefined : `live and --static disagree: live ${describeOutcome(outcome)}, static ${describeOutcome(staticDecision.outcome)} (${staticDecision.reason})`;
+    return { ...base, pass: !diff, seen: diff, note, trail: diff ? staticDecision.trail : undefined, logs: diff ? this.recentLogs() : undefined };
+  }
+
+  private recentLogs(): string[] {
+    const out: string[] = [];
+    for (const r of this.running.values()) for (const l of r.proxy?.lines.slice(-3) ?? []) if (l.type === "access") out.push(`${r.workload.id}: ${JSON.stringify(l.decision)} ${l.error ?? l.status ?? ""}`);
+    return out;
+  }
+}
+
+function sameOutcome(a: Outcome, b: Outcome): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === "response" && b.kind === "response") return a.status === b.status;
+  if (a.kind === "error" && b.kind === "error") return a.error === b.error;
+  return true;
+}

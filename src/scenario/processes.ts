@@ -1,0 +1,59 @@
+// Child processes of the mesh (control plane, sidecars): started from this
+// package's own CLI, their JSON output lines collected.
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../paths.js";
+
+const CLI = join(PROJECT_ROOT, "dist", "cli", "main.js");
+
+export class MeshProcess {
+  private readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[] = [];
+  readonly stderr: string[] = [];
+  private waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  private exited = false;
+
+  constructor(readonly name: string, args: string[]) {
+    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    this.child.stdout!.setEncoding("utf8").on("data", (c: string) => {
+      out += c;
+      let nl;
+      while ((nl = out.indexOf("\n")) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        try {
+          const j = JSON.parse(line) as Record<string, unknown>;
+          this.lines.push(j);
+          if (this.lines.length > 2000) this.lines.splice(0, 1000);
+          this.waiters = this.waiters.filter((w) => (w.test(j) ? (w.resolve(j), false) : true));
+        } catch {
+          this.stderr.push(line);
+        }
+      }
+    });
+    this.child.stderr!.setEncoding("utf8").on("data", (c: string) => {
+      this.stderr.push(...c.split("\n").filter(Boolean));
+      if (this.stderr.length > 500) this.stderr.splice(0, 250);
+    });
+    this.child.on("exit", () => (this.exited = true));
+  }
+
+  waitFor(test: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+    const seen = this.lines.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.name} did not become ready in ${timeoutMs} ms${this.exited ? " (it exited)" : ""}: ${this.stderr.slice(-5).join(" | ")}`)), timeoutMs);
+      this.waiters.push({ test, resolve: (l) => (clearTimeout(t), resolve(l)) });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((r) => this.child.once("exit", () => r()));
+    this.child.kill("SIGTERM");
+    const t = setTimeout(() => this.child.kill("SIGKILL"), 2000);
+    await done;
+    clearTimeout(t);
+  }
+}
