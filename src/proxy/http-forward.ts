@@ -21,7 +21,12 @@ export function forwardHttp(
     r.pipe(to);
     r.on("end", () => onDone(r.statusCode));
   });
-  up.on("error", (e) => {
+  up.on("error", (e: NodeJS.ErrnoException) => {
+    // The next hop reset the request (a denial at the destination): the client sees the reset too.
+    if (!to.headersSent && (e.code === "ECONNRESET" || e.message === "socket hang up")) {
+      from.socket.resetAndDestroy();
+      return onDone(undefined, e);
+    }
     if (!to.headersSent) {
       to.writeHead(503, { "content-type": "text/plain" });
       to.end("upstream connect error or disconnect/reset before headers");
