@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZmError } from "../api/errors.js";
-import { PROJECT_ROOT } from "../paths.js";
 import { checkCommand } from "./check.js";
+import { demoCommand } from "./demo.js";
 import { processIo, type Io } from "./io.js";
+import { applyCommand, getCommand, proxyConfigCommand, proxyStatusCommand } from "./admin.js";
 import { proxyCommand } from "./proxy.js";
 import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
@@ -20,7 +19,11 @@ commands:
   test [--static] FILE|DIR...    run scenario files: a real mesh per file (or the engine alone with --static)
   up [--config DIR]              run the control plane (CA, config store, proxy streams, admin API)
   proxy --workload NS/NAME ...   run one sidecar (started for you by the scenario runner)
-  demo                           decide the bundled example scenarios (what npm start runs)
+  apply|delete -f PATH...        change a running control plane's configuration (all or nothing)
+  get KIND [-n NS] [-o yaml]     list its resources
+  proxy-status                   every proxy: config version sent vs acknowledged
+  proxy-config listeners|routes|clusters|endpoints|secret NS/WORKLOAD   what one proxy holds
+  demo [--exit]                  bring up the demo mesh and show a request allowed, denied and explained (npm start)
 `;
 
 
@@ -33,13 +36,12 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "test": return await testCommand(rest, io);
       case "up": return await upCommand(rest, io);
       case "proxy": return await proxyCommand(rest, io);
-      case "demo": {
-        const dirs = [join(PROJECT_ROOT, "examples", "scenarios"), join(PROJECT_ROOT, "..", "shared", "scenarios", "seeds")].filter(existsSync);
-        io.out(`Deciding every probe of ${dirs.join(" and ")} with the policy engine (zeromesh test --static -v):\n`);
-        const code = await testCommand(["--static", "--verbose", ...dirs], io);
-        io.out(`\nTry one request yourself:\n  node dist/cli/main.js check -f examples/demo/config.yaml --from shop/web --to http://backend.shop:9000/admin`);
-        return code;
-      }
+      case "proxy-status": return await proxyStatusCommand(rest, io);
+      case "proxy-config": return await proxyConfigCommand(rest, io);
+      case "apply": return await applyCommand(rest, io);
+      case "delete": return await applyCommand(rest, io, true);
+      case "get": return await getCommand(rest, io);
+      case "demo": return await demoCommand(rest, io);
       case undefined: case "help": case "--help": case "-h":
         io.out(HELP);
         return cmd === undefined ? 2 : 0;

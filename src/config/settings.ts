@@ -28,6 +28,7 @@ export const SETTINGS = {
   caDir: { env: "ZEROMESH_CA_DIR", default: "", description: "A plug-in CA in Istio's layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); empty: a self-signed root in the state directory.", parse: text },
   workloadCertTtl: { env: "ZEROMESH_WORKLOAD_CERT_TTL", default: "24h", description: "Lifetime of workload certificates.", parse: duration },
   rotateAt: { env: "ZEROMESH_ROTATE_AT", default: "0.5", description: "Fraction of a certificate's lifetime after which the proxy rotates it (Istio's grace period ratio).", parse: ratio },
+  admin: { env: "ZEROMESH_ADMIN", default: "127.0.0.1:15014", description: "The control plane's admin API (loopback), used by apply, get, proxy-status and proxy-config.", parse: text },
   bootstrapTtl: { env: "ZEROMESH_BOOTSTRAP_TTL", default: "1h", description: "Lifetime of a workload's bootstrap credential (used only to obtain certificates).", parse: duration },
 } satisfies Record<string, Spec<unknown>>;
 

@@ -13,6 +13,8 @@ export interface ProxyRecord {
   ackedVersion?: number;
   nack?: { version: number; error: string };
   connectedAt?: string;
+  /** The last certificate the CA issued to this proxy. */
+  certificate?: { serial: string; notBefore: string; notAfter: string; spiffe: string };
 }
 
 export function syncStatus(p: ProxyRecord): SyncStatus {

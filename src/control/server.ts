@@ -3,6 +3,7 @@
 // configuration and the proxy's ACK/NACK. An admin API on loopback serves
 // the CLI (apply, get, proxy-status, proxy-config).
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { X509Certificate } from "node:crypto";
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -119,6 +120,10 @@ export class ControlPlane {
     if (path === "/v1/certificate") {
       const body = JSON.parse(await readAll(stream)) as { csr?: string };
       const issued = await this.opts.ca.sign(body.csr ?? "", id.spiffe);
+      const cert = new X509Certificate(issued.certPem);
+      const record: ProxyRecord = this.proxies.get(id.workload) ?? { id: id.workload, connected: false, listeners: {} };
+      record.certificate = { serial: cert.serialNumber, notBefore: cert.validFrom, notAfter: cert.validTo, spiffe: id.spiffe };
+      this.proxies.set(id.workload, record);
       stream.respond({ ":status": 200, "content-type": "application/json" });
       stream.end(JSON.stringify({ ...issued, notAfter: issued.notAfter.toISOString() }));
       return;
@@ -270,7 +275,7 @@ export class ControlPlane {
       case "GET /v1/proxy-config": {
         const p = this.proxies.get(url.searchParams.get("proxy") ?? "");
         if (!p) throw new ZmError(Codes.NOT_FOUND, `no proxy ${url.searchParams.get("proxy")} has connected`);
-        return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, config: p.sentJson ? JSON.parse(p.sentJson) : null });
+        return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, certificate: p.certificate ?? null, version: p.sentVersion ?? null, config: p.sentJson ? JSON.parse(p.sentJson) : null });
       }
       case "POST /v1/apply": case "POST /v1/validate": {
         const body = JSON.parse(await readAll(req)) as { files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string };

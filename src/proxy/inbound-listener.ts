@@ -15,7 +15,7 @@ import { Registry } from "../registry/registry.js";
 import { reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { principalOf, serverContext, spiffeOf } from "./credentials.js";
 import { forwardHttp, plainHeaders } from "./http-forward.js";
-import { looksLikeHttp, peek } from "./peek.js";
+import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
 import { MESH_ALPN, sniff } from "./sniff.js";
 import { splice } from "./splice.js";
 
@@ -35,7 +35,7 @@ async function accept(ctx: ProxyContext, port: number, socket: Socket, http: Ret
   const first = await peek(socket, (buf, ended) => {
     const s = sniff(buf);
     return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
-  });
+  }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
   let stream: Duplex = socket;
   let peer: Peer | undefined;
   let appTls = false;
@@ -56,7 +56,7 @@ async function accept(ctx: ProxyContext, port: number, socket: Socket, http: Ret
     appTls = true;
   }
   const protocol = Registry.of(state.snapshot).portProtocol(state.workload, port);
-  const isHttp = !appTls && isHttpOrAuto(protocol) && (await peek(stream, looksLikeHttp));
+  const isHttp = !appTls && isHttpOrAuto(protocol) && (await peek(stream, looksLikeHttp, { afterMs: SNIFF_TIMEOUT_MS, value: false }));
   if (isHttp) {
     peers.set(stream, peer);
     http.emit("connection", stream);

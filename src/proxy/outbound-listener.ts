@@ -7,7 +7,7 @@ import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { forwardHttp, plainHeaders } from "./http-forward.js";
-import { peek } from "./peek.js";
+import { SNIFF_TIMEOUT_MS, peek } from "./peek.js";
 import { sniff } from "./sniff.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
@@ -85,7 +85,7 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   const kind = await peek(socket, (buf, ended) => {
     const s = sniff(buf);
     return s.kind === "need-more" ? (ended ? { kind: "plaintext" as const } : undefined) : s;
-  });
+  }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" as const } });
   const host = kind.kind === "tls" && kind.sni ? kind.sni.toLowerCase() : m[1]!.toLowerCase();
   const port = Number(m[2]);
   const request: Request = { scheme: kind.kind === "tls" ? "https" : "tcp", host, port, method: "CONNECT", path: "", headers: {} };

@@ -4,10 +4,13 @@ import type { Duplex } from "node:stream";
  * Reads from `stream` until `decide` has an answer, then puts the bytes back
  * so the next consumer sees the stream from its first byte.
  */
-export function peek<T>(stream: Duplex, decide: (buf: Buffer, ended: boolean) => T | undefined): Promise<T> {
+export function peek<T>(stream: Duplex, decide: (buf: Buffer, ended: boolean) => T | undefined, quiet?: { afterMs: number; value: T }): Promise<T> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
+    // A server-first protocol (Postgres, MySQL, SMTP) sends nothing until the server speaks: stop waiting.
+    const timer = quiet ? setTimeout(() => finish(quiet.value), quiet.afterMs) : undefined;
     const finish = (v: T) => {
+      clearTimeout(timer);
       stream.off("data", onData);
       stream.off("end", onEnd);
       stream.off("error", reject);
@@ -32,6 +35,9 @@ export function peek<T>(stream: Duplex, decide: (buf: Buffer, ended: boolean) =>
     stream.resume();
   });
 }
+
+/** How long a proxy waits for a client's first bytes before treating the stream as opaque TCP. */
+export const SNIFF_TIMEOUT_MS = 250;
 
 const HTTP_METHOD = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI) /;
 

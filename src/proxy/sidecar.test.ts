@@ -13,6 +13,8 @@ import { send, type ClientRequest } from "../scenario/client.js";
 import { meshYaml, snapshotOf } from "../testing/helpers.js";
 import type { Snapshot } from "../store/snapshot.js";
 import { Sidecar } from "./sidecar.js";
+import { createServer, type AddressInfo, type Socket } from "node:net";
+import { request } from "node:http";
 
 const BASE = meshYaml([
   { ns: "a", name: "client" },
@@ -24,7 +26,7 @@ const doc = (kind: string, ns: string, name: string, spec: string) => `apiVersio
 const started: { stop(): Promise<void> }[] = [];
 after(() => Promise.all(started.map((s) => s.stop())));
 
-async function mesh() {
+async function mesh(dbApp?: { host: string; port: number }) {
   const ca = await CertificateAuthority.open({ stateDir: mkdtempSync(join(tmpdir(), "zm-dp-")), workloadTtlMs: 3_600_000 });
   const snap = snapshotOf(BASE);
   const reg = Registry.of(snap);
@@ -37,7 +39,8 @@ async function mesh() {
   for (const id of ["a/client", "b/web", "b/db"]) {
     const w = reg.workload(id)!;
     const ports = reg.workloadPorts(w);
-    const sc = new Sidecar({ id, address: w.address, ports, log: process.env.ZM_DEBUG ? (e) => console.error(JSON.stringify(e)) : undefined, apps: Object.fromEntries(ports.map((p) => [p, apps[id] && { host: "127.0.0.1", port: apps[id]!.port }])) });
+    const app = id === "b/db" && dbApp ? dbApp : apps[id] && { host: "127.0.0.1", port: apps[id]!.port };
+    const sc = new Sidecar({ id, address: w.address, ports, log: process.env.ZM_DEBUG ? (e) => console.error(JSON.stringify(e)) : undefined, apps: Object.fromEntries(ports.map((p) => [p, app])) });
     const { csrPem, keyPem } = await createCsr(w.spiffe);
     sc.setCredentials({ ...(await ca.sign(csrPem, w.spiffe)), keyPem });
     await sc.start();
@@ -51,7 +54,10 @@ async function mesh() {
     for (const [id, sc] of Object.entries(sidecars)) assert.deepEqual(sc.applyConfig(buildProxyConfig(s, Registry.of(s).workload(id)!, version, endpoints, {})), { ack: true, version });
   };
   push(snap);
-  const proxy = (id: string) => ({ proxy: { host: Registry.of(snap).workload(id)!.address, port: 15001 } });
+  const proxy = (id: string) => {
+    const [host, port] = sidecars[id]!.outboundAddress.split(":");
+    return { proxy: { host: host!, port: Number(port) } };
+  };
   return { sidecars, push, proxy, reg };
 }
 
@@ -97,4 +103,23 @@ test("data path: an invalid push is rejected and the last good configuration sta
   assert.match(!r.ack ? r.error : "", /spec\.action: must be one of ALLOW, DENY, AUDIT, CUSTOM/);
   assert.equal(sc.state()!.version, good);
   assert.equal((await send(http("http://web.b:8080/"), m.proxy("a/client"))).kind, "response");
+});
+
+test("data path: a server-first protocol (the server greets before the client speaks) works through both sidecars", async () => {
+  const greeter = createServer((sock) => sock.end("220 db ready\n"));
+  await new Promise<void>((r) => greeter.listen(0, "127.0.0.1", r));
+  started.push({ stop: () => new Promise<void>((r) => greeter.close(() => r())) });
+  const m = await mesh({ host: "127.0.0.1", port: (greeter.address() as AddressInfo).port });
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const req = request({ ...m.proxy("a/client").proxy, method: "CONNECT", path: "db.b:5432" });
+    req.once("connect", (_res, s) => resolve(s));
+    req.once("error", reject);
+    req.end();
+  });
+  const greeting = await new Promise<string>((resolve) => {
+    let got = "";
+    socket.on("data", (d) => (got += d));
+    socket.on("close", () => resolve(got));
+  });
+  assert.equal(greeting, "220 db ready\n");
 });

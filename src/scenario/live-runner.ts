@@ -43,7 +43,8 @@ export async function runLive(s: Scenario): Promise<ProbeResult[]> {
   }
 }
 
-class LiveMesh {
+/** A running mesh built from a scenario's configuration (also what `zeromesh demo` keeps up). */
+export class LiveMesh {
   private pki!: TestPki;
   private readonly now = new Date();
   private readonly dir = mkdtempSync(join(tmpdir(), "zeromesh-scenario-"));
@@ -51,6 +52,7 @@ class LiveMesh {
   private readonly names: Record<string, string> = {};
   private control!: MeshProcess;
   private admin!: AdminClient;
+  adminAddress = "";
   private rootFile = "";
   private readonly mirror = new MemoryStore();
   private readonly running = new Map<string, RunningWorkload>();
@@ -71,7 +73,8 @@ class LiveMesh {
     writeFileSync(join(this.dir, "names.json"), JSON.stringify(this.names));
     this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json")]);
     const ready = await this.control.waitFor((l) => l.ready === true);
-    this.admin = new AdminClient(String(ready.admin));
+    this.adminAddress = String(ready.admin);
+    this.admin = new AdminClient(this.adminAddress);
     this.rootFile = join(this.dir, "root-cert.pem");
     writeFileSync(this.rootFile, String(ready.rootPem));
     const secrets = this.pki.secretsYaml();
@@ -153,6 +156,11 @@ class LiveMesh {
     await r.proxy?.stop();
     await Promise.all(r.apps.map((a) => a.close()));
     if (!r.proxy) await this.admin.call("POST", "/v1/endpoints", { workload: r.workload.id, listeners: null }).catch(() => {});
+  }
+
+  /** The outbound proxy address of a running workload with a sidecar (use it as HTTP_PROXY). */
+  outboundOf(owner: string): string | undefined {
+    return [...this.running.values()].find((r) => r.workload.owner === owner)?.outbound;
   }
 
   async runSteps(): Promise<ProbeResult[]> {

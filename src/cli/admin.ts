@@ -1,0 +1,118 @@
+// Commands against a running control plane, through its loopback admin API.
+import { readFileSync } from "node:fs";
+import { stringify } from "yaml";
+import { Codes, ZmError } from "../api/errors.js";
+import { loadSettings } from "../config/settings.js";
+import type { ProxyConfig } from "../control/proxy-config.js";
+import { stateFrom } from "../proxy/state.js";
+import { Registry } from "../registry/registry.js";
+import { AdminClient } from "../scenario/admin-client.js";
+import { listConfigFiles } from "../store/apply.js";
+import { loadText } from "../api/load.js";
+import { parse } from "./args.js";
+import type { Io } from "./io.js";
+import { table } from "./table.js";
+
+function client(admin?: string): AdminClient {
+  return new AdminClient(admin ?? loadSettings().admin);
+}
+
+async function call<T>(c: AdminClient, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  let r;
+  try {
+    r = await c.call<T & { error?: string; errors?: string[]; code?: string }>(method, path, body);
+  } catch (e) {
+    throw new ZmError(Codes.IO, `cannot reach the control plane's admin API (${(e as Error).message}); is \`zeromesh up\` running? Set ZEROMESH_ADMIN or --admin`);
+  }
+  if (r.status >= 300) throw new ZmError((r.body.code as typeof Codes[keyof typeof Codes]) ?? Codes.INVALID, r.body.errors?.join("\n") ?? r.body.error ?? `HTTP ${r.status}`);
+  return r.body;
+}
+
+const ADMIN = { admin: { type: "string" as const }, output: { type: "string" as const, short: "o" } };
+
+export async function proxyStatusCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, ADMIN, "zeromesh proxy-status [--admin HOST:PORT] [-o json]");
+  const rows = await call<{ proxy: string; connected: boolean; status: string; sent: number | null; acked: number | null; nack: { error: string } | null }[]>(client(values.admin), "GET", "/v1/proxy-status");
+  if (values.output === "json") io.out(JSON.stringify(rows, null, 2));
+  else io.out(table(["PROXY", "CONNECTED", "STATUS", "SENT", "ACKED", "LAST REJECTION"], rows.map((r) => [r.proxy, r.connected ? "yes" : "no", r.status, String(r.sent ?? "-"), String(r.acked ?? "-"), r.nack?.error.slice(0, 60) ?? ""])));
+  return rows.every((r) => r.status === "SYNCED") ? 0 : 1;
+}
+
+const SECTIONS = ["listeners", "routes", "clusters", "endpoints", "secret"] as const;
+
+export async function proxyConfigCommand(argv: string[], io: Io): Promise<number> {
+  const usage = `zeromesh proxy-config ${SECTIONS.join("|")} NS/WORKLOAD [--admin HOST:PORT] [-o json]`;
+  const { values, positionals } = parse(argv, ADMIN, usage);
+  const [section, proxy] = positionals;
+  if (!section || !proxy || !SECTIONS.includes(section as (typeof SECTIONS)[number])) return io.usage(usage);
+  const r = await call<{ proxy: string; listeners: Record<string, string>; outbound?: string; certificate: Record<string, string> | null; version: number | null; config: ProxyConfig | null }>(client(values.admin), "GET", `/v1/proxy-config?proxy=${encodeURIComponent(proxy)}`);
+  const state = r.config ? stateFrom(r.config) : undefined;
+  const reg = state && !("error" in state) ? Registry.of(state.snapshot) : undefined;
+  let rows: string[][] = [];
+  let head: string[] = [];
+  let json: unknown;
+  switch (section) {
+    case "listeners":
+      head = ["DIRECTION", "PORT", "ADDRESS"];
+      rows = [["outbound", "*", r.outbound ?? "-"], ...Object.entries(r.listeners).map(([p, a]) => ["inbound", p, a])];
+      json = { outbound: r.outbound, inbound: r.listeners };
+      break;
+    case "clusters":
+      head = ["SERVICE", "PORT", "PROTOCOL", "SOURCE"];
+      rows = (reg?.services ?? []).flatMap((s) => s.ports.map((p) => [s.hostname, String(p.port), p.protocol, s.source]));
+      json = rows.map(([host, port, protocol, source]) => ({ host, port: Number(port), protocol, source }));
+      break;
+    case "routes":
+      head = ["VIRTUALSERVICE", "HOSTS", "GATEWAYS", "HTTP/TLS/TCP ROUTES"];
+      rows = (state && !("error" in state) ? state.snapshot.list("VirtualService") : []).map((v) => [`${v.meta.namespace}/${v.meta.name}`, v.hosts.join(","), (v.gateways.length ? v.gateways : ["mesh"]).join(","), `${v.http.length}/${v.tls.length}/${v.tcp.length}`]);
+      json = rows;
+      break;
+    case "endpoints":
+      head = ["WORKLOAD", "PORT", "LISTENS ON"];
+      rows = Object.entries(r.config?.endpoints ?? {}).flatMap(([w, ports]) => Object.entries(ports).map(([p, a]) => [w, p, a]));
+      json = r.config?.endpoints ?? {};
+      break;
+    case "secret":
+      head = ["IDENTITY", "SERIAL", "VALID FROM", "VALID TO"];
+      rows = r.certificate ? [[r.certificate.spiffe!, r.certificate.serial!, r.certificate.notBefore!, r.certificate.notAfter!]] : [];
+      json = r.certificate;
+      break;
+  }
+  io.out(values.output === "json" ? JSON.stringify(json, null, 2) : `${r.proxy} (config version ${r.version ?? "-"})\n${table(head, rows)}`);
+  return 0;
+}
+
+function filesOf(paths: string[]) {
+  return listConfigFiles(paths).map((f) => ({ file: f, text: readFileSync(f, "utf8") }));
+}
+
+export async function applyCommand(argv: string[], io: Io, del = false): Promise<number> {
+  const usage = `zeromesh ${del ? "delete" : "apply"} -f PATH... [--admin HOST:PORT]`;
+  const { values } = parse(argv, { ...ADMIN, filename: { type: "string", short: "f", multiple: true } }, usage);
+  if (!values.filename?.length) return io.usage(usage);
+  const files = filesOf(values.filename);
+  const c = client(values.admin);
+  if (del) {
+    const remove = files.flatMap((f) => loadText(f.text, f.file).resources.map((r) => ({ kind: r.kind, namespace: r.meta.namespace, name: r.meta.name })));
+    const r = await call<{ version: number; deleted: string[] }>(c, "POST", "/v1/apply", { files: [], remove, cause: "zeromesh delete" });
+    io.out(`deleted ${r.deleted.length}: ${r.deleted.join(", ")} (config version ${r.version})`);
+  } else {
+    const r = await call<{ version: number; created: string[]; updated: string[] }>(c, "POST", "/v1/apply", { files, cause: "zeromesh apply" });
+    io.out(`applied: ${r.created.length} created, ${r.updated.length} updated (config version ${r.version})`);
+  }
+  return 0;
+}
+
+export async function getCommand(argv: string[], io: Io): Promise<number> {
+  const usage = "zeromesh get KIND [-n NAMESPACE] [-o yaml|json] [--admin HOST:PORT]";
+  const { values, positionals } = parse(argv, { ...ADMIN, namespace: { type: "string", short: "n" } }, usage);
+  const kind = positionals[0];
+  if (!kind) return io.usage(usage);
+  const q = new URLSearchParams({ kind: kind.replace(/s$/i, "") });
+  if (values.namespace) q.set("namespace", values.namespace);
+  const r = await call<{ items: { metadata?: { name?: string; namespace?: string } }[] }>(client(values.admin), "GET", `/v1/resources?${q}`);
+  if (values.output === "yaml") io.out(r.items.map((i) => stringify(i)).join("---\n"));
+  else if (values.output === "json") io.out(JSON.stringify(r.items, null, 2));
+  else io.out(table(["NAMESPACE", "NAME"], r.items.map((i) => [i.metadata?.namespace ?? "", i.metadata?.name ?? ""])));
+  return 0;
+}

@@ -1,0 +1,166 @@
+// The control plane with real proxy agents over real sockets.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_MESH } from "../api/mesh.js";
+import { startApp } from "../app/server.js";
+import { CertificateAuthority } from "../ca/authority.js";
+import { BootstrapAuthority } from "../ca/bootstrap.js";
+import { run } from "../cli/main.js";
+import { ProxyAgent } from "../proxy/agent.js";
+import { Registry } from "../registry/registry.js";
+import { send } from "../scenario/client.js";
+import { parseTexts } from "../store/apply.js";
+import { MemoryStore } from "../store/memory.js";
+import { meshYaml } from "../testing/helpers.js";
+import { ControlPlane } from "./server.js";
+
+const YAML = meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080 }]);
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), usage: (t: string) => (err.push(t), 2) } };
+}
+
+async function fixture(opts: { ttlMs?: number } = {}) {
+  const stateDir = mkdtempSync(join(tmpdir(), "zm-cp-"));
+  const store = new MemoryStore(parseTexts([{ text: YAML, file: "mesh.yaml" }], DEFAULT_MESH).resources);
+  const open = async (port = 0, adminPort = 0) => {
+    const cp = new ControlPlane({
+      store, ca: await CertificateAuthority.open({ stateDir, workloadTtlMs: opts.ttlMs ?? 3_600_000 }),
+      bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, port, adminPort, debounceMs: 10,
+    });
+    await cp.start();
+    return cp;
+  };
+  const reg = Registry.of(store.snapshot());
+  const app = await startApp({ workload: "web", namespace: "b" }, { serve: "http" }, "127.0.0.1");
+  const agent = (id: string, control: string, rootPem: string, token: string, rotateAt = 0.5, outboundPort?: number) => {
+    const w = reg.workload(id)!;
+    const ports = reg.workloadPorts(w);
+    return new ProxyAgent({ control, rootPem, token, spiffe: w.spiffe, rotateAt, sidecar: { id, address: w.address, ports, outboundPort, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) } });
+  };
+  return { store, open, agent, reg, app, stateDir };
+}
+
+const get = (addr: string) => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path: "/", headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
+const waitUntil = async (cond: () => boolean | Promise<boolean>) => {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
+};
+
+test("control plane: proxies sync, status and config are visible, an invalid apply changes nothing", { timeout: 60_000 }, async () => {
+  const f = await fixture();
+  const cp = await f.open();
+  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"));
+  const client = f.agent("a/client", cp.address, root, cp.issueBootstrap("a/client"));
+  await Promise.all([web.start(), client.start()]);
+  try {
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const ok = await get(client.sidecar.outboundAddress);
+    assert.equal(ok.kind === "response" && ok.status, 200);
+
+    const env = { ZEROMESH_ADMIN: cp.adminAddress };
+    Object.assign(process.env, env);
+    const st = io();
+    assert.equal(await run(["proxy-status"], st.io), 0);
+    assert.match(st.out.join("\n"), /^PROXY\s+CONNECTED\s+STATUS\s+SENT\s+ACKED/);
+    assert.match(st.out.join("\n"), /a\/client\s+yes\s+SYNCED/);
+    const pc = io();
+    assert.equal(await run(["proxy-config", "clusters", "a/client"], pc.io), 0);
+    assert.match(pc.out.join("\n"), /web\.b\.svc\.cluster\.local\s+8080\s+HTTP\s+Service\/b\/web/);
+    const sec = io();
+    await run(["proxy-config", "secret", "b/web", "-o", "json"], sec.io);
+    assert.equal(JSON.parse(sec.out.join("")).spiffe, "spiffe://cluster.local/ns/b/sa/web");
+
+    const before = f.store.snapshot().version;
+    const dir = mkdtempSync(join(tmpdir(), "zm-apply-"));
+    writeFileSync(join(dir, "bad.yaml"), "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny, namespace: b}\nspec: {action: DENY, rules: [{}]}\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: bad, namespace: b}\nspec: {action: NOPE}\n");
+    const bad = io();
+    assert.equal(await run(["apply", "-f", join(dir, "bad.yaml")], bad.io), 1);
+    assert.match(bad.err.join("\n"), /bad\.yaml#2 AuthorizationPolicy\/b\/bad spec\.action: must be one of/);
+    assert.equal(f.store.snapshot().version, before, "nothing was applied");
+    assert.equal((await get(client.sidecar.outboundAddress)).kind, "response");
+
+    writeFileSync(join(dir, "deny.yaml"), "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny, namespace: b}\nspec: {action: DENY, rules: [{}]}\n");
+    assert.equal(await run(["apply", "-f", join(dir, "deny.yaml")], io().io), 0);
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const denied = await get(client.sidecar.outboundAddress);
+    assert.equal(denied.kind === "response" && denied.status, 403);
+    assert.equal(await run(["delete", "-f", join(dir, "deny.yaml")], io().io), 0);
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const g = io();
+    await run(["get", "authorizationpolicies", "-n", "b"], g.io);
+    assert.doesNotMatch(g.out.join("\n"), /deny/);
+  } finally {
+    await Promise.all([web.stop(), client.stop()]);
+    await cp.stop();
+    await f.app.close();
+  }
+});
+
+test("control plane: a proxy started first fails closed; a restart mid-traffic keeps allowed requests flowing", { timeout: 60_000 }, async () => {
+  const f = await fixture();
+  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  // Reserve the ports so the restarted control plane comes back where the proxies look for it.
+  const first = await f.open();
+  const [cpPort, adminPort] = [Number(first.address.split(":")[1]), Number(first.adminAddress.split(":")[1])];
+  const tokens = { web: first.issueBootstrap("b/web"), client: first.issueBootstrap("a/client") };
+  await first.stop();
+
+  const web = f.agent("b/web", first.address, root, tokens.web);
+  const client = f.agent("a/client", first.address, root, tokens.client, 0.5, 15003);
+  void web.start();
+  void client.start();
+  await waitUntil(() => client.sidecar.outboundAddress !== "");
+  assert.deepEqual(await get(client.sidecar.outboundAddress), { kind: "error", error: "reset" }, "no control plane yet: fail closed");
+
+  let cp = await f.open(cpPort, adminPort);
+  try {
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    assert.equal((await get(client.sidecar.outboundAddress)).kind, "response");
+    await cp.stop();
+    for (let i = 0; i < 5; i++) {
+      const r = await get(client.sidecar.outboundAddress);
+      assert.equal(r.kind === "response" && r.status, 200, "served from the last good configuration while the control plane is down");
+    }
+    cp = await f.open(cpPort, adminPort);
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const after = await get(client.sidecar.outboundAddress);
+    assert.equal(after.kind === "response" && after.status, 200);
+  } finally {
+    await Promise.all([web.stop(), client.stop()]);
+    await cp.stop();
+    await f.app.close();
+  }
+});
+
+test("control plane: certificates rotate before expiry without failing requests", { timeout: 60_000 }, async () => {
+  const f = await fixture({ ttlMs: 2000 });
+  const cp = await f.open();
+  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"), 0.5);
+  const client = f.agent("a/client", cp.address, root, cp.issueBootstrap("a/client"), 0.5, 15004);
+  await Promise.all([web.start(), client.start()]);
+  try {
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const firstCert = web.sidecar.credentials()!.certPem;
+    let requests = 0;
+    // Keep calling across two rotations (each certificate lives 2 s and is replaced at half-life).
+    while (web.sidecar.credentials()!.certPem === firstCert || requests < 5) {
+      const r = await get(client.sidecar.outboundAddress);
+      assert.equal(r.kind === "response" && r.status, 200, `request ${requests} failed: ${JSON.stringify(r)}`);
+      requests++;
+    }
+    const rotated = web.sidecar.credentials()!;
+    assert.notEqual(rotated.certPem, firstCert);
+    assert.ok(rotated.notAfter.getTime() > Date.now(), "the new certificate is valid");
+  } finally {
+    await Promise.all([web.stop(), client.stop()]);
+    await cp.stop();
+    await f.app.close();
+  }
+});
