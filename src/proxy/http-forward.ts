@@ -41,3 +41,10 @@ export function plainHeaders(req: IncomingMessage): Record<string, string> {
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(", ") : v;
   return h;
 }
+
+/** A request the parser refuses gets a proper answer (431 for oversized headers, else 400), then the connection closes. */
+export function rejectMalformed(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+  if (!socket.writable) return void socket.destroy();
+  const [status, text] = err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : [400, "Bad Request"];
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+}

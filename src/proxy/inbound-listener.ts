@@ -2,9 +2,9 @@
 // (a ClientHello offering the mesh ALPN) is terminated here; plaintext and an
 // application's own TLS pass as they are. Every request or connection is
 // decided by the engine before it reaches the application.
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { TLSSocket } from "node:tls";
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import { isHttpOrAuto } from "../api/protocol.js";
 import { decideInbound } from "../policy/engine.js";
@@ -14,7 +14,7 @@ import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
 import { reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { principalOf, serverContext, spiffeOf } from "./credentials.js";
-import { forwardHttp, plainHeaders } from "./http-forward.js";
+import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
 import { MESH_ALPN, sniff } from "./sniff.js";
 import { splice } from "./splice.js";
@@ -22,39 +22,53 @@ import { splice } from "./splice.js";
 export function inboundServer(ctx: ProxyContext, port: number): Server {
   const http = createHttpServer();
   http.on("request", (req: IncomingMessage, res: ServerResponse) => onHttp(ctx, port, req, res));
-  http.on("clientError", (_e, s) => s.destroy());
-  return createServer((socket) => void accept(ctx, port, socket, http).catch(() => reset(socket)));
+  http.on("clientError", rejectMalformed);
+  // Mesh mTLS is terminated by a (non-listening) tls.Server, which verifies the
+  // client against the mesh roots; the current certificate is chosen per
+  // connection, so rotation needs no restart.
+  const mtls = createTlsServer({
+    requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN],
+    SNICallback: (_name, cb) => {
+      const creds = ctx.credentials();
+      cb(creds ? null : new Error("no workload certificate yet"), creds ? serverContext(creds) : undefined);
+    },
+  });
+  mtls.on("secureConnection", (tls: TLSSocket) => {
+    tls.on("error", () => tls.destroy());
+    const spiffe = spiffeOf(tls.getPeerX509Certificate()?.raw);
+    if (!spiffe) return void tls.destroy();
+    void serve(ctx, port, tls, { spiffe, principal: principalOf(spiffe) }, false, http).catch(() => tls.destroy());
+  });
+  mtls.on("tlsClientError", (e, sock) => {
+    const state = ctx.state();
+    ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error: `mTLS handshake failed: ${e.message}`, decision: { allow: false, reason: `the peer did not present a valid certificate of this mesh (${e.message})`, code: "ZM_DENY_PEER_CERTIFICATE" }, durationMs: 0, configVersion: state?.version });
+    sock.destroy();
+  });
+  return createServer((socket) => void accept(ctx, port, socket, http, mtls).catch(() => reset(socket)));
 }
 
 const peers = new WeakMap<object, Peer | undefined>();
 
-async function accept(ctx: ProxyContext, port: number, socket: Socket, http: ReturnType<typeof createHttpServer>): Promise<void> {
+async function accept(ctx: ProxyContext, port: number, socket: Socket, http: HttpServer, mtls: TlsServer): Promise<void> {
   socket.on("error", () => {});
-  const state = ctx.state();
-  if (!state) return void reset(socket); // fail closed without configuration
+  if (!ctx.state()) return void reset(socket); // fail closed without configuration
   const first = await peek(socket, (buf, ended) => {
     const s = sniff(buf);
     return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
   }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
-  let stream: Duplex = socket;
-  let peer: Peer | undefined;
-  let appTls = false;
   if (first.kind === "tls" && first.alpn.includes(MESH_ALPN)) {
-    const creds = ctx.credentials();
-    if (!creds) return void reset(socket);
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: serverContext(creds), requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN] });
-    tls.on("error", () => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      tls.once("secure", () => resolve());
-      tls.once("error", reject);
-    });
-    const spiffe = spiffeOf(tls.getPeerX509Certificate()?.raw);
-    if (!spiffe) return void reset(socket);
-    peer = { spiffe, principal: principalOf(spiffe) };
-    stream = tls;
-  } else if (first.kind === "tls") {
-    appTls = true;
+    if (!ctx.credentials()) return void reset(socket);
+    mtls.emit("connection", socket);
+    return;
   }
+  await serve(ctx, port, socket, undefined, first.kind === "tls" ? first.sni ?? "" : undefined, http);
+}
+
+/** One inbound stream, after mTLS (when any): HTTP requests one by one, or one TCP connection. */
+async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer | undefined, appTlsSni: string | false | undefined, http: HttpServer): Promise<void> {
+  const state = ctx.state();
+  if (!state) return void stream.destroy();
+  const appTls = typeof appTlsSni === "string";
   const protocol = Registry.of(state.snapshot).portProtocol(state.workload, port);
   const isHttp = !appTls && isHttpOrAuto(protocol) && (await peek(stream, looksLikeHttp, { afterMs: SNIFF_TIMEOUT_MS, value: false }));
   if (isHttp) {
@@ -64,14 +78,15 @@ async function accept(ctx: ProxyContext, port: number, socket: Socket, http: Ret
     return;
   }
   const started = Date.now();
-  const request: Request = { scheme: appTls ? "https" : "tcp", host: appTls && first.kind === "tls" ? first.sni ?? "" : "", port, method: "CONNECT", path: "", headers: {} };
-  const d = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: socket.remoteAddress }, request);
+  const sourceIp = (stream as Socket).remoteAddress;
+  const request: Request = { scheme: appTls ? "https" : "tcp", host: appTls ? appTlsSni : "", port, method: "CONNECT", path: "", headers: {} };
+  const d = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp }, request);
   const log = (extra: Partial<AccessLogEntry>) => ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra });
   const o = d.outcome;
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
   if (!app) {
     log({ error: o.kind === "error" ? o.error : "no application" });
-    return void reset(socket);
+    return void reset(stream as Socket);
   }
   splice(stream, connect(app.port, app.host), () => log({ upstream: `${app.host}:${app.port}` }));
 }

@@ -6,7 +6,7 @@ import { decideOutbound } from "../policy/engine.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { forwardHttp, plainHeaders } from "./http-forward.js";
+import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, peek } from "./peek.js";
 import { sniff } from "./sniff.js";
 import { splice } from "./splice.js";
@@ -16,7 +16,7 @@ import { HopError, openHop } from "./upstream.js";
 export function outboundServer(ctx: ProxyContext): Server {
   const server = createServer((req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
   server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head).catch(() => reset(socket)));
-  server.on("clientError", (_e, socket) => socket.destroy());
+  server.on("clientError", rejectMalformed);
   return server;
 }
 

@@ -13,6 +13,8 @@ import { send, type ClientRequest } from "../scenario/client.js";
 import { meshYaml, snapshotOf } from "../testing/helpers.js";
 import type { Snapshot } from "../store/snapshot.js";
 import { Sidecar } from "./sidecar.js";
+import { HopError, openHop } from "./upstream.js";
+import { connect as connectTcp } from "node:net";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { request } from "node:http";
 
@@ -122,4 +124,56 @@ test("data path: a server-first protocol (the server greets before the client sp
     socket.on("close", () => resolve(got));
   });
   assert.equal(greeting, "220 db ready\n");
+});
+
+/** Raw bytes to a listener, returning the status line of whatever comes back. */
+function raw(host: string, port: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connectTcp(port, host, () => s.write(bytes));
+    let got = "";
+    s.on("data", (d) => (got += d));
+    s.on("close", () => resolve(got.split("\r\n")[0] ?? ""));
+    s.on("error", () => resolve(got.split("\r\n")[0] ?? ""));
+  });
+}
+
+test("data path: malformed and oversized requests get 400 and 431, and the proxy keeps serving", async () => {
+  const m = await mesh();
+  const { host, port } = m.proxy("a/client").proxy;
+  assert.equal(await raw(host, port, "GARBAGE\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+  assert.equal(await raw(host, port, `GET http://web.b:8080/ HTTP/1.1\r\nhost: web.b\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`), "HTTP/1.1 431 Request Header Fields Too Large");
+  const [ih, ip] = m.sidecars["b/web"]!.listeners["8080"]!.split(":");
+  assert.equal(await raw(ih!, Number(ip), "BROKEN / HTTP/1.1\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+  const ok = await send(http("http://web.b:8080/after"), m.proxy("a/client"));
+  assert.equal(ok.kind === "response" && ok.status, 200);
+});
+
+test("data path: a peer with the wrong SPIFFE identity, another CA, or an expired certificate is refused", async () => {
+  const m = await mesh();
+  const web = m.reg.workload("b/web")!;
+  const [host, port] = m.sidecars["b/web"]!.listeners["8080"]!.split(":");
+  const target = { host: host!, port: Number(port), mtls: true, serviceHost: "web.b.svc.cluster.local", servicePort: 8080 };
+  const client = m.sidecars["a/client"]!.credentials()!;
+  // The client checks the server: it must be one of the identities the destination runs as.
+  await assert.rejects(openHop({ ...target, identities: ["spiffe://cluster.local/ns/b/sa/someone-else"] }, client), (e) => e instanceof HopError && e.kind === "identity");
+  const good = await openHop({ ...target, identities: [web.spiffe] }, client);
+  good.destroy();
+  // The server checks the client: another CA's certificate, or an expired one, is refused.
+  const rogue = await CertificateAuthority.open({ stateDir: mkdtempSync(join(tmpdir(), "zm-rogue-")), workloadTtlMs: 3_600_000 });
+  const expiredCa = await CertificateAuthority.open({ stateDir: mkdtempSync(join(tmpdir(), "zm-exp-")), workloadTtlMs: 1000, now: () => new Date(Date.now() - 3_600_000) });
+  for (const [name, ca] of [["another CA", rogue], ["expired", expiredCa]] as const) {
+    const { csrPem, keyPem } = await createCsr("spiffe://cluster.local/ns/a/sa/client");
+    const creds = { ...(await ca.sign(csrPem, "spiffe://cluster.local/ns/a/sa/client")), keyPem, rootPem: client.rootPem };
+    const outcome = await openHop({ ...target, identities: [web.spiffe] }, creds).then(
+      (s) => new Promise<string>((resolve) => {
+        // TLS 1.3: the server's verdict on the client certificate arrives after the handshake.
+        s.on("data", () => resolve("served"));
+        s.on("error", () => resolve("refused"));
+        s.on("close", () => resolve("refused"));
+        s.write("GET / HTTP/1.1\r\nhost: web.b\r\n\r\n");
+      }),
+      () => "refused",
+    );
+    assert.equal(outcome, "refused", name);
+  }
 });
