@@ -2,6 +2,7 @@ import type { Decision } from "../policy/decision.js";
 import type { Env } from "../policy/context.js";
 import type { Credentials } from "./credentials.js";
 import type { ProxyState } from "./state.js";
+import type { Pools } from "./pool.js";
 
 /** One access-log line: a request or connection, with the decision that handled it. */
 export interface AccessLogEntry {
@@ -29,6 +30,8 @@ export interface ProxyContext {
   credentials(): Credentials | undefined;
   env(state: ProxyState): Env;
   log(entry: AccessLogEntry): void;
+  /** Keep-alive pools for HTTP to next hops and to the application. */
+  readonly pools: Pools;
   /** Where the local application listens for a workload port. */
   appTarget(port: number): { host: string; port: number } | undefined;
 }

@@ -1,19 +1,27 @@
 // Sends one HTTP request over an already-open next-hop socket and streams
 // the answer back to the waiting client.
-import { request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { request, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
 
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
 
+export interface Upstream {
+  host: string;
+  port: number;
+  /** A pooled keep-alive agent (plain or mTLS). */
+  agent: HttpAgent | HttpsAgent;
+  tls: boolean;
+}
+
 export function forwardHttp(
-  from: IncomingMessage, to: ServerResponse, socket: Socket,
+  from: IncomingMessage, to: ServerResponse, upstream: Upstream,
   opts: { path: string; headers: Record<string, string> },
   onDone: (status: number | undefined, error?: Error) => void,
 ): void {
   const headers: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(opts.headers)) if (!HOP_BY_HOP.includes(k)) headers[k] = v;
-  // With createConnection and no agent, Node uses exactly this socket.
-  const up = request({ createConnection: () => socket, method: from.method, path: opts.path, headers });
+  const send = upstream.tls ? httpsRequest : request;
+  const up = send({ host: upstream.host, port: upstream.port, agent: upstream.agent, method: from.method, path: opts.path, headers });
   up.on("response", (r) => {
     const out: OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(r.headers)) if (!HOP_BY_HOP.includes(k) && v !== undefined) out[k] = v;
@@ -23,6 +31,7 @@ export function forwardHttp(
   });
   up.on("error", (e: NodeJS.ErrnoException) => {
     // The next hop reset the request (a denial at the destination): the client sees the reset too.
+    // A peer that is not who the destination runs as is a failed connect (503), not a reset.
     if (!to.headersSent && (e.code === "ECONNRESET" || e.message === "socket hang up")) {
       from.socket.resetAndDestroy();
       return onDone(undefined, e);

@@ -112,10 +112,5 @@ function onHttp(ctx: ProxyContext, port: number, req: IncomingMessage, res: Serv
     log({ error: o.kind === "error" ? o.error : "no application listening" });
     return void reset(req.socket);
   }
-  const socket = connect(app.port, app.host);
-  socket.once("connect", () => forwardHttp(req, res, socket, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (status, err) => log({ status, error: err?.message, upstream: `${app.host}:${app.port}` })));
-  socket.once("error", (e) => {
-    if (!res.headersSent) res.writeHead(503).end("upstream connect error");
-    log({ status: 503, error: e.message });
-  });
+  forwardHttp(req, res, { ...app, agent: ctx.pools.local, tls: false }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (status, err) => log({ status, error: err?.message, upstream: `${app.host}:${app.port}` }));
 }

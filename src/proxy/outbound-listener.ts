@@ -62,15 +62,16 @@ async function onRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRes
     ctx.log(entry(ctx, { ...base, status: 503, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started));
     return;
   }
-  try {
-    const socket = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
-    forwardHttp(req, res, socket, { path: request.path, headers: request.headers }, (status, err) => {
-      ctx.log(entry(ctx, { ...base, status, upstream: `${target.host}:${target.port}`, error: err?.message }, d, started));
-    });
-  } catch (e) {
-    res.writeHead(503, { "content-type": "text/plain" }).end(`upstream connect error: ${(e as Error).message}`);
-    ctx.log(entry(ctx, { ...base, status: 503, error: (e as Error).message }, d, started));
+  const hop = { ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port };
+  const agent = ctx.pools.agentFor(hop, ctx.credentials());
+  if (!agent) {
+    res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
+    ctx.log(entry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started));
+    return;
   }
+  forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls }, { path: request.path, headers: request.headers }, (status, err) => {
+    ctx.log(entry(ctx, { ...base, status, upstream: `${target.host}:${target.port}`, error: err?.message }, d, started));
+  });
 }
 
 async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {

@@ -10,6 +10,7 @@ import type { AccessLogEntry, ProxyContext } from "./context.js";
 import type { Credentials } from "./credentials.js";
 import { inboundServer } from "./inbound-listener.js";
 import { outboundServer } from "./outbound-listener.js";
+import { Pools } from "./pool.js";
 import { stateFrom, type ProxyState } from "./state.js";
 
 export const OUTBOUND_PORT = 15001;
@@ -34,6 +35,7 @@ export class Sidecar implements ProxyContext {
   private creds: Credentials | undefined;
   private readonly servers: (Server | NetServer)[] = [];
   private readonly rr = new Map<string, number>();
+  readonly pools = new Pools();
   /** Actual listen address of each workload port (it may differ when the port is privileged). */
   readonly listeners: Record<string, string> = {};
   outboundAddress = "";
@@ -97,6 +99,7 @@ export class Sidecar implements ProxyContext {
   }
 
   async stop(): Promise<void> {
+    this.pools.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => {
       if ("closeAllConnections" in s) s.closeAllConnections();
       s.close(() => r());

@@ -1,0 +1,52 @@
+// Keep-alive connection pools for HTTP: one agent per next hop (and per
+// certificate generation, so rotation starts fresh connections while old ones
+// drain), and one per local application port.
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { spiffeOf, type Credentials } from "./credentials.js";
+import { MESH_ALPN } from "./sniff.js";
+import type { HopTarget } from "./upstream.js";
+
+const POOL = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 };
+
+export class Pools {
+  private readonly mtls = new Map<string, HttpsAgent>();
+  private readonly plain = new HttpAgent(POOL);
+  private generation = new WeakMap<Credentials, number>();
+  private nextGen = 0;
+
+  private gen(c: Credentials): number {
+    let g = this.generation.get(c);
+    if (g === undefined) this.generation.set(c, (g = this.nextGen++));
+    return g;
+  }
+
+  /** The agent for one hop; mTLS agents verify the peer's SPIFFE identity on every new connection. */
+  agentFor(t: HopTarget, creds: Credentials | undefined): HttpAgent | HttpsAgent | undefined {
+    if (!t.mtls) return this.plain;
+    if (!creds) return undefined;
+    const key = `${t.host}:${t.port}|${t.identities.join(",")}|${this.gen(creds)}`;
+    let a = this.mtls.get(key);
+    if (!a) {
+      a = new HttpsAgent({
+        ...POOL, cert: creds.certPem + creds.chainPem, key: creds.keyPem, ca: creds.rootPem, ALPNProtocols: [MESH_ALPN],
+        servername: `outbound_.${t.servicePort}_._.${t.serviceHost ?? "unknown"}`,
+        checkServerIdentity: (_h, cert) => {
+          const peer = spiffeOf(cert.raw);
+          return peer && (!t.identities.length || t.identities.includes(peer)) ? undefined : new Error(`peer is ${peer ?? "no SPIFFE identity"}, expected one of ${t.identities.join(", ")}`);
+        },
+      });
+      this.mtls.set(key, a);
+    }
+    return a;
+  }
+
+  get local(): HttpAgent {
+    return this.plain;
+  }
+
+  destroy(): void {
+    this.plain.destroy();
+    for (const a of this.mtls.values()) a.destroy();
+  }
+}
