@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { fileURLToPath } from "node:url";
 import { ZmError } from "../api/errors.js";
+import { appCommand } from "./app.js";
 import { checkCommand } from "./check.js";
 import { demoCommand } from "./demo.js";
 import { processIo, type Io } from "./io.js";
@@ -36,6 +37,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "test": return await testCommand(rest, io);
       case "up": return await upCommand(rest, io);
       case "proxy": return await proxyCommand(rest, io);
+      case "app": return await appCommand(rest, io);
       case "proxy-status": return await proxyStatusCommand(rest, io);
       case "proxy-config": return await proxyConfigCommand(rest, io);
       case "apply": return await applyCommand(rest, io);

@@ -57,7 +57,11 @@ export class LiveMesh {
   private readonly mirror = new MemoryStore();
   private readonly running = new Map<string, RunningWorkload>();
 
-  constructor(private readonly s: Scenario) {}
+  constructor(
+    private readonly s: Scenario,
+    /** Send a workload port to an application that already runs (benchmarks), instead of a stand-in. */
+    private readonly appAt?: (w: Workload, port: number) => string | undefined,
+  ) {}
 
   async start(): Promise<void> {
     this.pki = await buildPki(this.s, this.now);
@@ -116,6 +120,11 @@ export class LiveMesh {
         const apps: RunningApp[] = [];
         const appAt: Record<number, string> = {};
         for (const port of ports) {
+          const existing = this.appAt?.(w, port);
+          if (existing) {
+            appAt[port] = existing;
+            continue;
+          }
           const b = world.app(w, port, reg.portProtocol(w, port));
           const mode: AppMode = b.serve === "https" ? { serve: "https", ...this.certFor(w, port) } : b.serve === "tcp-echo" ? { serve: "tcp-echo" } : { serve: "http" };
           const app = await startApp({ workload: w.name, namespace: w.namespace, body: b.serve === "tcp-echo" ? undefined : b.body }, mode, "127.0.0.1");
@@ -156,6 +165,13 @@ export class LiveMesh {
     await r.proxy?.stop();
     await Promise.all(r.apps.map((a) => a.close()));
     if (!r.proxy) await this.admin.call("POST", "/v1/endpoints", { workload: r.workload.id, listeners: null }).catch(() => {});
+  }
+
+  /** Process ids of the running sidecars, by workload owner. */
+  sidecarPids(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.running.values()) if (r.proxy?.pid) out[r.workload.owner] = r.proxy.pid;
+    return out;
   }
 
   /** The outbound proxy address of a running workload with a sidecar (use it as HTTP_PROXY). */

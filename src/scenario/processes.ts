@@ -39,6 +39,10 @@ export class MeshProcess {
     this.child.on("exit", () => (this.exited = true));
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   waitFor(test: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
     const seen = this.lines.find(test);
     if (seen) return Promise.resolve(seen);

@@ -1,0 +1,117 @@
+// The data-path benchmark: client → sidecar → mTLS → sidecar → server,
+// against the same path with no proxies and against an nginx mTLS pair, all
+// measured in one run on this machine.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MeshProcess } from "../scenario/processes.js";
+import { LiveMesh } from "../scenario/live-runner.js";
+import { fixedRateLatency, wrkThroughput, type Percentiles, type Target } from "./load.js";
+import { startNginxPair } from "./nginx.js";
+import { ensureTools } from "./tools.js";
+
+const CONFIG = `apiVersion: v1
+kind: Namespace
+metadata: {name: bench, labels: {istio-injection: enabled}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: bench, labels: {app: client}}
+spec: {containers: [{name: c, image: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: server, namespace: bench, labels: {app: server}}
+spec: {containers: [{name: s, image: s, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: server, namespace: bench}
+spec: {selector: {app: server}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict, namespace: bench}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: client-only, namespace: bench}
+spec:
+  selector: {matchLabels: {app: server}}
+  rules: [{from: [{source: {principals: ["cluster.local/ns/bench/sa/default"]}}], to: [{operation: {methods: ["GET"]}}]}]
+`;
+
+/** Resident memory (MB) and CPU seconds of a process, from /proc. */
+function usage(pid: number): { rssMb: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return { rssMb: rssKb / 1024, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / 100 };
+}
+
+export interface MeshBenchReport {
+  lines: string[];
+}
+
+export async function runMeshBench(opts: { seconds: number; connections: number; rate: number }, log: (l: string) => void): Promise<void> {
+  const missing = ensureTools([{ cmd: "nginx", pkg: "nginx" }, { cmd: "wrk", pkg: "wrk" }], log);
+  if (missing.length) {
+    log(`data-path benchmark skipped: missing ${missing.join(", ")}. Install them (apt-get install nginx wrk) and run npm run bench again.`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "zeromesh-bench-"));
+  const backend = new MeshProcess("backend", ["app", "--name", "server", "--namespace", "bench"]);
+  const stops: (() => Promise<void>)[] = [() => backend.stop()];
+  try {
+    const backendAddr = String((await backend.waitFor((l) => l.type === "ready")).address);
+    const [bh, bp] = backendAddr.split(":");
+    const mesh = new LiveMesh({ file: "bench", name: "bench", resources: [{ text: CONFIG, label: "bench.yaml" }], certificates: [], externals: [], apps: [], steps: [] }, (w) => (w.name === "server" ? backendAddr : undefined));
+    stops.unshift(() => mesh.stop());
+    await mesh.start();
+    const nginx = await startNginxPair(dir, backendAddr);
+    stops.unshift(() => nginx.stop());
+    const proxy = mesh.outboundOf("bench/client")!.split(":");
+    const targets: Record<string, Target> = {
+      direct: { host: bh!, port: Number(bp), path: "/", hostHeader: "server.bench:8080" },
+      nginx: { host: nginx.front.host, port: nginx.front.port, path: "/", hostHeader: "server.bench:8080" },
+      zeromesh: { host: proxy[0]!, port: Number(proxy[1]), path: "http://server.bench:8080/", hostHeader: "server.bench:8080" },
+    };
+    // Warm up every path (JIT, TLS sessions, pools).
+    for (const t of Object.values(targets)) wrkThroughput(t, { connections: 4, seconds: 1, dir });
+
+    log(`\nthroughput: wrk, 1 thread, ${opts.connections} connections, ${opts.seconds} s each`);
+    const pids = Object.values(mesh.sidecarPids());
+    const before = pids.map(usage);
+    const tp: Record<string, { rps: number; requests: number }> = {};
+    for (const [name, t] of Object.entries(targets)) tp[name] = wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir });
+    const after = pids.map(usage);
+    log("| path | requests/s | vs nginx pair |");
+    log("|---|---:|---:|");
+    for (const [name, r] of Object.entries(tp)) log(`| ${name === "direct" ? "direct (no proxies)" : name === "nginx" ? "nginx mTLS pair" : "zeromesh sidecars (mTLS)"} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× |`);
+
+    log(`\nadded latency at a fixed ${opts.rate} requests/s (open loop, ${opts.seconds} s), in ms over the direct path`);
+    // The generator itself warms up first (a discarded pass on each path).
+    for (const t of Object.values(targets)) await fixedRateLatency(t, opts.rate, 1);
+    const lat: Record<string, Percentiles> = {};
+    for (const [name, t] of Object.entries(targets)) lat[name] = await fixedRateLatency(t, opts.rate, opts.seconds);
+    const d = lat.direct!;
+    log("| path | p50 | p90 | p99 | errors |");
+    log("|---|---:|---:|---:|---:|");
+    for (const [name, p] of Object.entries(lat)) {
+      const fmt = (v: number, base: number) => (name === "direct" ? `${v.toFixed(2)} (absolute)` : `+${(v - base).toFixed(2)}`);
+      log(`| ${name} | ${fmt(p.p50, d.p50)} | ${fmt(p.p90, d.p90)} | ${fmt(p.p99, d.p99)} | ${p.errors} |`);
+    }
+
+    log("\nsidecar resources (each of the two sidecar processes, during the throughput run)");
+    const reqs = tp.zeromesh!.requests;
+    log("| sidecar | resident memory | CPU seconds per 1,000 requests |");
+    log("|---|---:|---:|");
+    Object.keys(mesh.sidecarPids()).forEach((owner, i) => {
+      log(`| ${owner} | ${after[i]!.rssMb.toFixed(1)} MB | ${((after[i]!.cpuSeconds - before[i]!.cpuSeconds) / (reqs / 1000)).toFixed(3)} |`);
+    });
+  } finally {
+    for (const s of stops) await s().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

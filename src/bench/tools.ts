@@ -1,0 +1,23 @@
+// Finds (or, as root, installs from Debian) the baseline tools of the mesh benchmark.
+import { execFileSync, spawnSync } from "node:child_process";
+
+export function which(cmd: string): string | undefined {
+  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** Returns the tools that are still missing after trying to install them. */
+export function ensureTools(tools: { cmd: string; pkg: string }[], log: (l: string) => void): string[] {
+  let missing = tools.filter((t) => !which(t.cmd));
+  if (missing.length && process.getuid?.() === 0) {
+    log(`installing ${missing.map((m) => m.pkg).join(", ")} from Debian …`);
+    try {
+      execFileSync("apt-get", ["update", "-qq"], { stdio: "ignore" });
+      execFileSync("apt-get", ["install", "-y", "-qq", ...missing.map((m) => m.pkg)], { stdio: "ignore", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    } catch (e) {
+      log(`apt-get failed: ${(e as Error).message.split("\n")[0]}`);
+    }
+    missing = tools.filter((t) => !which(t.cmd));
+  }
+  return missing.map((m) => `${m.cmd} (Debian package ${m.pkg})`);
+}
