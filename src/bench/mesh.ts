@@ -66,7 +66,7 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
   try {
     const backendAddr = String((await backend.waitFor((l) => l.type === "ready")).address);
     const [bh, bp] = backendAddr.split(":");
-    const mesh = new LiveMesh({ file: "bench", name: "bench", resources: [{ text: CONFIG, label: "bench.yaml" }], certificates: [], externals: [], apps: [], steps: [] }, (w) => (w.name === "server" ? backendAddr : undefined));
+    const mesh = new LiveMesh({ file: "bench", name: "bench", resources: [{ text: CONFIG, label: "bench.yaml" }], certificates: [], externals: [], apps: [], steps: [] }, (w) => (w.name === "server" ? backendAddr : undefined), ["--access-log", "off"]);
     stops.unshift(() => mesh.stop());
     await mesh.start();
     const nginx = await startNginxPair(dir, backendAddr);

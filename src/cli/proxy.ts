@@ -1,18 +1,21 @@
-import { readFileSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { loadSettings } from "../config/settings.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001]";
+const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE]";
 
 /** One sidecar as its own process; prints JSON lines (events and access log) on stdout. */
 export async function proxyCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
     workload: { type: "string" }, spiffe: { type: "string" }, address: { type: "string" }, control: { type: "string" },
     "root-cert": { type: "string" }, token: { type: "string" }, ports: { type: "string" }, app: { type: "string", multiple: true },
-    "outbound-port": { type: "string" },
+    "outbound-port": { type: "string" }, "access-log": { type: "string" },
   }, USAGE);
+  const accessLog = values["access-log"] ?? "stdout";
+  const file = accessLog !== "stdout" && accessLog !== "off" ? createWriteStream(accessLog, { flags: "a" }) : undefined;
+  const log = accessLog === "off" ? undefined : (e: object) => (file ? file.write(JSON.stringify(e) + "\n") : io.out(JSON.stringify({ type: "access", ...e })));
   if (!values.workload || !values.spiffe || !values.address || !values.control || !values["root-cert"] || !values.token) return io.usage(USAGE);
   const settings = loadSettings();
   const apps: Record<number, { host: string; port: number }> = {};
@@ -27,7 +30,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
       id: values.workload, address: values.address, apps,
       ports: (values.ports ?? "").split(",").filter(Boolean).map(Number),
       outboundPort: values["outbound-port"] ? Number(values["outbound-port"]) : undefined,
-      log: (e) => io.out(JSON.stringify({ type: "access", ...e })),
+      log,
     },
     events: (e) => io.out(JSON.stringify({ type: "event", ...e })),
   });

@@ -10,8 +10,13 @@ export interface Credentials {
   notAfter: Date;
 }
 
+const contexts = new WeakMap<Credentials, SecureContext>();
+
+/** One TLS context per certificate generation, built once (building one per connection is costly). */
 export function serverContext(c: Credentials): SecureContext {
-  return createSecureContext({ cert: c.certPem + c.chainPem, key: c.keyPem, ca: c.rootPem });
+  let ctx = contexts.get(c);
+  if (!ctx) contexts.set(c, (ctx = createSecureContext({ cert: c.certPem + c.chainPem, key: c.keyPem, ca: c.rootPem })));
+  return ctx;
 }
 
 /** The SPIFFE URI SAN of a peer certificate, if it has exactly one. */

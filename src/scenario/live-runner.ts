@@ -61,6 +61,8 @@ export class LiveMesh {
     private readonly s: Scenario,
     /** Send a workload port to an application that already runs (benchmarks), instead of a stand-in. */
     private readonly appAt?: (w: Workload, port: number) => string | undefined,
+    /** Extra flags for every sidecar process (e.g. the benchmark turns the access log off, as its nginx baseline does). */
+    private readonly proxyArgs: string[] = [],
   ) {}
 
   async start(): Promise<void> {
@@ -141,7 +143,7 @@ export class LiveMesh {
         const boot = await this.admin.call<{ token: string; control: string }>("POST", "/v1/bootstrap", { workload: id });
         r.proxy = new MeshProcess(`sidecar ${id}`, [
           "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", w.address, "--control", boot.body.control, "--root-cert", this.rootFile, "--token", boot.body.token,
-          "--ports", ports.join(","), ...ports.flatMap((p) => ["--app", `${p}=${appAt[p]}`]),
+          "--ports", ports.join(","), ...ports.flatMap((p) => ["--app", `${p}=${appAt[p]}`]), ...this.proxyArgs,
         ]);
         const ready = await r.proxy.waitFor((l) => l.type === "ready");
         r.outbound = String(ready.outbound);

@@ -14,7 +14,9 @@ export class MeshProcess {
   private exited = false;
 
   constructor(readonly name: string, args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    // ZEROMESH_NODE_ARGS passes flags to every mesh process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (process.env.ZEROMESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    this.child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     this.child.stdout!.setEncoding("utf8").on("data", (c: string) => {
       out += c;
