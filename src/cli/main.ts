@@ -7,6 +7,7 @@ import { demoCommand } from "./demo.js";
 import { processIo, type Io } from "./io.js";
 import { applyCommand, getCommand, proxyConfigCommand, proxyStatusCommand } from "./admin.js";
 import { proxyCommand } from "./proxy.js";
+import { runCommand } from "./run.js";
 import { testCommand } from "./test.js";
 import { upCommand } from "./up.js";
 import { validateCommand } from "./validate.js";
@@ -20,6 +21,7 @@ commands:
   test [--static] FILE|DIR...    run scenario files: a real mesh per file (or the engine alone with --static)
   up [--config DIR]              run the control plane (CA, config store, proxy streams, admin API)
   proxy --workload NS/NAME ...   run one sidecar (started for you by the scenario runner)
+  run --namespace NS --name NAME --port P -- COMMAND   start an application with its sidecar (joins as a WorkloadEntry)
   apply|delete -f PATH...        change a running control plane's configuration (all or nothing)
   get KIND [-n NS] [-o yaml]     list its resources
   proxy-status                   every proxy: config version sent vs acknowledged
@@ -38,6 +40,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "up": return await upCommand(rest, io);
       case "proxy": return await proxyCommand(rest, io);
       case "app": return await appCommand(rest, io);
+      case "run": return await runCommand(rest, io);
       case "proxy-status": return await proxyStatusCommand(rest, io);
       case "proxy-config": return await proxyConfigCommand(rest, io);
       case "apply": return await applyCommand(rest, io);

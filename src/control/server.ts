@@ -298,7 +298,8 @@ export class ControlPlane {
       }
       case "POST /v1/bootstrap": {
         const body = JSON.parse(await readAll(req)) as { workload: string };
-        return this.respond(res, 200, { token: this.issueBootstrap(body.workload), control: this.address, rootPem: this.opts.ca.rootPem });
+        const spiffe = Registry.of(store.snapshot()).workload(body.workload)?.spiffe;
+        return this.respond(res, 200, { token: this.issueBootstrap(body.workload), spiffe, control: this.address, rootPem: this.opts.ca.rootPem });
       }
       case "POST /v1/endpoints": {
         const body = JSON.parse(await readAll(req)) as { workload: string; listeners: Record<string, string> | null };

@@ -60,18 +60,8 @@ export class Registry {
     this.byOwner.set(w.owner, list);
   }
 
-  /**
-   * Each workload gets its own loopback address, stable across config
-   * changes (a hash of its id), so the live mesh can bind it and policies
-   * can name it.
-   */
   private assignAddress(id: string): string {
-    let h = createHash("sha256").update(id).digest().readUInt32BE(0);
-    for (;;) {
-      const a = `127.${1 + (h % 254)}.${(h >>> 8) & 255}.${1 + ((h >>> 16) % 254)}`;
-      if (!this.addresses.has(a)) return a;
-      h = (h * 31 + 7) >>> 0;
-    }
+    return loopbackAddressFor(id, this.addresses);
   }
 
   private identity(ns: string, sa: string) {
@@ -238,6 +228,19 @@ export class Registry {
       if (n !== undefined) ports.add(n);
     }
     return [...ports].sort((a, b) => a - b);
+  }
+}
+
+/**
+ * Each workload gets its own loopback address, stable across config changes
+ * (a hash of its id), so the live mesh can bind it and policies can name it.
+ */
+export function loopbackAddressFor(id: string, taken: ReadonlySet<string> = new Set()): string {
+  let h = createHash("sha256").update(id).digest().readUInt32BE(0);
+  for (;;) {
+    const a = `127.${1 + (h % 254)}.${(h >>> 8) & 255}.${1 + ((h >>> 16) % 254)}`;
+    if (!taken.has(a)) return a;
+    h = (h * 31 + 7) >>> 0;
   }
 }
 

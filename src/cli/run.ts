@@ -1,0 +1,74 @@
+// `zeromesh run`: an application with its sidecar on this machine. The
+// workload joins the mesh as a WorkloadEntry; the application's outbound
+// traffic goes through the sidecar (HTTP_PROXY/HTTPS_PROXY) and its ports are
+// reached only through the sidecar, on the workload's own loopback address.
+import { spawn } from "node:child_process";
+import { stringify } from "yaml";
+import { Codes, ZmError } from "../api/errors.js";
+import { loadSettings } from "../config/settings.js";
+import { ProxyAgent } from "../proxy/agent.js";
+import { loopbackAddressFor } from "../registry/registry.js";
+import { AdminClient } from "../scenario/admin-client.js";
+import { parse } from "./args.js";
+import type { Io } from "./io.js";
+
+const USAGE = "zeromesh run --namespace NS --name NAME [--service-account SA] [--labels k=v,...] --port P... [--admin HOST:PORT] [--access-log stdout|off] -- COMMAND [ARGS...]";
+
+export async function runCommand(argv: string[], io: Io): Promise<number> {
+  const dash = argv.indexOf("--");
+  const { values } = parse(dash >= 0 ? argv.slice(0, dash) : argv, {
+    namespace: { type: "string" }, name: { type: "string" }, "service-account": { type: "string" }, labels: { type: "string" },
+    port: { type: "string", multiple: true }, admin: { type: "string" }, "access-log": { type: "string" },
+  }, USAGE);
+  const command = dash >= 0 ? argv.slice(dash + 1) : [];
+  if (!values.namespace || !values.name || !command.length) return io.usage(USAGE);
+  const settings = loadSettings();
+  const admin = new AdminClient(values.admin ?? settings.admin);
+  const id = `${values.namespace}/${values.name}`;
+  const ports = (values.port ?? []).map(Number);
+  if (ports.some((p) => !(p >= 1 && p <= 65535))) return io.usage(USAGE);
+  const labels = Object.fromEntries((values.labels ?? "").split(",").filter(Boolean).map((kv) => kv.split("=") as [string, string]));
+  const address = loopbackAddressFor(id);
+  const sa = values["service-account"] ?? "default";
+  const entry = {
+    apiVersion: "networking.istio.io/v1", kind: "WorkloadEntry",
+    metadata: { name: values.name, namespace: values.namespace },
+    spec: { address, labels: { app: values.name, ...labels }, serviceAccount: sa, ports: Object.fromEntries(ports.map((p) => [`port-${p}`, p])) },
+  };
+  const call = async <T>(method: "GET" | "POST", path: string, body?: unknown) => {
+    const r = await admin.call<T & { errors?: string[]; error?: string }>(method, path, body).catch((e: Error) => {
+      throw new ZmError(Codes.IO, `cannot reach the control plane's admin API: ${e.message}; is \`zeromesh up\` running?`);
+    });
+    if (r.status !== 200) throw new ZmError(Codes.INVALID, r.body.errors?.join("\n") ?? r.body.error ?? `HTTP ${r.status}`);
+    return r.body;
+  };
+  await call("POST", "/v1/apply", { files: [{ file: `zeromesh run ${id}`, text: stringify(entry) }], cause: `zeromesh run ${id}` });
+  const boot = await call<{ token: string; spiffe: string; control: string; rootPem: string }>("POST", "/v1/bootstrap", { workload: id });
+  const agent = new ProxyAgent({
+    control: boot.control, rootPem: boot.rootPem, token: boot.token, spiffe: boot.spiffe, rotateAt: settings.rotateAt,
+    sidecar: {
+      id, address, ports, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: p }])),
+      log: values["access-log"] === "off" ? undefined : (e) => io.err(JSON.stringify({ type: "access", ...e })),
+    },
+  });
+  await agent.start();
+  const proxy = `http://${agent.sidecar.outboundAddress}`;
+  io.err(`zeromesh: ${id} (${boot.spiffe}) at ${address}; sidecar proxy ${proxy}; application ports ${ports.join(", ") || "none"} on 127.0.0.1`);
+  const child = spawn(command[0]!, command.slice(1), {
+    stdio: "inherit",
+    env: { ...process.env, HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, NO_PROXY: "", ZEROMESH_WORKLOAD: id, ZEROMESH_ADDRESS: address },
+  });
+  const code = await new Promise<number>((resolve) => {
+    const stop = () => child.kill("SIGTERM");
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    child.on("exit", (c, sig) => resolve(c ?? (sig ? 128 : 1)));
+    child.on("error", (e) => {
+      io.err(`zeromesh: cannot start ${command[0]}: ${e.message}`);
+      resolve(127);
+    });
+  });
+  await agent.stop();
+  await call("POST", "/v1/apply", { files: [], remove: [{ kind: "WorkloadEntry", namespace: values.namespace, name: values.name }], cause: `zeromesh run ${id} exited` }).catch(() => {});
+  return code;
+}
