@@ -4,14 +4,14 @@ import { ProxyAgent } from "../proxy/agent.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE]";
+const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE] [--gateway]";
 
 /** One sidecar as its own process; prints JSON lines (events and access log) on stdout. */
 export async function proxyCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
     workload: { type: "string" }, spiffe: { type: "string" }, address: { type: "string" }, control: { type: "string" },
     "root-cert": { type: "string" }, token: { type: "string" }, ports: { type: "string" }, app: { type: "string", multiple: true },
-    "outbound-port": { type: "string" }, "access-log": { type: "string" },
+    "outbound-port": { type: "string" }, "access-log": { type: "string" }, gateway: { type: "boolean" },
   }, USAGE);
   const accessLog = values["access-log"] ?? "stdout";
   const file = accessLog !== "stdout" && accessLog !== "off" ? createWriteStream(accessLog, { flags: "a" }) : undefined;
@@ -30,6 +30,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
       id: values.workload, address: values.address, apps,
       ports: (values.ports ?? "").split(",").filter(Boolean).map(Number),
       outboundPort: values["outbound-port"] ? Number(values["outbound-port"]) : undefined,
+      gateway: values.gateway,
       log,
     },
     events: (e) => io.out(JSON.stringify({ type: "event", ...e })),

@@ -3,7 +3,9 @@
 import { hostWithoutPort } from "../api/host.js";
 import type { Secret } from "../api/types.js";
 import type { Workload } from "../registry/model.js";
-import { proxyLabel, type Sender, type Walk } from "./context.js";
+import { newWalk, proxyLabel, type Env, type Sender, type Walk } from "./context.js";
+import { PolicyIndex } from "./index.js";
+import type { Request } from "./request.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { pickServerBySni, pickVirtualHost, serverKind, serverName, serversOn, serverServesHost, virtualHosts, type BoundServer } from "./gateway.js";
 import type { Arrival } from "./inbound.js";
@@ -75,6 +77,8 @@ function secretOf(walk: Walk, ns: string, name: string): Secret | undefined {
 /** TLS termination: the server's certificate from credentialName, client verification for MUTUAL. Returns a decision only on failure. */
 function terminate(walk: Walk, gw: Workload, b: BoundServer): Decision | undefined {
   const { trail, req, env } = walk;
+  // A live gateway's TLS stack performs the handshake itself (see selectTlsServer).
+  if (env.scope === "hop") return undefined;
   const at = proxyLabel(gw);
   const tls = b.server.tls!;
   const versions = versionsOverlap(tls.minProtocolVersion, tls.maxProtocolVersion);
@@ -145,4 +149,36 @@ function tcpRoute(walk: Walk, sender: Sender, servers: BoundServer[], port: numb
   }
   trail.add({ stage: "route", at: sender.label, message: `no VirtualService tcp route on ${servers.map(serverName).join(", ")}` });
   return trail.end({ kind: "error", error: "reset" }, `no tcp route on port ${port}`, DenyCodes.NO_ROUTE);
+}
+
+export interface TlsServerChoice {
+  bound: BoundServer;
+  kind: "passthrough" | "https-terminate" | "tls-terminate";
+  /** For terminating servers: the credential Secret (certificate chain, key, client CA). */
+  credential?: { certPem: string; keyPem: string; caPem?: string };
+  mutual: boolean;
+}
+
+/** Which TLS server of a gateway port an SNI selects, with what it needs to terminate (for the live gateway). */
+export function selectTlsServer(env: Env, gw: Workload, servicePort: number, targetPort: number, sni: string): TlsServerChoice | undefined {
+  const index = PolicyIndex.of(env.snapshot);
+  const servers = serversOn(index, gw, servicePort, targetPort).filter((b) => serverKind(b.server) !== "http" && serverKind(b.server) !== "tcp");
+  const bound = pickServerBySni(servers, sni);
+  if (!bound) return undefined;
+  const kind = serverKind(bound.server) as TlsServerChoice["kind"];
+  if (kind === "passthrough") return { bound, kind, mutual: false };
+  const tls = bound.server.tls!;
+  const secret = tls.credentialName ? env.snapshot.get("Secret", gw.namespace, tls.credentialName) : undefined;
+  const ca = secret?.tls?.caPem ?? (tls.credentialName ? env.snapshot.get("Secret", gw.namespace, `${tls.credentialName}-cacert`)?.tls?.caPem : undefined);
+  const credential = secret?.tls?.certPem && secret.tls.keyPem ? { certPem: secret.tls.certPem, keyPem: secret.tls.keyPem, caPem: ca } : undefined;
+  return { bound, kind, credential, mutual: tls.mode === "MUTUAL" };
+}
+
+/** A request or connection that arrived through a TLS server the live gateway already terminated. */
+export function decideAfterTermination(env: Env, gw: Workload, servicePort: number, choice: TlsServerChoice, req: Request): Decision {
+  const walk = newWalk({ ...env, scope: "hop" }, req);
+  const sender: Sender = { proxy: gw, label: proxyLabel(gw) };
+  walk.trail.add({ stage: "gateway", at: sender.label, message: `TLS terminated by ${serverName(choice.bound)}` });
+  if (choice.kind === "tls-terminate") return tcpRoute(walk, sender, [choice.bound], servicePort);
+  return httpRoute(walk, sender, [choice.bound], servicePort, true);
 }

@@ -8,6 +8,7 @@ import { defaultWorld } from "../policy/world.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import type { AccessLogEntry, ProxyContext } from "./context.js";
 import type { Credentials } from "./credentials.js";
+import { gatewayServer } from "./gateway-listener.js";
 import { inboundServer } from "./inbound-listener.js";
 import { outboundServer } from "./outbound-listener.js";
 import { Pools } from "./pool.js";
@@ -26,6 +27,8 @@ export interface SidecarOptions {
   apps: Record<number, { host: string; port: number }>;
   log?: (e: AccessLogEntry) => void;
   outboundPort?: number;
+  /** Run as a gateway (gateway injection): Gateway servers on the workload's ports, no outbound proxy. */
+  gateway?: boolean;
 }
 
 export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string };
@@ -88,11 +91,13 @@ export class Sidecar implements ProxyContext {
   }
 
   async start(): Promise<void> {
-    const outbound = outboundServer(this);
-    this.outboundAddress = await listen(outbound, this.opts.address, this.opts.outboundPort ?? OUTBOUND_PORT);
-    this.servers.push(outbound);
+    if (!this.opts.gateway) {
+      const outbound = outboundServer(this);
+      this.outboundAddress = await listen(outbound, this.opts.address, this.opts.outboundPort ?? OUTBOUND_PORT);
+      this.servers.push(outbound);
+    }
     for (const port of this.opts.ports) {
-      const s = inboundServer(this, port);
+      const s = this.opts.gateway ? gatewayServer(this, port) : inboundServer(this, port);
       this.listeners[String(port)] = await listen(s, this.opts.address, port);
       this.servers.push(s);
     }

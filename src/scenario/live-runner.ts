@@ -106,7 +106,7 @@ export class LiveMesh {
   private async reconcile(): Promise<void> {
     const reg = Registry.of(this.mirror.snapshot());
     const world = scenarioWorld(this.s, this.pki, this.now);
-    const desired = new Map(reg.workloads.filter((w) => !w.gateway).map((w) => [w.id, w]));
+    const desired = new Map(reg.workloads.map((w) => [w.id, w]));
     for (const [id, r] of this.running) {
       const w = desired.get(id);
       if (!w || w.sidecar !== r.workload.sidecar || reg.workloadPorts(w).join() !== r.ports.join()) {
@@ -121,7 +121,7 @@ export class LiveMesh {
         const ports = reg.workloadPorts(w);
         const apps: RunningApp[] = [];
         const appAt: Record<number, string> = {};
-        for (const port of ports) {
+        for (const port of w.gateway ? [] : ports) {
           const existing = this.appAt?.(w, port);
           if (existing) {
             appAt[port] = existing;
@@ -143,10 +143,10 @@ export class LiveMesh {
         const boot = await this.admin.call<{ token: string; control: string }>("POST", "/v1/bootstrap", { workload: id });
         r.proxy = new MeshProcess(`sidecar ${id}`, [
           "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", w.address, "--control", boot.body.control, "--root-cert", this.rootFile, "--token", boot.body.token,
-          "--ports", ports.join(","), ...ports.flatMap((p) => ["--app", `${p}=${appAt[p]}`]), ...this.proxyArgs,
+          "--ports", ports.join(","), ...ports.filter((p) => appAt[p]).flatMap((p) => ["--app", `${p}=${appAt[p]}`]), ...(w.gateway ? ["--gateway"] : []), ...this.proxyArgs,
         ]);
         const ready = await r.proxy.waitFor((l) => l.type === "ready");
-        r.outbound = String(ready.outbound);
+        r.outbound = w.gateway ? undefined : String(ready.outbound);
         r.listeners = ready.listeners as Record<string, string>;
       })());
     }
@@ -222,7 +222,7 @@ export class LiveMesh {
       const svc = reg.servicesByHostname(`${source.via.service}.${source.via.namespace}.svc.cluster.local`)[0];
       const sp = svc?.ports.find((x) => x.port === source.via.port);
       const ep = svc && sp ? reg.endpoints(svc, sp)[0] : undefined;
-      route = ep?.workload.gateway ? `gateways are not running yet in live mode (${ep.workload.id})` : ep ? this.directRoute(`${source.via.service}.${source.via.namespace}`, source.via.port, source.via.namespace) : `no endpoint for ${p.via?.service}`;
+      route = ep ? this.directRoute(`${source.via.service}.${source.via.namespace}`, source.via.port, source.via.namespace) : `no endpoint for ${p.via?.service}`;
     } else {
       const r = this.running.get(source.workload.id);
       route = r?.outbound ? { proxy: hostPort(r.outbound) } : this.directRoute(p.url.host, p.url.port, source.workload.namespace);

@@ -1,0 +1,169 @@
+// A gateway's listener on one of its ports: plain HTTP and TCP are decided as
+// they come; TLS is dispatched by SNI (read before any handshake) to
+// passthrough or to the terminating Gateway server's own TLS stack.
+import { createHash } from "node:crypto";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type Server, type Socket } from "node:net";
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
+import type { Duplex } from "node:stream";
+import type { TlsVersion } from "../api/types.js";
+import type { Decision } from "../policy/decision.js";
+import { decideAtGateway } from "../policy/engine.js";
+import { decideAfterTermination, selectTlsServer, type TlsServerChoice } from "../policy/gateway-path.js";
+import type { Request } from "../policy/request.js";
+import { Registry } from "../registry/registry.js";
+import { reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
+import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
+import { sniff } from "./sniff.js";
+import { splice } from "./splice.js";
+import { resolveHop } from "./state.js";
+import { openHop } from "./upstream.js";
+
+const VERSIONS: Record<TlsVersion, "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3" | undefined> = { TLS_AUTO: undefined, TLSV1_0: "TLSv1", TLSV1_1: "TLSv1.1", TLSV1_2: "TLSv1.2", TLSV1_3: "TLSv1.3" };
+
+export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
+  const choices = new WeakMap<object, TlsServerChoice>();
+  const servicePort = () => {
+    const s = ctx.state()!;
+    return Registry.of(s.snapshot).servicesOf(s.workload, targetPort)[0]?.port.port ?? targetPort;
+  };
+
+  // Plain HTTP, and HTTP inside terminated TLS, share one parser; the choice tells them apart.
+  const http = createHttpServer((req, res) => onHttp(req, res, choices.get(req.socket)));
+  http.on("clientError", rejectMalformed);
+
+  // Refuses a handshake with an alert (no server for this SNI, no credential), as a TLS failure rather
+  // than a bare close: it offers only TLS 1.0–1.1, which no current client accepts (protocol_version alert).
+  let refusal: { creds: object; sc: SecureContext } | undefined;
+  const refuse = createTlsServer({
+    SNICallback: (_n, cb) => {
+      const creds = ctx.credentials();
+      if (!creds) return cb(new Error("no certificate"));
+      if (refusal?.creds !== creds) refusal = { creds, sc: createSecureContext({ cert: creds.certPem, key: creds.keyPem, minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT:@SECLEVEL=0" }) };
+      cb(null, refusal.sc);
+    },
+  });
+  refuse.on("tlsClientError", (_e, s) => s.destroy());
+
+  const contexts = new Map<string, SecureContext>();
+  function contextFor(choice: TlsServerChoice): SecureContext {
+    const tls = choice.bound.server.tls!;
+    const c = choice.credential!;
+    const key = createHash("sha256").update(`${c.certPem}|${c.caPem ?? ""}|${tls.minProtocolVersion}|${tls.maxProtocolVersion}|${choice.mutual}`).digest("hex");
+    let sc = contexts.get(key);
+    if (!sc) {
+      sc = createSecureContext({ cert: c.certPem, key: c.keyPem, ca: choice.mutual ? c.caPem : undefined, minVersion: VERSIONS[tls.minProtocolVersion], maxVersion: VERSIONS[tls.maxProtocolVersion] });
+      contexts.set(key, sc);
+    }
+    return sc;
+  }
+
+  /** Terminates TLS as the chosen Gateway server; MUTUAL verifies the client certificate in the handshake. */
+  function terminate(socket: Socket, choice: TlsServerChoice): void {
+    // tls.Server takes its certificate from SNICallback's context (cached); a client without SNI gets the options' own.
+    const sc = contextFor(choice);
+    const tlsOpts = choice.bound.server.tls!;
+    const t = createTlsServer({
+      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: choice.mutual, ALPNProtocols: ["http/1.1"],
+      cert: choice.credential!.certPem, key: choice.credential!.keyPem, ca: choice.mutual ? choice.credential!.caPem : undefined,
+      minVersion: VERSIONS[tlsOpts.minProtocolVersion], maxVersion: VERSIONS[tlsOpts.maxProtocolVersion],
+    });
+    t.on("tlsClientError", (e, s) => {
+      ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error: `TLS handshake failed: ${e.message}`, decision: { allow: false, reason: `the client did not complete the handshake with ${choice.bound.gateway.meta.name} servers[${choice.bound.server.index}]`, code: "ZM_TLS_HANDSHAKE" }, durationMs: 0, configVersion: ctx.state()?.version });
+      s.destroy();
+    });
+    t.on("secureConnection", (sock: TLSSocket) => {
+      sock.on("error", () => sock.destroy());
+      if (choice.kind === "https-terminate") {
+        choices.set(sock, choice);
+        http.emit("connection", sock);
+        return;
+      }
+      const req: Request = { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} };
+      void tcp(sock, decideAfterTermination(ctx.env(ctx.state()!), ctx.state()!.workload, servicePort(), choice, req));
+    });
+    t.emit("connection", socket);
+  }
+
+  function log(extra: Partial<AccessLogEntry>, d: Decision, started: number): void {
+    ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version, ...extra });
+  }
+
+  async function tcp(stream: Duplex, d: Decision): Promise<void> {
+    const started = Date.now();
+    const state = ctx.state();
+    const o = d.outcome;
+    if (!state || o.kind !== "forward") {
+      log({ protocol: "tcp", error: o.kind === "error" ? o.error : o.kind }, d, started);
+      return void reset(stream as Socket);
+    }
+    const target = resolveHop(state, o);
+    try {
+      if (!target) throw new Error(`no live endpoint for ${o.workload}:${o.port}`);
+      const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
+      splice(stream, up, () => log({ protocol: "tcp", upstream: `${target.host}:${target.port}` }, d, started));
+    } catch (e) {
+      log({ protocol: "tcp", error: (e as Error).message }, d, started);
+      reset(stream as Socket);
+    }
+  }
+
+  function onHttp(req: IncomingMessage, res: ServerResponse, choice: TlsServerChoice | undefined): void {
+    const started = Date.now();
+    const state = ctx.state();
+    if (!state) return void reset(req.socket);
+    const headers = plainHeaders(req);
+    const host = (headers.host ?? "").replace(/:\d+$/, "");
+    const request: Request = { scheme: "http", host, port: servicePort(), method: req.method ?? "GET", path: req.url ?? "/", headers };
+    const env = ctx.env(state);
+    const d = choice ? decideAfterTermination(env, state.workload, servicePort(), choice, request) : decideAtGateway(env, state.workload, servicePort(), targetPort, request);
+    const base = { method: request.method, authority: headers.host, path: request.path };
+    const o = d.outcome;
+    if (o.kind === "response") {
+      res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
+      return log({ ...base, status: o.status }, d, started);
+    }
+    const target = o.kind === "forward" ? resolveHop(state, o) : undefined;
+    const agent = o.kind === "forward" && target ? ctx.pools.agentFor({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials()) : undefined;
+    if (o.kind !== "forward" || !target || !agent) {
+      log({ ...base, error: o.kind === "error" ? o.error : "no live endpoint" }, d, started);
+      if (o.kind === "forward") return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
+      return void reset(req.socket);
+    }
+    // Inside the mesh the path and authority may have been rewritten by the route.
+    forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls }, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" } }, (status, err) => log({ ...base, status, error: err?.message, upstream: `${target.host}:${target.port}` }, d, started));
+  }
+
+  return createServer((socket) => void accept(socket).catch(() => reset(socket)));
+
+  async function accept(socket: Socket): Promise<void> {
+    socket.on("error", () => {});
+    const state = ctx.state();
+    if (!state) return void reset(socket); // fail closed without configuration
+    const first = await peek(socket, (buf, ended) => {
+      const s = sniff(buf);
+      return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
+    }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
+    const env = ctx.env(state);
+    if (first.kind === "tls") {
+      const sni = (first.sni ?? "").toLowerCase();
+      const choice = selectTlsServer(env, state.workload, servicePort(), targetPort, sni);
+      if (!choice || (choice.kind !== "passthrough" && !choice.credential)) return void refuse.emit("connection", socket);
+      if (choice.kind === "passthrough") {
+        const d = decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "https", host: sni, port: servicePort(), method: "CONNECT", path: "", headers: {} });
+        if (d.outcome.kind !== "forward") return void refuse.emit("connection", socket);
+        return tcp(socket, d);
+      }
+      return terminate(socket, choice);
+    }
+    const isHttp = await peek(socket, looksLikeHttp, { afterMs: SNIFF_TIMEOUT_MS, value: false });
+    if (isHttp) {
+      http.emit("connection", socket);
+      socket.resume();
+      return;
+    }
+    await tcp(socket, decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} }));
+  }
+
+}
