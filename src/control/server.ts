@@ -19,6 +19,7 @@ import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import type { ConfigStore, ResourceKey } from "../store/store.js";
 import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
+import { onJsonLines } from "./ndjson.js";
 import { syncStatus, type ProxyRecord } from "./push.js";
 
 export const CONTROL_SERVER_NAME = "zeromesh-control";
@@ -144,17 +145,7 @@ export class ControlPlane {
     const session = { stream, record };
     this.sessions.set(workload, session);
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
-    let buf = "";
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.trim()) this.onProxyMessage(record, JSON.parse(line));
-      }
-    });
+    onJsonLines(stream, (m: Parameters<ControlPlane["onProxyMessage"]>[1]) => this.onProxyMessage(record, m));
     stream.on("close", () => {
       if (this.sessions.get(workload) === session) {
         this.sessions.delete(workload);

@@ -3,6 +3,7 @@
 // serving its last good configuration whenever the control plane is away.
 import { connect, type ClientHttp2Session } from "node:http2";
 import { createCsr } from "../ca/x509.js";
+import { onJsonLines } from "../control/ndjson.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import { spiffeOf, type Credentials } from "./credentials.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
@@ -125,21 +126,11 @@ export class ProxyAgent {
         this.event({ event: "connected" });
         send({ type: "hello", listeners: this.sidecar.listeners, outbound: this.sidecar.outboundAddress });
       });
-      let buf = "";
-      req.setEncoding("utf8");
-      req.on("data", (chunk: string) => {
-        buf += chunk;
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (!line.trim()) continue;
-          const m = JSON.parse(line) as { type: string; config: ProxyConfig };
-          if (m.type !== "config") continue;
-          const r = this.sidecar.applyConfig(m.config);
-          send(r.ack ? { type: "ack", version: r.version } : { type: "nack", version: r.version, error: r.error });
-          this.event({ event: r.ack ? "config-applied" : "config-rejected", version: r.version, ...(r.ack ? {} : { error: r.error }) });
-        }
+      onJsonLines(req, (m: { type: string; config: ProxyConfig }) => {
+        if (m.type !== "config") return;
+        const r = this.sidecar.applyConfig(m.config);
+        send(r.ack ? { type: "ack", version: r.version } : { type: "nack", version: r.version, error: r.error });
+        this.event({ event: r.ack ? "config-applied" : "config-rejected", version: r.version, ...(r.ack ? {} : { error: r.error }) });
       });
       req.on("close", () => {
         session.close();

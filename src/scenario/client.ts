@@ -6,14 +6,10 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { Outcome } from "../policy/decision.js";
+import type { Request } from "../policy/request.js";
 
-export interface ClientRequest {
-  scheme: "http" | "https" | "tcp";
-  host: string;
-  port: number;
-  method: string;
-  path: string;
-  headers: Record<string, string>;
+/** What the probe client sends: the engine's request shape, plus a body and the client's own TLS material. */
+export interface ClientRequest extends Pick<Request, "scheme" | "host" | "port" | "method" | "path" | "headers"> {
   body?: string;
   send?: string;
   /** PEM roots to trust for https. */
