@@ -6,6 +6,7 @@ import { checkCommand } from "./check.js";
 import { demoCommand } from "./demo.js";
 import { processIo, type Io } from "./io.js";
 import { applyCommand, getCommand, proxyConfigCommand, proxyStatusCommand } from "./admin.js";
+import { gatewayCommand } from "./gateway.js";
 import { proxyCommand } from "./proxy.js";
 import { runCommand } from "./run.js";
 import { testCommand } from "./test.js";
@@ -22,6 +23,7 @@ commands:
   up [--config DIR]              run the control plane (CA, config store, proxy streams, admin API)
   proxy --workload NS/NAME ...   run one sidecar (started for you by the scenario runner)
   run --namespace NS --name NAME --port P -- COMMAND   start an application with its sidecar (joins as a WorkloadEntry)
+  gateway --namespace NS --name NAME --labels k=v --port P   run a gateway by hand (selected by Gateway resources)
   apply|delete -f PATH...        change a running control plane's configuration (all or nothing)
   get KIND [-n NS] [-o yaml]     list its resources
   proxy-status                   every proxy: config version sent vs acknowledged
@@ -41,6 +43,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "proxy": return await proxyCommand(rest, io);
       case "app": return await appCommand(rest, io);
       case "run": return await runCommand(rest, io);
+      case "gateway": return await gatewayCommand(rest, io);
       case "proxy-status": return await proxyStatusCommand(rest, io);
       case "proxy-config": return await proxyConfigCommand(rest, io);
       case "apply": return await applyCommand(rest, io);
