@@ -11,13 +11,13 @@ import { MemoryStore } from "../store/memory.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--json]";
+const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--json]";
 
 /** Runs the control plane until interrupted. */
 export async function upCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
     config: { type: "string" }, "state-dir": { type: "string" }, port: { type: "string" }, "admin-port": { type: "string" },
-    names: { type: "string" }, json: { type: "boolean" },
+    names: { type: "string" }, json: { type: "boolean" }, "outside-roots": { type: "string" },
   }, USAGE);
   const settings = loadSettings(process.env, { stateDir: values["state-dir"] });
   mkdirSync(settings.stateDir, { recursive: true });
@@ -32,6 +32,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     store, ca, bootstrap: BootstrapAuthority.openOrCreate(settings.stateDir), bootstrapTtlMs: settings.bootstrapTtl,
     port: values.port !== undefined ? Number(values.port) : 15012, adminPort: values["admin-port"] !== undefined ? Number(values["admin-port"]) : 15014,
     names: values.names && existsSync(values.names) ? JSON.parse(readFileSync(values.names, "utf8")) : {},
+    outsideRoots: values["outside-roots"] ? readFileSync(values["outside-roots"], "utf8") : undefined,
     audit: (line) => io.err(JSON.stringify({ audit: line })),
   });
   await cp.start();

@@ -23,6 +23,8 @@ export interface ProxyConfig {
   endpoints: EndpointTable;
   /** Names outside the registry this proxy may resolve ("host:port" → "address:port"): cluster DNS and the scenario's outside world. */
   names: Record<string, string>;
+  /** Roots trusted when a proxy originates TLS to a host outside the mesh (as an OS trust store would be). */
+  outsideRoots?: string;
 }
 
 const sourceKey = (w: Workload) => `${w.ownerKind}/${w.owner}`;
@@ -78,7 +80,7 @@ export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
   return [...keep];
 }
 
-export function buildProxyConfig(snapshot: Snapshot, w: Workload, version: number, endpoints: EndpointTable, names: Record<string, string>): ProxyConfig {
+export function buildProxyConfig(snapshot: Snapshot, w: Workload, version: number, endpoints: EndpointTable, names: Record<string, string>, outsideRoots?: string): ProxyConfig {
   const resources = scopeFor(snapshot, w);
   const reg = PolicyIndex.of(snapshot).registry;
   const visibleWorkloads = new Set<string>([w.id]);
@@ -92,5 +94,6 @@ export function buildProxyConfig(snapshot: Snapshot, w: Workload, version: numbe
     manifests: resources.map((r) => manifestOf(r)).filter((m) => m !== undefined),
     endpoints: Object.fromEntries(Object.entries(endpoints).filter(([id]) => visibleWorkloads.has(id))),
     names,
+    outsideRoots,
   };
 }

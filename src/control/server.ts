@@ -37,6 +37,8 @@ export interface ControlPlaneOptions {
   debounceMs?: number;
   /** Names outside the registry that proxies may resolve ("host:port" → "address:port"). */
   names?: Record<string, string>;
+  /** PEM roots proxies trust when they originate TLS to hosts outside the mesh. */
+  outsideRoots?: string;
   audit?: (line: Record<string, unknown>) => void;
 }
 
@@ -207,7 +209,7 @@ export class ControlPlane {
     for (const { stream, record } of this.sessions.values()) {
       const w = reg.workload(record.id);
       if (!w) continue; // removed from config: it keeps its last good configuration until it stops
-      const config = buildProxyConfig(snapshot, w, version, endpoints, names);
+      const config = buildProxyConfig(snapshot, w, version, endpoints, names, this.opts.outsideRoots);
       const json = JSON.stringify({ ...config, version: 0 });
       if (json === record.sentJson) continue;
       record.sentJson = json;

@@ -93,7 +93,7 @@ function decideMtls(index: PolicyIndex, client: Workload | undefined, server: Wo
 }
 
 /** A connection to a host outside the mesh, as the world answers it. */
-export function reachExternal(walk: Walk, host: string, port: number, originateTls: boolean): Decision {
+export function reachExternal(walk: Walk, host: string, port: number, originateTls: boolean, viaProxy = true): Decision {
   const { env, trail, req } = walk;
   if (env.scope === "hop") {
     trail.add({ stage: "external", at: host, message: `leaves the mesh for ${host}:${port}${originateTls ? " (TLS originated by the proxy)" : ""}` });
@@ -106,6 +106,8 @@ export function reachExternal(walk: Walk, host: string, port: number, originateT
   }
   if (!ext) {
     trail.add({ stage: "external", at: host, message: `${host}:${port} does not exist or does not answer` });
+    // A proxy turns a failed upstream into 503 (HTTP) or a reset; a client on its own fails to resolve or connect.
+    if (viaProxy) return trail.end(req.scheme === "http" ? { kind: "response", status: 503, body: "upstream connect error or disconnect/reset before headers" } : { kind: "error", error: "reset" }, `${host}:${port} does not answer the proxy`, DenyCodes.NO_ENDPOINT);
     return trail.end({ kind: "error", error: "unresolved" }, `${host} does not resolve to anything that listens on port ${port}`, DenyCodes.UNRESOLVED);
   }
   if (originateTls && ext.serve === "https" && req.scheme === "http") {

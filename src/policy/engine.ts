@@ -40,7 +40,7 @@ export function decide(env: Env, source: Source, req: Request): Decision {
     if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, req.port, ep.port, { sourceIp: w.address });
     return arriveAt(walk, ep.workload, ep.port, { sourceIp: w.address });
   }
-  return reachExternal(walk, req.host, req.port, false);
+  return reachExternal(walk, req.host, req.port, false, false);
 }
 
 /** The client sidecar's hop: where this request goes next, or why it stops here. */

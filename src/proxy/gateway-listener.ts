@@ -15,7 +15,8 @@ import { Registry } from "../registry/registry.js";
 import { reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
-import { sniff } from "./sniff.js";
+import { meshTlsServer } from "./mesh-tls.js";
+import { MESH_ALPN, sniff } from "./sniff.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
 import { openHop } from "./upstream.js";
@@ -125,15 +126,19 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       return log({ ...base, status: o.status }, d, started);
     }
     const target = o.kind === "forward" ? resolveHop(state, o) : undefined;
-    const agent = o.kind === "forward" && target ? ctx.pools.agentFor({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials()) : undefined;
+    const agent = o.kind === "forward" && target
+      ? o.originateTls ? ctx.pools.originate(target.host, o.host ?? target.host, state.config.outsideRoots) : ctx.pools.agentFor({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials())
+      : undefined;
     if (o.kind !== "forward" || !target || !agent) {
       log({ ...base, error: o.kind === "error" ? o.error : "no live endpoint" }, d, started);
       if (o.kind === "forward") return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
       return void reset(req.socket);
     }
     // Inside the mesh the path and authority may have been rewritten by the route.
-    forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls }, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" } }, (status, err) => log({ ...base, status, error: err?.message, upstream: `${target.host}:${target.port}` }, d, started));
+    forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" } }, (status, err) => log({ ...base, status, error: err?.message, upstream: `${target.host}:${target.port}` }, d, started));
   }
+
+  const meshTls = meshTlsServer(ctx, (tls) => void plain(tls, undefined, ctx.env(ctx.state()!)).catch(() => tls.destroy()));
 
   return createServer((socket) => void accept(socket).catch(() => reset(socket)));
 
@@ -146,16 +151,23 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
     }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
     const env = ctx.env(state);
-    if (first.kind === "tls") {
+    // Sidecars reach a gateway (an egress gateway) over mesh mTLS; inside is what they would have sent in plaintext.
+    if (first.kind === "tls" && first.alpn.includes(MESH_ALPN)) return void meshTls.emit("connection", socket);
+    return plain(socket, first.kind === "tls" ? first : undefined, env);
+  }
+
+  async function plain(socket: Duplex, first: { sni?: string } | undefined, env: ReturnType<ProxyContext["env"]>): Promise<void> {
+    const state = ctx.state()!;
+    if (first) {
       const sni = (first.sni ?? "").toLowerCase();
       const choice = selectTlsServer(env, state.workload, servicePort(), targetPort, sni);
-      if (!choice || (choice.kind !== "passthrough" && !choice.credential)) return void refuse.emit("connection", socket);
+      if (!choice || (choice.kind !== "passthrough" && !choice.credential)) return void refuse.emit("connection", socket as Socket);
       if (choice.kind === "passthrough") {
         const d = decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "https", host: sni, port: servicePort(), method: "CONNECT", path: "", headers: {} });
-        if (d.outcome.kind !== "forward") return void refuse.emit("connection", socket);
+        if (d.outcome.kind !== "forward") return void refuse.emit("connection", socket as Socket);
         return tcp(socket, d);
       }
-      return terminate(socket, choice);
+      return terminate(socket as Socket, choice);
     }
     const isHttp = await peek(socket, looksLikeHttp, { afterMs: SNIFF_TIMEOUT_MS, value: false });
     if (isHttp) {

@@ -4,7 +4,7 @@
 // decided by the engine before it reaches the application.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
+import type { Server as TlsServer } from "node:tls";
 import type { Duplex } from "node:stream";
 import { isHttpOrAuto } from "../api/protocol.js";
 import { decideInbound } from "../policy/engine.js";
@@ -13,9 +13,9 @@ import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
 import { reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { principalOf, serverContext, spiffeOf } from "./credentials.js";
 import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
+import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniff } from "./sniff.js";
 import { splice } from "./splice.js";
 
@@ -23,27 +23,7 @@ export function inboundServer(ctx: ProxyContext, port: number): Server {
   const http = createHttpServer();
   http.on("request", (req: IncomingMessage, res: ServerResponse) => onHttp(ctx, port, req, res));
   http.on("clientError", rejectMalformed);
-  // Mesh mTLS is terminated by a (non-listening) tls.Server, which verifies the
-  // client against the mesh roots; the current certificate is chosen per
-  // connection, so rotation needs no restart.
-  const mtls = createTlsServer({
-    requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN],
-    SNICallback: (_name, cb) => {
-      const creds = ctx.credentials();
-      cb(creds ? null : new Error("no workload certificate yet"), creds ? serverContext(creds) : undefined);
-    },
-  });
-  mtls.on("secureConnection", (tls: TLSSocket) => {
-    tls.on("error", () => tls.destroy());
-    const spiffe = spiffeOf(tls.getPeerX509Certificate()?.raw);
-    if (!spiffe) return void tls.destroy();
-    void serve(ctx, port, tls, { spiffe, principal: principalOf(spiffe) }, false, http).catch(() => tls.destroy());
-  });
-  mtls.on("tlsClientError", (e, sock) => {
-    const state = ctx.state();
-    ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error: `mTLS handshake failed: ${e.message}`, decision: { allow: false, reason: `the peer did not present a valid certificate of this mesh (${e.message})`, code: "ZM_DENY_PEER_CERTIFICATE" }, durationMs: 0, configVersion: state?.version });
-    sock.destroy();
-  });
+  const mtls = meshTlsServer(ctx, (tls, peer) => void serve(ctx, port, tls, peer, false, http).catch(() => tls.destroy()));
   return createServer((socket) => void accept(ctx, port, socket, http, mtls).catch(() => reset(socket)));
 }
 

@@ -63,13 +63,13 @@ async function onRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRes
     return;
   }
   const hop = { ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port };
-  const agent = ctx.pools.agentFor(hop, ctx.credentials());
+  const agent = o.originateTls ? ctx.pools.originate(target.host, o.host ?? target.host, state.config.outsideRoots) : ctx.pools.agentFor(hop, ctx.credentials());
   if (!agent) {
     res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
     ctx.log(entry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started));
     return;
   }
-  forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls }, { path: request.path, headers: request.headers }, (status, err) => {
+  forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: request.headers }, (status, err) => {
     ctx.log(entry(ctx, { ...base, status, upstream: `${target.host}:${target.port}`, error: err?.message }, d, started));
   });
 }

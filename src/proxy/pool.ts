@@ -41,6 +41,16 @@ export class Pools {
     return a;
   }
 
+  private readonly originating = new Map<string, HttpsAgent>();
+
+  /** TLS originated by the proxy toward a host outside the mesh (DestinationRule tls SIMPLE), verified against `ca`. */
+  originate(host: string, sni: string, ca: string | undefined): HttpsAgent {
+    const key = `${host}|${sni}|${ca ?? ""}`;
+    let a = this.originating.get(key);
+    if (!a) this.originating.set(key, (a = new HttpsAgent({ ...POOL, servername: sni, ca: ca || undefined })));
+    return a;
+  }
+
   get local(): HttpAgent {
     return this.plain;
   }
@@ -48,5 +58,6 @@ export class Pools {
   destroy(): void {
     this.plain.destroy();
     for (const a of this.mtls.values()) a.destroy();
+    for (const a of this.originating.values()) a.destroy();
   }
 }

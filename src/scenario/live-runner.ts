@@ -77,7 +77,9 @@ export class LiveMesh {
       }
     }
     writeFileSync(join(this.dir, "names.json"), JSON.stringify(this.names));
-    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json")]);
+    // Proxies that originate TLS to the scenario's outside hosts trust its "external" CA, as they would an OS trust store.
+    writeFileSync(join(this.dir, "outside-roots.pem"), this.pki.roots.get("external")?.certPem ?? "");
+    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem")]);
     const ready = await this.control.waitFor((l) => l.ready === true);
     this.adminAddress = String(ready.admin);
     this.admin = new AdminClient(this.adminAddress);

@@ -1,0 +1,29 @@
+// Terminates mesh mTLS: a non-listening tls.Server verifies the client against
+// the mesh roots (a hand-made server TLSSocket would not), with the proxy's
+// current certificate chosen per connection so rotation needs no restart.
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
+import type { Peer } from "../policy/inbound.js";
+import type { ProxyContext } from "./context.js";
+import { principalOf, serverContext, spiffeOf } from "./credentials.js";
+import { MESH_ALPN } from "./sniff.js";
+
+export function meshTlsServer(ctx: ProxyContext, onPeer: (tls: TLSSocket, peer: Peer) => void): TlsServer {
+  const server = createTlsServer({
+    requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN],
+    SNICallback: (_name, cb) => {
+      const creds = ctx.credentials();
+      cb(creds ? null : new Error("no workload certificate yet"), creds ? serverContext(creds) : undefined);
+    },
+  });
+  server.on("secureConnection", (tls: TLSSocket) => {
+    tls.on("error", () => tls.destroy());
+    const spiffe = spiffeOf(tls.getPeerX509Certificate()?.raw);
+    if (!spiffe) return void tls.destroy();
+    onPeer(tls, { spiffe, principal: principalOf(spiffe) });
+  });
+  server.on("tlsClientError", (e, sock) => {
+    ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error: `mTLS handshake failed: ${e.message}`, decision: { allow: false, reason: `the peer did not present a valid certificate of this mesh (${e.message})`, code: "ZM_DENY_PEER_CERTIFICATE" }, durationMs: 0, configVersion: ctx.state()?.version });
+    sock.destroy();
+  });
+  return server;
+}
