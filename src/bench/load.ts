@@ -13,13 +13,18 @@ export interface Target {
   /** The request line's target: a path, or an absolute URL when talking to a proxy. */
   path: string;
   hostHeader: string;
+  /** HTTPS to the target (SNI = hostHeader). */
+  https?: boolean;
 }
 
 /** Requests per second from wrk at fixed concurrency. */
 export function wrkThroughput(t: Target, opts: { connections: number; seconds: number; dir: string }): { rps: number; requests: number } {
   const script = join(opts.dir, `wrk-${t.port}.lua`);
-  writeFileSync(script, `wrk.path = "${t.path}"\nwrk.headers["Host"] = "${t.hostHeader}"\n`);
-  const r = spawnSync("wrk", ["-t1", `-c${opts.connections}`, `-d${opts.seconds}s`, "-s", script, `http://${t.host}:${t.port}`], { encoding: "utf8" });
+  // For HTTPS the URL carries the name (wrk sends it as SNI); wrk.resolve pins the real address.
+  const pin = t.https ? `wrk.resolve = function(host, service) wrk.addrs = wrk.lookup("${t.host}", service) end\n` : "";
+  writeFileSync(script, `${pin}wrk.path = "${t.path}"\nwrk.headers["Host"] = "${t.hostHeader}"\n`);
+  const url = t.https ? `https://${t.hostHeader}:${t.port}` : `http://${t.host}:${t.port}`;
+  const r = spawnSync("wrk", ["-t1", `-c${opts.connections}`, `-d${opts.seconds}s`, "-s", script, url], { encoding: "utf8" });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
   const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(r.stdout);

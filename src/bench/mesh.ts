@@ -7,8 +7,55 @@ import { join } from "node:path";
 import { MeshProcess } from "../scenario/processes.js";
 import { LiveMesh } from "../scenario/live-runner.js";
 import { fixedRateLatency, wrkThroughput, type Percentiles, type Target } from "./load.js";
-import { startNginxPair } from "./nginx.js";
+import { startNginxPair, startNginxTls } from "./nginx.js";
+import { createRoot, issueLeaf } from "../ca/x509.js";
 import { ensureTools } from "./tools.js";
+
+const GATEWAY = (certPem: string, keyPem: string) => `
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingress}}
+  template:
+    metadata: {labels: {istio: ingress}, annotations: {inject.istio.io/templates: gateway}}
+    spec: {serviceAccountName: ingress, containers: [{name: istio-proxy, image: auto}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ingress, namespace: istio-system}
+spec: {selector: {istio: ingress}, ports: [{name: https, port: 443, targetPort: 8443}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: bench-credential, namespace: istio-system}
+type: kubernetes.io/tls
+data: {tls.crt: ${Buffer.from(certPem).toString("base64")}, tls.key: ${Buffer.from(keyPem).toString("base64")}}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bench, namespace: bench}
+spec:
+  selector: {istio: ingress}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [bench.example.com], tls: {mode: SIMPLE, credentialName: bench-credential}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bench, namespace: bench}
+spec: {hosts: [bench.example.com], gateways: [bench], http: [{route: [{destination: {host: server, port: {number: 8080}}}]}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: from-ingress, namespace: bench}
+spec:
+  selector: {matchLabels: {app: server}}
+  rules: [{from: [{source: {principals: ["cluster.local/ns/istio-system/sa/ingress"]}}]}]
+`;
 
 const CONFIG = `apiVersion: v1
 kind: Namespace
@@ -66,7 +113,10 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
   try {
     const backendAddr = String((await backend.waitFor((l) => l.type === "ready")).address);
     const [bh, bp] = backendAddr.split(":");
-    const mesh = new LiveMesh({ file: "bench", name: "bench", resources: [{ text: CONFIG, label: "bench.yaml" }], certificates: [], externals: [], apps: [], steps: [] }, (w) => (w.name === "server" ? backendAddr : undefined), ["--access-log", "off"]);
+    const now = Date.now();
+    const validity = { notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000) };
+    const ingressCert = await issueLeaf(await createRoot("bench ingress", validity), { commonName: "bench.example.com", dnsNames: ["bench.example.com"], validity });
+    const mesh = new LiveMesh({ file: "bench", name: "bench", resources: [{ text: CONFIG + GATEWAY(ingressCert.certPem, ingressCert.keyPem), label: "bench.yaml" }], certificates: [], externals: [], apps: [], steps: [] }, (w) => (w.name === "server" ? backendAddr : undefined), ["--access-log", "off"]);
     stops.unshift(() => mesh.stop());
     await mesh.start();
     const nginx = await startNginxPair(dir, backendAddr);
@@ -81,7 +131,8 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     for (const t of Object.values(targets)) wrkThroughput(t, { connections: 4, seconds: 1, dir });
 
     log(`\nthroughput: wrk, 1 thread, ${opts.connections} connections, ${opts.seconds} s each`);
-    const pids = Object.values(mesh.sidecarPids());
+    const sidecars = Object.entries(mesh.sidecarPids()).filter(([owner]) => owner.startsWith("bench/"));
+    const pids = sidecars.map(([, pid]) => pid);
     const before = pids.map(usage);
     const tp: Record<string, { rps: number; requests: number }> = {};
     for (const [name, t] of Object.entries(targets)) tp[name] = wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir });
@@ -103,11 +154,27 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
       log(`| ${name} | ${fmt(p.p50, d.p50)} | ${fmt(p.p90, d.p90)} | ${fmt(p.p99, d.p99)} | ${p.errors} |`);
     }
 
+    log(`\ningress: client → TLS termination → server, wrk over HTTPS, ${opts.connections} connections, ${opts.seconds} s each`);
+    const nginxTls = await startNginxTls(dir, backendAddr, ingressCert);
+    stops.unshift(() => nginxTls.stop());
+    const gw = mesh.listenerOf("istio-system/ingress", 8443)!.split(":");
+    const ingress: Record<string, Target> = {
+      nginx: { host: nginxTls.front.host, port: nginxTls.front.port, path: "/", hostHeader: "bench.example.com", https: true },
+      zeromesh: { host: gw[0]!, port: Number(gw[1]), path: "/", hostHeader: "bench.example.com", https: true },
+    };
+    for (const t of Object.values(ingress)) wrkThroughput(t, { connections: 4, seconds: 1, dir });
+    const it: Record<string, { rps: number }> = {};
+    for (const [name, t] of Object.entries(ingress)) it[name] = wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir });
+    log("| path | requests/s | vs nginx |");
+    log("|---|---:|---:|");
+    log(`| nginx TLS termination → server | ${Math.round(it.nginx!.rps).toLocaleString("en-US")} | 1.00× |`);
+    log(`| zeromesh gateway (TLS) → sidecar (mTLS) → server | ${Math.round(it.zeromesh!.rps).toLocaleString("en-US")} | ${(it.zeromesh!.rps / it.nginx!.rps).toFixed(2)}× |`);
+
     log("\nsidecar resources (each of the two sidecar processes, during the throughput run)");
     const reqs = tp.zeromesh!.requests;
     log("| sidecar | resident memory | CPU seconds per 1,000 requests |");
     log("|---|---:|---:|");
-    Object.keys(mesh.sidecarPids()).forEach((owner, i) => {
+    sidecars.forEach(([owner], i) => {
       log(`| ${owner} | ${after[i]!.rssMb.toFixed(1)} MB | ${((after[i]!.cpuSeconds - before[i]!.cpuSeconds) / (reqs / 1000)).toFixed(3)} |`);
     });
   } finally {

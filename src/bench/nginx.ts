@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { createRoot, issueLeaf } from "../ca/x509.js";
 
@@ -67,5 +68,42 @@ export async function startNginxPair(dir: string, backend: string): Promise<Ngin
         p.kill("SIGQUIT");
       })));
     },
+  };
+}
+
+/** The ingress baseline: one nginx terminating TLS in front of the backend (keep-alive upstream). */
+export async function startNginxTls(dir: string, backend: string, cert: { certPem: string; keyPem: string }): Promise<NginxPair> {
+  writeFileSync(join(dir, "ingress.pem"), cert.certPem);
+  writeFileSync(join(dir, "ingress.key"), cert.keyPem);
+  const port = await freePort();
+  const user = process.getuid?.() === 0 ? "user root;" : "";
+  const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => {
+    mkdirSync(join(dir, `i-${t}`), { recursive: true });
+    return `${t}_temp_path ${dir}/i-${t};`;
+  }).join(" ");
+  writeFileSync(join(dir, "i.conf"), `${user}\ndaemon off;\nworker_processes 1;\nerror_log ${dir}/i-error.log;\npid ${dir}/i.pid;\nevents { worker_connections 4096; }
+http { access_log off; ${temps}
+  upstream app { server ${backend}; keepalive 64; }
+  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${dir}/ingress.pem; ssl_certificate_key ${dir}/ingress.key;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }\n`);
+  const proc = spawn("nginx", ["-p", dir, "-c", join(dir, "i.conf")], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      void s;
+      const c = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => (c.destroy(), resolve(true)));
+      c.on("error", () => resolve(false));
+    });
+    if (ok) break;
+    if (i === 99) throw new Error(`nginx TLS front did not come up; see ${dir}/i-error.log`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    front: { host: "127.0.0.1", port },
+    pids: proc.pid ? [proc.pid] : [],
+    stop: () => new Promise<void>((r) => {
+      proc.once("exit", () => r());
+      proc.kill("SIGQUIT");
+    }),
   };
 }

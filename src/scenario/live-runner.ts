@@ -171,6 +171,11 @@ export class LiveMesh {
     if (!r.proxy) await this.admin.call("POST", "/v1/endpoints", { workload: r.workload.id, listeners: null }).catch(() => {});
   }
 
+  /** Where a running workload's port is reachable (its proxy's listener, or the app itself). */
+  listenerOf(owner: string, port: number): string | undefined {
+    return [...this.running.values()].find((r) => r.workload.owner === owner)?.listeners[String(port)];
+  }
+
   /** Process ids of the running sidecars, by workload owner. */
   sidecarPids(): Record<string, number> {
     const out: Record<string, number> = {};
