@@ -48,13 +48,6 @@ apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: bench, namespace: bench}
 spec: {hosts: [bench.example.com], gateways: [bench], http: [{route: [{destination: {host: server, port: {number: 8080}}}]}]}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: from-ingress, namespace: bench}
-spec:
-  selector: {matchLabels: {app: server}}
-  rules: [{from: [{source: {principals: ["cluster.local/ns/istio-system/sa/ingress"]}}]}]
 `;
 
 const CONFIG = `apiVersion: v1
@@ -83,10 +76,13 @@ spec: {mtls: {mode: STRICT}}
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: {name: client-only, namespace: bench}
+metadata: {name: callers, namespace: bench}
 spec:
   selector: {matchLabels: {app: server}}
-  rules: [{from: [{source: {principals: ["cluster.local/ns/bench/sa/default"]}}], to: [{operation: {methods: ["GET"]}}]}]
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/bench/sa/default"]}}]
+    to: [{operation: {methods: ["GET"]}}]
+  - from: [{source: {principals: ["cluster.local/ns/istio-system/sa/ingress"]}}]
 `;
 
 /** Resident memory (MB) and CPU seconds of a process, from /proc. */
