@@ -5,19 +5,22 @@ import { formatIssue } from "../api/errors.js";
 import { CertificateAuthority } from "../ca/authority.js";
 import { BootstrapAuthority } from "../ca/bootstrap.js";
 import { loadSettings } from "../config/settings.js";
+import { GatewayLauncher } from "../control/gateways.js";
 import { ControlPlane } from "../control/server.js";
 import { FileSource } from "../store/files.js";
 import { MemoryStore } from "../store/memory.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--json]";
+const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--json]";
 
 /** Runs the control plane until interrupted. */
 export async function upCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
     config: { type: "string" }, "state-dir": { type: "string" }, port: { type: "string" }, "admin-port": { type: "string" },
     names: { type: "string" }, json: { type: "boolean" }, "outside-roots": { type: "string" },
+    // The scenario runner starts every workload itself, gateways included.
+    "no-gateways": { type: "boolean" },
   }, USAGE);
   const settings = loadSettings(process.env, { stateDir: values["state-dir"] });
   mkdirSync(settings.stateDir, { recursive: true });
@@ -36,6 +39,8 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     audit: (line) => io.err(JSON.stringify({ audit: line })),
   });
   await cp.start();
+  const gateways = values["no-gateways"] ? undefined : new GatewayLauncher(store, cp, ca.rootPem, settings.stateDir, (l) => io.err(l));
+  gateways?.start();
   if (values.json) io.out(JSON.stringify({ ready: true, control: cp.address, admin: cp.adminAddress, rootPem: ca.rootPem }));
   else {
     io.out(`zeromesh control plane (${ca.source})`);
@@ -48,6 +53,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     process.once("SIGTERM", resolve);
   });
   files.close();
+  gateways?.stop();
   await cp.stop();
   return 0;
 }

@@ -38,17 +38,22 @@ async function fixture(opts: { ttlMs?: number } = {}) {
   };
   const reg = Registry.of(store.snapshot());
   const app = await startApp({ workload: "web", namespace: "b" }, { serve: "http" }, "127.0.0.1");
+  const events: string[] = [];
   const agent = (id: string, control: string, rootPem: string, token: string, rotateAt = 0.5, outboundPort?: number) => {
     const w = reg.workload(id)!;
     const ports = reg.workloadPorts(w);
-    return new ProxyAgent({ control, rootPem, token, spiffe: w.spiffe, rotateAt, sidecar: { id, address: w.address, ports, outboundPort, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) } });
+    return new ProxyAgent({ control, rootPem, token, spiffe: w.spiffe, rotateAt, events: (e) => events.push(JSON.stringify(e)), sidecar: { id, address: w.address, ports, outboundPort, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) } });
   };
-  return { store, open, agent, reg, app, stateDir };
+  return { store, open, agent, reg, app, stateDir, events };
 }
 
 const get = (addr: string) => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path: "/", headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
-const waitUntil = async (cond: () => boolean | Promise<boolean>) => {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
+const waitUntil = async (cond: () => boolean | Promise<boolean>, limitMs = 30_000) => {
+  const deadline = Date.now() + limitMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
 };
 
 test("control plane: proxies sync, status and config are visible, an invalid apply changes nothing", { timeout: 60_000 }, async () => {
@@ -150,13 +155,15 @@ test("control plane: certificates rotate before expiry without failing requests"
     const firstCert = web.sidecar.credentials()!.certPem;
     let requests = 0;
     // Keep calling across two rotations (each certificate lives 2 s and is replaced at half-life).
-    while (web.sidecar.credentials()!.certPem === firstCert || requests < 5) {
+    // Bounded: a rotation that never comes fails the test instead of hanging it (each certificate lives 2 s).
+    const deadline = Date.now() + 20_000;
+    while ((web.sidecar.credentials()!.certPem === firstCert || requests < 5) && Date.now() < deadline) {
       const r = await get(client.sidecar.outboundAddress);
       assert.equal(r.kind === "response" && r.status, 200, `request ${requests} failed: ${JSON.stringify(r)}`);
       requests++;
     }
     const rotated = web.sidecar.credentials()!;
-    assert.notEqual(rotated.certPem, firstCert);
+    assert.notEqual(rotated.certPem, firstCert, `no rotation; agent events:\n${f.events.slice(-20).join("\n")}`);
     assert.ok(rotated.notAfter.getTime() > Date.now(), "the new certificate is valid");
   } finally {
     await Promise.all([web.stop(), client.stop()]);

@@ -79,6 +79,11 @@ export class ProxyAgent {
           req.on("data", (c: string) => (data += c));
           req.on("end", () => (status === 200 ? resolve(data) : reject(new Error(`certificate refused (${status}): ${data}`))));
           req.on("error", reject);
+          // A stalled request must not stall rotation: give up and retry.
+          req.setTimeout(10_000, () => {
+            req.close();
+            reject(new Error("certificate request timed out"));
+          });
           req.end(JSON.stringify({ csr: csrPem }));
         }).finally(() => session.close());
         const issued = JSON.parse(body) as { certPem: string; chainPem: string; rootPem: string; notAfter: string };

@@ -1,0 +1,58 @@
+// `zeromesh up` runs the gateways its configuration declares (gateway
+// injection), each as its own `zeromesh proxy --gateway` process, and stops
+// the ones the configuration no longer has.
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../paths.js";
+import { Registry } from "../registry/registry.js";
+import type { ConfigStore } from "../store/store.js";
+import type { ControlPlane } from "./server.js";
+
+export class GatewayLauncher {
+  private readonly running = new Map<string, { proc: ChildProcess; ports: string }>();
+  private unsubscribe?: () => void;
+
+  constructor(
+    private readonly store: ConfigStore,
+    private readonly cp: ControlPlane,
+    private readonly rootPem: string,
+    private readonly stateDir: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  start(): void {
+    writeFileSync(join(this.stateDir, "root-cert.pem"), this.rootPem);
+    this.reconcile();
+    this.unsubscribe = this.store.subscribe(() => this.reconcile());
+  }
+
+  private reconcile(): void {
+    const reg = Registry.of(this.store.snapshot());
+    const wanted = new Map(reg.workloads.filter((w) => w.gateway).map((w) => [w.id, w]));
+    for (const [id, r] of this.running) {
+      const w = wanted.get(id);
+      if (!w || reg.workloadPorts(w).join(",") !== r.ports) {
+        r.proc.kill("SIGTERM");
+        this.running.delete(id);
+        this.log(`gateway ${id} stopped`);
+      }
+    }
+    for (const [id, w] of wanted) {
+      if (this.running.has(id)) continue;
+      const ports = reg.workloadPorts(w).join(",");
+      const proc = spawn(process.execPath, [
+        join(PROJECT_ROOT, "dist", "cli", "main.js"), "proxy", "--gateway", "--workload", id, "--spiffe", w.spiffe, "--address", w.address,
+        "--control", this.cp.address, "--root-cert", join(this.stateDir, "root-cert.pem"), "--token", this.cp.issueBootstrap(id), "--ports", ports,
+      ], { stdio: ["ignore", "inherit", "inherit"] });
+      this.running.set(id, { proc, ports });
+      this.log(`gateway ${id} started (${w.spiffe}) on ${w.address} ports ${ports || "none"}`);
+    }
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    for (const r of this.running.values()) r.proc.kill("SIGTERM");
+    this.running.clear();
+  }
+}
