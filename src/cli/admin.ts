@@ -13,11 +13,13 @@ import { parse } from "./args.js";
 import type { Io } from "./io.js";
 import { table } from "./table.js";
 
-function client(admin?: string): AdminClient {
+/** The control plane's admin API: --admin, else ZEROMESH_ADMIN. */
+export function adminClient(admin?: string): AdminClient {
   return new AdminClient(admin ?? loadSettings().admin);
 }
 
-async function call<T>(c: AdminClient, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+/** One admin call; an unreachable control plane or a refusal becomes a ZmError with the server's code and messages. */
+export async function adminCall<T>(c: AdminClient, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
   let r;
   try {
     r = await c.call<T & { error?: string; errors?: string[]; code?: string }>(method, path, body);
@@ -32,7 +34,7 @@ const ADMIN = { admin: { type: "string" as const }, output: { type: "string" as 
 
 export async function proxyStatusCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, ADMIN, "zeromesh proxy-status [--admin HOST:PORT] [-o json]");
-  const rows = await call<{ proxy: string; connected: boolean; status: string; sent: number | null; acked: number | null; nack: { error: string } | null }[]>(client(values.admin), "GET", "/v1/proxy-status");
+  const rows = await adminCall<{ proxy: string; connected: boolean; status: string; sent: number | null; acked: number | null; nack: { error: string } | null }[]>(adminClient(values.admin), "GET", "/v1/proxy-status");
   if (values.output === "json") io.out(JSON.stringify(rows, null, 2));
   else io.out(table(["PROXY", "CONNECTED", "STATUS", "SENT", "ACKED", "LAST REJECTION"], rows.map((r) => [r.proxy, r.connected ? "yes" : "no", r.status, String(r.sent ?? "-"), String(r.acked ?? "-"), r.nack?.error.slice(0, 60) ?? ""])));
   return rows.every((r) => r.status === "SYNCED") ? 0 : 1;
@@ -45,7 +47,7 @@ export async function proxyConfigCommand(argv: string[], io: Io): Promise<number
   const { values, positionals } = parse(argv, ADMIN, usage);
   const [section, proxy] = positionals;
   if (!section || !proxy || !SECTIONS.includes(section as (typeof SECTIONS)[number])) return io.usage(usage);
-  const r = await call<{ proxy: string; listeners: Record<string, string>; outbound?: string; certificate: Record<string, string> | null; version: number | null; config: ProxyConfig | null }>(client(values.admin), "GET", `/v1/proxy-config?proxy=${encodeURIComponent(proxy)}`);
+  const r = await adminCall<{ proxy: string; listeners: Record<string, string>; outbound?: string; certificate: Record<string, string> | null; version: number | null; config: ProxyConfig | null }>(adminClient(values.admin), "GET", `/v1/proxy-config?proxy=${encodeURIComponent(proxy)}`);
   const state = r.config ? stateFrom(r.config) : undefined;
   const reg = state && !("error" in state) ? Registry.of(state.snapshot) : undefined;
   let rows: string[][] = [];
@@ -91,13 +93,13 @@ export async function applyCommand(argv: string[], io: Io, del = false): Promise
   const { values } = parse(argv, { ...ADMIN, filename: { type: "string", short: "f", multiple: true } }, usage);
   if (!values.filename?.length) return io.usage(usage);
   const files = filesOf(values.filename);
-  const c = client(values.admin);
+  const c = adminClient(values.admin);
   if (del) {
     const remove = files.flatMap((f) => loadText(f.text, f.file).resources.map((r) => ({ kind: r.kind, namespace: r.meta.namespace, name: r.meta.name })));
-    const r = await call<{ version: number; deleted: string[] }>(c, "POST", "/v1/apply", { files: [], remove, cause: "zeromesh delete" });
+    const r = await adminCall<{ version: number; deleted: string[] }>(c, "POST", "/v1/apply", { files: [], remove, cause: "zeromesh delete" });
     io.out(`deleted ${r.deleted.length}: ${r.deleted.join(", ")} (config version ${r.version})`);
   } else {
-    const r = await call<{ version: number; created: string[]; updated: string[] }>(c, "POST", "/v1/apply", { files, cause: "zeromesh apply" });
+    const r = await adminCall<{ version: number; created: string[]; updated: string[] }>(c, "POST", "/v1/apply", { files, cause: "zeromesh apply" });
     io.out(`applied: ${r.created.length} created, ${r.updated.length} updated (config version ${r.version})`);
   }
   return 0;
@@ -110,7 +112,7 @@ export async function getCommand(argv: string[], io: Io): Promise<number> {
   if (!kind) return io.usage(usage);
   const q = new URLSearchParams({ kind: kind.replace(/s$/i, "") });
   if (values.namespace) q.set("namespace", values.namespace);
-  const r = await call<{ items: { metadata?: { name?: string; namespace?: string } }[] }>(client(values.admin), "GET", `/v1/resources?${q}`);
+  const r = await adminCall<{ items: { metadata?: { name?: string; namespace?: string } }[] }>(adminClient(values.admin), "GET", `/v1/resources?${q}`);
   if (values.output === "yaml") io.out(r.items.map((i) => stringify(i)).join("---\n"));
   else if (values.output === "json") io.out(JSON.stringify(r.items, null, 2));
   else io.out(table(["NAMESPACE", "NAME"], r.items.map((i) => [i.metadata?.namespace ?? "", i.metadata?.name ?? ""])));

@@ -1,5 +1,6 @@
 import { startApp } from "../app/server.js";
 import { parse } from "./args.js";
+import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
 const USAGE = "zeromesh app --name NAME --namespace NS [--host 127.0.0.1] [--port 0] [--serve http|tcp-echo]";
@@ -10,10 +11,7 @@ export async function appCommand(argv: string[], io: Io): Promise<number> {
   if (!values.name || !values.namespace) return io.usage(USAGE);
   const app = await startApp({ workload: values.name, namespace: values.namespace }, values.serve === "tcp-echo" ? { serve: "tcp-echo" } : { serve: "http" }, values.host ?? "127.0.0.1", Number(values.port ?? 0));
   io.out(JSON.stringify({ type: "ready", address: `${app.host}:${app.port}` }));
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilStopped();
   await app.close();
   return 0;
 }

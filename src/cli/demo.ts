@@ -7,6 +7,7 @@ import { send } from "../scenario/client.js";
 import { LiveMesh } from "../scenario/live-runner.js";
 import { checkCommand } from "./check.js";
 import { parse } from "./args.js";
+import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
 export async function demoCommand(argv: string[], io: Io): Promise<number> {
@@ -41,10 +42,7 @@ Paste these while the mesh runs:
     return 0;
   }
   io.out("Press Ctrl-C to stop the mesh.");
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilStopped();
   await mesh.stop();
   return 0;
 }

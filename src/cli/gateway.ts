@@ -2,12 +2,12 @@
 // gateway injection does it (a Deployment whose pod template asks for the
 // gateway template), selected by Gateway resources through its labels.
 import { stringify } from "yaml";
-import { Codes, ZmError } from "../api/errors.js";
 import { loadSettings } from "../config/settings.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { loopbackAddressFor } from "../registry/registry.js";
-import { AdminClient } from "../scenario/admin-client.js";
+import { adminCall, adminClient } from "./admin.js";
 import { parse } from "./args.js";
+import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
 const USAGE = "zeromesh gateway --namespace NS --name NAME --labels k=v,... --port P... [--service-account SA] [--admin HOST:PORT] [--access-log stdout|off]";
@@ -19,7 +19,7 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   }, USAGE);
   if (!values.namespace || !values.name || !values.labels || !values.port?.length) return io.usage(USAGE);
   const settings = loadSettings();
-  const admin = new AdminClient(values.admin ?? settings.admin);
+  const admin = adminClient(values.admin);
   const id = `${values.namespace}/${values.name}`;
   const labels = Object.fromEntries(values.labels.split(",").filter(Boolean).map((kv) => kv.split("=") as [string, string]));
   const ports = values.port.map(Number);
@@ -33,15 +33,8 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
       },
     },
   };
-  const call = async <T>(path: string, body: unknown) => {
-    const r = await admin.call<T & { errors?: string[]; error?: string }>("POST", path, body).catch((e: Error) => {
-      throw new ZmError(Codes.IO, `cannot reach the control plane's admin API: ${e.message}; is \`zeromesh up\` running?`);
-    });
-    if (r.status !== 200) throw new ZmError(Codes.INVALID, r.body.errors?.join("\n") ?? r.body.error ?? `HTTP ${r.status}`);
-    return r.body;
-  };
-  await call("/v1/apply", { files: [{ file: `zeromesh gateway ${id}`, text: stringify(deployment) }], cause: `zeromesh gateway ${id}` });
-  const boot = await call<{ token: string; spiffe: string; control: string; rootPem: string }>("/v1/bootstrap", { workload: id });
+  await adminCall(admin, "POST", "/v1/apply", { files: [{ file: `zeromesh gateway ${id}`, text: stringify(deployment) }], cause: `zeromesh gateway ${id}` });
+  const boot = await adminCall<{ token: string; spiffe: string; control: string; rootPem: string }>(admin, "POST", "/v1/bootstrap", { workload: id });
   const address = loopbackAddressFor(id);
   const agent = new ProxyAgent({
     control: boot.control, rootPem: boot.rootPem, token: boot.token, spiffe: boot.spiffe, rotateAt: settings.rotateAt,
@@ -49,11 +42,8 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   });
   await agent.start();
   io.err(`zeromesh: gateway ${id} (${boot.spiffe}) listening on ${Object.values(agent.sidecar.listeners).join(", ")}`);
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilStopped();
   await agent.stop();
-  await call("/v1/apply", { files: [], remove: [{ kind: "Deployment", namespace: values.namespace, name: values.name }], cause: `zeromesh gateway ${id} stopped` }).catch(() => {});
+  await adminCall(admin, "POST", "/v1/apply", { files: [], remove: [{ kind: "Deployment", namespace: values.namespace, name: values.name }], cause: `zeromesh gateway ${id} stopped` }).catch(() => {});
   return 0;
 }

@@ -2,6 +2,7 @@ import { createWriteStream, readFileSync } from "node:fs";
 import { loadSettings } from "../config/settings.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { parse } from "./args.js";
+import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
 const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE] [--gateway]";
@@ -37,10 +38,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
   });
   await agent.start();
   io.out(JSON.stringify({ type: "ready", proxy: values.workload, outbound: agent.sidecar.outboundAddress, listeners: agent.sidecar.listeners }));
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilStopped();
   await agent.stop();
   return 0;
 }

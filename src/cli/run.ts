@@ -4,11 +4,10 @@
 // reached only through the sidecar, on the workload's own loopback address.
 import { spawn } from "node:child_process";
 import { stringify } from "yaml";
-import { Codes, ZmError } from "../api/errors.js";
 import { loadSettings } from "../config/settings.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { loopbackAddressFor } from "../registry/registry.js";
-import { AdminClient } from "../scenario/admin-client.js";
+import { adminCall, adminClient } from "./admin.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
@@ -23,7 +22,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   const command = dash >= 0 ? argv.slice(dash + 1) : [];
   if (!values.namespace || !values.name || !command.length) return io.usage(USAGE);
   const settings = loadSettings();
-  const admin = new AdminClient(values.admin ?? settings.admin);
+  const admin = adminClient(values.admin);
   const id = `${values.namespace}/${values.name}`;
   const ports = (values.port ?? []).map(Number);
   if (ports.some((p) => !(p >= 1 && p <= 65535))) return io.usage(USAGE);
@@ -35,15 +34,8 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     metadata: { name: values.name, namespace: values.namespace },
     spec: { address, labels: { app: values.name, ...labels }, serviceAccount: sa, ports: Object.fromEntries(ports.map((p) => [`port-${p}`, p])) },
   };
-  const call = async <T>(method: "GET" | "POST", path: string, body?: unknown) => {
-    const r = await admin.call<T & { errors?: string[]; error?: string }>(method, path, body).catch((e: Error) => {
-      throw new ZmError(Codes.IO, `cannot reach the control plane's admin API: ${e.message}; is \`zeromesh up\` running?`);
-    });
-    if (r.status !== 200) throw new ZmError(Codes.INVALID, r.body.errors?.join("\n") ?? r.body.error ?? `HTTP ${r.status}`);
-    return r.body;
-  };
-  await call("POST", "/v1/apply", { files: [{ file: `zeromesh run ${id}`, text: stringify(entry) }], cause: `zeromesh run ${id}` });
-  const boot = await call<{ token: string; spiffe: string; control: string; rootPem: string }>("POST", "/v1/bootstrap", { workload: id });
+  await adminCall(admin, "POST", "/v1/apply", { files: [{ file: `zeromesh run ${id}`, text: stringify(entry) }], cause: `zeromesh run ${id}` });
+  const boot = await adminCall<{ token: string; spiffe: string; control: string; rootPem: string }>(admin, "POST", "/v1/bootstrap", { workload: id });
   const agent = new ProxyAgent({
     control: boot.control, rootPem: boot.rootPem, token: boot.token, spiffe: boot.spiffe, rotateAt: settings.rotateAt,
     sidecar: {
@@ -69,6 +61,6 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     });
   });
   await agent.stop();
-  await call("POST", "/v1/apply", { files: [], remove: [{ kind: "WorkloadEntry", namespace: values.namespace, name: values.name }], cause: `zeromesh run ${id} exited` }).catch(() => {});
+  await adminCall(admin, "POST", "/v1/apply", { files: [], remove: [{ kind: "WorkloadEntry", namespace: values.namespace, name: values.name }], cause: `zeromesh run ${id} exited` }).catch(() => {});
   return code;
 }

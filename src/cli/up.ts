@@ -10,6 +10,7 @@ import { ControlPlane } from "../control/server.js";
 import { FileSource } from "../store/files.js";
 import { MemoryStore } from "../store/memory.js";
 import { parse } from "./args.js";
+import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
 const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--json]";
@@ -48,10 +49,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     io.out(`  admin API           http://${cp.adminAddress}  (zeromesh proxy-status, apply, get)`);
     io.out(`  configuration       ${configDir} (watched)`);
   }
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await untilStopped();
   files.close();
   gateways?.stop();
   await cp.stop();

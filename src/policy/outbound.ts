@@ -5,7 +5,7 @@ import { isHttpOrAuto, isTlsProtocol } from "../api/protocol.js";
 import type { Workload } from "../registry/model.js";
 import { proxyLabel, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
-import { reachExternal, sendToService, type Target } from "./delivery.js";
+import { reachExternal } from "./delivery.js";
 import { routeAtProxy } from "./mesh-routing.js";
 import { inEgressScope, outboundMode, sidecarFor, type SidecarChoice } from "./sidecar-scope.js";
 import { arriveAt } from "./inbound.js";
@@ -75,4 +75,3 @@ function httpServiceInScope(walk: Walk, w: Workload, choice: SidecarChoice, port
   return undefined;
 }
 
-export type { Target };
