@@ -3,9 +3,8 @@
 // drain), and one per local application port.
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { spiffeOf, type Credentials } from "./credentials.js";
-import { MESH_ALPN } from "./sniff.js";
-import type { HopTarget } from "./upstream.js";
+import type { Credentials } from "./credentials.js";
+import { meshClientTls, type HopTarget } from "./upstream.js";
 
 const POOL = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 };
 
@@ -28,14 +27,7 @@ export class Pools {
     const key = `${t.host}:${t.port}|${t.identities.join(",")}|${this.gen(creds)}`;
     let a = this.mtls.get(key);
     if (!a) {
-      a = new HttpsAgent({
-        ...POOL, cert: creds.certPem + creds.chainPem, key: creds.keyPem, ca: creds.rootPem, ALPNProtocols: [MESH_ALPN],
-        servername: `outbound_.${t.servicePort}_._.${t.serviceHost ?? "unknown"}`,
-        checkServerIdentity: (_h, cert) => {
-          const peer = spiffeOf(cert.raw);
-          return peer && (!t.identities.length || t.identities.includes(peer)) ? undefined : new Error(`peer is ${peer ?? "no SPIFFE identity"}, expected one of ${t.identities.join(", ")}`);
-        },
-      });
+      a = new HttpsAgent({ ...POOL, ...meshClientTls(t, creds) });
       this.mtls.set(key, a);
     }
     return a;

@@ -21,6 +21,26 @@ export class HopError extends Error {
   }
 }
 
+const PEER_IDENTITY = "ZM_PEER_IDENTITY";
+
+/**
+ * TLS options for a mesh hop, for a single connection or a keep-alive agent:
+ * the workload certificate, the mesh roots, the mesh ALPN, Istio's SNI form,
+ * and a peer check by SPIFFE identity (not DNS name): the peer must be one
+ * of the identities the destination runs as.
+ */
+export function meshClientTls(t: HopTarget, creds: Credentials) {
+  return {
+    cert: creds.certPem + creds.chainPem, key: creds.keyPem, ca: creds.rootPem,
+    ALPNProtocols: [MESH_ALPN], servername: `outbound_.${t.servicePort}_._.${t.serviceHost ?? "unknown"}`,
+    checkServerIdentity: (_host: string, cert: { raw: Buffer }) => {
+      const peer = spiffeOf(cert.raw);
+      if (peer && (!t.identities.length || t.identities.includes(peer))) return undefined;
+      return Object.assign(new Error(`peer is ${peer ?? "no SPIFFE identity"}, expected one of ${t.identities.join(", ")}`), { code: PEER_IDENTITY });
+    },
+  };
+}
+
 export function openHop(t: HopTarget, creds: Credentials | undefined, timeoutMs = 10_000): Promise<Socket | TLSSocket> {
   return new Promise((resolve, reject) => {
     const fail = (e: HopError) => {
@@ -30,17 +50,8 @@ export function openHop(t: HopTarget, creds: Credentials | undefined, timeoutMs 
     let sock: Socket | TLSSocket;
     if (t.mtls) {
       if (!creds) return reject(new HopError("no workload certificate yet", "tls"));
-      sock = tlsConnect({
-        host: t.host, port: t.port, cert: creds.certPem + creds.chainPem, key: creds.keyPem, ca: creds.rootPem,
-        ALPNProtocols: [MESH_ALPN], servername: `outbound_.${t.servicePort}_._.${t.serviceHost ?? "unknown"}`,
-        // The peer is checked by SPIFFE identity, not by DNS name.
-        checkServerIdentity: () => undefined,
-      });
+      sock = tlsConnect({ host: t.host, port: t.port, ...meshClientTls(t, creds) });
       sock.once("secureConnect", () => {
-        const peer = spiffeOf((sock as TLSSocket).getPeerX509Certificate()?.raw);
-        if (!peer || (t.identities.length && !t.identities.includes(peer))) {
-          return fail(new HopError(`peer at ${t.host}:${t.port} is ${peer ?? "no SPIFFE identity"}, expected one of ${t.identities.join(", ")}`, "identity"));
-        }
         sock.setTimeout(0);
         resolve(sock);
       });
@@ -51,6 +62,9 @@ export function openHop(t: HopTarget, creds: Credentials | undefined, timeoutMs 
       });
     }
     sock.setTimeout(timeoutMs, () => fail(new HopError(`connecting to ${t.host}:${t.port} timed out`, "timeout")));
-    sock.once("error", (e: NodeJS.ErrnoException) => reject(new HopError(`${t.host}:${t.port}: ${e.message}`, e.code === "ECONNREFUSED" ? "refused" : t.mtls ? "tls" : "refused")));
+    sock.once("error", (e: NodeJS.ErrnoException) => {
+      const kind = e.code === PEER_IDENTITY ? "identity" : e.code === "ECONNREFUSED" ? "refused" : t.mtls ? "tls" : "refused";
+      reject(new HopError(`${t.host}:${t.port}: ${e.message}`, kind));
+    });
   });
 }
