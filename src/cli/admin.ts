@@ -6,7 +6,7 @@ import { loadSettings } from "../config/settings.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import { stateFrom } from "../proxy/state.js";
 import { Registry } from "../registry/registry.js";
-import { AdminClient } from "../scenario/admin-client.js";
+import { AdminClient } from "../control/admin-client.js";
 import { listConfigFiles } from "../store/apply.js";
 import { loadText } from "../api/load.js";
 import { parse } from "./args.js";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { createRoot, issueLeaf } from "../ca/x509.js";
-import { AdminClient } from "../scenario/admin-client.js";
+import { AdminClient } from "../control/admin-client.js";
 import { MeshProcess } from "../scenario/processes.js";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");

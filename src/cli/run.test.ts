@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../paths.js";
-import { AdminClient } from "../scenario/admin-client.js";
+import { AdminClient } from "../control/admin-client.js";
 import { MeshProcess } from "../scenario/processes.js";
 
 const CLI = join(PROJECT_ROOT, "dist", "cli", "main.js");

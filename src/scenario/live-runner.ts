@@ -11,7 +11,7 @@ import type { Workload } from "../registry/model.js";
 import { Registry } from "../registry/registry.js";
 import { MemoryStore } from "../store/memory.js";
 import type { ResourceKey } from "../store/store.js";
-import { AdminClient } from "./admin-client.js";
+import { AdminClient } from "../control/admin-client.js";
 import { send, type ClientRequest, type Route } from "./client.js";
 import { checkExpect, describeExpect } from "./expect.js";
 import type { Probe, Scenario } from "./model.js";
