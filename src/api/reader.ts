@@ -124,6 +124,21 @@ export class Reader {
     return n;
   }
 
+  /** A real number (a percentage, a weight given as a double). */
+  number(opts: { min?: number; max?: number } = {}): number | undefined {
+    if (!this.present) return undefined;
+    if (typeof this.value !== "number" || !Number.isFinite(this.value)) {
+      this.error(`must be a number, got ${describe(this.value)}`);
+      return undefined;
+    }
+    const n = this.value;
+    if ((opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+      this.error(`must be between ${opts.min ?? "-inf"} and ${opts.max ?? "inf"}, got ${n}`);
+      return undefined;
+    }
+    return n;
+  }
+
   port(opts: { required?: boolean } = {}): number | undefined {
     return this.int({ ...opts, min: 1, max: 65535 });
   }

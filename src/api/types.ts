@@ -146,9 +146,23 @@ export interface HttpRoute {
   directResponse?: { status: number; body?: string };
   rewrite?: { uri?: string; authority?: string };
   timeoutMs?: number;
-  retries?: { attempts: number; perTryTimeoutMs?: number; retryOn?: string };
-  fault?: { abort?: { httpStatus: number; percentage: number } };
+  retries?: RetryPolicy;
+  fault?: { abort?: { httpStatus: number; percentage: number }; delay?: { ms: number; percentage: number } };
 }
+
+/** A route's retries, with `retryOn` split into Envoy's conditions and status codes. */
+export interface RetryPolicy {
+  attempts: number;
+  perTryTimeoutMs?: number;
+  on: RetryCondition[];
+  statusCodes: number[];
+}
+
+export const RETRY_CONDITIONS = [
+  "5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx", "refused-stream", "retriable-status-codes",
+  "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+] as const;
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
 export interface TlsRoute {
   index: number;

@@ -22,8 +22,13 @@ function handler(id: StandInIdentity) {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
       const r = standInRespond(id, { method: req.method ?? "GET", path: req.url ?? "/", headers });
-      res.writeHead(r.status, { ...r.headers, "content-length": Buffer.byteLength(r.body) });
-      res.end(r.body);
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(r.status, { ...r.headers, "content-length": Buffer.byteLength(r.body) });
+        res.end(r.body);
+      };
+      if (r.delayMs) setTimeout(answer, r.delayMs).unref();
+      else answer();
     });
   };
 }

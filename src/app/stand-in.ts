@@ -18,6 +18,8 @@ export interface StandInResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** httpbin's /delay/N: answer after N seconds (at most 10). */
+  delayMs?: number;
 }
 
 export function standInRespond(id: StandInIdentity, req: StandInRequest): StandInResponse {
@@ -27,9 +29,11 @@ export function standInRespond(id: StandInIdentity, req: StandInRequest): StandI
     const code = Number(status[1]);
     return { status: code >= 100 && code <= 599 ? code : 400, headers: { "content-type": "text/plain" }, body: "" };
   }
-  if (id.body !== undefined) return { status: 200, headers: { "content-type": "text/plain" }, body: id.body };
+  const delay = /^\/delay\/(\d+(?:\.\d+)?)$/.exec(path);
+  const delayMs = delay ? Math.round(Math.min(Number(delay[1]), 10) * 1000) : undefined;
+  if (id.body !== undefined) return { status: 200, headers: { "content-type": "text/plain" }, body: id.body, delayMs };
   if (path === "/headers") return json({ headers: req.headers });
-  return json({ workload: id.workload, namespace: id.namespace, method: req.method, path: req.path, headers: req.headers });
+  return { ...json({ workload: id.workload, namespace: id.namespace, method: req.method, path: req.path, headers: req.headers }), delayMs };
 }
 
 function json(v: unknown): StandInResponse {

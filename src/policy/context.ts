@@ -4,6 +4,7 @@ import { Trail } from "./decision.js";
 import { PolicyIndex } from "./index.js";
 import type { Request } from "./request.js";
 import type { World } from "./world.js";
+import { newTiming, type HttpRouteHandling, type Timing } from "./route-timing.js";
 
 /** Everything a decision may read. No I/O and no clock beyond `world.now`. */
 export interface Env {
@@ -18,6 +19,8 @@ export interface Env {
   scope?: "path" | "hop";
   /** Endpoint choice for the live proxy (round robin, least request); the static engine takes the first. */
   pickEndpoint?: (count: number, key: string) => number;
+  /** Draws a fault's percentage for the live proxy; the static engine applies only faults at 100%. */
+  chance?: (percentage: number) => boolean;
 }
 
 /** One request's walk through the mesh. */
@@ -26,10 +29,13 @@ export interface Walk {
   index: PolicyIndex;
   trail: Trail;
   req: Request;
+  timing: Timing;
+  /** The HTTP route the current proxy chose (hop mode hands it to the live proxy). */
+  route?: HttpRouteHandling;
 }
 
 export function newWalk(env: Env, req: Request): Walk {
-  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req };
+  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req, timing: newTiming() };
 }
 
 /** The proxy sending a hop: its workload gives the mTLS identity. */

@@ -1,6 +1,8 @@
 // A decision is a value: what happened to a request and why, step by step.
 // The proxies log it, the CLI prints it, the scenario runner compares it.
 
+import type { HttpRouteHandling } from "./route-timing.js";
+
 export type ConnectionError = "reset" | "refused" | "tls" | "timeout" | "unresolved";
 
 export type Outcome =
@@ -10,7 +12,7 @@ export type Outcome =
   /** Sent on to a host outside what the engine models (check without a scenario's externals). */
   | { kind: "forwarded"; host: string; port: number }
   /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
-  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean }
+  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling }
   /** Live proxies decide one hop: hand the request to the local application on this port. */
   | { kind: "deliver"; port: number; headers: Record<string, string> };
 
@@ -55,6 +57,7 @@ export const DenyCodes = {
   TLS: "ZM_TLS_HANDSHAKE",
   NO_LISTENER: "ZM_NO_LISTENER",
   UNRESOLVED: "ZM_UNRESOLVED_HOST",
+  TIMEOUT: "ZM_UPSTREAM_TIMEOUT",
 } as const;
 
 export function describeOutcome(o: Outcome): string {

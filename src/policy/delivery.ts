@@ -9,6 +9,7 @@ import { DenyCodes, type Decision } from "./decision.js";
 import { handleAtGateway } from "./gateway-path.js";
 import { arriveAt, serveWith } from "./inbound.js";
 import { effectiveMtls } from "./peer-authn.js";
+import { DEFAULT_HTTP_ROUTE } from "./route-timing.js";
 import type { PolicyIndex } from "./index.js";
 
 export const drName = (d: DestinationRule) => `DestinationRule/${d.meta.namespace}/${d.meta.name}`;
@@ -74,11 +75,14 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
   if (env.scope === "hop") {
     // The destination's sidecar (or gateway) decides the rest; a peer must present one of the identities the service runs as.
     const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];
-    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost }, `forwarded to ${ep.workload.id}:${ep.port}`);
+    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk) }, `forwarded to ${ep.workload.id}:${ep.port}`);
   }
   if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, t.port.port, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined });
   return arriveAt(walk, ep.workload, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined, sourceIp: sender.proxy?.address });
 }
+
+/** The chosen route's timeout and retries for an HTTP hop (Istio's defaults without a VirtualService). */
+const httpHandling = (walk: Walk) => (walk.req.scheme === "http" ? walk.route ?? DEFAULT_HTTP_ROUTE : undefined);
 
 const unhealthy = (scheme: string) => (scheme === "http" ? { kind: "response" as const, status: 503, body: "no healthy upstream" } : { kind: "error" as const, error: "reset" as const });
 
@@ -97,7 +101,7 @@ export function reachExternal(walk: Walk, host: string, port: number, originateT
   const { env, trail, req } = walk;
   if (env.scope === "hop") {
     trail.add({ stage: "external", at: host, message: `leaves the mesh for ${host}:${port}${originateTls ? " (TLS originated by the proxy)" : ""}` });
-    return trail.allow({ kind: "forward", address: host, port, mtls: false, identities: [], host, originateTls }, `forwarded to ${host}:${port}, outside the mesh`);
+    return trail.allow({ kind: "forward", address: host, port, mtls: false, identities: [], host, originateTls, http: httpHandling(walk) }, `forwarded to ${host}:${port}, outside the mesh`);
   }
   const ext = env.world.external(host, port);
   if (ext === "unknown") {

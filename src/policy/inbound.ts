@@ -9,6 +9,7 @@ import { proxyLabel, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { effectiveMtls } from "./peer-authn.js";
 import { pathOnly, requestAuthority } from "./request.js";
+import { firstExpired, formatMs } from "./route-timing.js";
 import { sidecarFor, sidecarName } from "./sidecar-scope.js";
 import { verifyServerCert } from "./tls.js";
 import type { ServerBehaviour } from "./world.js";
@@ -147,6 +148,12 @@ export function serveWith(
     return trail.end({ kind: "response", status: 400, body: "" }, `${at} is an HTTP server`);
   }
   const res = standInRespond({ ...id, body: behaviour.body }, { method: req.method, path: req.path, headers: { host: requestAuthority(req), ...req.headers, ...extraHeaders } });
-  trail.add({ stage: "app", at, message: `answers ${res.status}` });
+  trail.add({ stage: "app", at, message: `answers ${res.status}${res.delayMs ? ` after ${formatMs(res.delayMs)}` : ""}` });
+  const late = firstExpired(walk.timing, walk.timing.elapsedMs + (res.delayMs ?? 0));
+  if (late) {
+    const what = late.kind === "timeout" ? "timeout" : "per-try timeout";
+    trail.add({ stage: "route", at: late.at, message: `the ${what} of ${formatMs(late.timeoutMs)} (${late.policy} ${late.rule}) expires first: 504`, policy: late.policy, rule: late.rule });
+    return trail.end({ kind: "response", status: 504, body: "upstream request timeout" }, `the route's ${what} of ${formatMs(late.timeoutMs)} expired before ${at} answered`, DenyCodes.TIMEOUT, late.policy, late.rule);
+  }
   return trail.allow({ kind: "response", status: res.status, body: res.body, headers: res.headers }, `delivered to ${at}`);
 }

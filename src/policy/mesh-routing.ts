@@ -6,6 +6,7 @@ import type { Sender, Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { sendToService, type Target } from "./delivery.js";
 import { requestAuthority } from "./request.js";
+import { DEFAULT_HTTP_ROUTE, formatMs } from "./route-timing.js";
 import { matchHttpRoute, matchTcpRoute, matchTlsRoute, pickDestination, vsGateways, vsHosts, vsName } from "./routing.js";
 
 /** VirtualServices for the mesh that cover a service host and are exported to the client's namespace. */
@@ -55,10 +56,23 @@ export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, r
     trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} answers directly with ${route.directResponse.status}`, policy: vsName(vs), rule });
     return trail.end({ kind: "response", status: route.directResponse.status, body: route.directResponse.body ?? "" }, `direct response from ${vsName(vs)}`, undefined, vsName(vs), rule);
   }
-  if (route.fault?.abort && route.fault.abort.percentage >= 100) {
+  const chance = walk.env.chance ?? ((p: number) => p >= 100);
+  let delayMs: number | undefined;
+  if (route.fault?.delay && chance(route.fault.delay.percentage)) {
+    const ms = (delayMs = route.fault.delay.ms);
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} injects a delay of ${formatMs(ms)}`, policy: vsName(vs), rule });
+    walk.timing.elapsedMs += ms;
+  }
+  if (route.fault?.abort && chance(route.fault.abort.percentage)) {
     trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} injects an abort with ${route.fault.abort.httpStatus}`, policy: vsName(vs), rule });
     return trail.end({ kind: "response", status: route.fault.abort.httpStatus, body: "fault filter abort" }, `fault injected by ${vsName(vs)}`, undefined, vsName(vs), rule);
   }
+  // The router's timers start once the fault filter has let the request through.
+  const retries = route.retries ?? DEFAULT_HTTP_ROUTE.retries;
+  const start = walk.timing.elapsedMs;
+  if (route.timeoutMs) walk.timing.timers.push({ startMs: start, timeoutMs: route.timeoutMs, at: sender.label, policy: vsName(vs), rule, kind: "timeout" });
+  if (retries.perTryTimeoutMs) walk.timing.timers.push({ startMs: start, timeoutMs: retries.perTryTimeoutMs, at: sender.label, policy: vsName(vs), rule, kind: "perTryTimeout" });
+  walk.route = { timeoutMs: route.timeoutMs, retries, delayMs };
   if (route.rewrite?.uri) {
     // A prefix match's matched part is replaced; otherwise the whole path.
     walk.req = { ...req, path: route.rewrite.uri + (req.path.includes("?") ? req.path.slice(req.path.indexOf("?")) : "") };

@@ -2,6 +2,7 @@ import type { Decision } from "../policy/decision.js";
 import type { Env } from "../policy/context.js";
 import type { Credentials } from "./credentials.js";
 import type { ProxyState } from "./state.js";
+import type { ForwardResult } from "./http-forward.js";
 import type { Pools } from "./pool.js";
 
 /** One access-log line: a request or connection, with the decision that handled it. */
@@ -18,6 +19,8 @@ export interface AccessLogEntry {
   error?: string;
   peer?: string;
   upstream?: string;
+  /** Requests sent upstream when the route retried (absent for one). */
+  attempts?: number;
   decision: Pick<Decision, "allow" | "reason" | "code" | "policy" | "rule">;
   durationMs: number;
   configVersion?: number;
@@ -34,6 +37,11 @@ export interface ProxyContext {
   readonly pools: Pools;
   /** Where the local application listens for a workload port. */
   appTarget(port: number): { host: string; port: number } | undefined;
+}
+
+/** The access-log fields of a forwarded request's result. */
+export function attemptsOf(r: ForwardResult): Pick<AccessLogEntry, "status" | "error" | "attempts"> {
+  return { status: r.status, error: r.error?.message, attempts: r.attempts > 1 ? r.attempts : undefined };
 }
 
 export function summary(d: Decision): AccessLogEntry["decision"] {

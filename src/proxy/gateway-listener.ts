@@ -12,7 +12,7 @@ import { decideAtGateway } from "../policy/engine.js";
 import { decideAfterTermination, selectTlsServer, type TlsServerChoice } from "../policy/gateway-path.js";
 import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
-import { reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
@@ -135,7 +135,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       return void reset(req.socket);
     }
     // Inside the mesh the path and authority may have been rewritten by the route.
-    forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" } }, (status, err) => log({ ...base, status, error: err?.message, upstream: `${target.host}:${target.port}` }, d, started));
+    forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
   }
 
   const meshTls = meshTlsServer(ctx, (tls) => void plain(tls, undefined, ctx.env(ctx.state()!)).catch(() => tls.destroy()));

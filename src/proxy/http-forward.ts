@@ -1,9 +1,17 @@
-// Sends one HTTP request over an already-open next-hop socket and streams
-// the answer back to the waiting client.
-import { request, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+// Sends one HTTP request to the next hop and streams the answer back to the
+// waiting client, applying the route's fault delay, timeout and retries as
+// Envoy's router does.
+import { request, type Agent as HttpAgent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
+import type { Duplex } from "node:stream";
+import type { RetryCondition, RetryPolicy } from "../api/types.js";
+import type { HttpRouteHandling } from "../policy/route-timing.js";
 
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+/** Bodies up to this size are kept so a retry can send them again (Envoy buffers for the same reason). */
+const REPLAY_LIMIT = 64 * 1024;
+const BACKOFF_BASE_MS = 25;
+const BACKOFF_MAX_MS = 250;
 
 export interface Upstream {
   host: string;
@@ -13,36 +21,166 @@ export interface Upstream {
   tls: boolean;
 }
 
-export function forwardHttp(
-  from: IncomingMessage, to: ServerResponse, upstream: Upstream,
-  opts: { path: string; headers: Record<string, string> },
-  onDone: (status: number | undefined, error?: Error) => void,
-): void {
+export interface ForwardOptions {
+  path: string;
+  headers: Record<string, string>;
+  /** The route's delay, timeout and retries; absent for the last hop to the application (one attempt, no deadline). */
+  route?: HttpRouteHandling;
+}
+
+export interface ForwardResult {
+  status?: number;
+  error?: Error;
+  /** Requests sent upstream, retries included. */
+  attempts: number;
+}
+
+/** Why an attempt failed before the response headers arrived. */
+type Failure = "connect-failure" | "reset" | "per-try-timeout";
+
+const GRPC_CONDITIONS: Partial<Record<RetryCondition, string>> = { cancelled: "1", "deadline-exceeded": "4", "resource-exhausted": "8", internal: "13", unavailable: "14" };
+
+/** Envoy's retry conditions for an answer that did arrive. */
+export function retriableStatus(p: RetryPolicy, status: number, grpcStatus: string | undefined): boolean {
+  return p.on.some((c) =>
+    (c === "5xx" && status >= 500) ||
+    (c === "gateway-error" && (status === 502 || status === 503 || status === 504)) ||
+    (c === "retriable-4xx" && status === 409) ||
+    (c === "retriable-status-codes" && p.statusCodes.includes(status)) ||
+    (grpcStatus !== undefined && GRPC_CONDITIONS[c] === grpcStatus));
+}
+
+/** Envoy's retry conditions for an attempt that got no answer. */
+export function retriableFailure(p: RetryPolicy, f: Failure): boolean {
+  return p.on.some((c) =>
+    c === "5xx" ||
+    (c === "gateway-error" && f !== "reset") ||
+    (c === "connect-failure" && f === "connect-failure") ||
+    (c === "reset" && f !== "connect-failure"));
+}
+
+const CONNECT_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN"]);
+
+function classify(e: NodeJS.ErrnoException, connected: boolean): Failure {
+  if (e instanceof PerTryTimeout) return "per-try-timeout";
+  if (!connected || (e.code !== undefined && CONNECT_CODES.has(e.code))) return "connect-failure";
+  return "reset";
+}
+
+class PerTryTimeout extends Error {}
+
+export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream: Upstream, opts: ForwardOptions, onDone: (r: ForwardResult) => void): void {
   const headers: OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(opts.headers)) if (!HOP_BY_HOP.includes(k)) headers[k] = v;
+  for (const [k, v] of Object.entries(opts.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
+  const route = opts.route;
+  const chunked = from.headers["transfer-encoding"] !== undefined;
+  const length = Number(from.headers["content-length"] ?? 0);
+  // A body we cannot keep is streamed once: no retries for it.
+  const replayable = !chunked && length <= REPLAY_LIMIT;
+  const maxAttempts = replayable ? 1 + (route?.retries.attempts ?? 0) : 1;
   const send = upstream.tls ? httpsRequest : request;
-  const up = send({ host: upstream.host, port: upstream.port, agent: upstream.agent, method: from.method, path: opts.path, headers });
-  up.on("response", (r) => {
-    const out: OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(r.headers)) if (!HOP_BY_HOP.includes(k) && v !== undefined) out[k] = v;
-    to.writeHead(r.statusCode ?? 502, out);
-    r.pipe(to);
-    r.on("end", () => onDone(r.statusCode));
-  });
-  up.on("error", (e: NodeJS.ErrnoException) => {
-    // The next hop reset the request (a denial at the destination): the client sees the reset too.
-    // A peer that is not who the destination runs as is a failed connect (503), not a reset.
-    if (!to.headersSent && (e.code === "ECONNRESET" || e.message === "socket hang up")) {
-      from.socket.resetAndDestroy();
-      return onDone(undefined, e);
+
+  let attempts = 0;
+  let finished = false;
+  let current: ClientRequest | undefined;
+  let deadline: NodeJS.Timeout | undefined;
+  let perTry: NodeJS.Timeout | undefined;
+
+  const finish = (r: Omit<ForwardResult, "attempts">) => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(deadline);
+    clearTimeout(perTry);
+    onDone({ ...r, attempts });
+  };
+  // The client went away: stop working on its behalf.
+  to.on("close", () => {
+    if (!finished && !to.writableFinished) {
+      current?.destroy();
+      finish({ error: new Error("client closed the connection") });
     }
-    if (!to.headersSent) {
-      to.writeHead(503, { "content-type": "text/plain" });
-      to.end("upstream connect error or disconnect/reset before headers");
-    } else to.destroy();
-    onDone(503, e);
   });
-  from.pipe(up);
+
+  const fail = (f: Failure, e: Error) => {
+    if (to.headersSent) {
+      to.destroy();
+      return finish({ error: e });
+    }
+    // The next hop reset the request (a denial at the destination): the client sees the reset too.
+    if (f === "reset") {
+      from.socket.resetAndDestroy();
+      return finish({ error: e });
+    }
+    const [status, body] = f === "per-try-timeout" ? [504, "upstream request timeout"] : [503, "upstream connect error or disconnect/reset before headers"];
+    to.writeHead(status, { "content-type": "text/plain" }).end(body);
+    finish({ status, error: e });
+  };
+
+  const attempt = (body: Buffer | undefined) => {
+    attempts++;
+    let connected = false;
+    const up = send({ host: upstream.host, port: upstream.port, agent: upstream.agent, method: from.method, path: opts.path, headers });
+    current = up;
+    up.on("socket", (s) => {
+      if (!(s as { connecting?: boolean }).connecting) connected = true;
+      else s.once(upstream.tls ? "secureConnect" : "connect", () => (connected = true));
+    });
+    if (route?.retries.perTryTimeoutMs) {
+      clearTimeout(perTry);
+      perTry = setTimeout(() => up.destroy(new PerTryTimeout("per-try timeout")), route.retries.perTryTimeoutMs);
+    }
+    const retryOr = (otherwise: () => void) => {
+      const stale = up.reusedSocket && attempts === 1;
+      if (finished || attempts >= Math.max(maxAttempts, stale ? 2 : 1)) return otherwise();
+      clearTimeout(perTry);
+      const wait = Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1));
+      setTimeout(() => !finished && attempt(body), wait).unref();
+    };
+    up.on("response", (r) => {
+      const status = r.statusCode ?? 502;
+      const grpc = r.headers["grpc-status"];
+      if (route && replayable && attempts < maxAttempts && retriableStatus(route.retries, status, typeof grpc === "string" ? grpc : undefined)) {
+        r.resume();
+        return retryOr(() => {});
+      }
+      const out: OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(r.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+      to.writeHead(status, out);
+      r.pipe(to);
+      r.on("end", () => finish({ status }));
+      r.on("aborted", () => fail("reset", new Error("upstream aborted the response")));
+    });
+    up.on("error", (e: NodeJS.ErrnoException) => {
+      if (finished) return;
+      const f = classify(e, connected);
+      // A pooled connection the next hop had already closed is not an upstream failure: send once more.
+      const staleSocket = f === "reset" && up.reusedSocket && attempts === 1 && replayable;
+      if (staleSocket || (route && retriableFailure(route.retries, f) && attempts < maxAttempts)) return retryOr(() => fail(f, e));
+      fail(f, e);
+    });
+    if (body) up.end(body);
+    else if (replayable) up.end();
+    else from.pipe(up);
+  };
+
+  const start = (body: Buffer | undefined) => {
+    if (finished) return;
+    if (route?.timeoutMs) {
+      deadline = setTimeout(() => {
+        current?.destroy();
+        if (to.headersSent) to.destroy();
+        else to.writeHead(504, { "content-type": "text/plain" }).end("upstream request timeout");
+        finish({ status: 504, error: new Error(`route timeout after ${route.timeoutMs} ms`) });
+      }, route.timeoutMs);
+    }
+    attempt(body);
+  };
+  const begin = (body: Buffer | undefined) => (route?.delayMs ? void setTimeout(() => start(body), route.delayMs) : start(body));
+
+  if (!replayable || length === 0) return begin(undefined);
+  const chunks: Buffer[] = [];
+  from.on("data", (c: Buffer) => chunks.push(c));
+  from.on("end", () => begin(Buffer.concat(chunks)));
 }
 
 export function plainHeaders(req: IncomingMessage): Record<string, string> {
@@ -52,7 +190,7 @@ export function plainHeaders(req: IncomingMessage): Record<string, string> {
 }
 
 /** A request the parser refuses gets a proper answer (431 for oversized headers, else 400), then the connection closes. */
-export function rejectMalformed(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+export function rejectMalformed(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable) return void socket.destroy();
   const [status, text] = err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : [400, "Bad Request"];
   socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);

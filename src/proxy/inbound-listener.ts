@@ -12,7 +12,7 @@ import type { Peer } from "../policy/inbound.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
-import { reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
@@ -92,5 +92,5 @@ function onHttp(ctx: ProxyContext, port: number, req: IncomingMessage, res: Serv
     log({ error: o.kind === "error" ? o.error : "no application listening" });
     return void reset(req.socket);
   }
-  forwardHttp(req, res, { ...app, agent: ctx.pools.local, tls: false }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (status, err) => log({ status, error: err?.message, upstream: `${app.host}:${app.port}` }));
+  forwardHttp(req, res, { ...app, agent: ctx.pools.local, tls: false }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }));
 }

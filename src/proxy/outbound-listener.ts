@@ -5,7 +5,7 @@ import type { Socket } from "node:net";
 import { decideOutbound } from "../policy/engine.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
-import { summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, peek } from "./peek.js";
 import { sniff } from "./sniff.js";
@@ -69,8 +69,8 @@ async function onRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRes
     ctx.log(entry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started));
     return;
   }
-  forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: request.headers }, (status, err) => {
-    ctx.log(entry(ctx, { ...base, status, upstream: `${target.host}:${target.port}`, error: err?.message }, d, started));
+  forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: request.headers, route: o.http }, (r) => {
+    ctx.log(entry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
   });
 }
 

@@ -70,6 +70,7 @@ export class Sidecar implements ProxyContext {
         let r = Math.random() * total;
         return Math.max(0, weights.findIndex((w) => (r -= w) < 0));
       },
+      chance: (percentage) => Math.random() * 100 < percentage,
       pickEndpoint: (count, key) => {
         const n = this.rr.get(key) ?? 0;
         this.rr.set(key, n + 1);

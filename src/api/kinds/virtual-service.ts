@@ -1,7 +1,7 @@
 import { checkHost } from "../host.js";
 import type { StringMatch } from "../match.js";
 import type { Reader } from "../reader.js";
-import type { HttpMatch, HttpRoute, Origin, RouteDestination, TcpRoute, TlsRoute, VirtualService } from "../types.js";
+import { RETRY_CONDITIONS, type HttpMatch, type HttpRoute, type Origin, type RetryCondition, type RetryPolicy, type RouteDestination, type TcpRoute, type TlsRoute, type VirtualService } from "../types.js";
 import { readDuration } from "./common.js";
 import { readExportTo, readMeta } from "./meta.js";
 
@@ -124,11 +124,18 @@ function readHttpRoute(r: Reader, index: number): HttpRoute {
   const rw = r.field("rewrite").object(["uri", "authority", "uriRegexRewrite"]);
   if (rw.present) out.rewrite = { uri: rw.field("uri").string(), authority: rw.field("authority").string() };
   out.timeoutMs = readDuration(r.field("timeout"));
-  const rt = r.field("retries").object(["attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities"]);
-  if (rt.present) out.retries = { attempts: rt.field("attempts").int({ min: 0 }) ?? 0, perTryTimeoutMs: readDuration(rt.field("perTryTimeout")), retryOn: rt.field("retryOn").string() };
-  const abort = r.field("fault").object(["abort", "delay"]).field("abort").object(["httpStatus", "percentage", "grpcStatus", "http2Error"]);
+  const rt = r.field("retries").object(["attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities", "retryIgnorePreviousHosts", "backoff"]);
+  if (rt.present) out.retries = { attempts: rt.field("attempts").int({ min: 0 }) ?? 0, perTryTimeoutMs: readDuration(rt.field("perTryTimeout")), ...readRetryOn(rt.field("retryOn")) };
+  const fault = r.field("fault").object(["abort", "delay"]);
+  const abort = fault.field("abort").object(["httpStatus", "percentage", "grpcStatus", "http2Error"]);
   if (abort.present) {
-    out.fault = { abort: { httpStatus: abort.field("httpStatus").int({ min: 200, max: 599 }) ?? 503, percentage: Number(abort.field("percentage").field("value").value ?? 100) } };
+    out.fault = { abort: { httpStatus: abort.field("httpStatus").int({ min: 200, max: 599 }) ?? 503, percentage: readPercentage(abort) } };
+  }
+  const delay = fault.field("delay").object(["fixedDelay", "exponentialDelay", "percentage", "percent"]);
+  if (delay.present) {
+    const ms = readDuration(delay.field("fixedDelay"));
+    if (ms === undefined) delay.field("fixedDelay").error("is required");
+    else out.fault = { ...out.fault, delay: { ms, percentage: readPercentage(delay) } };
   }
   const actions = [route.length > 0, !!out.redirect, !!out.directResponse, r.field("delegate").present].filter(Boolean).length;
   if (actions === 0) r.error("must have one of route, redirect, directResponse or delegate");
@@ -159,3 +166,32 @@ function readTcpRoute(r: Reader, index: number): TcpRoute {
   });
   return { index, match: matches, route: readDestinations(r.field("route"), true) };
 }
+
+/** `percentage.value` (or the deprecated integer `percent`); absent means every request. */
+function readPercentage(r: Reader): number {
+  const pct = r.field("percentage").object(["value"]);
+  if (pct.present) return pct.field("value").number({ min: 0, max: 100 }) ?? 100;
+  return r.field("percent").int({ min: 0, max: 100 }) ?? 100;
+}
+
+/**
+ * Istio's `retryOn`: Envoy conditions and bare status codes, comma separated.
+ * Without it, Istio's default applies (as for a route with no `retries`).
+ */
+function readRetryOn(r: Reader): Pick<RetryPolicy, "on" | "statusCodes"> {
+  const s = r.string();
+  if (s === undefined) return { ...DEFAULT_RETRY_ON };
+  const on: RetryCondition[] = [];
+  const statusCodes: number[] = [];
+  for (const raw of s.split(",").map((x) => x.trim()).filter(Boolean)) {
+    if (/^\d{3}$/.test(raw)) statusCodes.push(Number(raw));
+    else if ((RETRY_CONDITIONS as readonly string[]).includes(raw)) on.push(raw as RetryCondition);
+    else r.error(`"${raw}" is not a retry condition; use status codes or ${RETRY_CONDITIONS.join(", ")}`);
+  }
+  if (statusCodes.length && !on.includes("retriable-status-codes")) on.push("retriable-status-codes");
+  return { on, statusCodes };
+}
+
+/** What Istio gives every HTTP route without `retries`: two retries on connection failures and 503. */
+export const DEFAULT_RETRY_ON: Pick<RetryPolicy, "on" | "statusCodes"> = { on: ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"], statusCodes: [503] };
+export const DEFAULT_RETRIES: RetryPolicy = { attempts: 2, ...DEFAULT_RETRY_ON };
