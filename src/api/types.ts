@@ -93,9 +93,14 @@ export interface GatewayServer {
     httpsRedirect: boolean;
     mode: TlsMode;
     credentialName?: string;
+    /** MUTUAL: the client certificate must carry one of these SANs (exact). */
     subjectAltNames: string[];
+    /** MUTUAL: pins on the client certificate, base64 SHA-256 of its public key / hex SHA-256 of the certificate. */
+    verifyCertificateSpki: string[];
+    verifyCertificateHash: string[];
     minProtocolVersion: TlsVersion;
     maxProtocolVersion: TlsVersion;
+    /** OpenSSL names for TLS 1.2 and below (TLS 1.3 suites are not configurable, as in Envoy). */
     cipherSuites: string[];
   };
   name?: string;

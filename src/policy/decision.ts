@@ -58,6 +58,7 @@ export const DenyCodes = {
   NO_LISTENER: "ZM_NO_LISTENER",
   UNRESOLVED: "ZM_UNRESOLVED_HOST",
   TIMEOUT: "ZM_UPSTREAM_TIMEOUT",
+  CLIENT_CERT: "ZM_TLS_CLIENT_CERT_REJECTED",
 } as const;
 
 export function describeOutcome(o: Outcome): string {

@@ -12,7 +12,7 @@ import type { Arrival } from "./inbound.js";
 import { applyHttpRoute, followDestinations } from "./mesh-routing.js";
 import { requestAuthority } from "./request.js";
 import { matchHttpRoute, matchTcpRoute, matchTlsRoute, vsName } from "./routing.js";
-import { verifyClientCert, verifyServerCert, versionsOverlap } from "./tls.js";
+import { cipherCheck, clientCertAccepted, verifyClientCert, verifyServerCert, versionsOverlap } from "./tls.js";
 
 export function handleAtGateway(walk: Walk, gw: Workload, servicePort: number, targetPort: number, _arrival: Arrival): Decision {
   const { index, trail, req } = walk;
@@ -92,6 +92,11 @@ function terminate(walk: Walk, gw: Workload, b: BoundServer): Decision | undefin
     trail.add({ stage: "tls", at, message: msg });
     return trail.end({ kind: "error", error: "tls" }, `${serverName(b)}: ${msg}`, DenyCodes.TLS);
   }
+  const ciphers = cipherCheck(tls.cipherSuites, tls.maxProtocolVersion, cred.tls.chain[0]!.publicKey.asymmetricKeyType);
+  if (!ciphers.ok) {
+    trail.add({ stage: "tls", at, message: ciphers.reason });
+    return trail.end({ kind: "error", error: "tls" }, ciphers.reason, DenyCodes.TLS);
+  }
   const check = req.clientTls?.insecure ? { ok: true, reason: "verification skipped" } : verifyServerCert(cred.tls.chain, req.clientTls?.trust ?? [], req.host, env.world.now);
   trail.add({ stage: "tls", at, message: `presents Secret ${gw.namespace}/${tls.credentialName}; client verification: ${check.reason}` });
   if (!check.ok) return trail.end({ kind: "error", error: "tls" }, `the client rejects the gateway's certificate: ${check.reason}`, DenyCodes.TLS);
@@ -101,6 +106,12 @@ function terminate(walk: Walk, gw: Workload, b: BoundServer): Decision | undefin
     const client = verifyClientCert(req.clientTls?.clientCert, roots, env.world.now);
     trail.add({ stage: "tls", at, message: `MUTUAL: ${client.reason}` });
     if (!client.ok) return trail.end({ kind: "error", error: "tls" }, `MUTUAL TLS: ${client.reason}`, DenyCodes.TLS);
+    const rules = clientCertAccepted(req.clientTls!.clientCert![0]!, tls);
+    if (!rules.ok) {
+      // Node's TLS server has no hook to fail the handshake on these checks: the live gateway closes the connection right after it.
+      trail.add({ stage: "tls", at, message: `${rules.reason}: the connection is closed after the handshake` });
+      return trail.end({ kind: "error", error: "reset" }, `MUTUAL TLS: ${rules.reason}`, DenyCodes.CLIENT_CERT);
+    }
   }
   return undefined;
 }

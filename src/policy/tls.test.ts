@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRoot, issueLeaf } from "../ca/x509.js";
-import { verifyClientCert, verifyServerCert, versionsOverlap } from "./tls.js";
+import { createHash } from "node:crypto";
+import type { TlsVersion } from "../api/types.js";
+import { cipherCheck, clientCertAccepted, verifyClientCert, verifyServerCert, versionsOverlap, type ClientCertRules } from "./tls.js";
 
 const now = new Date();
 const valid = { notBefore: new Date(now.getTime() - 3_600_000), notAfter: new Date(now.getTime() + 86_400_000) };
@@ -44,4 +46,34 @@ test("tls: protocol version ranges against a TLS 1.2–1.3 client", () => {
     ["TLSV1_0", "TLSV1_2", true], ["TLS_AUTO", "TLSV1_2", true], ["TLSV1_3", "TLSV1_3", true],
   ];
   for (const [min, max, ok] of table) assert.equal(versionsOverlap(min, max).ok, ok, `${min}..${max}`);
+});
+
+test("tls: a MUTUAL server's subjectAltNames and certificate pins", async () => {
+  const ca = await createRoot("partner", valid);
+  const leaf = (await issueLeaf(ca, { commonName: "billing", dnsNames: ["billing.partner.test"], uris: ["spiffe://partner/billing"], client: true, validity: valid })).cert;
+  const none = { subjectAltNames: [], verifyCertificateSpki: [], verifyCertificateHash: [] };
+  const spki = createHash("sha256").update(leaf.publicKey.export({ type: "spki", format: "der" })).digest("base64");
+  const cases: [string, Partial<ClientCertRules>, boolean][] = [
+    ["no rules", {}, true],
+    ["DNS SAN listed", { subjectAltNames: ["billing.partner.test"] }, true],
+    ["URI SAN listed", { subjectAltNames: ["spiffe://partner/billing"] }, true],
+    ["SAN not listed", { subjectAltNames: ["marketing.partner.test"] }, false],
+    ["SAN prefix is not a match", { subjectAltNames: ["billing.partner"] }, false],
+    ["SPKI pin", { verifyCertificateSpki: [spki] }, true],
+    ["certificate hash pin", { verifyCertificateHash: [leaf.fingerprint256.replace(/:/g, "").toLowerCase()] }, true],
+    ["wrong pin", { verifyCertificateHash: ["00".repeat(32)] }, false],
+  ];
+  for (const [name, rules, ok] of cases) assert.equal(clientCertAccepted(leaf, { ...none, ...rules }).ok, ok, name);
+});
+
+test("tls: cipherSuites restrict TLS 1.2 only, and must suit the key", () => {
+  const cases: [string[], TlsVersion, string, boolean][] = [
+    [[], "TLSV1_2", "ec", true],
+    [["ECDHE-RSA-AES128-GCM-SHA256"], "TLS_AUTO", "ec", true],
+    [["ECDHE-RSA-AES128-GCM-SHA256"], "TLSV1_2", "ec", false],
+    [["ECDHE-RSA-AES128-GCM-SHA256"], "TLSV1_2", "rsa", true],
+    [["ECDHE-ECDSA-AES128-GCM-SHA256", "AES128-SHA"], "TLSV1_2", "rsa", true],
+    [["ECDHE-ECDSA-AES128-GCM-SHA256"], "TLSV1_2", "rsa", false],
+  ];
+  for (const [suites, max, key, ok] of cases) assert.equal(cipherCheck(suites, max, key).ok, ok, `${suites.join(",")} ${max} ${key}`);
 });

@@ -1,7 +1,7 @@
 // TLS handshake outcomes from certificates alone: chain to a trusted root,
 // validity at `now`, and the name check a client makes. Pure.
 import { isIP } from "node:net";
-import type { X509Certificate } from "node:crypto";
+import { createHash, type X509Certificate } from "node:crypto";
 import type { TlsVersion } from "../api/types.js";
 
 export interface TlsCheck {
@@ -56,4 +56,45 @@ export function versionsOverlap(min: TlsVersion, max: TlsVersion): TlsCheck {
   const hi = ORDER.indexOf(max === "TLS_AUTO" ? "TLSV1_3" : max);
   const ok = Math.max(lo, 2) <= Math.min(hi, 3);
   return ok ? { ok, reason: "protocol versions overlap" } : { ok, reason: `server allows ${min}..${max}, the client speaks TLS 1.2–1.3` };
+}
+
+/** Client-certificate checks a MUTUAL Gateway server adds to chain verification (Envoy's SAN matcher and pins). */
+export interface ClientCertRules {
+  subjectAltNames: readonly string[];
+  verifyCertificateSpki: readonly string[];
+  verifyCertificateHash: readonly string[];
+}
+
+/** The SAN values of a certificate without their type prefixes ("DNS:", "URI:", "email:", "IP Address:"). */
+export function sanValues(cert: X509Certificate): string[] {
+  return (cert.subjectAltName ?? "").split(/,\s*/).map((e) => e.replace(/^(DNS|URI|email|IP Address):/, "")).filter(Boolean);
+}
+
+export function clientCertAccepted(leaf: X509Certificate, rules: ClientCertRules): TlsCheck {
+  if (rules.subjectAltNames.length) {
+    const sans = sanValues(leaf);
+    if (!rules.subjectAltNames.some((n) => sans.includes(n))) {
+      return { ok: false, reason: `client certificate SANs (${sans.join(", ") || "none"}) include none of subjectAltNames (${rules.subjectAltNames.join(", ")})` };
+    }
+  }
+  const pinned = rules.verifyCertificateSpki.length || rules.verifyCertificateHash.length;
+  if (pinned) {
+    const spki = createHash("sha256").update(leaf.publicKey.export({ type: "spki", format: "der" })).digest("base64");
+    const hash = leaf.fingerprint256.replace(/:/g, "").toLowerCase();
+    if (!rules.verifyCertificateSpki.includes(spki) && !rules.verifyCertificateHash.includes(hash)) {
+      return { ok: false, reason: "client certificate matches neither verifyCertificateSpki nor verifyCertificateHash" };
+    }
+  }
+  return { ok: true, reason: "client certificate passes the server's SAN and pin checks" };
+}
+
+/**
+ * Whether a client (TLS 1.2–1.3) finds a cipher suite: TLS 1.3 suites are not
+ * restricted; under TLS 1.2 one allowed suite must suit the certificate's key.
+ */
+export function cipherCheck(cipherSuites: readonly string[], max: TlsVersion, keyType: string | undefined): TlsCheck {
+  if (!cipherSuites.length || max === "TLS_AUTO" || max === "TLSV1_3") return { ok: true, reason: "cipher suites: TLS 1.3 suites are always available" };
+  const fits = cipherSuites.filter((c) => (/ECDSA/i.test(c) ? keyType === "ec" : keyType === "rsa"));
+  if (!fits.length) return { ok: false, reason: `none of cipherSuites (${cipherSuites.join(", ")}) works with the server's ${keyType ?? "unknown"} key under TLS 1.2` };
+  return { ok: true, reason: `cipher suite ${fits[0]} is shared` };
 }

@@ -50,6 +50,10 @@ export function summary(d: Decision): AccessLogEntry["decision"] {
 
 /** Resets (RST) rather than closes, so the client sees what Istio's BlackHole gives it. */
 export function reset(socket: { resetAndDestroy?: () => unknown; destroy: () => unknown }): void {
-  if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
-  else socket.destroy();
+  try {
+    if (typeof socket.resetAndDestroy === "function") return void socket.resetAndDestroy();
+  } catch {
+    // A TLS socket over a stream has no TCP handle of its own to reset: close it instead.
+  }
+  socket.destroy();
 }

@@ -7,10 +7,11 @@ import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import type { TlsVersion } from "../api/types.js";
-import type { Decision } from "../policy/decision.js";
+import { DenyCodes, type Decision } from "../policy/decision.js";
 import { decideAtGateway } from "../policy/engine.js";
 import { decideAfterTermination, selectTlsServer, type TlsServerChoice } from "../policy/gateway-path.js";
 import type { Request } from "../policy/request.js";
+import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
 import { attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
@@ -51,31 +52,53 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   function contextFor(choice: TlsServerChoice): SecureContext {
     const tls = choice.bound.server.tls!;
     const c = choice.credential!;
-    const key = createHash("sha256").update(`${c.certPem}|${c.caPem ?? ""}|${tls.minProtocolVersion}|${tls.maxProtocolVersion}|${choice.mutual}`).digest("hex");
+    const key = createHash("sha256").update(`${c.certPem}|${c.caPem ?? ""}|${tls.minProtocolVersion}|${tls.maxProtocolVersion}|${choice.mutual}|${tls.cipherSuites.join(":")}`).digest("hex");
     let sc = contexts.get(key);
     if (!sc) {
-      sc = createSecureContext({ cert: c.certPem, key: c.keyPem, ca: choice.mutual ? c.caPem : undefined, minVersion: VERSIONS[tls.minProtocolVersion], maxVersion: VERSIONS[tls.maxProtocolVersion] });
+      sc = createSecureContext({ ...serverTlsOptions(choice), cert: c.certPem, key: c.keyPem });
       contexts.set(key, sc);
     }
     return sc;
+  }
+
+  /** The Gateway server's TLS settings as Node options (cipherSuites restrict TLS 1.2 and below only, as in Envoy). */
+  function serverTlsOptions(choice: TlsServerChoice) {
+    const tls = choice.bound.server.tls!;
+    return {
+      ca: choice.mutual ? choice.credential!.caPem : undefined,
+      minVersion: VERSIONS[tls.minProtocolVersion], maxVersion: VERSIONS[tls.maxProtocolVersion],
+      ciphers: tls.cipherSuites.length ? tls.cipherSuites.join(":") : undefined,
+    };
+  }
+
+  function handshakeFailed(choice: TlsServerChoice, error: string, code: string): void {
+    ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error, decision: { allow: false, reason: `${error} (${choice.bound.gateway.meta.name} servers[${choice.bound.server.index}])`, code }, durationMs: 0, configVersion: ctx.state()?.version });
   }
 
   /** Terminates TLS as the chosen Gateway server; MUTUAL verifies the client certificate in the handshake. */
   function terminate(socket: Socket, choice: TlsServerChoice): void {
     // tls.Server takes its certificate from SNICallback's context (cached); a client without SNI gets the options' own.
     const sc = contextFor(choice);
-    const tlsOpts = choice.bound.server.tls!;
     const t = createTlsServer({
+      ...serverTlsOptions(choice),
       SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: choice.mutual, ALPNProtocols: ["http/1.1"],
-      cert: choice.credential!.certPem, key: choice.credential!.keyPem, ca: choice.mutual ? choice.credential!.caPem : undefined,
-      minVersion: VERSIONS[tlsOpts.minProtocolVersion], maxVersion: VERSIONS[tlsOpts.maxProtocolVersion],
+      cert: choice.credential!.certPem, key: choice.credential!.keyPem,
     });
     t.on("tlsClientError", (e, s) => {
-      ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error: `TLS handshake failed: ${e.message}`, decision: { allow: false, reason: `the client did not complete the handshake with ${choice.bound.gateway.meta.name} servers[${choice.bound.server.index}]`, code: "ZM_TLS_HANDSHAKE" }, durationMs: 0, configVersion: ctx.state()?.version });
+      handshakeFailed(choice, `TLS handshake failed: ${e.message}`, DenyCodes.TLS);
       s.destroy();
     });
     t.on("secureConnection", (sock: TLSSocket) => {
       sock.on("error", () => sock.destroy());
+      if (choice.mutual) {
+        // Node's TLS server cannot fail the handshake on these checks, so the connection ends before any request is read.
+        const peer = sock.getPeerX509Certificate();
+        const rules = peer ? clientCertAccepted(peer, choice.bound.server.tls!) : { ok: false, reason: "no client certificate" };
+        if (!rules.ok) {
+          handshakeFailed(choice, rules.reason, DenyCodes.CLIENT_CERT);
+          return void reset(socket); // the TCP socket under the TLS one: a TLSSocket cannot send RST itself
+        }
+      }
       if (choice.kind === "https-terminate") {
         choices.set(sock, choice);
         http.emit("connection", sock);

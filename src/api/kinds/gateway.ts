@@ -1,3 +1,4 @@
+import { getCiphers } from "node:tls";
 import { checkHost } from "../host.js";
 import type { Reader } from "../reader.js";
 import type { Gateway, GatewayServer, Origin, TlsMode, TlsVersion } from "../types.js";
@@ -48,10 +49,15 @@ function readServer(s: Reader, index: number): GatewayServer {
     server.tls = {
       httpsRedirect, mode, credentialName,
       subjectAltNames: t.field("subjectAltNames").strings(),
+      verifyCertificateSpki: t.field("verifyCertificateSpki").strings(),
+      verifyCertificateHash: readHashes(t.field("verifyCertificateHash")),
       minProtocolVersion: t.field("minProtocolVersion").enumOf(TLS_VERSIONS, "TLS_AUTO")!,
       maxProtocolVersion: t.field("maxProtocolVersion").enumOf(TLS_VERSIONS, "TLS_AUTO")!,
-      cipherSuites: t.field("cipherSuites").strings(),
+      cipherSuites: readCipherSuites(t.field("cipherSuites")),
     };
+    if (mode !== "MUTUAL" && mode !== "OPTIONAL_MUTUAL" && (server.tls.subjectAltNames.length || server.tls.verifyCertificateSpki.length || server.tls.verifyCertificateHash.length)) {
+      t.warn(`subjectAltNames and verifyCertificate* check client certificates; mode ${mode} does not ask for one, so they have no effect`);
+    }
     const terminates = mode === "SIMPLE" || mode === "MUTUAL" || mode === "OPTIONAL_MUTUAL";
     if (terminates && protocol !== "HTTP" && !credentialName && !hasFiles) {
       t.error(`mode ${mode} needs credentialName (or serverCertificate and privateKey)`);
@@ -63,4 +69,26 @@ function readServer(s: Reader, index: number): GatewayServer {
     s.field("tls").error(`server with protocol ${protocol} must have tls settings`);
   }
   return server;
+}
+
+/** Known cipher names kept in order; unknown ones are warned about and dropped, as Istio does; none known is an error. */
+function readCipherSuites(r: Reader): string[] {
+  const names = r.strings();
+  const known = new Set(getCiphers().map((c) => c.toUpperCase()));
+  const kept = names.filter((n, i) => {
+    if (known.has(n.toUpperCase())) return true;
+    r.warn(`cipher suite "${n}" is not supported and is ignored`, `${r.path}[${i}]`);
+    return false;
+  });
+  if (names.length && !kept.length) r.error("none of the cipher suites is supported (use OpenSSL names such as ECDHE-RSA-AES128-GCM-SHA256)");
+  return kept;
+}
+
+/** SHA-256 fingerprints, hex with or without colons; kept as lower-case hex. */
+function readHashes(r: Reader): string[] {
+  return r.strings().map((h, i) => {
+    const hex = h.replace(/:/g, "").toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hex)) r.error(`"${h}" is not a hex SHA-256 fingerprint`, `${r.path}[${i}]`);
+    return hex;
+  });
 }
