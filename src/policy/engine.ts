@@ -56,8 +56,8 @@ export function decideInbound(env: Env, w: Workload, port: number, arrival: Arri
 }
 
 /** A gateway's hop: route the connection to its next hop, or refuse it. */
-export function decideAtGateway(env: Env, gw: Workload, servicePort: number, targetPort: number, req: Request): Decision {
-  return handleAtGateway(newWalk({ ...env, scope: "hop" }, req), gw, servicePort, targetPort, {});
+export function decideAtGateway(env: Env, gw: Workload, servicePort: number, targetPort: number, req: Request, arrival: Arrival): Decision {
+  return handleAtGateway(newWalk({ ...env, scope: "hop" }, req), gw, servicePort, targetPort, arrival);
 }
 
 export type { Env };

@@ -8,14 +8,17 @@ import { PolicyIndex } from "./index.js";
 import type { Request } from "./request.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { pickServerBySni, pickVirtualHost, serverKind, serverName, serversOn, serverServesHost, virtualHosts, type BoundServer } from "./gateway.js";
+import { authorize } from "./authorize.js";
 import type { Arrival } from "./inbound.js";
 import { applyHttpRoute, followDestinations } from "./mesh-routing.js";
 import { requestAuthority } from "./request.js";
 import { matchHttpRoute, matchTcpRoute, matchTlsRoute, vsName } from "./routing.js";
 import { cipherCheck, clientCertAccepted, verifyClientCert, verifyServerCert, versionsOverlap } from "./tls.js";
 
-export function handleAtGateway(walk: Walk, gw: Workload, servicePort: number, targetPort: number, _arrival: Arrival): Decision {
+export function handleAtGateway(walk: Walk, gw: Workload, servicePort: number, targetPort: number, arrival: Arrival): Decision {
   const { index, trail, req } = walk;
+  // AuthorizationPolicy selecting the gateway runs before routing (L7 on HTTP servers, L4 otherwise).
+  const authz = (http: boolean) => authorize(walk, gw, targetPort, arrival, http);
   const at = proxyLabel(gw);
   const servers = serversOn(index, gw, servicePort, targetPort);
   if (!servers.length) {
@@ -37,21 +40,23 @@ export function handleAtGateway(walk: Walk, gw: Workload, servicePort: number, t
       return trail.end({ kind: "error", error: "tls" }, `no Gateway server for SNI ${req.host} on port ${servicePort}`, DenyCodes.TLS);
     }
     trail.add({ stage: "gateway", at, message: `SNI "${req.host}" selects ${serverName(chosen)}`, policy: `Gateway/${chosen.gateway.meta.namespace}/${chosen.gateway.meta.name}`, rule: `servers[${chosen.server.index}]` });
-    if (serverKind(chosen.server) === "passthrough") return passthrough(walk, sender, chosen, servicePort);
+    if (serverKind(chosen.server) === "passthrough") return authz(false) ?? passthrough(walk, sender, chosen, servicePort);
     const terminated = terminate(walk, gw, chosen);
     if (terminated) return terminated;
-    if (serverKind(chosen.server) === "tls-terminate") return tcpRoute(walk, sender, [chosen], servicePort);
-    return httpRoute(walk, sender, [chosen], servicePort, true);
+    if (serverKind(chosen.server) === "tls-terminate") return authz(false) ?? tcpRoute(walk, sender, [chosen], servicePort);
+    return authz(true) ?? httpRoute(walk, sender, [chosen], servicePort, true);
   }
 
   if (req.scheme === "http") {
     const httpServers = byKind(["http"]);
     if (!httpServers.length) {
       const tcp = byKind(["tcp"]);
-      if (tcp.length) return tcpRoute(walk, sender, tcp, servicePort);
+      if (tcp.length) return authz(false) ?? tcpRoute(walk, sender, tcp, servicePort);
       trail.add({ stage: "gateway", at, message: `port ${servicePort} expects TLS; plaintext is dropped` });
       return trail.end({ kind: "error", error: "reset" }, `port ${servicePort} of ${gw.id} serves only TLS`, DenyCodes.NO_LISTENER);
     }
+    const denied = authz(true);
+    if (denied) return denied;
     const host = hostWithoutPort(requestAuthority(req));
     const redirecting = httpServers.find((b) => b.server.tls?.httpsRedirect && serverServesHost(b.server, host));
     if (redirecting) {
@@ -67,7 +72,7 @@ export function handleAtGateway(walk: Walk, gw: Workload, servicePort: number, t
     trail.add({ stage: "gateway", at, message: `port ${servicePort} has no TCP server` });
     return trail.end({ kind: "error", error: "reset" }, `no TCP server on port ${servicePort} of ${gw.id}`, DenyCodes.NO_LISTENER);
   }
-  return tcpRoute(walk, sender, tcpServers, servicePort);
+  return authz(false) ?? tcpRoute(walk, sender, tcpServers, servicePort);
 }
 
 function secretOf(walk: Walk, ns: string, name: string): Secret | undefined {
@@ -186,10 +191,12 @@ export function selectTlsServer(env: Env, gw: Workload, servicePort: number, tar
 }
 
 /** A request or connection that arrived through a TLS server the live gateway already terminated. */
-export function decideAfterTermination(env: Env, gw: Workload, servicePort: number, choice: TlsServerChoice, req: Request): Decision {
+export function decideAfterTermination(env: Env, gw: Workload, servicePort: number, targetPort: number, choice: TlsServerChoice, req: Request, arrival: Arrival): Decision {
   const walk = newWalk({ ...env, scope: "hop" }, req);
   const sender: Sender = { proxy: gw, label: proxyLabel(gw) };
   walk.trail.add({ stage: "gateway", at: sender.label, message: `TLS terminated by ${serverName(choice.bound)}` });
-  if (choice.kind === "tls-terminate") return tcpRoute(walk, sender, [choice.bound], servicePort);
-  return httpRoute(walk, sender, [choice.bound], servicePort, true);
+  const http = choice.kind !== "tls-terminate";
+  const denied = authorize(walk, gw, targetPort, arrival, http);
+  if (denied) return denied;
+  return http ? httpRoute(walk, sender, [choice.bound], servicePort, true) : tcpRoute(walk, sender, [choice.bound], servicePort);
 }

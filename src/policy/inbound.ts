@@ -4,11 +4,11 @@ import { standInRespond } from "../app/stand-in.js";
 import { isHttp } from "../api/protocol.js";
 import type { Protocol } from "../api/types.js";
 import type { Workload } from "../registry/model.js";
-import { evaluateAuthz, type AuthzContext } from "./authz.js";
+import { authorize } from "./authorize.js";
 import { proxyLabel, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { effectiveMtls } from "./peer-authn.js";
-import { pathOnly, requestAuthority } from "./request.js";
+import { requestAuthority } from "./request.js";
 import { firstExpired, formatMs } from "./route-timing.js";
 import { sidecarFor, sidecarName } from "./sidecar-scope.js";
 import { verifyServerCert } from "./tls.js";
@@ -67,38 +67,8 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
   }
 
   const http = inboundIsHttp(protocol, req.scheme);
-  const ctx: AuthzContext = {
-    http,
-    principal: arrival.mtlsFrom?.principal,
-    sourceIp: arrival.sourceIp,
-    remoteIp: arrival.headers?.["x-forwarded-for"]?.split(",")[0]?.trim() ?? arrival.sourceIp,
-    destinationPort: port,
-    sni: req.scheme === "https" ? req.host : undefined,
-    host: requestAuthority(req),
-    method: req.method,
-    path: pathOnly(req.path),
-    headers: req.headers,
-  };
-  const result = evaluateAuthz(index.authzFor(w), ctx, index.mesh);
-  // Every policy considered is named, unless there are so many that only the deciding ones help.
-  const many = result.considered.length > 20;
-  for (const v of result.considered) {
-    if (many && v.rule === undefined) continue;
-    const shadow = v.dryRun || v.action === "AUDIT";
-    trail.add({
-      stage: "authz", at, policy: v.policy, shadow,
-      rule: v.rule !== undefined ? `rules[${v.rule}]` : undefined,
-      message: `${v.action}${v.dryRun ? " (dry-run: recorded, not enforced)" : ""} ${v.policy}: ${v.rule !== undefined ? `rule ${v.rule} matches` : v.note ?? "no rule matches"}${http ? "" : " (L4: TCP traffic)"}`,
-    });
-  }
-  if (many) trail.add({ stage: "authz", at, message: `${result.considered.length} policies considered; ${result.considered.filter((v) => v.rule === undefined).length} matched no rule (each is listed in this step's details)`, details: result.considered });
-  trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
-  if (!result.allow) {
-    const outcome = http
-      ? { kind: "response" as const, status: 403, body: "RBAC: access denied", headers: { "content-type": "text/plain" } }
-      : { kind: "error" as const, error: "reset" as const };
-    return trail.deny(outcome, `${result.policy ?? "authorization"} denied the request: ${result.reason}`, DenyCodes.AUTHZ, result.policy, result.rule);
-  }
+  const denied = authorize(walk, w, port, arrival, http);
+  if (denied) return denied;
 
   const headers: Record<string, string> = { ...arrival.headers };
   if (arrival.mtlsFrom && http) {

@@ -20,25 +20,27 @@ function meshVirtualServices(walk: Walk, host: string, clientNs: string): Virtua
 /** Routes a request a sidecar accepted for `target`: through a mesh VirtualService when one covers it. */
 export function routeAtProxy(walk: Walk, sender: Sender, gateway: string, target: Target): Decision {
   const { trail, req } = walk;
-  const vs = meshVirtualServices(walk, target.service.hostname, sender.proxy?.namespace ?? "")[0];
+  const all = meshVirtualServices(walk, target.service.hostname, sender.proxy?.namespace ?? "");
+  const vs = all[0];
   if (!vs) {
     trail.add({ stage: "route", at: sender.label, message: `default route to ${target.service.hostname}:${target.port.port}` });
     return sendToService(walk, sender, target);
   }
-  if (req.scheme === "http") {
-    const m = matchHttpRoute(vs, { authority: requestAuthority(req), port: req.port, method: req.method, path: req.path, scheme: "http", headers: req.headers, gateway, sourceLabels: sender.proxy?.labels, sourceNamespace: sender.proxy?.namespace });
-    if (!m) {
-      trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} has no http route matching ${req.method} ${req.path}`, policy: vsName(vs) });
-      return trail.end({ kind: "response", status: 404, body: "" }, `no route in ${vsName(vs)} matches`, DenyCodes.NO_ROUTE, vsName(vs));
+  if (req.scheme !== "http") {
+    // TLS and TCP routes live on their own listeners, so every VirtualService for the host contributes (HTTP takes the first).
+    for (const v of all) {
+      const route = req.scheme === "https" ? matchTlsRoute(v, req.host, req.port, gateway) : matchTcpRoute(v, req.port, gateway);
+      if (route) return followDestinations(walk, sender, v, route.route, target.port.port, `${req.scheme === "https" ? "tls" : "tcp"}[${route.index}]`);
     }
-    return applyHttpRoute(walk, sender, vs, m.route, m.match, target.port.port);
-  }
-  const dests = req.scheme === "https" ? matchTlsRoute(vs, req.host, req.port, gateway)?.route : matchTcpRoute(vs, req.port, gateway)?.route;
-  if (!dests) {
-    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} has no ${req.scheme === "https" ? "tls" : "tcp"} route for this connection; default route`, policy: vsName(vs) });
+    trail.add({ stage: "route", at: sender.label, message: `no VirtualService for ${target.service.hostname} (${all.map(vsName).join(", ")}) has a ${req.scheme === "https" ? "tls" : "tcp"} route for this connection; default route`, policy: vsName(vs) });
     return sendToService(walk, sender, target);
   }
-  return followDestinations(walk, sender, vs, dests, target.port.port, "");
+  const m = matchHttpRoute(vs, { authority: requestAuthority(req), port: req.port, method: req.method, path: req.path, scheme: "http", headers: req.headers, gateway, sourceLabels: sender.proxy?.labels, sourceNamespace: sender.proxy?.namespace });
+  if (!m) {
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} has no http route matching ${req.method} ${req.path}`, policy: vsName(vs) });
+    return trail.end({ kind: "response", status: 404, body: "" }, `no route in ${vsName(vs)} matches`, DenyCodes.NO_ROUTE, vsName(vs));
+  }
+  return applyHttpRoute(walk, sender, vs, m.route, m.match, target.port.port);
 }
 
 /** Redirect, direct response, fault or destinations of one http route. */

@@ -10,6 +10,7 @@ import type { TlsVersion } from "../api/types.js";
 import { DenyCodes, type Decision } from "../policy/decision.js";
 import { decideAtGateway } from "../policy/engine.js";
 import { decideAfterTermination, selectTlsServer, type TlsServerChoice } from "../policy/gateway-path.js";
+import type { Arrival } from "../policy/inbound.js";
 import type { Request } from "../policy/request.js";
 import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
@@ -26,6 +27,9 @@ const VERSIONS: Record<TlsVersion, "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3" |
 
 export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   const choices = new WeakMap<object, TlsServerChoice>();
+  // Who connected (address, and mesh identity inside mTLS), per stream, for AuthorizationPolicy at the gateway.
+  const arrivals = new WeakMap<object, Arrival>();
+  const arrivalOf = (stream: Duplex): Arrival => arrivals.get(stream) ?? { sourceIp: (stream as Socket).remoteAddress };
   const servicePort = () => {
     const s = ctx.state()!;
     return Registry.of(s.snapshot).servicesOf(s.workload, targetPort)[0]?.port.port ?? targetPort;
@@ -99,13 +103,14 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
           return void reset(socket); // the TCP socket under the TLS one: a TLSSocket cannot send RST itself
         }
       }
+      arrivals.set(sock, arrivalOf(socket));
       if (choice.kind === "https-terminate") {
         choices.set(sock, choice);
         http.emit("connection", sock);
         return;
       }
       const req: Request = { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} };
-      void tcp(sock, decideAfterTermination(ctx.env(ctx.state()!), ctx.state()!.workload, servicePort(), choice, req));
+      void tcp(sock, decideAfterTermination(ctx.env(ctx.state()!), ctx.state()!.workload, servicePort(), targetPort, choice, req, arrivalOf(socket)));
     });
     t.emit("connection", socket);
   }
@@ -141,7 +146,8 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const host = (headers.host ?? "").replace(/:\d+$/, "");
     const request: Request = { scheme: "http", host, port: servicePort(), method: req.method ?? "GET", path: req.url ?? "/", headers };
     const env = ctx.env(state);
-    const d = choice ? decideAfterTermination(env, state.workload, servicePort(), choice, request) : decideAtGateway(env, state.workload, servicePort(), targetPort, request);
+    const arrival = arrivalOf(req.socket);
+    const d = choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival);
     const base = { method: request.method, authority: headers.host, path: request.path };
     const o = d.outcome;
     if (o.kind === "response") {
@@ -161,7 +167,18 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
   }
 
-  const meshTls = meshTlsServer(ctx, (tls) => void plain(tls, undefined, ctx.env(ctx.state()!)).catch(() => tls.destroy()));
+  // Inside a sidecar's mTLS comes what the application sent: plaintext, or its own TLS (routed by SNI, PASSTHROUGH).
+  const meshTls = meshTlsServer(ctx, (tls, peer) => {
+    arrivals.set(tls, { sourceIp: tls.remoteAddress, mtlsFrom: peer });
+    void sniffed(tls).then((first) => plain(tls, first.kind === "tls" ? first : undefined, ctx.env(ctx.state()!))).catch(() => tls.destroy());
+  });
+
+  function sniffed(stream: Duplex) {
+    return peek(stream, (buf, ended) => {
+      const s = sniff(buf);
+      return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
+    }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
+  }
 
   return createServer((socket) => void accept(socket).catch(() => reset(socket)));
 
@@ -169,10 +186,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     socket.on("error", () => {});
     const state = ctx.state();
     if (!state) return void reset(socket); // fail closed without configuration
-    const first = await peek(socket, (buf, ended) => {
-      const s = sniff(buf);
-      return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
-    }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
+    const first = await sniffed(socket);
     const env = ctx.env(state);
     // Sidecars reach a gateway (an egress gateway) over mesh mTLS; inside is what they would have sent in plaintext.
     if (first.kind === "tls" && first.alpn.includes(MESH_ALPN)) return void meshTls.emit("connection", socket);
@@ -186,8 +200,9 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       const choice = selectTlsServer(env, state.workload, servicePort(), targetPort, sni);
       if (!choice || (choice.kind !== "passthrough" && !choice.credential)) return void refuse.emit("connection", socket as Socket);
       if (choice.kind === "passthrough") {
-        const d = decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "https", host: sni, port: servicePort(), method: "CONNECT", path: "", headers: {} });
-        if (d.outcome.kind !== "forward") return void refuse.emit("connection", socket as Socket);
+        const d = decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "https", host: sni, port: servicePort(), method: "CONNECT", path: "", headers: {} }, arrivalOf(socket));
+        // No route for the SNI fails the handshake; a denial (or no endpoint) resets, as a TCP connection.
+        if (d.outcome.kind === "error" && d.outcome.error === "tls") return void refuse.emit("connection", socket as Socket);
         return tcp(socket, d);
       }
       return terminate(socket as Socket, choice);
@@ -198,7 +213,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       socket.resume();
       return;
     }
-    await tcp(socket, decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} }));
+    await tcp(socket, decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} }, arrivalOf(socket)));
   }
 
 }
