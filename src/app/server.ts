@@ -2,7 +2,8 @@
 // a given certificate, or a TCP echo. Scenarios run one per workload port
 // and per external host.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createH2cServer, createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { httpKind, peek } from "../net/peek.js";
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
 import { standInRespond, type StandInIdentity } from "./stand-in.js";
 
@@ -15,12 +16,13 @@ export interface RunningApp {
 }
 
 function handler(id: StandInIdentity) {
-  return (req: IncomingMessage, res: ServerResponse) => {
+  return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     // Drain the body: the stand-in answers by method, path and headers.
     req.resume();
     req.on("end", () => {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !k.startsWith(":")) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+      if (req.httpVersionMajor === 2) headers.host ??= (req as Http2ServerRequest).authority;
       const r = standInRespond(id, { method: req.method ?? "GET", path: req.url ?? "/", headers });
       const answer = () => {
         if (res.destroyed) return;
@@ -34,10 +36,21 @@ function handler(id: StandInIdentity) {
 }
 
 export async function startApp(id: StandInIdentity, mode: AppMode, host: string, port = 0): Promise<RunningApp> {
-  let server: HttpServer | TcpServer;
+  let server: HttpServer | TcpServer | Http2SecureServer;
   if (mode.serve === "tcp-echo") server = createTcpServer((s) => s.on("error", () => s.destroy()).pipe(s));
-  else if (mode.serve === "https") server = createHttpsServer({ cert: mode.certPem, key: mode.keyPem }, handler(id));
-  else server = createHttpServer(handler(id));
+  else if (mode.serve === "https") server = createSecureServer({ cert: mode.certPem, key: mode.keyPem, allowHTTP1: true }, handler(id));
+  else {
+    // HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the same port, told apart by the first bytes.
+    const h1 = createHttpServer(handler(id));
+    const h2 = createH2cServer(handler(id));
+    server = createTcpServer((s) => {
+      s.on("error", () => s.destroy());
+      void peek(s, httpKind).then((kind) => {
+        (kind === "h2" ? h2 : h1).emit("connection", s);
+        s.resume(); // peek leaves the socket paused
+      }, () => s.destroy());
+    });
+  }
   server.on("error", () => {});
   const sockets = new Set<import("node:net").Socket>();
   server.on("connection", (s: import("node:net").Socket) => {

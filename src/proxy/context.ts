@@ -57,3 +57,9 @@ export function reset(socket: { resetAndDestroy?: () => unknown; destroy: () => 
   }
   socket.destroy();
 }
+
+/** Ends one request the proxy refuses: an HTTP/2 stream is reset on its own, an HTTP/1.1 connection as a whole. */
+export function abortRequest(req: { socket: { resetAndDestroy?: () => unknown; destroy: () => unknown }; stream?: { close(code?: number): void } }): void {
+  if (req.stream) req.stream.close(0x7); // REFUSED_STREAM
+  else reset(req.socket);
+}

@@ -2,7 +2,6 @@
 // they come; TLS is dispatched by SNI (read before any handshake) to
 // passthrough or to the terminating Gateway server's own TLS stack.
 import { createHash } from "node:crypto";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
@@ -14,9 +13,10 @@ import type { Arrival } from "../policy/inbound.js";
 import type { Request } from "../policy/request.js";
 import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
-import { attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
-import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
+import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
+import { HttpFront } from "./http-front.js";
+import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniff } from "./sniff.js";
 import { splice } from "./splice.js";
@@ -35,9 +35,11 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     return Registry.of(s.snapshot).servicesOf(s.workload, targetPort)[0]?.port.port ?? targetPort;
   };
 
-  // Plain HTTP, and HTTP inside terminated TLS, share one parser; the choice tells them apart.
-  const http = createHttpServer((req, res) => onHttp(req, res, choices.get(req.socket)));
-  http.on("clientError", rejectMalformed);
+  // Plain HTTP, and HTTP inside terminated TLS, share one front (HTTP/1.1 and HTTP/2); the choice tells them apart.
+  const front: HttpFront = new HttpFront((req, res) => {
+    const conn = front.connectionOf(req);
+    onHttp(req, res, conn, conn ? choices.get(conn) : undefined);
+  });
 
   // Refuses a handshake with an alert (no server for this SNI, no credential), as a TLS failure rather
   // than a bare close: it offers only TLS 1.0–1.1, which no current client accepts (protocol_version alert).
@@ -85,7 +87,9 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const sc = contextFor(choice);
     const t = createTlsServer({
       ...serverTlsOptions(choice),
-      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: choice.mutual, ALPNProtocols: ["http/1.1"],
+      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: choice.mutual,
+      // HTTP servers offer HTTP/2 too (gRPC clients insist on it); a TLS server relays bytes, so no ALPN of its own.
+      ALPNProtocols: choice.kind === "https-terminate" ? ["h2", "http/1.1"] : undefined,
       cert: choice.credential!.certPem, key: choice.credential!.keyPem,
     });
     t.on("tlsClientError", (e, s) => {
@@ -106,8 +110,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       arrivals.set(sock, arrivalOf(socket));
       if (choice.kind === "https-terminate") {
         choices.set(sock, choice);
-        http.emit("connection", sock);
-        return;
+        return front.take(sock, sock.alpnProtocol === "h2" ? "h2" : "h1");
       }
       const req: Request = { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} };
       void tcp(sock, decideAfterTermination(ctx.env(ctx.state()!), ctx.state()!.workload, servicePort(), targetPort, choice, req, arrivalOf(socket)));
@@ -138,15 +141,15 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     }
   }
 
-  function onHttp(req: IncomingMessage, res: ServerResponse, choice: TlsServerChoice | undefined): void {
+  function onHttp(req: ServerRequest, res: ServerReply, conn: Duplex | undefined, choice: TlsServerChoice | undefined): void {
     const started = Date.now();
     const state = ctx.state();
-    if (!state) return void reset(req.socket);
-    const headers = plainHeaders(req);
+    if (!state) return void abortRequest(req);
+    const headers = requestHeaders(req);
     const host = (headers.host ?? "").replace(/:\d+$/, "");
     const request: Request = { scheme: "http", host, port: servicePort(), method: req.method ?? "GET", path: req.url ?? "/", headers };
     const env = ctx.env(state);
-    const arrival = arrivalOf(req.socket);
+    const arrival = conn ? arrivalOf(conn) : {};
     const d = choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival);
     const base = { method: request.method, authority: headers.host, path: request.path };
     const o = d.outcome;
@@ -155,16 +158,18 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       return log({ ...base, status: o.status }, d, started);
     }
     const target = o.kind === "forward" ? resolveHop(state, o) : undefined;
-    const agent = o.kind === "forward" && target
-      ? o.originateTls ? ctx.pools.originate(target.host, o.host ?? target.host, state.config.outsideRoots) : ctx.pools.agentFor({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials())
-      : undefined;
-    if (o.kind !== "forward" || !target || !agent) {
+    if (o.kind !== "forward" || !target) {
       log({ ...base, error: o.kind === "error" ? o.error : "no live endpoint" }, d, started);
       if (o.kind === "forward") return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
-      return void reset(req.socket);
+      return void abortRequest(req);
     }
+    const hop = { ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port, originateTls: o.originateTls ? { sni: o.host ?? target.host, outsideRoots: state.config.outsideRoots } : undefined };
     // Inside the mesh the path and authority may have been rewritten by the route.
-    forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
+    const sent = relay(ctx, req, res, hop, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
+    if (!sent) {
+      res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
+      log({ ...base, status: 503, error: "no workload certificate yet" }, d, started);
+    }
   }
 
   // Inside a sidecar's mTLS comes what the application sent: plaintext, or its own TLS (routed by SNI, PASSTHROUGH).
@@ -207,12 +212,8 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       }
       return terminate(socket as Socket, choice);
     }
-    const isHttp = await peek(socket, looksLikeHttp, { afterMs: SNIFF_TIMEOUT_MS, value: false });
-    if (isHttp) {
-      http.emit("connection", socket);
-      socket.resume();
-      return;
-    }
+    const kind = await peek(socket, httpKind, { afterMs: SNIFF_TIMEOUT_MS, value: false });
+    if (kind) return front.take(socket, kind);
     await tcp(socket, decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} }, arrivalOf(socket)));
   }
 

@@ -6,6 +6,7 @@ import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
 import type { Duplex } from "node:stream";
 import type { RetryCondition, RetryPolicy } from "../api/types.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
+import { abortRequest } from "./context.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
 /** Bodies up to this size are kept so a retry can send them again (Envoy buffers for the same reason). */
@@ -108,7 +109,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
     }
     // The next hop reset the request (a denial at the destination): the client sees the reset too.
     if (f === "reset") {
-      from.socket.resetAndDestroy();
+      abortRequest(from);
       return finish({ error: e });
     }
     const [status, body] = f === "per-try-timeout" ? [504, "upstream request timeout"] : [503, "upstream connect error or disconnect/reset before headers"];

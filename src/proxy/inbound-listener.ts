@@ -2,7 +2,6 @@
 // (a ClientHello offering the mesh ALPN) is terminated here; plaintext and an
 // application's own TLS pass as they are. Every request or connection is
 // decided by the engine before it reaches the application.
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Server as TlsServer } from "node:tls";
 import type { Duplex } from "node:stream";
@@ -12,24 +11,23 @@ import type { Peer } from "../policy/inbound.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
-import { attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
-import { SNIFF_TIMEOUT_MS, looksLikeHttp, peek } from "./peek.js";
+import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
+import { HttpFront } from "./http-front.js";
+import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniff } from "./sniff.js";
 import { splice } from "./splice.js";
 
 export function inboundServer(ctx: ProxyContext, port: number): Server {
-  const http = createHttpServer();
-  http.on("request", (req: IncomingMessage, res: ServerResponse) => onHttp(ctx, port, req, res));
-  http.on("clientError", rejectMalformed);
-  const mtls = meshTlsServer(ctx, (tls, peer) => void serve(ctx, port, tls, peer, false, http).catch(() => tls.destroy()));
-  return createServer((socket) => void accept(ctx, port, socket, http, mtls).catch(() => reset(socket)));
+  const front: HttpFront = new HttpFront((req, res) => onHttp(ctx, port, front, req, res));
+  const mtls = meshTlsServer(ctx, (tls, peer) => void serve(ctx, port, tls, peer, false, front).catch(() => tls.destroy()));
+  return createServer((socket) => void accept(ctx, port, socket, front, mtls).catch(() => reset(socket)));
 }
 
 const peers = new WeakMap<object, Peer | undefined>();
 
-async function accept(ctx: ProxyContext, port: number, socket: Socket, http: HttpServer, mtls: TlsServer): Promise<void> {
+async function accept(ctx: ProxyContext, port: number, socket: Socket, front: HttpFront, mtls: TlsServer): Promise<void> {
   socket.on("error", () => {});
   if (!ctx.state()) return void reset(socket); // fail closed without configuration
   const first = await peek(socket, (buf, ended) => {
@@ -41,21 +39,19 @@ async function accept(ctx: ProxyContext, port: number, socket: Socket, http: Htt
     mtls.emit("connection", socket);
     return;
   }
-  await serve(ctx, port, socket, undefined, first.kind === "tls" ? first.sni ?? "" : undefined, http);
+  await serve(ctx, port, socket, undefined, first.kind === "tls" ? first.sni ?? "" : undefined, front);
 }
 
-/** One inbound stream, after mTLS (when any): HTTP requests one by one, or one TCP connection. */
-async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer | undefined, appTlsSni: string | false | undefined, http: HttpServer): Promise<void> {
+/** One inbound stream, after mTLS (when any): HTTP requests one by one (HTTP/1.1 or HTTP/2), or one TCP connection. */
+async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer | undefined, appTlsSni: string | false | undefined, front: HttpFront): Promise<void> {
   const state = ctx.state();
   if (!state) return void stream.destroy();
   const appTls = typeof appTlsSni === "string";
   const protocol = Registry.of(state.snapshot).portProtocol(state.workload, port);
-  const isHttp = !appTls && isHttpOrAuto(protocol) && (await peek(stream, looksLikeHttp, { afterMs: SNIFF_TIMEOUT_MS, value: false }));
-  if (isHttp) {
+  const kind = !appTls && isHttpOrAuto(protocol) ? await peek(stream, httpKind, { afterMs: SNIFF_TIMEOUT_MS, value: false }) : false;
+  if (kind) {
     peers.set(stream, peer);
-    http.emit("connection", stream);
-    stream.resume();
-    return;
+    return front.take(stream, kind);
   }
   const started = Date.now();
   const sourceIp = (stream as Socket).remoteAddress;
@@ -71,16 +67,17 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   splice(stream, connect(app.port, app.host), () => log({ upstream: `${app.host}:${app.port}` }));
 }
 
-function onHttp(ctx: ProxyContext, port: number, req: IncomingMessage, res: ServerResponse): void {
+function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRequest, res: ServerReply): void {
   const started = Date.now();
   const state = ctx.state();
-  if (!state) return void reset(req.socket);
-  const peer = peers.get(req.socket);
-  const headers = plainHeaders(req);
+  if (!state) return void abortRequest(req);
+  const conn = front.connectionOf(req);
+  const peer = conn ? peers.get(conn) : undefined;
+  const headers = requestHeaders(req);
   // Only the sidecar may tell the application who called.
   delete headers["x-forwarded-client-cert"];
   const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path: req.url ?? "/", headers };
-  const d: Decision = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: req.socket.remoteAddress }, request);
+  const d: Decision = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request);
   const log = (extra: Partial<AccessLogEntry>) => ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra });
   const o = d.outcome;
   if (o.kind === "response") {
@@ -90,7 +87,8 @@ function onHttp(ctx: ProxyContext, port: number, req: IncomingMessage, res: Serv
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
   if (!app) {
     log({ error: o.kind === "error" ? o.error : "no application listening" });
-    return void reset(req.socket);
+    return void abortRequest(req);
   }
-  forwardHttp(req, res, { ...app, agent: ctx.pools.local, tls: false }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }));
+  // The application hears the request in the version it was sent (HTTP/2 as h2c).
+  relay(ctx, req, res, { ...app, mtls: false, identities: [], servicePort: port }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }));
 }

@@ -6,8 +6,9 @@ import { decideOutbound } from "../policy/engine.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { forwardHttp, plainHeaders, rejectMalformed } from "./http-forward.js";
-import { SNIFF_TIMEOUT_MS, peek } from "./peek.js";
+import { relay } from "./exchange.js";
+import { plainHeaders, rejectMalformed } from "./http-forward.js";
+import { SNIFF_TIMEOUT_MS, peek } from "../net/peek.js";
 import { sniff } from "./sniff.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
@@ -62,16 +63,14 @@ async function onRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRes
     ctx.log(entry(ctx, { ...base, status: 503, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started));
     return;
   }
-  const hop = { ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port };
-  const agent = o.originateTls ? ctx.pools.originate(target.host, o.host ?? target.host, state.config.outsideRoots) : ctx.pools.agentFor(hop, ctx.credentials());
-  if (!agent) {
-    res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
-    ctx.log(entry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started));
-    return;
-  }
-  forwardHttp(req, res, { host: target.host, port: target.port, agent, tls: o.mtls || !!o.originateTls }, { path: request.path, headers: request.headers, route: o.http }, (r) => {
+  const hop = { ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port, originateTls: o.originateTls ? { sni: o.host ?? target.host, outsideRoots: state.config.outsideRoots } : undefined };
+  const sent = relay(ctx, req, res, hop, { path: request.path, headers: request.headers, route: o.http }, (r) => {
     ctx.log(entry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
   });
+  if (!sent) {
+    res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
+    ctx.log(entry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started));
+  }
 }
 
 async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {

@@ -3,7 +3,9 @@
 // drain), and one per local application port.
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import type { ClientHttp2Session } from "node:http2";
 import type { Credentials } from "./credentials.js";
+import { H2Sessions } from "./h2.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 const POOL = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 };
@@ -43,6 +45,14 @@ export class Pools {
     return a;
   }
 
+  private readonly h2 = new H2Sessions();
+
+  /** A multiplexed HTTP/2 session to a hop (mTLS as for agents) or, with `mtls: false`, h2c to a local application. */
+  h2For(t: HopTarget, creds: Credentials | undefined): ClientHttp2Session | undefined {
+    if (t.mtls && !creds) return undefined;
+    return this.h2.get(`${t.host}:${t.port}|${t.mtls ? `${t.identities.join(",")}|${this.gen(creds!)}` : "h2c"}`, t, creds);
+  }
+
   get local(): HttpAgent {
     return this.plain;
   }
@@ -51,5 +61,6 @@ export class Pools {
     this.plain.destroy();
     for (const a of this.mtls.values()) a.destroy();
     for (const a of this.originating.values()) a.destroy();
+    this.h2.destroy();
   }
 }

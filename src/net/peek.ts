@@ -39,12 +39,17 @@ export function peek<T>(stream: Duplex, decide: (buf: Buffer, ended: boolean) =>
 /** How long a proxy waits for a client's first bytes before treating the stream as opaque TCP. */
 export const SNIFF_TIMEOUT_MS = 250;
 
-const HTTP_METHOD = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI) /;
+const HTTP_METHOD = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) /;
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-/** HTTP/1.x request line (or the HTTP/2 preface), judged from the first bytes. */
-export function looksLikeHttp(buf: Buffer, ended: boolean): boolean | undefined {
+export type HttpKind = "h1" | "h2" | false;
+
+/** HTTP/1.x request line, or the HTTP/2 connection preface (h2c prior knowledge), judged from the first bytes. */
+export function httpKind(buf: Buffer, ended: boolean): HttpKind | undefined {
+  const n = Math.min(buf.length, H2_PREFACE.length);
+  if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return n === H2_PREFACE.length ? "h2" : ended ? false : undefined;
   const head = buf.subarray(0, 8).toString("latin1");
-  if (HTTP_METHOD.test(head)) return true;
+  if (HTTP_METHOD.test(head)) return "h1";
   if (buf.length >= 8 || ended) return false;
   return /^[A-Z]*$/.test(head) ? undefined : false;
 }

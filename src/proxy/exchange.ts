@@ -1,0 +1,47 @@
+// One HTTP request at a proxy, whichever version it arrived in: the headers
+// policy reads, and the relay to the next hop (HTTP/2 streams on a shared
+// session, HTTP/1.1 on a keep-alive agent).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { HttpRouteHandling } from "../policy/route-timing.js";
+import type { ProxyContext } from "./context.js";
+import { forwardH2, h2PlainHeaders } from "./h2.js";
+import { forwardHttp, plainHeaders, type ForwardResult } from "./http-forward.js";
+import type { HopTarget } from "./upstream.js";
+
+export type ServerRequest = IncomingMessage | Http2ServerRequest;
+export type ServerReply = ServerResponse | Http2ServerResponse;
+
+export const isH2 = (req: ServerRequest): req is Http2ServerRequest => req.httpVersionMajor === 2;
+
+export function requestHeaders(req: ServerRequest): Record<string, string> {
+  return isH2(req) ? h2PlainHeaders(req) : plainHeaders(req);
+}
+
+export interface RelayTarget extends HopTarget {
+  /** TLS originated by this proxy toward a host outside the mesh, verified against `outsideRoots`. */
+  originateTls?: { sni: string; outsideRoots?: string };
+}
+
+/**
+ * Relays the request to the next hop. HTTP/2 stays HTTP/2 (trailers and all)
+ * to mesh hops and local applications; TLS origination speaks HTTP/1.1.
+ * Returns false when the hop cannot be reached yet (no workload certificate).
+ */
+export function relay(
+  ctx: ProxyContext, req: ServerRequest, res: ServerReply, t: RelayTarget,
+  opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
+  onDone: (r: ForwardResult) => void,
+): boolean {
+  const creds = ctx.credentials();
+  if (isH2(req) && !t.originateTls) {
+    const session = ctx.pools.h2For(t, creds);
+    if (!session) return false;
+    forwardH2(req, res as Http2ServerResponse, session, opts, onDone);
+    return true;
+  }
+  const agent = t.originateTls ? ctx.pools.originate(t.host, t.originateTls.sni, t.originateTls.outsideRoots) : ctx.pools.agentFor(t, creds);
+  if (!agent) return false;
+  forwardHttp(req as IncomingMessage, res as ServerResponse, { host: t.host, port: t.port, agent, tls: t.mtls || !!t.originateTls }, opts, onDone);
+  return true;
+}

@@ -1,0 +1,39 @@
+// The HTTP side of a listener: streams already known to carry HTTP/1.1 or
+// HTTP/2 (prior knowledge, or ALPN h2 after TLS termination) go to one
+// handler, and each request can be traced back to the stream it came on
+// (for its peer identity and address).
+import { createServer as createH1Server, type Server as H1Server } from "node:http";
+import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from "node:http2";
+import type { Duplex } from "node:stream";
+import type { HttpKind } from "../net/peek.js";
+import { isH2, type ServerReply, type ServerRequest } from "./exchange.js";
+import { rejectMalformed } from "./http-forward.js";
+
+export class HttpFront {
+  private readonly h1: H1Server;
+  private readonly h2: Http2Server;
+  private readonly sessions = new WeakMap<ServerHttp2Session, Duplex>();
+
+  constructor(handler: (req: ServerRequest, res: ServerReply) => void) {
+    this.h1 = createH1Server(handler);
+    this.h1.on("clientError", rejectMalformed);
+    this.h2 = createH2Server({}, handler);
+    this.h2.on("sessionError", () => {});
+  }
+
+  /** Serves a stream whose first bytes said which HTTP it speaks. */
+  take(stream: Duplex, kind: Exclude<HttpKind, false>): void {
+    if (kind === "h1") {
+      this.h1.emit("connection", stream);
+    } else {
+      this.h2.once("session", (s: ServerHttp2Session) => this.sessions.set(s, stream));
+      this.h2.emit("connection", stream);
+    }
+    stream.resume();
+  }
+
+  /** The stream (TCP, mesh TLS, or terminated TLS) a request arrived on. */
+  connectionOf(req: ServerRequest): Duplex | undefined {
+    return isH2(req) ? this.sessions.get(req.stream.session as ServerHttp2Session) : req.socket;
+  }
+}
