@@ -38,6 +38,25 @@ s.addService({
 s.bindAsync("127.0.0.1:${port}", grpc.ServerCredentials.createInsecure(), () => {});
 `;
 
+/** A client application in the mesh: retries until its sidecar is ready, then prints one JSON report. */
+const callerScript = (target: string) => `
+const grpc = require("@grpc/grpc-js");
+const c = new grpc.Client("${target}", grpc.credentials.createInsecure());
+const one = (method) => new Promise((resolve) => {
+  const md = new grpc.Metadata(); md.set("x-caller", "caller");
+  const path = "/greeter.Greeter/" + method[0].toUpperCase() + method.slice(1);
+  c.makeUnaryRequest(path, (b) => b, (b) => b, Buffer.from("mesh"), md, { deadline: Date.now() + 5000 }, (err, reply) =>
+    resolve(err ? { method, code: err.code } : { method, code: 0, reply: reply.toString() }));
+});
+(async () => {
+  for (let i = 0; i < 100 && (await one("hello")).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+  const results = [];
+  for (const m of ["hello", "forbidden", "fail"]) results.push(await one(m));
+  console.log(JSON.stringify({ done: true, results }));
+  c.close();
+})();
+`;
+
 function call(client: grpc.Client, method: keyof typeof SERVICE, body: string): Promise<{ code: number; reply?: string; trailer?: string; details?: string }> {
   return new Promise((resolve) => {
     const md = new grpc.Metadata();
@@ -78,6 +97,8 @@ test("gRPC through an ingress gateway (h2c and TLS with ALPN h2) to a sidecar: s
       `apiVersion: v1\nkind: Secret\nmetadata: {name: greeter-credential, namespace: edge}\ntype: kubernetes.io/tls\ndata: {tls.crt: ${b64(leaf.certPem)}, tls.key: ${b64(leaf.keyPem)}}`,
       "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: greeter, namespace: shop}\nspec:\n  selector: {gw: edge}\n  servers:\n  - {port: {number: 80, name: grpc, protocol: GRPC}, hosts: [greeter.example.com]}\n  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [greeter.example.com], tls: {mode: SIMPLE, credentialName: greeter-credential}}",
       `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: greeter, namespace: shop}\nspec: {hosts: [greeter.example.com], gateways: [greeter], http: [{match: [{uri: {prefix: /greeter.Greeter/}}], route: [{destination: {host: greeter, port: {number: ${port}}}}]}]}`,
+      // Only the caller's sidecar applies this mesh route: an answer from it proves the tunnel's HTTP/2 was read per request.
+      `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: greeter-mesh, namespace: shop}\nspec:\n  hosts: [greeter.shop.svc.cluster.local]\n  http:\n  - {match: [{uri: {exact: /greeter.Greeter/Fail}}], directResponse: {status: 404}}\n  - {route: [{destination: {host: greeter.shop.svc.cluster.local, port: {number: ${port}}}}]}`,
       "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-forbidden, namespace: shop}\nspec:\n  selector: {matchLabels: {app: greeter}}\n  action: DENY\n  rules: [{to: [{operation: {paths: [/greeter.Greeter/Forbidden]}}]}]",
     ].join("\n---\n") }] });
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -108,6 +129,16 @@ test("gRPC through an ingress gateway (h2c and TLS with ALPN h2) to a sidecar: s
     assert.equal(denied.code, grpc.status.PERMISSION_DENIED, `the sidecar's 403 reaches the client as PERMISSION_DENIED (${denied.details})`);
     const failed = await call(h2, "fail", "x");
     assert.deepEqual([failed.code, failed.details], [grpc.status.NOT_FOUND, "no such greeting"], "the application's own status travels in the trailers");
+
+    // Inside the mesh: a grpc-js client finds its sidecar through http_proxy (CONNECT), as gRPC clients do.
+    const caller = new MeshProcess("caller", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "caller", "--access-log", "off", "--", process.execPath, "-e", callerScript(`greeter.shop.svc.cluster.local:${port}`)]);
+    procs.push(caller);
+    const report = await caller.waitFor((l) => l.done === true, 30_000);
+    assert.deepEqual(report.results, [
+      { method: "hello", code: 0, reply: "hello mesh from caller" },
+      { method: "forbidden", code: grpc.status.PERMISSION_DENIED },
+      { method: "fail", code: grpc.status.UNIMPLEMENTED },
+    ], "allowed, denied at the destination (403), and answered by the caller's own sidecar route (404)");
 
     // Many calls share one HTTP/2 connection at each hop.
     const many = await Promise.all(Array.from({ length: 50 }, (_, i) => call(h2c, "hello", String(i))));

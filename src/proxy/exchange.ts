@@ -35,9 +35,9 @@ export function relay(
 ): boolean {
   const creds = ctx.credentials();
   if (isH2(req) && !t.originateTls) {
-    const session = ctx.pools.h2For(t, creds);
-    if (!session) return false;
-    forwardH2(req, res as Http2ServerResponse, session, opts, onDone);
+    if (!ctx.pools.h2For(t, creds)) return false;
+    // Each attempt asks again: a retry after a broken connection gets a fresh session.
+    forwardH2(req, res as Http2ServerResponse, () => ctx.pools.h2For(t, ctx.credentials()), opts, onDone);
     return true;
   }
   const agent = t.originateTls ? ctx.pools.originate(t.host, t.originateTls.sni, t.originateTls.outsideRoots) : ctx.pools.agentFor(t, creds);

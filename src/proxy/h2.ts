@@ -1,12 +1,12 @@
 // HTTP/2 through the proxies: one multiplexed session per next hop (mesh
 // mTLS, or h2c to a local application), and forwarding of one stream with
 // its trailers (gRPC's status travels in them).
-import { connect as h2connect, constants, type ClientHttp2Session, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
-import type { ForwardResult } from "./http-forward.js";
+import { backoffMs, REPLAY_LIMIT, retriableFailure, retriableStatus, type ForwardResult } from "./http-forward.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
@@ -53,34 +53,86 @@ function outgoing(headers: IncomingHttpHeaders | Record<string, string>): Outgoi
 
 /**
  * Sends one HTTP/2 stream on `session` and relays the answer, trailers
- * included. The route's delay and timeout apply; retries do not (a stream's
- * body is not kept), which the closing note of the gateway issue records.
+ * included, applying the route's delay, timeout and retries. The request body
+ * streams upstream as it arrives (gRPC streaming calls keep working); a copy
+ * of up to REPLAY_LIMIT bytes is kept so a retry can send it again.
  */
 export function forwardH2(
-  from: Http2ServerRequest, to: Http2ServerResponse, session: ClientHttp2Session,
+  from: Http2ServerRequest, to: Http2ServerResponse, session: () => ClientHttp2Session | undefined,
   opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
   onDone: (r: ForwardResult) => void,
 ): void {
+  const route = opts.route;
+  const maxAttempts = 1 + (route?.retries.attempts ?? 0);
+  let attempts = 0;
   let finished = false;
+  let deadline: NodeJS.Timeout | undefined;
+  let perTry: NodeJS.Timeout | undefined;
+  let current: ClientHttp2Stream | undefined;
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let ended = false;
+
   const finish = (r: Omit<ForwardResult, "attempts">) => {
     if (finished) return;
     finished = true;
     clearTimeout(deadline);
-    onDone({ ...r, attempts: 1 });
+    clearTimeout(perTry);
+    onDone({ ...r, attempts });
   };
-  let deadline: NodeJS.Timeout | undefined;
-  const start = () => {
-    const up = session.request({ ...outgoing(opts.headers), ":method": from.method, ":path": opts.path, ":authority": opts.headers.host ?? from.authority, ":scheme": "http" });
-    if (opts.route?.timeoutMs) {
-      deadline = setTimeout(() => {
+  const answer = (status: number, body: string, error: Error) => {
+    if (!to.headersSent) to.writeHead(status, { "content-type": "text/plain" }).end(body);
+    else to.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    finish({ status, error });
+  };
+  from.on("data", (c: Buffer) => {
+    // Before the first attempt everything is kept (it is the only copy); after it, only what a retry could resend.
+    if (keptBytes <= REPLAY_LIMIT || !current) kept.push(c);
+    keptBytes += c.length;
+    if (current && !current.write(c)) {
+      from.pause();
+      current.once("drain", () => from.resume());
+    }
+  });
+  from.on("end", () => {
+    ended = true;
+    current?.end();
+  });
+  // The client cancelled: cancel upstream too.
+  to.stream.on("close", () => {
+    if (finished) return;
+    current?.close(constants.NGHTTP2_CANCEL);
+    finish({ error: new Error("client cancelled the stream") });
+  });
+
+  const canRetry = () => !finished && attempts < maxAttempts && keptBytes <= REPLAY_LIMIT;
+  const retry = () => {
+    clearTimeout(perTry);
+    current?.close(constants.NGHTTP2_CANCEL);
+    current = undefined;
+    setTimeout(() => !finished && attempt(), backoffMs(attempts)).unref();
+  };
+
+  const attempt = () => {
+    attempts++;
+    const s = session();
+    if (!s) return answer(503, "upstream connect error: no workload certificate yet", new Error("no workload certificate yet"));
+    let connected = !s.connecting;
+    if (!connected) s.once("connect", () => (connected = true));
+    const up = s.request({ ...outgoing(opts.headers), ":method": from.method, ":path": opts.path, ":authority": opts.headers.host ?? from.authority, ":scheme": "http" });
+    current = up;
+    if (route?.retries.perTryTimeoutMs) {
+      perTry = setTimeout(() => {
+        if (route && retriableFailure(route.retries, "per-try-timeout") && canRetry()) return retry();
         up.close(constants.NGHTTP2_CANCEL);
-        if (!to.headersSent) to.writeHead(504, { "content-type": "text/plain" }).end("upstream request timeout");
-        else to.stream.close(constants.NGHTTP2_CANCEL);
-        finish({ status: 504, error: new Error(`route timeout after ${opts.route?.timeoutMs} ms`) });
-      }, opts.route.timeoutMs);
+        answer(504, "upstream request timeout", new Error("per-try timeout"));
+      }, route.retries.perTryTimeoutMs);
     }
     up.on("response", (headers, flags) => {
       const status = Number(headers[":status"] ?? 502);
+      const grpc = headers["grpc-status"];
+      if (route && retriableStatus(route.retries, status, typeof grpc === "string" ? grpc : undefined) && canRetry()) return retry();
+      clearTimeout(perTry);
       if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
         // A trailers-only answer (how gRPC reports an error) must stay one HEADERS frame that ends the stream.
         to.stream.respond({ ...outgoing(headers), ":status": status }, { endStream: true });
@@ -91,20 +143,28 @@ export function forwardH2(
       up.pipe(to);
       up.on("end", () => finish({ status }));
     });
-    up.on("error", (e) => {
-      if (!to.headersSent) to.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error or disconnect/reset before headers");
-      else to.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-      finish({ status: 503, error: e });
+    up.on("error", (e: NodeJS.ErrnoException) => {
+      if (finished || current !== up) return;
+      const f: H2Failure = up.rstCode === constants.NGHTTP2_REFUSED_STREAM ? "refused-stream" : !connected ? "connect-failure" : "reset";
+      if (!to.headersSent && route && retriableFailure(route.retries, f) && canRetry()) return retry();
+      answer(503, "upstream connect error or disconnect/reset before headers", e);
     });
-    // The client cancelled: cancel upstream too.
-    to.stream.on("close", () => {
-      if (!finished) {
-        up.close(constants.NGHTTP2_CANCEL);
-        finish({ error: new Error("client cancelled the stream") });
-      }
-    });
-    from.pipe(up);
+    for (const c of kept) up.write(c);
+    if (ended) up.end();
   };
-  if (opts.route?.delayMs) setTimeout(start, opts.route.delayMs);
+
+  const start = () => {
+    if (finished) return;
+    if (route?.timeoutMs) {
+      deadline = setTimeout(() => {
+        current?.close(constants.NGHTTP2_CANCEL);
+        answer(504, "upstream request timeout", new Error(`route timeout after ${route.timeoutMs} ms`));
+      }, route.timeoutMs);
+    }
+    attempt();
+  };
+  if (route?.delayMs) setTimeout(start, route.delayMs);
   else start();
 }
+
+type H2Failure = "connect-failure" | "reset" | "refused-stream";

@@ -10,9 +10,14 @@ import { abortRequest } from "./context.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
 /** Bodies up to this size are kept so a retry can send them again (Envoy buffers for the same reason). */
-const REPLAY_LIMIT = 64 * 1024;
+export const REPLAY_LIMIT = 64 * 1024;
 const BACKOFF_BASE_MS = 25;
 const BACKOFF_MAX_MS = 250;
+
+/** Envoy's retry back-off: fully jittered, doubling from 25 ms up to 250 ms. */
+export function backoffMs(attemptsSoFar: number): number {
+  return Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attemptsSoFar - 1));
+}
 
 export interface Upstream {
   host: string;
@@ -37,7 +42,7 @@ export interface ForwardResult {
 }
 
 /** Why an attempt failed before the response headers arrived. */
-type Failure = "connect-failure" | "reset" | "per-try-timeout";
+type Failure = "connect-failure" | "reset" | "per-try-timeout" | "refused-stream";
 
 const GRPC_CONDITIONS: Partial<Record<RetryCondition, string>> = { cancelled: "1", "deadline-exceeded": "4", "resource-exhausted": "8", internal: "13", unavailable: "14" };
 
@@ -57,6 +62,7 @@ export function retriableFailure(p: RetryPolicy, f: Failure): boolean {
     c === "5xx" ||
     (c === "gateway-error" && f !== "reset") ||
     (c === "connect-failure" && f === "connect-failure") ||
+    (c === "refused-stream" && f === "refused-stream") ||
     (c === "reset" && f !== "connect-failure"));
 }
 
@@ -134,8 +140,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
       const stale = up.reusedSocket && attempts === 1;
       if (finished || attempts >= Math.max(maxAttempts, stale ? 2 : 1)) return otherwise();
       clearTimeout(perTry);
-      const wait = Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1));
-      setTimeout(() => !finished && attempt(body), wait).unref();
+      setTimeout(() => !finished && attempt(body), backoffMs(attempts)).unref();
     };
     up.on("response", (r) => {
       const status = r.statusCode ?? 502;

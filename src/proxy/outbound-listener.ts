@@ -1,22 +1,34 @@
 // The sidecar's outbound side: an HTTP proxy (absolute-form requests and
 // CONNECT tunnels) that the application reaches through HTTP_PROXY/HTTPS_PROXY.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { decideOutbound } from "../policy/engine.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
-import { attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { relay } from "./exchange.js";
-import { plainHeaders, rejectMalformed } from "./http-forward.js";
-import { SNIFF_TIMEOUT_MS, peek } from "../net/peek.js";
+import { abortRequest, attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
+import { HttpFront } from "./http-front.js";
+import { rejectMalformed } from "./http-forward.js";
+import { SNIFF_TIMEOUT_MS, httpKind, peek, type HttpKind } from "../net/peek.js";
 import { sniff } from "./sniff.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
 import { HopError, openHop } from "./upstream.js";
 
 export function outboundServer(ctx: ProxyContext): Server {
+  // HTTP inside a CONNECT tunnel (gRPC clients use their proxy this way) is decided request by request, like absolute-form requests.
+  const tunnels = new WeakMap<object, { host: string; port: number }>();
+  const inTunnel: HttpFront = new HttpFront((req, res) => {
+    const conn = inTunnel.connectionOf(req);
+    const dest = conn ? tunnels.get(conn) : undefined;
+    if (!dest) return void abortRequest(req);
+    void onRequest(ctx, req, res, dest).catch(() => res.destroy());
+  });
   const server = createServer((req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
-  server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head).catch(() => reset(socket)));
+  server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, (s, dest, kind) => {
+    tunnels.set(s, dest);
+    inTunnel.take(s, kind);
+  }).catch(() => reset(socket)));
   server.on("clientError", rejectMalformed);
   return server;
 }
@@ -25,25 +37,26 @@ function entry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision, st
   return { time: new Date().toISOString(), proxy: ctx.id, direction: "outbound", protocol: "http", ...base, decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version };
 }
 
-async function onRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** One request: absolute-form to the proxy, or origin-form inside a tunnel to `dest`. */
+async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply, dest?: { host: string; port: number }): Promise<void> {
   const started = Date.now();
   const state = ctx.state();
   let url: URL;
   try {
-    url = new URL(req.url ?? "");
+    url = dest ? new URL(`http://${dest.host.includes(":") ? `[${dest.host}]` : dest.host}:${dest.port}${req.url ?? "/"}`) : new URL(req.url ?? "");
   } catch {
     res.writeHead(400).end("zeromesh sidecar: send absolute-form requests (use it as HTTP_PROXY)\n");
     return;
   }
   if (!state) {
     // Fail closed until the first configuration arrives.
-    reset(req.socket);
+    abortRequest(req);
     return;
   }
-  const headers = plainHeaders(req);
+  const headers = requestHeaders(req);
   delete headers["proxy-connection"];
   const port = url.port ? Number(url.port) : 80;
-  const request: Request = { scheme: "http", host: url.hostname.toLowerCase(), port, method: req.method ?? "GET", path: url.pathname + url.search, headers: { ...headers, host: headers.host ?? url.host } };
+  const request: Request = { scheme: "http", host: url.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port, method: req.method ?? "GET", path: url.pathname + url.search, headers: { ...headers, host: headers.host || url.host } };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   const base = { method: request.method, authority: request.headers.host, path: request.path };
   const o = d.outcome;
@@ -54,7 +67,7 @@ async function onRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRes
   }
   if (o.kind !== "forward") {
     ctx.log(entry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind }, d, started));
-    reset(req.socket);
+    abortRequest(req);
     return;
   }
   const target = resolveHop(state, o);
@@ -73,7 +86,7 @@ async function onRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerRes
   }
 }
 
-async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer, http: (s: Socket, dest: { host: string; port: number }, kind: "h1" | "h2") => void): Promise<void> {
   const started = Date.now();
   socket.on("error", () => {});
   const state = ctx.state();
@@ -81,13 +94,18 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   if (!state || !m) return void reset(socket);
   if (head.length) socket.unshift(head);
   socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-  // What follows decides the scheme: a ClientHello is TLS (routed by SNI), anything else is opaque TCP.
-  const kind = await peek(socket, (buf, ended) => {
+  // What follows decides the scheme: a ClientHello is TLS (routed by SNI), HTTP is decided per request, anything else is opaque TCP.
+  type Kind = { kind: "tls"; sni?: string } | { kind: "plaintext"; http: HttpKind };
+  const kind = await peek(socket, (buf, ended): Kind | undefined => {
     const s = sniff(buf);
-    return s.kind === "need-more" ? (ended ? { kind: "plaintext" as const } : undefined) : s;
-  }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" as const } });
+    if (s.kind === "tls") return s;
+    if (s.kind === "need-more") return ended ? { kind: "plaintext", http: false } : undefined;
+    const http = httpKind(buf, ended);
+    return http === undefined ? undefined : { kind: "plaintext", http };
+  }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext", http: false } });
   const host = kind.kind === "tls" && kind.sni ? kind.sni.toLowerCase() : m[1]!.toLowerCase();
   const port = Number(m[2]);
+  if (kind.kind === "plaintext" && kind.http) return http(socket, { host, port }, kind.http);
   const request: Request = { scheme: kind.kind === "tls" ? "https" : "tcp", host, port, method: "CONNECT", path: "", headers: {} };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   const base: Partial<AccessLogEntry> = { protocol: kind.kind === "tls" ? "tls" : "tcp", authority: `${host}:${port}` };
