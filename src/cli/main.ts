@@ -1,17 +1,7 @@
 #!/usr/bin/env node
 import { fileURLToPath } from "node:url";
 import { ZmError } from "../api/errors.js";
-import { appCommand } from "./app.js";
-import { checkCommand } from "./check.js";
-import { demoCommand } from "./demo.js";
 import { processIo, type Io } from "./io.js";
-import { applyCommand, getCommand, proxyConfigCommand, proxyStatusCommand } from "./admin.js";
-import { gatewayCommand } from "./gateway.js";
-import { proxyCommand } from "./proxy.js";
-import { runCommand } from "./run.js";
-import { testCommand } from "./test.js";
-import { upCommand } from "./up.js";
-import { validateCommand } from "./validate.js";
 
 const HELP = `zeromesh — a zero-trust service mesh that speaks Istio's configuration API
 
@@ -35,21 +25,23 @@ commands:
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
+    // Each command loads only its own modules: a sidecar process should not carry the YAML parser,
+    // the certificate library or the scenario runner (memory is one of its budgets).
     switch (cmd) {
-      case "validate": return validateCommand(rest, io);
-      case "check": return checkCommand(rest, io);
-      case "test": return await testCommand(rest, io);
-      case "up": return await upCommand(rest, io);
-      case "proxy": return await proxyCommand(rest, io);
-      case "app": return await appCommand(rest, io);
-      case "run": return await runCommand(rest, io);
-      case "gateway": return await gatewayCommand(rest, io);
-      case "proxy-status": return await proxyStatusCommand(rest, io);
-      case "proxy-config": return await proxyConfigCommand(rest, io);
-      case "apply": return await applyCommand(rest, io);
-      case "delete": return await applyCommand(rest, io, true);
-      case "get": return await getCommand(rest, io);
-      case "demo": return await demoCommand(rest, io);
+      case "validate": return (await import("./validate.js")).validateCommand(rest, io);
+      case "check": return (await import("./check.js")).checkCommand(rest, io);
+      case "test": return await (await import("./test.js")).testCommand(rest, io);
+      case "up": return await (await import("./up.js")).upCommand(rest, io);
+      case "proxy": return await (await import("./proxy.js")).proxyCommand(rest, io);
+      case "app": return await (await import("./app.js")).appCommand(rest, io);
+      case "run": return await (await import("./run.js")).runCommand(rest, io);
+      case "gateway": return await (await import("./gateway.js")).gatewayCommand(rest, io);
+      case "proxy-status": return await (await import("./admin.js")).proxyStatusCommand(rest, io);
+      case "proxy-config": return await (await import("./admin.js")).proxyConfigCommand(rest, io);
+      case "apply": return await (await import("./admin.js")).applyCommand(rest, io);
+      case "delete": return await (await import("./admin.js")).applyCommand(rest, io, true);
+      case "get": return await (await import("./admin.js")).getCommand(rest, io);
+      case "demo": return await (await import("./demo.js")).demoCommand(rest, io);
       case undefined: case "help": case "--help": case "-h":
         io.out(HELP);
         return cmd === undefined ? 2 : 0;

@@ -1,6 +1,6 @@
 // What the control plane sends one proxy: the configuration it may see
 // (scoped as Istio scopes it), and where live endpoints listen. Pure.
-import { manifestOf } from "../api/load.js";
+import { manifestOf } from "../api/convert.js";
 import type { MeshConfig } from "../api/mesh.js";
 import { selectorMatches } from "../api/match.js";
 import type { Resource } from "../api/types.js";

@@ -1,12 +1,12 @@
 // A proxy's view of the mesh, built from one pushed ProxyConfig. The
 // manifests pass the same validation as everywhere else: an invalid push is
 // rejected (NACK) and the proxy keeps its last good state.
+import { convertObjects, findDuplicates } from "../api/convert.js";
 import { errorsOf, formatIssue } from "../api/errors.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import { candidateNames } from "../registry/dns.js";
 import type { Workload } from "../registry/model.js";
 import { Registry } from "../registry/registry.js";
-import { parseTexts } from "../store/apply.js";
 import { Snapshot } from "../store/snapshot.js";
 
 export interface ProxyState {
@@ -17,9 +17,9 @@ export interface ProxyState {
 }
 
 export function stateFrom(config: ProxyConfig): ProxyState | { error: string } {
-  const text = config.manifests.map((m) => JSON.stringify(m)).join("\n---\n");
-  const parsed = parseTexts([{ text, file: `push v${config.version}` }], config.mesh);
-  const errs = errorsOf(parsed.issues);
+  // The pushed manifests are objects already: they are converted as such (no text round trip, no YAML parser here).
+  const parsed = convertObjects(config.manifests, `push v${config.version}`);
+  const errs = errorsOf([...parsed.issues, ...findDuplicates(parsed.resources)]);
   if (errs.length) return { error: errs.map(formatIssue).join("; ") };
   const snapshot = Snapshot.of(parsed.resources, config.mesh, config.version);
   const workload = Registry.of(snapshot).workload(config.workload);
