@@ -12,8 +12,11 @@ export interface Credentials {
 
 const contexts = new WeakMap<Credentials, SecureContext>();
 
-/** One TLS context per certificate generation, built once (building one per connection is costly). */
-export function serverContext(c: Credentials): SecureContext {
+/**
+ * One TLS context per certificate generation, built once and used by both
+ * sides of mesh mTLS (building one per connection parses the key each time).
+ */
+export function meshContext(c: Credentials): SecureContext {
   let ctx = contexts.get(c);
   if (!ctx) contexts.set(c, (ctx = createSecureContext({ cert: c.certPem + c.chainPem, key: c.keyPem, ca: c.rootPem })));
   return ctx;

@@ -4,7 +4,7 @@
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Peer } from "../policy/inbound.js";
 import type { ProxyContext } from "./context.js";
-import { principalOf, serverContext, spiffeOf } from "./credentials.js";
+import { principalOf, meshContext, spiffeOf } from "./credentials.js";
 import { MESH_ALPN } from "./sniff.js";
 
 export function meshTlsServer(ctx: ProxyContext, onPeer: (tls: TLSSocket, peer: Peer) => void): TlsServer {
@@ -12,7 +12,7 @@ export function meshTlsServer(ctx: ProxyContext, onPeer: (tls: TLSSocket, peer: 
     requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN],
     SNICallback: (_name, cb) => {
       const creds = ctx.credentials();
-      cb(creds ? null : new Error("no workload certificate yet"), creds ? serverContext(creds) : undefined);
+      cb(creds ? null : new Error("no workload certificate yet"), creds ? meshContext(creds) : undefined);
     },
   });
   server.on("secureConnection", (tls: TLSSocket) => {

@@ -2,7 +2,7 @@
 // as one of the identities the destination service runs as), or plaintext.
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { spiffeOf, type Credentials } from "./credentials.js";
+import { meshContext, spiffeOf, type Credentials } from "./credentials.js";
 import { MESH_ALPN } from "./sniff.js";
 
 export interface HopTarget {
@@ -31,7 +31,7 @@ const PEER_IDENTITY = "ZM_PEER_IDENTITY";
  */
 export function meshClientTls(t: HopTarget, creds: Credentials) {
   return {
-    cert: creds.certPem + creds.chainPem, key: creds.keyPem, ca: creds.rootPem,
+    secureContext: meshContext(creds),
     ALPNProtocols: [MESH_ALPN], servername: `outbound_.${t.servicePort}_._.${t.serviceHost ?? "unknown"}`,
     checkServerIdentity: (_host: string, cert: { raw: Buffer }) => {
       const peer = spiffeOf(cert.raw);
