@@ -51,13 +51,7 @@ test("gateway: run by hand; a rotated Secret is served to new connections withou
     procs.push(new MeshProcess("web", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "web", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", `require("http").createServer((q, s) => s.end("web")).listen(${port}, "127.0.0.1")`]));
     const gw = new MeshProcess("gateway", ["gateway", "--admin", adminAddr, "--namespace", "edge", "--name", "edge", "--labels", "gw=edge", "--port", "9443", "--access-log", "off"]);
     procs.push(gw);
-    const line = await new Promise<string>((resolve) => {
-      const t = setInterval(() => {
-        const l = gw.stderr.find((x) => x.includes("listening on"));
-        if (l) (clearInterval(t), resolve(l));
-      }, 20);
-    });
-    const [host, p] = /listening on (\S+)/.exec(line)![1]!.split(":");
+    const [host, p] = (await gw.listening())[0]!.split(":");
     const at = { host: host!, port: Number(p) };
 
     let r = await once(at.host, at.port, root.certPem).catch(() => ({ serial: "", status: "" }));

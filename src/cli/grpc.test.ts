@@ -105,13 +105,7 @@ test("gRPC through an ingress gateway (h2c and TLS with ALPN h2) to a sidecar: s
     procs.push(new MeshProcess("greeter", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "greeter", "--labels", "app=greeter", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", serverScript(port)]));
     const gw = new MeshProcess("gateway", ["gateway", "--admin", adminAddr, "--namespace", "edge", "--name", "edge", "--labels", "gw=edge", "--port", "9080", "--port", "9443", "--access-log", "off"]);
     procs.push(gw);
-    const line = await new Promise<string>((resolve) => {
-      const t = setInterval(() => {
-        const l = gw.stderr.find((x) => x.includes("listening on"));
-        if (l) (clearInterval(t), resolve(l));
-      }, 20);
-    });
-    const [plainAt, tlsAt] = /listening on (.+)$/.exec(line)![1]!.split(", ");
+    const [plainAt, tlsAt] = await gw.listening();
     const h2c = new grpc.Client(plainAt!, grpc.credentials.createInsecure(), { "grpc.default_authority": "greeter.example.com" });
     const h2 = new grpc.Client(tlsAt!, grpc.credentials.createSsl(Buffer.from(root.certPem)), { "grpc.ssl_target_name_override": "greeter.example.com", "grpc.default_authority": "greeter.example.com" });
     clients.push(h2c, h2);

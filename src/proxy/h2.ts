@@ -6,7 +6,7 @@ import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
-import { backoffMs, REPLAY_LIMIT, retriableFailure, retriableStatus, type ForwardResult } from "./http-forward.js";
+import { backoffMs, ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type ForwardResult } from "./http-forward.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
@@ -64,22 +64,13 @@ export function forwardH2(
 ): void {
   const route = opts.route;
   const maxAttempts = 1 + (route?.retries.attempts ?? 0);
-  let attempts = 0;
-  let finished = false;
-  let deadline: NodeJS.Timeout | undefined;
-  let perTry: NodeJS.Timeout | undefined;
+  const run = new ForwardRun(onDone);
+  const finish = (r: Omit<ForwardResult, "attempts">) => run.finish(r);
   let current: ClientHttp2Stream | undefined;
   const kept: Buffer[] = [];
   let keptBytes = 0;
   let ended = false;
 
-  const finish = (r: Omit<ForwardResult, "attempts">) => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(deadline);
-    clearTimeout(perTry);
-    onDone({ ...r, attempts });
-  };
   const answer = (status: number, body: string, error: Error) => {
     if (!to.headersSent) to.writeHead(status, { "content-type": "text/plain" }).end(body);
     else to.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
@@ -100,21 +91,21 @@ export function forwardH2(
   });
   // The client cancelled: cancel upstream too.
   to.stream.on("close", () => {
-    if (finished) return;
+    if (run.finished) return;
     current?.close(constants.NGHTTP2_CANCEL);
     finish({ error: new Error("client cancelled the stream") });
   });
 
-  const canRetry = () => !finished && attempts < maxAttempts && keptBytes <= REPLAY_LIMIT;
+  const canRetry = () => !run.finished && run.attempts < maxAttempts && keptBytes <= REPLAY_LIMIT;
   const retry = () => {
-    clearTimeout(perTry);
+    clearTimeout(run.perTry);
     current?.close(constants.NGHTTP2_CANCEL);
     current = undefined;
-    setTimeout(() => !finished && attempt(), backoffMs(attempts)).unref();
+    setTimeout(() => !run.finished && attempt(), backoffMs(run.attempts)).unref();
   };
 
   const attempt = () => {
-    attempts++;
+    run.attempts++;
     const s = session();
     if (!s) return answer(503, "upstream connect error: no workload certificate yet", new Error("no workload certificate yet"));
     let connected = !s.connecting;
@@ -122,7 +113,7 @@ export function forwardH2(
     const up = s.request({ ...outgoing(opts.headers), ":method": from.method, ":path": opts.path, ":authority": opts.headers.host ?? from.authority, ":scheme": "http" });
     current = up;
     if (route?.retries.perTryTimeoutMs) {
-      perTry = setTimeout(() => {
+      run.perTry = setTimeout(() => {
         if (route && retriableFailure(route.retries, "per-try-timeout") && canRetry()) return retry();
         up.close(constants.NGHTTP2_CANCEL);
         answer(504, "upstream request timeout", new Error("per-try timeout"));
@@ -132,7 +123,7 @@ export function forwardH2(
       const status = Number(headers[":status"] ?? 502);
       const grpc = headers["grpc-status"];
       if (route && retriableStatus(route.retries, status, typeof grpc === "string" ? grpc : undefined) && canRetry()) return retry();
-      clearTimeout(perTry);
+      clearTimeout(run.perTry);
       if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
         // A trailers-only answer (how gRPC reports an error) must stay one HEADERS frame that ends the stream.
         to.stream.respond({ ...outgoing(headers), ":status": status }, { endStream: true });
@@ -144,7 +135,7 @@ export function forwardH2(
       up.on("end", () => finish({ status }));
     });
     up.on("error", (e: NodeJS.ErrnoException) => {
-      if (finished || current !== up) return;
+      if (run.finished || current !== up) return;
       const f: H2Failure = up.rstCode === constants.NGHTTP2_REFUSED_STREAM ? "refused-stream" : !connected ? "connect-failure" : "reset";
       if (!to.headersSent && route && retriableFailure(route.retries, f) && canRetry()) return retry();
       answer(503, "upstream connect error or disconnect/reset before headers", e);
@@ -154,9 +145,9 @@ export function forwardH2(
   };
 
   const start = () => {
-    if (finished) return;
+    if (run.finished) return;
     if (route?.timeoutMs) {
-      deadline = setTimeout(() => {
+      run.deadline = setTimeout(() => {
         current?.close(constants.NGHTTP2_CANCEL);
         answer(504, "upstream request timeout", new Error(`route timeout after ${route.timeoutMs} ms`));
       }, route.timeoutMs);

@@ -76,6 +76,24 @@ function classify(e: NodeJS.ErrnoException, connected: boolean): Failure {
 
 class PerTryTimeout extends Error {}
 
+/** One forward's bookkeeping, HTTP/1.1 or HTTP/2: attempts made, timers to clear, and a single report when it ends. */
+export class ForwardRun {
+  attempts = 0;
+  finished = false;
+  deadline: NodeJS.Timeout | undefined;
+  perTry: NodeJS.Timeout | undefined;
+
+  constructor(private readonly onDone: (r: ForwardResult) => void) {}
+
+  finish(r: Omit<ForwardResult, "attempts">): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.deadline);
+    clearTimeout(this.perTry);
+    this.onDone({ ...r, attempts: this.attempts });
+  }
+}
+
 export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream: Upstream, opts: ForwardOptions, onDone: (r: ForwardResult) => void): void {
   const headers: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(opts.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
@@ -87,22 +105,12 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
   const maxAttempts = replayable ? 1 + (route?.retries.attempts ?? 0) : 1;
   const send = upstream.tls ? httpsRequest : request;
 
-  let attempts = 0;
-  let finished = false;
+  const run = new ForwardRun(onDone);
+  const finish = (r: Omit<ForwardResult, "attempts">) => run.finish(r);
   let current: ClientRequest | undefined;
-  let deadline: NodeJS.Timeout | undefined;
-  let perTry: NodeJS.Timeout | undefined;
-
-  const finish = (r: Omit<ForwardResult, "attempts">) => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(deadline);
-    clearTimeout(perTry);
-    onDone({ ...r, attempts });
-  };
   // The client went away: stop working on its behalf.
   to.on("close", () => {
-    if (!finished && !to.writableFinished) {
+    if (!run.finished && !to.writableFinished) {
       current?.destroy();
       finish({ error: new Error("client closed the connection") });
     }
@@ -124,7 +132,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
   };
 
   const attempt = (body: Buffer | undefined) => {
-    attempts++;
+    run.attempts++;
     let connected = false;
     const up = send({ host: upstream.host, port: upstream.port, agent: upstream.agent, method: from.method, path: opts.path, headers });
     current = up;
@@ -133,19 +141,19 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
       else s.once(upstream.tls ? "secureConnect" : "connect", () => (connected = true));
     });
     if (route?.retries.perTryTimeoutMs) {
-      clearTimeout(perTry);
-      perTry = setTimeout(() => up.destroy(new PerTryTimeout("per-try timeout")), route.retries.perTryTimeoutMs);
+      clearTimeout(run.perTry);
+      run.perTry = setTimeout(() => up.destroy(new PerTryTimeout("per-try timeout")), route.retries.perTryTimeoutMs);
     }
     const retryOr = (otherwise: () => void) => {
-      const stale = up.reusedSocket && attempts === 1;
-      if (finished || attempts >= Math.max(maxAttempts, stale ? 2 : 1)) return otherwise();
-      clearTimeout(perTry);
-      setTimeout(() => !finished && attempt(body), backoffMs(attempts)).unref();
+      const stale = up.reusedSocket && run.attempts === 1;
+      if (run.finished || run.attempts >= Math.max(maxAttempts, stale ? 2 : 1)) return otherwise();
+      clearTimeout(run.perTry);
+      setTimeout(() => !run.finished && attempt(body), backoffMs(run.attempts)).unref();
     };
     up.on("response", (r) => {
       const status = r.statusCode ?? 502;
       const grpc = r.headers["grpc-status"];
-      if (route && replayable && attempts < maxAttempts && retriableStatus(route.retries, status, typeof grpc === "string" ? grpc : undefined)) {
+      if (route && replayable && run.attempts < maxAttempts && retriableStatus(route.retries, status, typeof grpc === "string" ? grpc : undefined)) {
         r.resume();
         return retryOr(() => {});
       }
@@ -157,11 +165,11 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
       r.on("aborted", () => fail("reset", new Error("upstream aborted the response")));
     });
     up.on("error", (e: NodeJS.ErrnoException) => {
-      if (finished) return;
+      if (run.finished) return;
       const f = classify(e, connected);
       // A pooled connection the next hop had already closed is not an upstream failure: send once more.
-      const staleSocket = f === "reset" && up.reusedSocket && attempts === 1 && replayable;
-      if (staleSocket || (route && retriableFailure(route.retries, f) && attempts < maxAttempts)) return retryOr(() => fail(f, e));
+      const staleSocket = f === "reset" && up.reusedSocket && run.attempts === 1 && replayable;
+      if (staleSocket || (route && retriableFailure(route.retries, f) && run.attempts < maxAttempts)) return retryOr(() => fail(f, e));
       fail(f, e);
     });
     if (body) up.end(body);
@@ -170,9 +178,9 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
   };
 
   const start = (body: Buffer | undefined) => {
-    if (finished) return;
+    if (run.finished) return;
     if (route?.timeoutMs) {
-      deadline = setTimeout(() => {
+      run.deadline = setTimeout(() => {
         current?.destroy();
         if (to.headersSent) to.destroy();
         else to.writeHead(504, { "content-type": "text/plain" }).end("upstream request timeout");

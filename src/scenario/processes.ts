@@ -54,6 +54,17 @@ export class MeshProcess {
     });
   }
 
+  /** The listen addresses a `zeromesh gateway` or `proxy` prints on stderr once it is up. */
+  async listening(timeoutMs = 15_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.stderr.find((x) => x.includes("listening on"));
+      if (line) return /listening on (.+)$/.exec(line)![1]!.split(", ").map((a) => a.split(" ")[0]!);
+      if (this.exited || Date.now() > deadline) throw new Error(`${this.name} did not start listening: ${this.stderr.slice(-5).join(" | ")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.exited) return;
     const done = new Promise<void>((r) => this.child.once("exit", () => r()));
