@@ -1,6 +1,6 @@
 // One HTTP request at a proxy, whichever version it arrived in: the headers
 // policy reads, and the relay to the next hop (HTTP/2 streams on a shared
-// session, HTTP/1.1 on a keep-alive agent).
+// session, HTTP/1.1 on a keep-alive pool).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
@@ -40,8 +40,8 @@ export function relay(
     forwardH2(req, res as Http2ServerResponse, () => ctx.pools.h2For(t, ctx.credentials()), opts, onDone);
     return true;
   }
-  const agent = t.originateTls ? ctx.pools.originate(t.host, t.originateTls.sni, t.originateTls.outsideRoots) : ctx.pools.agentFor(t, creds);
-  if (!agent) return false;
-  forwardHttp(req as IncomingMessage, res as ServerResponse, { host: t.host, port: t.port, agent, tls: t.mtls || !!t.originateTls }, opts, onDone);
+  const dispatcher = t.originateTls ? ctx.pools.originate(t.host, t.port, t.originateTls.sni, t.originateTls.outsideRoots) : ctx.pools.poolFor(t, creds);
+  if (!dispatcher) return false;
+  forwardHttp(req as IncomingMessage, res as ServerResponse, { dispatcher }, opts, onDone);
   return true;
 }

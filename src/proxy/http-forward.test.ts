@@ -2,10 +2,11 @@
 // Envoy's router applies them.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { RetryPolicy } from "../api/types.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
+import { Pools } from "./pool.js";
 import { forwardHttp, plainHeaders, retriableFailure, retriableStatus, type ForwardResult } from "./http-forward.js";
 
 async function listen(s: Server): Promise<number> {
@@ -15,11 +16,11 @@ async function listen(s: Server): Promise<number> {
 
 /** A proxy in front of `upstreamPort` applying `route`; reports each forward's result. */
 async function proxy(upstreamPort: number, route: HttpRouteHandling | undefined, results: ForwardResult[]) {
-  const agent = new Agent({ keepAlive: true });
+  const pools = new Pools();
   const s = createServer((req: IncomingMessage, res: ServerResponse) =>
-    forwardHttp(req, res, { host: "127.0.0.1", port: upstreamPort, agent, tls: false }, { path: req.url ?? "/", headers: plainHeaders(req), route }, (r) => results.push(r)));
+    forwardHttp(req, res, { dispatcher: pools.plainPool("127.0.0.1", upstreamPort) }, { path: req.url ?? "/", headers: plainHeaders(req), route }, (r) => results.push(r)));
   const port = await listen(s);
-  return { port, close: () => { agent.destroy(); s.closeAllConnections(); s.close(); } };
+  return { port, close: () => { pools.destroy(); s.closeAllConnections(); s.close(); } };
 }
 
 function call(port: number, opts: { method?: string; body?: string; path?: string } = {}): Promise<{ status: number; body: string }> {

@@ -1,8 +1,8 @@
 // Sends one HTTP request to the next hop and streams the answer back to the
 // waiting client, applying the route's fault delay, timeout and retries as
 // Envoy's router does.
-import { request, type Agent as HttpAgent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Dispatcher } from "undici";
 import type { Duplex } from "node:stream";
 import type { RetryCondition, RetryPolicy } from "../api/types.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
@@ -20,11 +20,8 @@ export function backoffMs(attemptsSoFar: number): number {
 }
 
 export interface Upstream {
-  host: string;
-  port: number;
-  /** A pooled keep-alive agent (plain or mTLS). */
-  agent: HttpAgent | HttpsAgent;
-  tls: boolean;
+  /** The next hop's connection pool (plain, mesh mTLS, or TLS originated toward the outside). */
+  dispatcher: Dispatcher;
 }
 
 export interface ForwardOptions {
@@ -66,11 +63,12 @@ export function retriableFailure(p: RetryPolicy, f: Failure): boolean {
     (c === "reset" && f !== "connect-failure"));
 }
 
-const CONNECT_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN"]);
+const CONNECT_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
 
-function classify(e: NodeJS.ErrnoException, connected: boolean): Failure {
+/** Errors raised while opening the connection (see pool.ts's connectors) are connect failures; the rest are resets. */
+function classify(e: NodeJS.ErrnoException & { zmConnect?: boolean }): Failure {
   if (e instanceof PerTryTimeout) return "per-try-timeout";
-  if (!connected || (e.code !== undefined && CONNECT_CODES.has(e.code))) return "connect-failure";
+  if (e.zmConnect || (e.code !== undefined && CONNECT_CODES.has(e.code))) return "connect-failure";
   return "reset";
 }
 
@@ -80,6 +78,8 @@ class PerTryTimeout extends Error {}
 export class ForwardRun {
   attempts = 0;
   finished = false;
+  /** The status relayed to the client, once there is one. */
+  status: number | undefined;
   deadline: NodeJS.Timeout | undefined;
   perTry: NodeJS.Timeout | undefined;
 
@@ -95,7 +95,7 @@ export class ForwardRun {
 }
 
 export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream: Upstream, opts: ForwardOptions, onDone: (r: ForwardResult) => void): void {
-  const headers: OutgoingHttpHeaders = {};
+  const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
   const route = opts.route;
   const chunked = from.headers["transfer-encoding"] !== undefined;
@@ -103,15 +103,15 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
   // A body we cannot keep is streamed once: no retries for it.
   const replayable = !chunked && length <= REPLAY_LIMIT;
   const maxAttempts = replayable ? 1 + (route?.retries.attempts ?? 0) : 1;
-  const send = upstream.tls ? httpsRequest : request;
+  const method = (from.method ?? "GET") as Dispatcher.HttpMethod;
 
   const run = new ForwardRun(onDone);
   const finish = (r: Omit<ForwardResult, "attempts">) => run.finish(r);
-  let current: ClientRequest | undefined;
+  let current: Dispatcher.DispatchController | undefined;
   // The client went away: stop working on its behalf.
   to.on("close", () => {
     if (!run.finished && !to.writableFinished) {
-      current?.destroy();
+      current?.abort(new Error("client closed the connection"));
       finish({ error: new Error("client closed the connection") });
     }
   });
@@ -133,55 +133,62 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
 
   const attempt = (body: Buffer | undefined) => {
     run.attempts++;
-    let connected = false;
-    const up = send({ host: upstream.host, port: upstream.port, agent: upstream.agent, method: from.method, path: opts.path, headers });
-    current = up;
-    up.on("socket", (s) => {
-      if (!(s as { connecting?: boolean }).connecting) connected = true;
-      else s.once(upstream.tls ? "secureConnect" : "connect", () => (connected = true));
-    });
-    if (route?.retries.perTryTimeoutMs) {
-      clearTimeout(run.perTry);
-      run.perTry = setTimeout(() => up.destroy(new PerTryTimeout("per-try timeout")), route.retries.perTryTimeoutMs);
-    }
-    const retryOr = (otherwise: () => void) => {
-      const stale = up.reusedSocket && run.attempts === 1;
-      if (run.finished || run.attempts >= Math.max(maxAttempts, stale ? 2 : 1)) return otherwise();
+    let ours: Dispatcher.DispatchController | undefined;
+    let relaying = false;
+    let discarding = false;
+    const retry = () => {
       clearTimeout(run.perTry);
       setTimeout(() => !run.finished && attempt(body), backoffMs(run.attempts)).unref();
     };
-    up.on("response", (r) => {
-      const status = r.statusCode ?? 502;
-      const grpc = r.headers["grpc-status"];
-      if (route && replayable && run.attempts < maxAttempts && retriableStatus(route.retries, status, typeof grpc === "string" ? grpc : undefined)) {
-        r.resume();
-        return retryOr(() => {});
-      }
-      const out: OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(r.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
-      to.writeHead(status, out);
-      r.pipe(to);
-      r.on("end", () => finish({ status }));
-      r.on("aborted", () => fail("reset", new Error("upstream aborted the response")));
+    if (route?.retries.perTryTimeoutMs) {
+      clearTimeout(run.perTry);
+      run.perTry = setTimeout(() => ours?.abort(new PerTryTimeout("per-try timeout")), route.retries.perTryTimeoutMs);
+    }
+    upstream.dispatcher.dispatch({ method, path: opts.path, headers, body: body ?? (replayable ? null : from) }, {
+      onRequestStart(controller) {
+        ours = controller;
+        current = controller;
+      },
+      onResponseStart(controller, statusCode, resHeaders) {
+        const grpc = resHeaders["grpc-status"];
+        if (route && replayable && run.attempts < maxAttempts && retriableStatus(route.retries, statusCode, typeof grpc === "string" ? grpc : undefined)) {
+          discarding = true; // read and drop this answer, then try again
+          return;
+        }
+        const out: OutgoingHttpHeaders = {};
+        for (const [k, v] of Object.entries(resHeaders)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+        to.writeHead(statusCode, out);
+        relaying = true;
+        run.status = statusCode;
+      },
+      onResponseData(controller, chunk) {
+        if (!relaying || to.write(chunk)) return;
+        controller.pause();
+        to.once("drain", () => controller.resume());
+      },
+      onResponseEnd() {
+        if (discarding) return retry();
+        clearTimeout(run.perTry);
+        to.end();
+        finish({ status: run.status });
+      },
+      onResponseError(_controller, e: NodeJS.ErrnoException & { zmConnect?: boolean }) {
+        if (run.finished) return;
+        if (relaying) return fail("reset", e);
+        const f = classify(e);
+        // A pooled connection the next hop had already closed is not an upstream failure: send once more.
+        const stale = f === "reset" && run.attempts === 1 && replayable;
+        if (stale || (route && retriableFailure(route.retries, f) && run.attempts < maxAttempts)) return retry();
+        fail(f, e);
+      },
     });
-    up.on("error", (e: NodeJS.ErrnoException) => {
-      if (run.finished) return;
-      const f = classify(e, connected);
-      // A pooled connection the next hop had already closed is not an upstream failure: send once more.
-      const staleSocket = f === "reset" && up.reusedSocket && run.attempts === 1 && replayable;
-      if (staleSocket || (route && retriableFailure(route.retries, f) && run.attempts < maxAttempts)) return retryOr(() => fail(f, e));
-      fail(f, e);
-    });
-    if (body) up.end(body);
-    else if (replayable) up.end();
-    else from.pipe(up);
   };
 
   const start = (body: Buffer | undefined) => {
     if (run.finished) return;
     if (route?.timeoutMs) {
       run.deadline = setTimeout(() => {
-        current?.destroy();
+        current?.abort(new Error("route timeout"));
         if (to.headersSent) to.destroy();
         else to.writeHead(504, { "content-type": "text/plain" }).end("upstream request timeout");
         finish({ status: 504, error: new Error(`route timeout after ${route.timeoutMs} ms`) });

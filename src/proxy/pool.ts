@@ -1,18 +1,39 @@
-// Keep-alive connection pools for HTTP: one agent per next hop (and per
+// Connection pools for HTTP: one undici Pool per next hop (and per
 // certificate generation, so rotation starts fresh connections while old ones
-// drain), and one per local application port.
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
+// drain), one per local application, one per host the proxy originates TLS
+// to; and HTTP/2 sessions. Each pool opens its connections with our own
+// connector: mesh mTLS must offer the mesh ALPN and check the peer's SPIFFE
+// identity, which a stock connector would not do.
 import type { ClientHttp2Session } from "node:http2";
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { Pool, type buildConnector } from "undici";
 import type { Credentials } from "./credentials.js";
 import { H2Sessions } from "./h2.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
-const POOL = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 };
+/** Keep-alive connections per hop; undici also honours the server's `Keep-Alive: timeout` hint. */
+const POOL = { connections: 256, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 };
+
+/** A connector whose failures are marked as connect failures (for retry conditions). */
+function connector(open: () => Socket | TLSSocket, secure: boolean): buildConnector.connector {
+  return (_opts, cb) => {
+    const s = open();
+    s.setNoDelay(true);
+    const onError = (e: Error) => cb(Object.assign(e, { zmConnect: true }), null);
+    s.once("error", onError);
+    s.once(secure ? "secureConnect" : "connect", () => {
+      s.off("error", onError);
+      cb(null, s);
+    });
+  };
+}
 
 export class Pools {
-  private readonly mtls = new Map<string, HttpsAgent>();
-  private readonly plain = new HttpAgent(POOL);
+  private readonly mtls = new Map<string, Pool>();
+  private readonly plain = new Map<string, Pool>();
+  private readonly originating = new Map<string, Pool>();
+  private readonly h2 = new H2Sessions();
   private generation = new WeakMap<Credentials, number>();
   private nextGen = 0;
 
@@ -22,45 +43,49 @@ export class Pools {
     return g;
   }
 
-  /** The agent for one hop; mTLS agents verify the peer's SPIFFE identity on every new connection. */
-  agentFor(t: HopTarget, creds: Credentials | undefined): HttpAgent | HttpsAgent | undefined {
-    if (!t.mtls) return this.plain;
+  /** The pool for one hop; mTLS connections verify the peer's SPIFFE identity. Undefined until there is a certificate. */
+  poolFor(t: HopTarget, creds: Credentials | undefined): Pool | undefined {
+    if (!t.mtls) return this.plainPool(t.host, t.port);
     if (!creds) return undefined;
     const key = `${t.host}:${t.port}|${t.identities.join(",")}|${this.gen(creds)}`;
-    let a = this.mtls.get(key);
-    if (!a) {
-      a = new HttpsAgent({ ...POOL, ...meshClientTls(t, creds) });
-      this.mtls.set(key, a);
+    let p = this.mtls.get(key);
+    if (!p) {
+      p = new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...meshClientTls(t, creds) }), true) });
+      this.mtls.set(key, p);
     }
-    return a;
+    return p;
   }
 
-  private readonly originating = new Map<string, HttpsAgent>();
+  /** Plain HTTP to an address: the local application, or a hop without mTLS. */
+  plainPool(host: string, port: number): Pool {
+    const key = `${host}:${port}`;
+    let p = this.plain.get(key);
+    if (!p) this.plain.set(key, (p = new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect(port, host), false) })));
+    return p;
+  }
 
   /** TLS originated by the proxy toward a host outside the mesh (DestinationRule tls SIMPLE), verified against `ca`. */
-  originate(host: string, sni: string, ca: string | undefined): HttpsAgent {
-    const key = `${host}|${sni}|${ca ?? ""}`;
-    let a = this.originating.get(key);
-    if (!a) this.originating.set(key, (a = new HttpsAgent({ ...POOL, servername: sni, ca: ca || undefined })));
-    return a;
+  originate(host: string, port: number, sni: string, ca: string | undefined): Pool {
+    const key = `${host}:${port}|${sni}|${ca ?? ""}`;
+    let p = this.originating.get(key);
+    if (!p) {
+      p = new Pool(`https://${host}:${port}`, { ...POOL, connect: connector(() => tlsConnect({ host, port, servername: sni, ca: ca || undefined, ALPNProtocols: ["http/1.1"] }), true) });
+      this.originating.set(key, p);
+    }
+    return p;
   }
 
-  private readonly h2 = new H2Sessions();
-
-  /** A multiplexed HTTP/2 session to a hop (mTLS as for agents) or, with `mtls: false`, h2c to a local application. */
+  /** A multiplexed HTTP/2 session to a hop (mTLS as for pools) or, with `mtls: false`, h2c to a local application. */
   h2For(t: HopTarget, creds: Credentials | undefined): ClientHttp2Session | undefined {
     if (t.mtls && !creds) return undefined;
     return this.h2.get(`${t.host}:${t.port}|${t.mtls ? `${t.identities.join(",")}|${this.gen(creds!)}` : "h2c"}`, t, creds);
   }
 
-  get local(): HttpAgent {
-    return this.plain;
-  }
-
   destroy(): void {
-    this.plain.destroy();
-    for (const a of this.mtls.values()) a.destroy();
-    for (const a of this.originating.values()) a.destroy();
+    for (const m of [this.mtls, this.plain, this.originating]) {
+      for (const p of m.values()) void p.destroy().catch(() => {});
+      m.clear();
+    }
     this.h2.destroy();
   }
 }
