@@ -185,7 +185,8 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
   }
 
-  return createServer((socket) => void accept(socket).catch(() => reset(socket)));
+  // No Nagle: a response written in pieces must not wait for the peer's delayed ACK (40 ms stalls).
+  return createServer({ noDelay: true }, (socket) => void accept(socket).catch(() => reset(socket)));
 
   async function accept(socket: Socket): Promise<void> {
     socket.on("error", () => {});

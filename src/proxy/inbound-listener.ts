@@ -22,7 +22,8 @@ import { splice } from "./splice.js";
 export function inboundServer(ctx: ProxyContext, port: number): Server {
   const front: HttpFront = new HttpFront((req, res) => onHttp(ctx, port, front, req, res));
   const mtls = meshTlsServer(ctx, (tls, peer) => void serve(ctx, port, tls, peer, false, front).catch(() => tls.destroy()));
-  return createServer((socket) => void accept(ctx, port, socket, front, mtls).catch(() => reset(socket)));
+  // No Nagle: a response written in pieces must not wait for the peer's delayed ACK (40 ms stalls).
+  return createServer({ noDelay: true }, (socket) => void accept(ctx, port, socket, front, mtls).catch(() => reset(socket)));
 }
 
 const peers = new WeakMap<object, Peer | undefined>();

@@ -24,7 +24,7 @@ export function outboundServer(ctx: ProxyContext): Server {
     if (!dest) return void abortRequest(req);
     void onRequest(ctx, req, res, dest).catch(() => res.destroy());
   });
-  const server = createServer((req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  const server = createServer({ noDelay: true }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
   server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, (s, dest, kind) => {
     tunnels.set(s, dest);
     inTunnel.take(s, kind);
