@@ -43,7 +43,7 @@ export async function startApp(id: StandInIdentity, mode: AppMode, host: string,
     // HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on the same port, told apart by the first bytes.
     const h1 = createHttpServer(handler(id));
     const h2 = createH2cServer(handler(id));
-    server = createTcpServer((s) => {
+    server = createTcpServer({ noDelay: true }, (s) => {
       s.on("error", () => s.destroy());
       void peek(s, httpKind).then((kind) => {
         (kind === "h2" ? h2 : h1).emit("connection", s);
