@@ -9,13 +9,17 @@ import type { HttpKind } from "../net/peek.js";
 import { isH2, type ServerReply, type ServerRequest } from "./exchange.js";
 import { rejectMalformed } from "./http-forward.js";
 
+/** How long an idle HTTP/1.1 connection stays open (pools on the other side keep theirs as long). */
+export const IDLE_MS = 60_000;
+
 export class HttpFront {
   private readonly h1: H1Server;
   private readonly h2: Http2Server;
   private readonly sessions = new WeakMap<ServerHttp2Session, Duplex>();
 
   constructor(handler: (req: ServerRequest, res: ServerReply) => void) {
-    this.h1 = createH1Server(handler);
+    // Peers are proxies with pools of their own: keep idle connections as long as they do (a new mTLS handshake costs more than an idle socket).
+    this.h1 = createH1Server({ keepAliveTimeout: IDLE_MS }, handler);
     this.h1.on("clientError", rejectMalformed);
     this.h2 = createH2Server({}, handler);
     this.h2.on("sessionError", () => {});

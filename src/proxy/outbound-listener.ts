@@ -7,7 +7,7 @@ import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { abortRequest, attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
-import { HttpFront } from "./http-front.js";
+import { HttpFront, IDLE_MS } from "./http-front.js";
 import { rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek, type HttpKind } from "../net/peek.js";
 import { sniff } from "./sniff.js";
@@ -24,7 +24,7 @@ export function outboundServer(ctx: ProxyContext): Server {
     if (!dest) return void abortRequest(req);
     void onRequest(ctx, req, res, dest).catch(() => res.destroy());
   });
-  const server = createServer({ noDelay: true }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  const server = createServer({ noDelay: true, keepAliveTimeout: IDLE_MS }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
   server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, (s, dest, kind) => {
     tunnels.set(s, dest);
     inTunnel.take(s, kind);
