@@ -119,6 +119,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   }
 
   function log(extra: Partial<AccessLogEntry>, d: Decision, started: number): void {
+    if (!ctx.logging) return;
     ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version, ...extra });
   }
 

@@ -58,7 +58,7 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   const sourceIp = (stream as Socket).remoteAddress;
   const request: Request = { scheme: appTls ? "https" : "tcp", host: appTls ? appTlsSni : "", port, method: "CONNECT", path: "", headers: {} };
   const d = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp }, request);
-  const log = (extra: Partial<AccessLogEntry>) => ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra });
+  const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logging && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
   if (!app) {
@@ -79,7 +79,7 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   delete headers["x-forwarded-client-cert"];
   const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path: req.url ?? "/", headers };
   const d: Decision = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request);
-  const log = (extra: Partial<AccessLogEntry>) => ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra });
+  const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logging && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
   if (o.kind === "response") {
     res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");

@@ -33,8 +33,9 @@ export function outboundServer(ctx: ProxyContext): Server {
   return server;
 }
 
-function entry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision, started: number): AccessLogEntry {
-  return { time: new Date().toISOString(), proxy: ctx.id, direction: "outbound", protocol: "http", ...base, decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version };
+function logEntry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision, started: number): void {
+  if (!ctx.logging) return;
+  ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "outbound", protocol: "http", ...base, decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version });
 }
 
 /** One request: absolute-form to the proxy, or origin-form inside a tunnel to `dest`. */
@@ -62,27 +63,27 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   const o = d.outcome;
   if (o.kind === "response") {
     res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
-    ctx.log(entry(ctx, { ...base, status: o.status }, d, started));
+    logEntry(ctx, { ...base, status: o.status }, d, started);
     return;
   }
   if (o.kind !== "forward") {
-    ctx.log(entry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind }, d, started));
+    logEntry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind }, d, started);
     abortRequest(req);
     return;
   }
   const target = resolveHop(state, o);
   if (!target) {
     res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
-    ctx.log(entry(ctx, { ...base, status: 503, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started));
+    logEntry(ctx, { ...base, status: 503, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started);
     return;
   }
   const hop = { ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port, originateTls: o.originateTls ? { sni: o.host ?? target.host, outsideRoots: state.config.outsideRoots } : undefined };
   const sent = relay(ctx, req, res, hop, { path: request.path, headers: request.headers, route: o.http }, (r) => {
-    ctx.log(entry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
+    logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
   });
   if (!sent) {
     res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
-    ctx.log(entry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started));
+    logEntry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started);
   }
 }
 
@@ -111,16 +112,16 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   const base: Partial<AccessLogEntry> = { protocol: kind.kind === "tls" ? "tls" : "tcp", authority: `${host}:${port}` };
   const o = d.outcome;
   if (o.kind !== "forward") {
-    ctx.log(entry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind === "response" ? `http ${o.status}` : o.kind }, d, started));
+    logEntry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind === "response" ? `http ${o.status}` : o.kind }, d, started);
     return void reset(socket);
   }
   const target = resolveHop(state, o);
   try {
     if (!target) throw new HopError(`no live endpoint for ${o.workload}:${o.port}`, "refused");
     const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
-    splice(socket, up, () => ctx.log(entry(ctx, { ...base, upstream: `${target.host}:${target.port}` }, d, started)));
+    splice(socket, up, () => logEntry(ctx, { ...base, upstream: `${target.host}:${target.port}` }, d, started));
   } catch (e) {
-    ctx.log(entry(ctx, { ...base, error: (e as Error).message }, d, started));
+    logEntry(ctx, { ...base, error: (e as Error).message }, d, started);
     reset(socket);
   }
 }

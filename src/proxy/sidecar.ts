@@ -57,6 +57,9 @@ export class Sidecar implements ProxyContext {
   appTarget(port: number) {
     return this.opts.apps[port];
   }
+  get logging(): boolean {
+    return this.opts.log !== undefined;
+  }
   log(e: AccessLogEntry): void {
     this.opts.log?.(e);
   }
