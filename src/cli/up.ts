@@ -4,7 +4,7 @@ import { DEFAULT_MESH } from "../api/mesh.js";
 import { formatIssue } from "../api/errors.js";
 import { CertificateAuthority } from "../ca/authority.js";
 import { BootstrapAuthority } from "../ca/bootstrap.js";
-import { loadSettings } from "../config/settings.js";
+import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { GatewayLauncher } from "../control/gateways.js";
 import { ControlPlane } from "../control/server.js";
 import { FileSource } from "../store/files.js";
@@ -40,7 +40,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     audit: (line) => io.err(JSON.stringify({ audit: line })),
   });
   await cp.start();
-  const gateways = values["no-gateways"] ? undefined : new GatewayLauncher(store, cp, ca.rootPem, settings.stateDir, (l) => io.err(l));
+  const gateways = values["no-gateways"] ? undefined : new GatewayLauncher(store, cp, ca.rootPem, settings.stateDir, (l) => io.err(l), proxyNodeArgs(settings));
   gateways?.start();
   if (values.json) io.out(JSON.stringify({ ready: true, control: cp.address, admin: cp.adminAddress, rootPem: ca.rootPem }));
   else {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ZmError } from "../api/errors.js";
-import { describeSettings, loadSettings } from "./settings.js";
+import { describeSettings, loadSettings, proxyNodeArgs } from "./settings.js";
 
 test("settings: defaults, environment, and a clear error naming the variable", () => {
   const d = loadSettings({});
@@ -13,4 +13,10 @@ test("settings: defaults, environment, and a clear error naming the variable", (
   assert.throws(() => loadSettings({ ZEROMESH_WORKLOAD_CERT_TTL: "a day" }), (e) => e instanceof ZmError && e.code === "ZM_INVALID_SETTING" && /^ZEROMESH_WORKLOAD_CERT_TTL: "a day" is not a duration/.test(e.message));
   assert.throws(() => loadSettings({ ZEROMESH_ROTATE_AT: "1.5" }), /ZEROMESH_ROTATE_AT: "1.5" must be a number between 0 and 1/);
   assert.match(describeSettings(), /ZEROMESH_STATE_DIR/);
+});
+
+test("settings: the proxies' V8 young generation becomes a node flag (0 keeps V8's default)", () => {
+  assert.deepEqual(proxyNodeArgs(loadSettings({})), ["--max-semi-space-size=2"]);
+  assert.deepEqual(proxyNodeArgs(loadSettings({ ZEROMESH_PROXY_SEMI_SPACE_MB: "0" })), []);
+  assert.throws(() => loadSettings({ ZEROMESH_PROXY_SEMI_SPACE_MB: "lots" }), /ZEROMESH_PROXY_SEMI_SPACE_MB: "lots" must be a whole number of megabytes/);
 });

@@ -19,6 +19,8 @@ export class GatewayLauncher {
     private readonly rootPem: string,
     private readonly stateDir: string,
     private readonly log: (line: string) => void,
+    /** Node flags for the gateway processes (see proxyNodeArgs). */
+    private readonly nodeArgs: string[] = [],
   ) {}
 
   start(): void {
@@ -42,7 +44,7 @@ export class GatewayLauncher {
       if (this.running.has(id)) continue;
       const ports = reg.workloadPorts(w).join(",");
       const proc = spawn(process.execPath, [
-        join(PROJECT_ROOT, "dist", "cli", "main.js"), "proxy", "--gateway", "--workload", id, "--spiffe", w.spiffe, "--address", w.address,
+        ...this.nodeArgs, join(PROJECT_ROOT, "dist", "cli", "main.js"), "proxy", "--gateway", "--workload", id, "--spiffe", w.spiffe, "--address", w.address,
         "--control", this.cp.address, "--root-cert", join(this.stateDir, "root-cert.pem"), "--token", this.cp.issueBootstrap(id), "--ports", ports,
       ], { stdio: ["ignore", "inherit", "inherit"] });
       this.running.set(id, { proc, ports });

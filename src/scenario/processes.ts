@@ -1,6 +1,7 @@
 // Child processes of the mesh (control plane, sidecars): started from this
 // package's own CLI, their JSON output lines collected.
 import { spawn, type ChildProcess } from "node:child_process";
+import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../paths.js";
 
@@ -16,6 +17,8 @@ export class MeshProcess {
   constructor(readonly name: string, args: string[]) {
     // ZEROMESH_NODE_ARGS passes flags to every mesh process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = (process.env.ZEROMESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    // Proxies get the same V8 sizing as the gateways `up` starts.
+    if (args[0] === "proxy" || args[0] === "gateway") nodeArgs.unshift(...proxyNodeArgs(loadSettings()));
     this.child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     this.child.stdout!.setEncoding("utf8").on("data", (c: string) => {
