@@ -49,6 +49,7 @@ interface Session {
 
 export class ControlPlane {
   private secure?: Http2SecureServer;
+  private servingRotation?: NodeJS.Timeout;
   private admin?: HttpServer;
   private readonly proxies = new Map<string, ProxyRecord>();
   private readonly sessions = new Map<string, Session>();
@@ -66,9 +67,9 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const host = this.opts.host ?? "127.0.0.1";
-    const { csrPem, keyPem } = await createCsr(`spiffe://${this.opts.store.snapshot().mesh.trustDomain}/ns/istio-system/sa/zeromesh-control`);
-    const issued = await this.opts.ca.sign(csrPem, `spiffe://${this.opts.store.snapshot().mesh.trustDomain}/ns/istio-system/sa/zeromesh-control`);
-    this.secure = createSecureServer({ cert: issued.certPem + issued.chainPem, key: keyPem, ca: this.opts.ca.rootPem, requestCert: true, rejectUnauthorized: false });
+    const serving = await this.servingCertificate();
+    this.secure = createSecureServer({ ...serving.tls, requestCert: true, rejectUnauthorized: false });
+    this.rotateServingAt(serving.notAfter);
     this.secure.on("stream", (stream, headers) => void this.onStream(stream, headers).catch((e) => this.fail(stream, e)));
     this.secure.on("sessionError", () => {});
     await new Promise<void>((r) => this.secure!.listen(this.opts.port ?? 15012, host, r));
@@ -82,7 +83,32 @@ export class ControlPlane {
     });
   }
 
+  /** The control plane's own certificate, from its own CA, as short-lived as a workload's. */
+  private async servingCertificate(): Promise<{ tls: { cert: string; key: string; ca: string }; notAfter: Date }> {
+    const spiffe = `spiffe://${this.opts.store.snapshot().mesh.trustDomain}/ns/istio-system/sa/zeromesh-control`;
+    const { csrPem, keyPem } = await createCsr(spiffe);
+    const issued = await this.opts.ca.sign(csrPem, spiffe);
+    return { tls: { cert: issued.certPem + issued.chainPem, key: keyPem, ca: this.opts.ca.rootPem }, notAfter: issued.notAfter };
+  }
+
+  /** Rotates the serving certificate at half-life, as proxies do theirs: new connections get the new one. */
+  private rotateServingAt(notAfter: Date): void {
+    const lifetime = notAfter.getTime() - Date.now();
+    this.servingRotation = setTimeout(() => {
+      this.servingCertificate().then((next) => {
+        this.secure?.setSecureContext(next.tls);
+        this.opts.audit?.({ time: new Date().toISOString(), event: "serving-certificate-rotated", notAfter: next.notAfter.toISOString() });
+        this.rotateServingAt(next.notAfter);
+      }, (e: Error) => {
+        this.opts.audit?.({ time: new Date().toISOString(), event: "serving-certificate-error", error: e.message });
+        this.rotateServingAt(new Date(Date.now() + 2000)); // retry in about a second
+      });
+    }, Math.max(500, lifetime / 2));
+    this.servingRotation.unref();
+  }
+
   async stop(): Promise<void> {
+    clearTimeout(this.servingRotation);
     clearTimeout(this.timer);
     this.unsubscribe?.();
     for (const s of this.sessions.values()) s.stream.close();
