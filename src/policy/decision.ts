@@ -3,6 +3,13 @@
 
 import type { HttpRouteHandling } from "./route-timing.js";
 
+/** Another endpoint of the same destination, for a retry (Envoy retries on a host not tried before). */
+export interface HopEndpoint {
+  address: string;
+  port: number;
+  workload?: string;
+}
+
 export type ConnectionError = "reset" | "refused" | "tls" | "timeout" | "unresolved";
 
 export type Outcome =
@@ -12,7 +19,7 @@ export type Outcome =
   /** Sent on to a host outside what the engine models (check without a scenario's externals). */
   | { kind: "forwarded"; host: string; port: number }
   /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
-  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling }
+  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[] }
   /** Live proxies decide one hop: hand the request to the local application on this port. */
   | { kind: "deliver"; port: number; headers: Record<string, string> };
 

@@ -65,7 +65,8 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     }
     endpoints = endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.workload.labels[k] === v));
   }
-  const ep = endpoints[env.pickEndpoint ? env.pickEndpoint(endpoints.length, `${t.service.hostname}:${t.port.port}`) : 0];
+  const picked = env.pickEndpoint ? env.pickEndpoint(endpoints.length, `${t.service.hostname}:${t.port.port}`) : 0;
+  const ep = endpoints[picked];
   if (!ep) {
     trail.add({ stage: "endpoint", at: sender.label, message: `${t.service.hostname}:${t.port.port} has no endpoints` });
     return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${t.service.hostname}:${t.port.port}`, DenyCodes.NO_ENDPOINT);
@@ -75,11 +76,16 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
   if (env.scope === "hop") {
     // The destination's sidecar (or gateway) decides the rest; a peer must present one of the identities the service runs as.
     const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];
-    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk) }, `forwarded to ${ep.workload.id}:${ep.port}`);
+    // The other endpoints, in the order round robin would reach them: where a retry goes next.
+    const alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
+    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk), ...(alternates.length ? { alternates } : {}) }, `forwarded to ${ep.workload.id}:${ep.port}`);
   }
   if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, t.port.port, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined });
   return arriveAt(walk, ep.workload, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined, sourceIp: sender.proxy?.address });
 }
+
+/** Retries try at most this many other endpoints (Istio's default is two retries). */
+const MAX_ALTERNATES = 4;
 
 /** The chosen route's timeout and retries for an HTTP hop (Istio's defaults without a VirtualService). */
 const httpHandling = (walk: Walk) => (walk.req.scheme === "http" ? walk.route ?? DEFAULT_HTTP_ROUTE : undefined);

@@ -32,3 +32,14 @@ test("hop: the server sidecar delivers with the caller's identity, or denies", (
   const plain = decideInbound(env, web, 8080, { sourceIp: "127.0.0.1" }, req("http://web.b:8080/x"));
   assert.deepEqual(plain.outcome, { kind: "response", status: 403, body: "RBAC: access denied", headers: { "content-type": "text/plain" } });
 });
+
+test("hop: the other replicas come with the forward outcome, in round-robin order, for retries", () => {
+  const snap = snapshotOf(meshYaml([{ ns: "a", name: "client" }, { ns: "a", name: "web", port: 8080, replicas: 3 }]));
+  const reg = Registry.of(snap);
+  const client = reg.instancesOf("a/client")[0]!;
+  const replicas = reg.instancesOf("a/web").map((w) => w.id);
+  const d = decideOutbound({ snapshot: snap, world: defaultWorld(), pickEndpoint: () => 1 }, client, req("http://web.a:8080/"));
+  assert.equal(d.outcome.kind, "forward");
+  if (d.outcome.kind !== "forward") return;
+  assert.deepEqual([d.outcome.workload, ...(d.outcome.alternates ?? []).map((a) => a.workload)], [replicas[1], replicas[2], replicas[0]]);
+});

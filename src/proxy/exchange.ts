@@ -3,10 +3,12 @@
 // session, HTTP/1.1 on a keep-alive pool).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Outcome } from "../policy/decision.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { ProxyContext } from "./context.js";
 import { forwardH2, h2PlainHeaders } from "./h2.js";
 import { forwardHttp, plainHeaders, type ForwardResult } from "./http-forward.js";
+import { resolveHop, type ProxyState } from "./state.js";
 import type { HopTarget } from "./upstream.js";
 
 export type ServerRequest = IncomingMessage | Http2ServerRequest;
@@ -21,6 +23,22 @@ export function requestHeaders(req: ServerRequest): Record<string, string> {
 export interface RelayTarget extends HopTarget {
   /** TLS originated by this proxy toward a host outside the mesh, verified against `outsideRoots`. */
   originateTls?: { sni: string; outsideRoots?: string };
+  /** Other live endpoints of the destination, for retries. */
+  alternates: HopTarget[];
+}
+
+type Forward = Extract<Outcome, { kind: "forward" }>;
+
+/** The next hop of a forward decision, resolved to live addresses (undefined when the chosen endpoint is not live). */
+export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefined {
+  const at = resolveHop(state, o);
+  if (!at) return undefined;
+  const base = { mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port };
+  const alternates = (o.alternates ?? []).flatMap((a) => {
+    const x = resolveHop(state, a);
+    return x ? [{ ...base, ...x }] : [];
+  });
+  return { ...base, ...at, alternates, originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined };
 }
 
 /**
@@ -34,14 +52,17 @@ export function relay(
   onDone: (r: ForwardResult) => void,
 ): boolean {
   const creds = ctx.credentials();
+  // A retry goes to an endpoint not tried yet when there is one (Envoy's previous-hosts predicate), else the same.
+  const targetOf = (attempt: number): HopTarget => (attempt > 1 && t.alternates.length ? t.alternates[(attempt - 2) % t.alternates.length]! : t);
   if (isH2(req) && !t.originateTls) {
     if (!ctx.pools.h2For(t, creds)) return false;
     // Each attempt asks again: a retry after a broken connection gets a fresh session.
-    forwardH2(req, res as Http2ServerResponse, () => ctx.pools.h2For(t, ctx.credentials()), opts, onDone);
+    forwardH2(req, res as Http2ServerResponse, (attempt) => ctx.pools.h2For(targetOf(attempt), ctx.credentials()), opts, onDone);
     return true;
   }
-  const dispatcher = t.originateTls ? ctx.pools.originate(t.host, t.port, t.originateTls.sni, t.originateTls.outsideRoots) : ctx.pools.poolFor(t, creds);
-  if (!dispatcher) return false;
-  forwardHttp(req as IncomingMessage, res as ServerResponse, { dispatcher }, opts, onDone);
+  const first = t.originateTls ? ctx.pools.originate(t.host, t.port, t.originateTls.sni, t.originateTls.outsideRoots) : ctx.pools.poolFor(t, creds);
+  if (!first) return false;
+  const dispatcherFor = (attempt: number) => (attempt === 1 || t.originateTls ? first : ctx.pools.poolFor(targetOf(attempt), ctx.credentials()) ?? first);
+  forwardHttp(req as IncomingMessage, res as ServerResponse, { dispatcherFor }, opts, onDone);
   return true;
 }

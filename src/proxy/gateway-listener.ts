@@ -14,7 +14,7 @@ import type { Request } from "../policy/request.js";
 import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
 import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
+import { relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
@@ -158,15 +158,14 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
       return log({ ...base, status: o.status }, d, started);
     }
-    const target = o.kind === "forward" ? resolveHop(state, o) : undefined;
+    const target = o.kind === "forward" ? relayTarget(state, o) : undefined;
     if (o.kind !== "forward" || !target) {
       log({ ...base, error: o.kind === "error" ? o.error : "no live endpoint" }, d, started);
       if (o.kind === "forward") return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
       return void abortRequest(req);
     }
-    const hop = { ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port, originateTls: o.originateTls ? { sni: o.host ?? target.host, outsideRoots: state.config.outsideRoots } : undefined };
     // Inside the mesh the path and authority may have been rewritten by the route.
-    const sent = relay(ctx, req, res, hop, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
+    const sent = relay(ctx, req, res, target, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
     if (!sent) {
       res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
       log({ ...base, status: 503, error: "no workload certificate yet" }, d, started);

@@ -58,7 +58,7 @@ function outgoing(headers: IncomingHttpHeaders | Record<string, string>): Outgoi
  * of up to REPLAY_LIMIT bytes is kept so a retry can send it again.
  */
 export function forwardH2(
-  from: Http2ServerRequest, to: Http2ServerResponse, session: () => ClientHttp2Session | undefined,
+  from: Http2ServerRequest, to: Http2ServerResponse, session: (attempt: number) => ClientHttp2Session | undefined,
   opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
   onDone: (r: ForwardResult) => void,
 ): void {
@@ -106,7 +106,7 @@ export function forwardH2(
 
   const attempt = () => {
     run.attempts++;
-    const s = session();
+    const s = session(run.attempts);
     if (!s) return answer(503, "upstream connect error: no workload certificate yet", new Error("no workload certificate yet"));
     let connected = !s.connecting;
     if (!connected) s.once("connect", () => (connected = true));

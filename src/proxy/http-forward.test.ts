@@ -15,10 +15,12 @@ async function listen(s: Server): Promise<number> {
 }
 
 /** A proxy in front of `upstreamPort` applying `route`; reports each forward's result. */
-async function proxy(upstreamPort: number, route: HttpRouteHandling | undefined, results: ForwardResult[]) {
+async function proxy(upstream: number | number[], route: HttpRouteHandling | undefined, results: ForwardResult[]) {
+  // Several ports: attempt n goes to the n-th (the last one again after that), as retries to other endpoints do.
+  const upstreamPorts = Array.isArray(upstream) ? upstream : [upstream];
   const pools = new Pools();
   const s = createServer((req: IncomingMessage, res: ServerResponse) =>
-    forwardHttp(req, res, { dispatcher: pools.plainPool("127.0.0.1", upstreamPort) }, { path: req.url ?? "/", headers: plainHeaders(req), route }, (r) => results.push(r)));
+    forwardHttp(req, res, { dispatcherFor: (attempt) => pools.plainPool("127.0.0.1", upstreamPorts[Math.min(attempt, upstreamPorts.length) - 1]!) }, { path: req.url ?? "/", headers: plainHeaders(req), route }, (r) => results.push(r)));
   const port = await listen(s);
   return { port, close: () => { pools.destroy(); s.closeAllConnections(); s.close(); } };
 }
@@ -146,3 +148,19 @@ for (const [status, grpc, want] of [[502, undefined, true], [500, undefined, fal
 for (const [on, failure, want] of [[["connect-failure"], "connect-failure", true], [["connect-failure"], "reset", false], [["reset"], "per-try-timeout", true], [["gateway-error"], "reset", false], [["5xx"], "reset", true]] as const) {
   test(`retriableFailure ${on.join(",")} on ${failure}: ${want}`, () => assert.equal(retriableFailure(retries({ on: [...on] }), failure), want));
 }
+
+test("a retry goes to the next endpoint: a refused replica does not fail the request", async () => {
+  const closed = createServer();
+  const down = await listen(closed);
+  await new Promise<void>((r) => closed.close(() => r()));
+  const up = createServer((_q, res) => void res.end("from the live replica"));
+  const results: ForwardResult[] = [];
+  const p = await proxy([down, await listen(up)], { retries: retries({ attempts: 2, on: ["connect-failure"] }) }, results);
+  try {
+    assert.deepEqual(await call(p.port), { status: 200, body: "from the live replica" });
+    assert.equal(results[0]?.attempts, 2);
+  } finally {
+    p.close();
+    up.close();
+  }
+});

@@ -20,8 +20,8 @@ export function backoffMs(attemptsSoFar: number): number {
 }
 
 export interface Upstream {
-  /** The next hop's connection pool (plain, mesh mTLS, or TLS originated toward the outside). */
-  dispatcher: Dispatcher;
+  /** The connection pool for an attempt (1 = the chosen endpoint; retries may go to another). */
+  dispatcherFor: (attempt: number) => Dispatcher;
 }
 
 export interface ForwardOptions {
@@ -144,7 +144,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
       clearTimeout(run.perTry);
       run.perTry = setTimeout(() => ours?.abort(new PerTryTimeout("per-try timeout")), route.retries.perTryTimeoutMs);
     }
-    upstream.dispatcher.dispatch({ method, path: opts.path, headers, body: body ?? (replayable ? null : from) }, {
+    upstream.dispatcherFor(run.attempts).dispatch({ method, path: opts.path, headers, body: body ?? (replayable ? null : from) }, {
       onRequestStart(controller) {
         ours = controller;
         current = controller;

@@ -6,7 +6,7 @@ import { decideOutbound } from "../policy/engine.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { abortRequest, attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
+import { relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront, IDLE_MS } from "./http-front.js";
 import { rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek, type HttpKind } from "../net/peek.js";
@@ -71,14 +71,13 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
     abortRequest(req);
     return;
   }
-  const target = resolveHop(state, o);
+  const target = relayTarget(state, o);
   if (!target) {
     res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
     logEntry(ctx, { ...base, status: 503, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started);
     return;
   }
-  const hop = { ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port, originateTls: o.originateTls ? { sni: o.host ?? target.host, outsideRoots: state.config.outsideRoots } : undefined };
-  const sent = relay(ctx, req, res, hop, { path: request.path, headers: request.headers, route: o.http }, (r) => {
+  const sent = relay(ctx, req, res, target, { path: request.path, headers: request.headers, route: o.http }, (r) => {
     logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
   });
   if (!sent) {

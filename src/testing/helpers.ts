@@ -56,7 +56,7 @@ export function outcomeOf(d: Decision): number | string {
 }
 
 /** Namespaces with injection on, plus one workload and Service per entry. */
-export function meshYaml(apps: { ns: string; name: string; port?: number; portName?: string; sa?: string; labels?: Record<string, string>; inject?: boolean }[]): string {
+export function meshYaml(apps: { ns: string; name: string; port?: number; portName?: string; sa?: string; labels?: Record<string, string>; inject?: boolean; replicas?: number }[]): string {
   const nss = [...new Set(apps.map((a) => a.ns))];
   const docs = nss.map((ns) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n  labels: {istio-injection: enabled}`);
   for (const a of apps) {
@@ -66,7 +66,7 @@ export function meshYaml(apps: { ns: string; name: string; port?: number; portNa
     docs.push(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: ${a.name}, namespace: ${a.ns}}
-spec:
+spec:${a.replicas ? `\n  replicas: ${a.replicas}` : ""}
   selector: {matchLabels: {app: ${a.name}}}
   template:
     metadata:
