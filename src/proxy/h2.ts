@@ -6,7 +6,7 @@ import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
-import { backoffMs, ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type ForwardResult } from "./http-forward.js";
+import { ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type Failure, type ForwardResult } from "./http-forward.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
@@ -65,7 +65,6 @@ export function forwardH2(
   const route = opts.route;
   const maxAttempts = 1 + (route?.retries.attempts ?? 0);
   const run = new ForwardRun(onDone);
-  const finish = (r: Omit<ForwardResult, "attempts">) => run.finish(r);
   let current: ClientHttp2Stream | undefined;
   const kept: Buffer[] = [];
   let keptBytes = 0;
@@ -74,7 +73,7 @@ export function forwardH2(
   const answer = (status: number, body: string, error: Error) => {
     if (!to.headersSent) to.writeHead(status, { "content-type": "text/plain" }).end(body);
     else to.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-    finish({ status, error });
+    run.finish({ status, error });
   };
   from.on("data", (c: Buffer) => {
     // Before the first attempt everything is kept (it is the only copy); after it, only what a retry could resend.
@@ -93,15 +92,14 @@ export function forwardH2(
   to.stream.on("close", () => {
     if (run.finished) return;
     current?.close(constants.NGHTTP2_CANCEL);
-    finish({ error: new Error("client cancelled the stream") });
+    run.finish({ error: new Error("client cancelled the stream") });
   });
 
   const canRetry = () => !run.finished && run.attempts < maxAttempts && keptBytes <= REPLAY_LIMIT;
   const retry = () => {
-    clearTimeout(run.perTry);
     current?.close(constants.NGHTTP2_CANCEL);
     current = undefined;
-    setTimeout(() => !run.finished && attempt(), backoffMs(run.attempts)).unref();
+    run.retryAfterBackoff(attempt);
   };
 
   const attempt = () => {
@@ -112,13 +110,11 @@ export function forwardH2(
     if (!connected) s.once("connect", () => (connected = true));
     const up = s.request({ ...outgoing(opts.headers), ":method": from.method, ":path": opts.path, ":authority": opts.headers.host ?? from.authority, ":scheme": "http" });
     current = up;
-    if (route?.retries.perTryTimeoutMs) {
-      run.perTry = setTimeout(() => {
-        if (route && retriableFailure(route.retries, "per-try-timeout") && canRetry()) return retry();
-        up.close(constants.NGHTTP2_CANCEL);
-        answer(504, "upstream request timeout", new Error("per-try timeout"));
-      }, route.retries.perTryTimeoutMs);
-    }
+    run.armPerTry(route, () => {
+      if (route && retriableFailure(route.retries, "per-try-timeout") && canRetry()) return retry();
+      up.close(constants.NGHTTP2_CANCEL);
+      answer(504, "upstream request timeout", new Error("per-try timeout"));
+    });
     up.on("response", (headers, flags) => {
       const status = Number(headers[":status"] ?? 502);
       const grpc = headers["grpc-status"];
@@ -127,16 +123,16 @@ export function forwardH2(
       if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
         // A trailers-only answer (how gRPC reports an error) must stay one HEADERS frame that ends the stream.
         to.stream.respond({ ...outgoing(headers), ":status": status }, { endStream: true });
-        return finish({ status });
+        return run.finish({ status });
       }
       to.writeHead(status, outgoing(headers));
       up.on("trailers", (t) => to.addTrailers(outgoing(t)));
       up.pipe(to);
-      up.on("end", () => finish({ status }));
+      up.on("end", () => run.finish({ status }));
     });
     up.on("error", (e: NodeJS.ErrnoException) => {
       if (run.finished || current !== up) return;
-      const f: H2Failure = up.rstCode === constants.NGHTTP2_REFUSED_STREAM ? "refused-stream" : !connected ? "connect-failure" : "reset";
+      const f: Failure = up.rstCode === constants.NGHTTP2_REFUSED_STREAM ? "refused-stream" : !connected ? "connect-failure" : "reset";
       if (!to.headersSent && route && retriableFailure(route.retries, f) && canRetry()) return retry();
       answer(503, "upstream connect error or disconnect/reset before headers", e);
     });
@@ -144,18 +140,8 @@ export function forwardH2(
     if (ended) up.end();
   };
 
-  const start = () => {
-    if (run.finished) return;
-    if (route?.timeoutMs) {
-      run.deadline = setTimeout(() => {
-        current?.close(constants.NGHTTP2_CANCEL);
-        answer(504, "upstream request timeout", new Error(`route timeout after ${route.timeoutMs} ms`));
-      }, route.timeoutMs);
-    }
-    attempt();
-  };
-  if (route?.delayMs) setTimeout(start, route.delayMs);
-  else start();
+  run.begin(route, () => {
+    current?.close(constants.NGHTTP2_CANCEL);
+    answer(504, "upstream request timeout", new Error(`route timeout after ${route?.timeoutMs} ms`));
+  }, attempt);
 }
-
-type H2Failure = "connect-failure" | "reset" | "refused-stream";

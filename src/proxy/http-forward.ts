@@ -15,7 +15,7 @@ const BACKOFF_BASE_MS = 25;
 const BACKOFF_MAX_MS = 250;
 
 /** Envoy's retry back-off: fully jittered, doubling from 25 ms up to 250 ms. */
-export function backoffMs(attemptsSoFar: number): number {
+function backoffMs(attemptsSoFar: number): number {
   return Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attemptsSoFar - 1));
 }
 
@@ -39,7 +39,7 @@ export interface ForwardResult {
 }
 
 /** Why an attempt failed before the response headers arrived. */
-type Failure = "connect-failure" | "reset" | "per-try-timeout" | "refused-stream";
+export type Failure = "connect-failure" | "reset" | "per-try-timeout" | "refused-stream";
 
 const GRPC_CONDITIONS: Partial<Record<RetryCondition, string>> = { cancelled: "1", "deadline-exceeded": "4", "resource-exhausted": "8", internal: "13", unavailable: "14" };
 
@@ -92,6 +92,29 @@ export class ForwardRun {
     clearTimeout(this.perTry);
     this.onDone({ ...r, attempts: this.attempts });
   }
+
+  /** Waits out the route's fault delay, arms its whole-request deadline, then makes the first attempt. */
+  begin(route: HttpRouteHandling | undefined, onDeadline: () => void, attempt: () => void): void {
+    const start = () => {
+      if (this.finished) return;
+      if (route?.timeoutMs) this.deadline = setTimeout(onDeadline, route.timeoutMs);
+      attempt();
+    };
+    if (route?.delayMs) setTimeout(start, route.delayMs);
+    else start();
+  }
+
+  /** Arms the per-try timeout of the attempt being made (a retry re-arms it). */
+  armPerTry(route: HttpRouteHandling | undefined, onTimeout: () => void): void {
+    clearTimeout(this.perTry);
+    if (route?.retries.perTryTimeoutMs) this.perTry = setTimeout(onTimeout, route.retries.perTryTimeoutMs);
+  }
+
+  /** Makes the next attempt after Envoy's jittered back-off. */
+  retryAfterBackoff(attempt: () => void): void {
+    clearTimeout(this.perTry);
+    setTimeout(() => !this.finished && attempt(), backoffMs(this.attempts)).unref();
+  }
 }
 
 export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream: Upstream, opts: ForwardOptions, onDone: (r: ForwardResult) => void): void {
@@ -106,47 +129,39 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
   const method = (from.method ?? "GET") as Dispatcher.HttpMethod;
 
   const run = new ForwardRun(onDone);
-  const finish = (r: Omit<ForwardResult, "attempts">) => run.finish(r);
   let current: Dispatcher.DispatchController | undefined;
   // The client went away: stop working on its behalf.
   to.on("close", () => {
     if (!run.finished && !to.writableFinished) {
       current?.abort(new Error("client closed the connection"));
-      finish({ error: new Error("client closed the connection") });
+      run.finish({ error: new Error("client closed the connection") });
     }
   });
 
   const fail = (f: Failure, e: Error) => {
     if (to.headersSent) {
       to.destroy();
-      return finish({ error: e });
+      return run.finish({ error: e });
     }
     // The next hop reset the request (a denial at the destination): the client sees the reset too.
     if (f === "reset") {
       abortRequest(from);
-      return finish({ error: e });
+      return run.finish({ error: e });
     }
     const [status, body] = f === "per-try-timeout" ? [504, "upstream request timeout"] : [503, "upstream connect error or disconnect/reset before headers"];
     to.writeHead(status, { "content-type": "text/plain" }).end(body);
-    finish({ status, error: e });
+    run.finish({ status, error: e });
   };
 
   const attempt = (body: Buffer | undefined) => {
     run.attempts++;
-    let ours: Dispatcher.DispatchController | undefined;
     let relaying = false;
     let discarding = false;
-    const retry = () => {
-      clearTimeout(run.perTry);
-      setTimeout(() => !run.finished && attempt(body), backoffMs(run.attempts)).unref();
-    };
-    if (route?.retries.perTryTimeoutMs) {
-      clearTimeout(run.perTry);
-      run.perTry = setTimeout(() => ours?.abort(new PerTryTimeout("per-try timeout")), route.retries.perTryTimeoutMs);
-    }
+    const retry = () => run.retryAfterBackoff(() => attempt(body));
+    // The timer is re-armed for each attempt, so when it fires `current` is this attempt's request.
+    run.armPerTry(route, () => current?.abort(new PerTryTimeout("per-try timeout")));
     upstream.dispatcherFor(run.attempts).dispatch({ method, path: opts.path, headers, body: body ?? (replayable ? null : from) }, {
       onRequestStart(controller) {
-        ours = controller;
         current = controller;
       },
       onResponseStart(controller, statusCode, resHeaders) {
@@ -170,7 +185,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
         if (discarding) return retry();
         clearTimeout(run.perTry);
         to.end();
-        finish({ status: run.status });
+        run.finish({ status: run.status });
       },
       onResponseError(_controller, e: NodeJS.ErrnoException & { zmConnect?: boolean }) {
         if (run.finished) return;
@@ -184,19 +199,13 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
     });
   };
 
-  const start = (body: Buffer | undefined) => {
-    if (run.finished) return;
-    if (route?.timeoutMs) {
-      run.deadline = setTimeout(() => {
-        current?.abort(new Error("route timeout"));
-        if (to.headersSent) to.destroy();
-        else to.writeHead(504, { "content-type": "text/plain" }).end("upstream request timeout");
-        finish({ status: 504, error: new Error(`route timeout after ${route.timeoutMs} ms`) });
-      }, route.timeoutMs);
-    }
-    attempt(body);
+  const onDeadline = () => {
+    current?.abort(new Error("route timeout"));
+    if (to.headersSent) to.destroy();
+    else to.writeHead(504, { "content-type": "text/plain" }).end("upstream request timeout");
+    run.finish({ status: 504, error: new Error(`route timeout after ${route?.timeoutMs} ms`) });
   };
-  const begin = (body: Buffer | undefined) => (route?.delayMs ? void setTimeout(() => start(body), route.delayMs) : start(body));
+  const begin = (body: Buffer | undefined) => run.begin(route, onDeadline, () => attempt(body));
 
   if (!replayable || length === 0) return begin(undefined);
   const chunks: Buffer[] = [];
