@@ -18,7 +18,7 @@ import { relay, relayTarget, requestHeaders, type ServerReply, type ServerReques
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
-import { MESH_ALPN, sniff } from "./sniff.js";
+import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
 import { openHop } from "./upstream.js";
@@ -175,15 +175,9 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   // Inside a sidecar's mTLS comes what the application sent: plaintext, or its own TLS (routed by SNI, PASSTHROUGH).
   const meshTls = meshTlsServer(ctx, (tls, peer) => {
     arrivals.set(tls, { sourceIp: tls.remoteAddress, mtlsFrom: peer });
-    void sniffed(tls).then((first) => plain(tls, first.kind === "tls" ? first : undefined, ctx.env(ctx.state()!))).catch(() => tls.destroy());
+    void sniffStream(tls).then((first) => plain(tls, first.kind === "tls" ? first : undefined, ctx.env(ctx.state()!))).catch(() => tls.destroy());
   });
 
-  function sniffed(stream: Duplex) {
-    return peek(stream, (buf, ended) => {
-      const s = sniff(buf);
-      return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
-    }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
-  }
 
   // No Nagle: a response written in pieces must not wait for the peer's delayed ACK (40 ms stalls).
   return createServer({ noDelay: true }, (socket) => void accept(socket).catch(() => reset(socket)));
@@ -192,7 +186,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     socket.on("error", () => {});
     const state = ctx.state();
     if (!state) return void reset(socket); // fail closed without configuration
-    const first = await sniffed(socket);
+    const first = await sniffStream(socket);
     const env = ctx.env(state);
     // Sidecars reach a gateway (an egress gateway) over mesh mTLS; inside is what they would have sent in plaintext.
     if (first.kind === "tls" && first.alpn.includes(MESH_ALPN)) return void meshTls.emit("connection", socket);

@@ -16,7 +16,7 @@ import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./e
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
-import { MESH_ALPN, sniff } from "./sniff.js";
+import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { splice } from "./splice.js";
 
 export function inboundServer(ctx: ProxyContext, port: number): Server {
@@ -31,10 +31,7 @@ const peers = new WeakMap<object, Peer | undefined>();
 async function accept(ctx: ProxyContext, port: number, socket: Socket, front: HttpFront, mtls: TlsServer): Promise<void> {
   socket.on("error", () => {});
   if (!ctx.state()) return void reset(socket); // fail closed without configuration
-  const first = await peek(socket, (buf, ended) => {
-    const s = sniff(buf);
-    return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
-  }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
+  const first = await sniffStream(socket);
   if (first.kind === "tls" && first.alpn.includes(MESH_ALPN)) {
     if (!ctx.credentials()) return void reset(socket);
     mtls.emit("connection", socket);

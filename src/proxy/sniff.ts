@@ -2,6 +2,9 @@
 // ClientHello offering the mesh's ALPN) from plaintext or an application's
 // own TLS, without consuming them. The ClientHello layout is RFC 8446 §4.1.2.
 
+import type { Duplex } from "node:stream";
+import { SNIFF_TIMEOUT_MS, peek } from "../net/peek.js";
+
 /** What mesh clients offer in ALPN; Istio's sidecars use the same name. */
 export const MESH_ALPN = "istio-peer-exchange";
 
@@ -9,6 +12,18 @@ export type Sniffed =
   | { kind: "need-more" }
   | { kind: "plaintext" }
   | { kind: "tls"; sni?: string; alpn: string[] };
+
+/**
+ * Reads a stream's first bytes without consuming them: a ClientHello (with
+ * its SNI and ALPN), or plaintext — also when nothing arrives within
+ * SNIFF_TIMEOUT_MS, as with server-first protocols.
+ */
+export function sniffStream(stream: Duplex): Promise<Exclude<Sniffed, { kind: "need-more" }>> {
+  return peek(stream, (buf, ended) => {
+    const s = sniff(buf);
+    return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
+  }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
+}
 
 const MAX_HELLO = 16 * 1024 + 5;
 
