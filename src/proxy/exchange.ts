@@ -23,8 +23,8 @@ export function requestHeaders(req: ServerRequest): Record<string, string> {
 export interface RelayTarget extends HopTarget {
   /** TLS originated by this proxy toward a host outside the mesh, verified against `outsideRoots`. */
   originateTls?: { sni: string; outsideRoots?: string };
-  /** Other live endpoints of the destination, for retries. */
-  alternates: HopTarget[];
+  /** Where retry `attempt` (2, 3…) goes: another live endpoint of the destination when there is one. */
+  retryTarget?: (attempt: number) => HopTarget;
 }
 
 type Forward = Extract<Outcome, { kind: "forward" }>;
@@ -34,11 +34,17 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
   const at = resolveHop(state, o);
   if (!at) return undefined;
   const base = { mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port };
-  const alternates = (o.alternates ?? []).flatMap((a) => {
-    const x = resolveHop(state, a);
-    return x ? [{ ...base, ...x }] : [];
-  });
-  return { ...base, ...at, alternates, originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined };
+  const target: RelayTarget = { ...base, ...at, originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined };
+  // Resolved on the first retry only: most requests never need them.
+  let alternates: HopTarget[] | undefined;
+  target.retryTarget = (attempt) => {
+    alternates ??= (o.alternates ?? []).flatMap((a) => {
+      const x = resolveHop(state, a);
+      return x ? [{ ...base, ...x }] : [];
+    });
+    return alternates.length ? alternates[(attempt - 2) % alternates.length]! : target;
+  };
+  return target;
 }
 
 /**
@@ -53,7 +59,7 @@ export function relay(
 ): boolean {
   const creds = ctx.credentials();
   // A retry goes to an endpoint not tried yet when there is one (Envoy's previous-hosts predicate), else the same.
-  const targetOf = (attempt: number): HopTarget => (attempt > 1 && t.alternates.length ? t.alternates[(attempt - 2) % t.alternates.length]! : t);
+  const targetOf = (attempt: number): HopTarget => (attempt > 1 && t.retryTarget ? t.retryTarget(attempt) : t);
   if (isH2(req) && !t.originateTls) {
     if (!ctx.pools.h2For(t, creds)) return false;
     // Each attempt asks again: a retry after a broken connection gets a fresh session.

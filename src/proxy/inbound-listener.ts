@@ -88,5 +88,5 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
     return void abortRequest(req);
   }
   // The application hears the request in the version it was sent (HTTP/2 as h2c).
-  relay(ctx, req, res, { ...app, mtls: false, identities: [], servicePort: port, alternates: [] }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }));
+  relay(ctx, req, res, { ...app, mtls: false, identities: [], servicePort: port }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }));
 }
