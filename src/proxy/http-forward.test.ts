@@ -14,7 +14,15 @@ async function listen(s: Server): Promise<number> {
   return (s.address() as AddressInfo).port;
 }
 
-/** A proxy in front of `upstreamPort` applying `route`; reports each forward's result. */
+/** A port nothing listens on any more: connecting to it is refused. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  const port = await listen(s);
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A proxy in front of the upstream port(s) applying `route`; reports each forward's result. */
 async function proxy(upstream: number | number[], route: HttpRouteHandling | undefined, results: ForwardResult[]) {
   // Several ports: attempt n goes to the n-th (the last one again after that), as retries to other endpoints do.
   const upstreamPorts = Array.isArray(upstream) ? upstream : [upstream];
@@ -75,9 +83,7 @@ test("without a matching condition the first answer stands", async () => {
 });
 
 test("a refused connection is retried, then answered 503", async () => {
-  const closed = createServer();
-  const port = await listen(closed);
-  await new Promise<void>((r) => closed.close(() => r()));
+  const port = await closedPort();
   const results: ForwardResult[] = [];
   const p = await proxy(port, { retries: retries({ attempts: 2, on: ["connect-failure"] }) }, results);
   try {
@@ -150,9 +156,7 @@ for (const [on, failure, want] of [[["connect-failure"], "connect-failure", true
 }
 
 test("a retry goes to the next endpoint: a refused replica does not fail the request", async () => {
-  const closed = createServer();
-  const down = await listen(closed);
-  await new Promise<void>((r) => closed.close(() => r()));
+  const down = await closedPort();
   const up = createServer((_q, res) => void res.end("from the live replica"));
   const results: ForwardResult[] = [];
   const p = await proxy([down, await listen(up)], { retries: retries({ attempts: 2, on: ["connect-failure"] }) }, results);
