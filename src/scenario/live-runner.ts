@@ -11,6 +11,7 @@ import type { Workload } from "../registry/model.js";
 import { Registry } from "../registry/registry.js";
 import { MemoryStore } from "../store/memory.js";
 import type { ResourceKey } from "../store/store.js";
+import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { AdminClient } from "../control/admin-client.js";
 import { send, type ClientRequest, type Route } from "./client.js";
 import { checkExpect, describeExpect } from "./expect.js";
@@ -63,6 +64,8 @@ export class LiveMesh {
     private readonly appAt?: (w: Workload, port: number) => string | undefined,
     /** Extra flags for every sidecar process (e.g. the benchmark turns the access log off, as its nginx baseline does). */
     private readonly proxyArgs: string[] = [],
+    /** Node flags for sidecar processes: the same V8 sizing as the gateways `up` starts. */
+    private readonly proxyNode: string[] = proxyNodeArgs(loadSettings()),
   ) {}
 
   async start(): Promise<void> {
@@ -146,7 +149,7 @@ export class LiveMesh {
         r.proxy = new MeshProcess(`sidecar ${id}`, [
           "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", w.address, "--control", boot.body.control, "--root-cert", this.rootFile, "--token", boot.body.token,
           "--ports", ports.join(","), ...ports.filter((p) => appAt[p]).flatMap((p) => ["--app", `${p}=${appAt[p]}`]), ...(w.gateway ? ["--gateway"] : []), ...this.proxyArgs,
-        ]);
+        ], this.proxyNode);
         const ready = await r.proxy.waitFor((l) => l.type === "ready");
         r.outbound = w.gateway ? undefined : String(ready.outbound);
         r.listeners = ready.listeners as Record<string, string>;

@@ -1,7 +1,6 @@
 // Child processes of the mesh (control plane, sidecars): started from this
 // package's own CLI, their JSON output lines collected.
 import { spawn, type ChildProcess } from "node:child_process";
-import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../paths.js";
 
@@ -14,12 +13,11 @@ export class MeshProcess {
   private waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   private exited = false;
 
-  constructor(readonly name: string, args: string[]) {
+  /** `nodeArgs`: flags for this process's Node (e.g. a proxy's heap sizing). */
+  constructor(readonly name: string, args: string[], nodeArgs: string[] = []) {
     // ZEROMESH_NODE_ARGS passes flags to every mesh process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-    const nodeArgs = (process.env.ZEROMESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    // Proxies get the same V8 sizing as the gateways `up` starts.
-    if (args[0] === "proxy" || args[0] === "gateway") nodeArgs.unshift(...proxyNodeArgs(loadSettings()));
-    this.child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const extra = (process.env.ZEROMESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    this.child = spawn(process.execPath, [...nodeArgs, ...extra, CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     this.child.stdout!.setEncoding("utf8").on("data", (c: string) => {
       out += c;
