@@ -8,6 +8,8 @@ import { MeshProcess } from "../scenario/processes.js";
 import { LiveMesh } from "../scenario/live-runner.js";
 import { fixedRateLatency, wrkThroughput, type Percentiles, type Target } from "./load.js";
 import { startNginxPair, startNginxTls } from "./nginx.js";
+import { startNodeFloorPair } from "./node-floor.js";
+import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { createRoot, issueLeaf } from "../ca/x509.js";
 import { ensureTools } from "./tools.js";
 
@@ -85,12 +87,17 @@ spec:
   - from: [{source: {principals: ["cluster.local/ns/istio-system/sa/ingress"]}}]
 `;
 
-/** Resident memory (MB) and CPU seconds of a process, from /proc. */
+/** Resident memory (MB) and CPU seconds of a process with its children (nginx's workers), from /proc. */
 function usage(pid: number): { rssMb: number; cpuSeconds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return { rssMb: rssKb / 1024, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / 100 };
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  let rssKb = 0;
+  let ticks = 0;
+  for (const p of [pid, ...children]) {
+    rssKb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
+    ticks += Number(stat[11]) + Number(stat[12]);
+  }
+  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
 }
 
 export interface MeshBenchReport {
@@ -117,10 +124,13 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     await mesh.start();
     const nginx = await startNginxPair(dir, backendAddr);
     stops.unshift(() => nginx.stop());
+    const floor = await startNodeFloorPair(dir, backendAddr, proxyNodeArgs(loadSettings()));
+    stops.unshift(() => floor.stop());
     const proxy = mesh.outboundOf("bench/client")!.split(":");
     const targets: Record<string, Target> = {
       direct: { host: bh!, port: Number(bp), path: "/", hostHeader: "server.bench:8080" },
       nginx: { host: nginx.front.host, port: nginx.front.port, path: "/", hostHeader: "server.bench:8080" },
+      "node floor": { host: floor.front.host, port: floor.front.port, path: "/", hostHeader: "server.bench:8080" },
       zeromesh: { host: proxy[0]!, port: Number(proxy[1]), path: "http://server.bench:8080/", hostHeader: "server.bench:8080" },
     };
     // Warm up every path (JIT, TLS sessions, pools).
@@ -128,14 +138,21 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
 
     log(`\nthroughput: wrk, 1 thread, ${opts.connections} connections, ${opts.seconds} s each`);
     const sidecars = Object.entries(mesh.sidecarPids()).filter(([owner]) => owner.startsWith("bench/"));
-    const pids = sidecars.map(([, pid]) => pid);
+    // Every proxy process of every path, measured over the throughput runs (each works only during its own path's run).
+    const procs: { path: string; name: string; pid: number }[] = [
+      ...nginx.pids.map((pid, i) => ({ path: "nginx", name: `nginx ${i ? "server" : "client"} side`, pid })),
+      ...floor.pids.map((pid, i) => ({ path: "node floor", name: `node floor ${i ? "server" : "client"} side`, pid })),
+      ...sidecars.map(([owner, pid]) => ({ path: "zeromesh", name: `sidecar ${owner}`, pid })),
+    ];
+    const pids = procs.map((p) => p.pid);
     const before = pids.map(usage);
     const tp: Record<string, { rps: number; requests: number }> = {};
     for (const [name, t] of Object.entries(targets)) tp[name] = wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir });
     const after = pids.map(usage);
     log("| path | requests/s | vs nginx pair |");
     log("|---|---:|---:|");
-    for (const [name, r] of Object.entries(tp)) log(`| ${name === "direct" ? "direct (no proxies)" : name === "nginx" ? "nginx mTLS pair" : "zeromesh sidecars (mTLS)"} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× |`);
+    const LABEL: Record<string, string> = { direct: "direct (no proxies)", nginx: "nginx mTLS pair", "node floor": "node floor pair (mTLS, no policy)", zeromesh: "zeromesh sidecars (mTLS)" };
+    for (const [name, r] of Object.entries(tp)) log(`| ${LABEL[name]} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× |`);
 
     log(`\nadded latency at a fixed ${opts.rate} requests/s (open loop, ${opts.seconds} s), in ms over the direct path`);
     // The generator itself warms up first (a discarded pass on each path).
@@ -166,12 +183,12 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     log(`| nginx TLS termination → server | ${Math.round(it.nginx!.rps).toLocaleString("en-US")} | 1.00× |`);
     log(`| zeromesh gateway (TLS) → sidecar (mTLS) → server | ${Math.round(it.zeromesh!.rps).toLocaleString("en-US")} | ${(it.zeromesh!.rps / it.nginx!.rps).toFixed(2)}× |`);
 
-    log("\nsidecar resources (each of the two sidecar processes, during the throughput run)");
-    const reqs = tp.zeromesh!.requests;
-    log("| sidecar | resident memory | CPU seconds per 1,000 requests |");
+    log("\nproxy resources (each proxy process, after its path's throughput run)");
+    log("| process | resident memory | CPU seconds per 1,000 requests |");
     log("|---|---:|---:|");
-    sidecars.forEach(([owner], i) => {
-      log(`| ${owner} | ${after[i]!.rssMb.toFixed(1)} MB | ${((after[i]!.cpuSeconds - before[i]!.cpuSeconds) / (reqs / 1000)).toFixed(3)} |`);
+    procs.forEach((p, i) => {
+      const reqs = tp[p.path]!.requests;
+      log(`| ${p.name} | ${after[i]!.rssMb.toFixed(1)} MB | ${((after[i]!.cpuSeconds - before[i]!.cpuSeconds) / (reqs / 1000)).toFixed(3)} |`);
     });
   } finally {
     for (const s of stops) await s().catch(() => {});

@@ -2,7 +2,7 @@
 // and the configuration stream (reconnecting with backoff). The sidecar keeps
 // serving its last good configuration whenever the control plane is away.
 import { connect, type ClientHttp2Session } from "node:http2";
-import { createCsr } from "../ca/x509.js";
+import { createCsrInChild } from "../ca/csr-child.js";
 import { onJsonLines } from "../control/ndjson.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import { spiffeOf, type Credentials } from "./credentials.js";
@@ -64,11 +64,11 @@ export class ProxyAgent {
     return this.sidecar.credentials() ? { "x-zeromesh-workload": this.opts.sidecar.id } : { authorization: `Bearer ${this.opts.token}` };
   }
 
-  /** Sends a fresh CSR (the key never leaves this process) and swaps credentials; retries until it succeeds. */
+  /** Sends a fresh CSR (the key stays with this proxy; a child process makes both) and swaps credentials; retries until it succeeds. */
   private async renewCertificate(): Promise<void> {
     for (;;) {
       try {
-        const { csrPem, keyPem } = await createCsr(this.opts.spiffe);
+        const { csrPem, keyPem } = await createCsrInChild(this.opts.spiffe);
         const session = this.connectSession();
         const body = await new Promise<string>((resolve, reject) => {
           const req = session.request({ ":method": "POST", ":path": "/v1/certificate", ...this.authHeaders() });

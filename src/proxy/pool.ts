@@ -7,9 +7,10 @@
 import type { ClientHttp2Session } from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { Pool, type buildConnector } from "undici";
+import type { buildConnector } from "undici";
 import type { Credentials } from "./credentials.js";
 import { H2Sessions } from "./h2.js";
+import { Pool } from "./undici-pool.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Keep-alive connections per hop; undici also honours the server's `Keep-Alive: timeout` hint. */
