@@ -97,4 +97,7 @@ function main(role: string, dir: string, upstream: string): void {
   }
 }
 
-if (process.argv[1] === SELF) main(process.argv[2]!, process.argv[3]!, process.argv[4]!);
+if (process.argv[1] === SELF) {
+  process.on("SIGTERM", () => process.exit(0)); // a normal exit, so --cpu-prof and the like write their output
+  main(process.argv[2]!, process.argv[3]!, process.argv[4]!);
+}
