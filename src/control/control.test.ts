@@ -25,9 +25,9 @@ function io() {
   return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), usage: (t: string) => (err.push(t), 2) } };
 }
 
-async function fixture(opts: { ttlMs?: number } = {}) {
+async function fixture(opts: { ttlMs?: number; extraYaml?: string } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), "zm-cp-"));
-  const store = new MemoryStore(parseTexts([{ text: YAML, file: "mesh.yaml" }], DEFAULT_MESH).resources);
+  const store = new MemoryStore(parseTexts([{ text: YAML + (opts.extraYaml ?? ""), file: "mesh.yaml" }], DEFAULT_MESH).resources);
   const open = async (port = 0, adminPort = 0) => {
     const cp = new ControlPlane({
       store, ca: await CertificateAuthority.open({ stateDir, workloadTtlMs: opts.ttlMs ?? 3_600_000 }),
@@ -47,7 +47,8 @@ async function fixture(opts: { ttlMs?: number } = {}) {
   return { store, open, agent, reg, app, stateDir, events };
 }
 
-const get = (addr: string) => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path: "/", headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
+const get = (addr: string, path = "/") => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
+const DENY_ADMIN = "\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-admin, namespace: b}\nspec: {action: DENY, rules: [{to: [{operation: {paths: [\"/admin*\"]}}]}]}\n";
 const waitUntil = async (cond: () => boolean | Promise<boolean>, limitMs = 30_000) => {
   const deadline = Date.now() + limitMs;
   while (!(await cond())) {
@@ -107,8 +108,8 @@ test("control plane: proxies sync, status and config are visible, an invalid app
   }
 });
 
-test("control plane: a proxy started first fails closed; a restart mid-traffic keeps allowed requests flowing", { timeout: 60_000 }, async () => {
-  const f = await fixture();
+test("control plane: a proxy started first fails closed; a restart mid-traffic keeps allowed requests flowing and denied ones denied", { timeout: 60_000 }, async () => {
+  const f = await fixture({ extraYaml: DENY_ADMIN });
   const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
   // Reserve the ports so the restarted control plane comes back where the proxies look for it.
   const first = await f.open();
@@ -124,23 +125,37 @@ test("control plane: a proxy started first fails closed; a restart mid-traffic k
   assert.deepEqual(await get(client.sidecar.outboundAddress), { kind: "error", error: "reset" }, "no control plane yet: fail closed");
 
   let cp = await f.open(cpPort, adminPort);
-  try {
-    await waitUntil(() => cp.synced(["b/web", "a/client"]));
-    assert.equal((await get(client.sidecar.outboundAddress)).kind, "response");
-    await cp.stop();
-    for (let i = 0; i < 5; i++) {
-      const r = await get(client.sidecar.outboundAddress);
-      assert.equal(r.kind === "response" && r.status, 200, "served from the last good configuration while the control plane is down");
+  await waitUntil(() => cp.synced(["b/web", "a/client"]));
+  // Traffic that runs through the whole stop and restart: every allowed request must succeed, every denied one stay denied.
+  let traffic = true;
+  const seen = { allowed: 0, denied: 0, wrong: [] as string[] };
+  const loop = (async () => {
+    while (traffic) {
+      const [ok, admin] = await Promise.all([get(client.sidecar.outboundAddress), get(client.sidecar.outboundAddress, "/admin/users")]);
+      if (ok.kind === "response" && ok.status === 200) seen.allowed++;
+      else seen.wrong.push(`GET / → ${JSON.stringify(ok)}`);
+      if (admin.kind === "response" && admin.status === 403) seen.denied++;
+      else seen.wrong.push(`GET /admin/users → ${JSON.stringify(admin)}`);
     }
+  })();
+  try {
+    await waitUntil(() => seen.allowed > 5);
+    await cp.stop();
+    const down = seen.allowed;
+    await waitUntil(() => seen.allowed > down + 5); // served from the last good configuration while the control plane is away
     cp = await f.open(cpPort, adminPort);
     await waitUntil(() => cp.synced(["b/web", "a/client"]));
-    const after = await get(client.sidecar.outboundAddress);
-    assert.equal(after.kind === "response" && after.status, 200);
+    const back = seen.allowed;
+    await waitUntil(() => seen.allowed > back + 5);
   } finally {
+    traffic = false;
+    await loop;
     await Promise.all([web.stop(), client.stop()]);
     await cp.stop();
     await f.app.close();
   }
+  assert.deepEqual(seen.wrong, [], "no allowed request failed and no denied request passed");
+  assert.ok(seen.denied > 15, `denied requests were checked throughout (${seen.denied})`);
 });
 
 test("control plane: certificates rotate before expiry without failing requests", { timeout: 60_000 }, async () => {
