@@ -100,6 +100,20 @@ function usage(pid: number): { rssMb: number; cpuSeconds: number } {
   return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
 }
 
+/** The machine's CPU counters (/proc/stat): on a shared VM, time stolen by other guests skews every figure taken meanwhile. */
+function cpuTicks(): { steal: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** Runs `f` and says which share of the machine's CPU time was stolen meanwhile. */
+async function withSteal<T>(f: () => T | Promise<T>): Promise<T & { stealPct: number }> {
+  const a = cpuTicks();
+  const r = await f();
+  const b = cpuTicks();
+  return { ...r, stealPct: b.total > a.total ? (100 * (b.steal - a.steal)) / (b.total - a.total) : 0 };
+}
+
 export interface MeshBenchReport {
   lines: string[];
 }
@@ -146,25 +160,26 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     ];
     const pids = procs.map((p) => p.pid);
     const before = pids.map(usage);
-    const tp: Record<string, { rps: number; requests: number }> = {};
-    for (const [name, t] of Object.entries(targets)) tp[name] = wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir });
+    const tp: Record<string, { rps: number; requests: number; stealPct: number }> = {};
+    for (const [name, t] of Object.entries(targets)) tp[name] = await withSteal(() => wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir }));
     const after = pids.map(usage);
-    log("| path | requests/s | vs nginx pair |");
-    log("|---|---:|---:|");
+    log("| path | requests/s | vs nginx pair | CPU stolen by other guests |");
+    log("|---|---:|---:|---:|");
     const LABEL: Record<string, string> = { direct: "direct (no proxies)", nginx: "nginx mTLS pair", "node floor": "node floor pair (mTLS, no policy)", zeromesh: "zeromesh sidecars (mTLS)" };
-    for (const [name, r] of Object.entries(tp)) log(`| ${LABEL[name]} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× |`);
+    for (const [name, r] of Object.entries(tp)) log(`| ${LABEL[name]} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× | ${r.stealPct.toFixed(0)}% |`);
 
     log(`\nadded latency at a fixed ${opts.rate} requests/s (open loop, ${opts.seconds} s), in ms over the direct path`);
     // The generator itself warms up first (a discarded pass on each path).
     for (const t of Object.values(targets)) await fixedRateLatency(t, opts.rate, 1);
-    const lat: Record<string, Percentiles> = {};
-    for (const [name, t] of Object.entries(targets)) lat[name] = await fixedRateLatency(t, opts.rate, opts.seconds);
+    const lat: Record<string, Percentiles & { stealPct: number }> = {};
+    for (const [name, t] of Object.entries(targets)) lat[name] = await withSteal(() => fixedRateLatency(t, opts.rate, opts.seconds));
     const d = lat.direct!;
-    log("| path | p50 | p90 | p99 | errors |");
-    log("|---|---:|---:|---:|---:|");
+    log("| path | p50 | p90 | p99 | errors | CPU stolen |");
+    log("|---|---:|---:|---:|---:|---:|");
     for (const [name, p] of Object.entries(lat)) {
-      const fmt = (v: number, base: number) => (name === "direct" ? `${v.toFixed(2)} (absolute)` : `+${(v - base).toFixed(2)}`);
-      log(`| ${name} | ${fmt(p.p50, d.p50)} | ${fmt(p.p90, d.p90)} | ${fmt(p.p99, d.p99)} | ${p.errors} |`);
+      const added = (v: number, base: number) => `${v >= base ? "+" : "−"}${Math.abs(v - base).toFixed(2)}`;
+      const fmt = (v: number, base: number) => (name === "direct" ? `${v.toFixed(2)} (absolute)` : added(v, base));
+      log(`| ${name} | ${fmt(p.p50, d.p50)} | ${fmt(p.p90, d.p90)} | ${fmt(p.p99, d.p99)} | ${p.errors} | ${p.stealPct.toFixed(0)}% |`);
     }
 
     log(`\ningress: client → TLS termination → server, wrk over HTTPS, ${opts.connections} connections, ${opts.seconds} s each`);
