@@ -12,10 +12,13 @@ import { MeshProcess } from "../scenario/processes.js";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 /** One HTTPS request on a fresh connection: the certificate serial the gateway presented, and the status. */
-function once(host: string, port: number, ca: string): Promise<{ serial: string; status: string }> {
+function once(host: string, port: number, ca: string, sni = "shop.example.com"): Promise<{ serial: string; status: string }> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host, port, servername: "shop.example.com", ca }, () => {
-      const serial = s.getPeerX509Certificate()!.serialNumber;
+    // An empty servername sends no SNI; the certificate is then checked by name here rather than by Node.
+    const s = connect({ host, port, servername: sni, ca, checkServerIdentity: () => undefined }, () => {
+      const cert = s.getPeerX509Certificate()!;
+      if (!cert.checkHost("shop.example.com")) return reject(new Error("not the shop's certificate"));
+      const serial = cert.serialNumber;
       s.write("GET / HTTP/1.1\r\nhost: shop.example.com\r\nconnection: close\r\n\r\n");
       let got = "";
       s.on("data", (d) => (got += d));
@@ -25,7 +28,7 @@ function once(host: string, port: number, ca: string): Promise<{ serial: string;
   });
 }
 
-test("gateway: run by hand; a rotated Secret is served to new connections without a restart", { timeout: 60_000 }, async () => {
+test("gateway: run by hand; a rotated Secret is served to new connections without a restart, with SNI and without", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "zm-gw-"));
   const now = Date.now();
   const validity = { notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000) };
@@ -45,7 +48,7 @@ test("gateway: run by hand; a rotated Secret is served to new connections withou
       `apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {selector: {app: web}, ports: [{name: http, port: ${port}}]}`,
       "apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: edge}\nspec: {selector: {gw: edge}, ports: [{name: https, port: 443, targetPort: 9443}]}",
       secret(v1),
-      "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: shop, namespace: shop}\nspec:\n  selector: {gw: edge}\n  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-credential}}]",
+      "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: shop, namespace: shop}\nspec:\n  selector: {gw: edge}\n  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ['*'], tls: {mode: SIMPLE, credentialName: shop-credential}}]",
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: shop, namespace: shop}\nspec: {hosts: [shop.example.com], gateways: [shop], http: [{route: [{destination: {host: web}}]}]}",
     ].join("\n---\n"));
     procs.push(new MeshProcess("web", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "web", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", `require("http").createServer((q, s) => s.end("web")).listen(${port}, "127.0.0.1")`]));
@@ -70,6 +73,8 @@ test("gateway: run by hand; a rotated Secret is served to new connections withou
       seen.add(x.serial);
     }
     assert.ok(seen.has(v2.cert.serialNumber), "the new certificate is served without a restart");
+    // A client that sends no SNI (an IP address in its URL) reaches the "*" server too, with the same certificate.
+    assert.deepEqual(await once(at.host, at.port, root.certPem, ""), { serial: v2.cert.serialNumber, status: "HTTP/1.1 200 OK" });
   } finally {
     for (const p of procs) await p.stop();
     await cp.stop();
