@@ -108,16 +108,12 @@ function terminate(walk: Walk, gw: Workload, b: BoundServer): Decision | undefin
   if (tls.mode === "MUTUAL" || tls.mode === "OPTIONAL_MUTUAL") {
     const roots = cred.tls.ca.length ? cred.tls.ca : secretOf(walk, gw.namespace, `${tls.credentialName}-cacert`)?.tls?.ca ?? [];
     if (tls.mode === "OPTIONAL_MUTUAL" && !req.clientTls?.clientCert?.length) return undefined;
-    const presented = req.clientTls?.clientCert;
-    const client = verifyClientCert(presented, roots, env.world.now);
+    const client = verifyClientCert(req.clientTls?.clientCert, roots, env.world.now);
     trail.add({ stage: "tls", at, message: `MUTUAL: ${client.reason}` });
-    // No certificate fails the handshake itself. A presented one that does not verify, or fails the SAN and pin
-    // rules, is judged after the handshake (Node's TLS server has no hook inside it): the live gateway then closes.
-    if (!client.ok && !presented?.length) return trail.end({ kind: "error", error: "tls" }, `MUTUAL TLS: ${client.reason}`, DenyCodes.TLS);
-    const rules = client.ok ? clientCertAccepted(presented![0]!, tls) : client;
+    const rules = client.ok ? clientCertAccepted(req.clientTls!.clientCert![0]!, tls) : client;
     if (!rules.ok) {
-      trail.add({ stage: "tls", at, message: `${rules.reason}: the connection is closed after the handshake` });
-      return trail.end({ kind: "error", error: "reset" }, `MUTUAL TLS: ${rules.reason}`, DenyCodes.CLIENT_CERT);
+      if (client.ok) trail.add({ stage: "tls", at, message: rules.reason });
+      return trail.end({ kind: "error", error: "tls" }, `MUTUAL TLS: ${rules.reason}`, DenyCodes.CLIENT_CERT);
     }
   }
   return undefined;

@@ -19,6 +19,7 @@ import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
+import { endWithAlert } from "../net/tls-alert.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
 import { openHop } from "./upstream.js";
@@ -81,14 +82,15 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error, decision: { allow: false, reason: `${error} (${choice.bound.gateway.meta.name} servers[${choice.bound.server.index}])`, code }, durationMs: 0, configVersion: ctx.state()?.version });
   }
 
-  /** Terminates TLS as the chosen Gateway server; MUTUAL verifies the client certificate in the handshake. */
+  /** Terminates TLS as the chosen Gateway server; MUTUAL judges the client certificate before any byte is read. */
   function terminate(socket: Socket, choice: TlsServerChoice, sentSni: boolean): void {
     // The certificate comes from SNICallback's cached context. Only a client that sent no SNI (so no callback)
     // needs it in the server's own options, which parse the key again: measured, that tripled a handshake's cost.
     const sc = contextFor(choice);
     const t = createTlsServer({
       ...serverTlsOptions(choice),
-      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: choice.mutual,
+      // rejectUnauthorized stays off: Node would close a client it rejects without a word; the check below answers with an alert.
+      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: false,
       // HTTP servers offer HTTP/2 too (gRPC clients insist on it); a TLS server relays bytes, so no ALPN of its own.
       ALPNProtocols: choice.kind === "https-terminate" ? ["h2", "http/1.1"] : undefined,
       ...(sentSni ? {} : { cert: choice.credential!.certPem, key: choice.credential!.keyPem }),
@@ -100,12 +102,13 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     t.on("secureConnection", (sock: TLSSocket) => {
       sock.on("error", () => sock.destroy());
       if (choice.mutual) {
-        // Node's TLS server cannot fail the handshake on these checks, so the connection ends before any request is read.
         const peer = sock.getPeerX509Certificate();
-        const rules = peer ? clientCertAccepted(peer, choice.bound.server.tls!) : { ok: false, reason: "no client certificate" };
-        if (!rules.ok) {
-          handshakeFailed(choice, rules.reason, DenyCodes.CLIENT_CERT);
-          return void reset(socket); // the TCP socket under the TLS one: a TLSSocket cannot send RST itself
+        const verdict = !peer ? { ok: false, reason: "no client certificate" }
+          : !sock.authorized ? { ok: false, reason: `the client certificate does not verify against the server's CA (${sock.authorizationError})` }
+          : clientCertAccepted(peer, choice.bound.server.tls!);
+        if (!verdict.ok) {
+          handshakeFailed(choice, verdict.reason, DenyCodes.CLIENT_CERT);
+          return void endWithAlert(socket);
         }
       }
       arrivals.set(sock, arrivalOf(socket));
