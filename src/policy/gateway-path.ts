@@ -170,7 +170,10 @@ export interface TlsServerChoice {
   kind: "passthrough" | "https-terminate" | "tls-terminate";
   /** For terminating servers: the credential Secret (certificate chain, key, client CA). */
   credential?: { certPem: string; keyPem: string; caPem?: string };
+  /** The server asks for a client certificate (MUTUAL, OPTIONAL_MUTUAL) and verifies one that is presented. */
   mutual: boolean;
+  /** OPTIONAL_MUTUAL: a client that presents none is let in. */
+  clientCertOptional: boolean;
 }
 
 /** Which TLS server of a gateway port an SNI selects, with what it needs to terminate (for the live gateway). */
@@ -180,12 +183,12 @@ export function selectTlsServer(env: Env, gw: Workload, servicePort: number, tar
   const bound = pickServerBySni(servers, sni);
   if (!bound) return undefined;
   const kind = serverKind(bound.server) as TlsServerChoice["kind"];
-  if (kind === "passthrough") return { bound, kind, mutual: false };
+  if (kind === "passthrough") return { bound, kind, mutual: false, clientCertOptional: false };
   const tls = bound.server.tls!;
   const secret = tls.credentialName ? env.snapshot.get("Secret", gw.namespace, tls.credentialName) : undefined;
   const ca = secret?.tls?.caPem ?? (tls.credentialName ? env.snapshot.get("Secret", gw.namespace, `${tls.credentialName}-cacert`)?.tls?.caPem : undefined);
   const credential = secret?.tls?.certPem && secret.tls.keyPem ? { certPem: secret.tls.certPem, keyPem: secret.tls.keyPem, caPem: ca } : undefined;
-  return { bound, kind, credential, mutual: tls.mode === "MUTUAL" };
+  return { bound, kind, credential, mutual: tls.mode === "MUTUAL" || tls.mode === "OPTIONAL_MUTUAL", clientCertOptional: tls.mode === "OPTIONAL_MUTUAL" };
 }
 
 /** A request or connection that arrived through a TLS server the live gateway already terminated. */

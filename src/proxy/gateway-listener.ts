@@ -103,7 +103,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       sock.on("error", () => sock.destroy());
       if (choice.mutual) {
         const peer = sock.getPeerX509Certificate();
-        const verdict = !peer ? { ok: false, reason: "no client certificate" }
+        const verdict = !peer ? { ok: choice.clientCertOptional, reason: "no client certificate" }
           : !sock.authorized ? { ok: false, reason: `the client certificate does not verify against the server's CA (${sock.authorizationError})` }
           : clientCertAccepted(peer, choice.bound.server.tls!);
         if (!verdict.ok) {
