@@ -124,6 +124,21 @@ export interface Destination {
 export interface RouteDestination {
   destination: Destination;
   weight: number;
+  /** Header changes for requests sent to, and responses from, this destination only. */
+  headers?: HeaderRules;
+}
+
+/** VirtualService `headers`: what the routing proxy changes on the way to a destination and back. */
+export interface HeaderRules {
+  request?: HeaderOperations;
+  response?: HeaderOperations;
+}
+
+/** Header names are lower case. `set` overwrites, `add` appends to a present value, `remove` deletes. */
+export interface HeaderOperations {
+  set: Record<string, string>;
+  add: Record<string, string>;
+  remove: string[];
 }
 
 export interface HttpMatch {
@@ -150,6 +165,8 @@ export interface HttpRoute {
   redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode: number };
   directResponse?: { status: number; body?: string };
   rewrite?: { uri?: string; authority?: string };
+  /** Header changes for every destination of the route. */
+  headers?: HeaderRules;
   timeoutMs?: number;
   retries?: RetryPolicy;
   fault?: { abort?: { httpStatus: number; percentage: number }; delay?: { ms: number; percentage: number } };

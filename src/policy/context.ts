@@ -1,3 +1,4 @@
+import type { HeaderOperations } from "../api/types.js";
 import type { Snapshot } from "../store/snapshot.js";
 import type { Workload } from "../registry/model.js";
 import { Trail } from "./decision.js";
@@ -32,10 +33,12 @@ export interface Walk {
   timing: Timing;
   /** The HTTP route the current proxy chose (hop mode hands it to the live proxy). */
   route?: HttpRouteHandling;
+  /** Response header operations of each routing proxy passed, in path order (the answer meets them in reverse). */
+  responseOps: HeaderOperations[][];
 }
 
 export function newWalk(env: Env, req: Request): Walk {
-  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req, timing: newTiming() };
+  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req, timing: newTiming(), responseOps: [] };
 }
 
 /** The proxy sending a hop: its workload gives the mTLS identity. */

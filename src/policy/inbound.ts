@@ -7,6 +7,7 @@ import type { Workload } from "../registry/model.js";
 import { authorize } from "./authorize.js";
 import { proxyLabel, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
+import { applyHeaderOps, describeHeaderOps } from "./header-ops.js";
 import { effectiveMtls } from "./peer-authn.js";
 import { requestAuthority } from "./request.js";
 import { firstExpired, formatMs } from "./route-timing.js";
@@ -125,5 +126,8 @@ export function serveWith(
     trail.add({ stage: "route", at: late.at, message: `the ${what} of ${formatMs(late.timeoutMs)} (${late.policy} ${late.rule}) expires first: 504`, policy: late.policy, rule: late.rule });
     return trail.end({ kind: "response", status: 504, body: "upstream request timeout" }, `the route's ${what} of ${formatMs(late.timeoutMs)} expired before ${at} answered`, DenyCodes.TIMEOUT, late.policy, late.rule);
   }
-  return trail.allow({ kind: "response", status: res.status, body: res.body, headers: res.headers }, `delivered to ${at}`);
+  // On its way back the answer meets each routing proxy's response header operations, the nearest first.
+  const ops = [...walk.responseOps].reverse().flat();
+  if (ops.length) trail.add({ stage: "route", at, message: `response headers on the way back: ${describeHeaderOps(ops)}` });
+  return trail.allow({ kind: "response", status: res.status, body: res.body, headers: ops.length ? applyHeaderOps(res.headers ?? {}, ops) : res.headers }, `delivered to ${at}`);
 }

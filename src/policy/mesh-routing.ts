@@ -6,6 +6,7 @@ import type { Sender, Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { sendToService, type Target } from "./delivery.js";
 import { requestAuthority } from "./request.js";
+import { applyHeaderOps, describeHeaderOps, headerOpsFor } from "./header-ops.js";
 import { DEFAULT_HTTP_ROUTE, formatMs } from "./route-timing.js";
 import { matchHttpRoute, matchTcpRoute, matchTlsRoute, pickDestination, vsGateways, vsHosts, vsName } from "./routing.js";
 
@@ -80,13 +81,25 @@ export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, r
     walk.req = { ...req, path: route.rewrite.uri + (req.path.includes("?") ? req.path.slice(req.path.indexOf("?")) : "") };
   }
   if (route.rewrite?.authority) walk.req = { ...walk.req, headers: { ...walk.req.headers, host: route.rewrite.authority } };
-  return followDestinations(walk, sender, vs, route.route, defaultPort, rule);
+  const chosen = pickDestination(route.route, walk.env.choose);
+  const requestOps = headerOpsFor("request", chosen?.headers, route.headers);
+  if (requestOps.length) {
+    walk.req = { ...walk.req, headers: applyHeaderOps(walk.req.headers, requestOps) };
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} request headers: ${describeHeaderOps(requestOps)}`, policy: vsName(vs), rule });
+  }
+  const responseOps = headerOpsFor("response", chosen?.headers, route.headers);
+  if (responseOps.length) {
+    walk.route.responseHeaders = responseOps;
+    walk.responseOps.push(responseOps);
+  }
+  // The live proxy sends what the route made of the request.
+  if (walk.req !== req) walk.route.request = { path: walk.req.path, headers: walk.req.headers };
+  return followDestinations(walk, sender, vs, route.route, defaultPort, rule, chosen);
 }
 
 /** Resolves a route's (weighted) destination in the VirtualService's namespace and sends to it. */
-export function followDestinations(walk: Walk, sender: Sender, vs: VirtualService, dests: RouteDestination[], defaultPort: number, rule: string): Decision {
+export function followDestinations(walk: Walk, sender: Sender, vs: VirtualService, dests: RouteDestination[], defaultPort: number, rule: string, chosen = pickDestination(dests, walk.env.choose)): Decision {
   const { trail, index, req } = walk;
-  const chosen = pickDestination(dests, walk.env.choose);
   if (!chosen) return trail.end({ kind: "error", error: "reset" }, `${vsName(vs)} has no destination`, DenyCodes.NO_ROUTE, vsName(vs));
   const d = chosen.destination;
   const fqdn = resolveConfigHost(d.host, vs.meta.namespace);

@@ -3,7 +3,7 @@
 // the delays it knows (fault delays, the stand-in's /delay/N) and reports
 // the timer that would fire first.
 import { DEFAULT_RETRIES } from "../api/kinds/virtual-service.js";
-import type { RetryPolicy } from "../api/types.js";
+import type { HeaderOperations, RetryPolicy } from "../api/types.js";
 
 /** What the proxy that routes an HTTP request does besides choosing the destination. */
 export interface HttpRouteHandling {
@@ -12,6 +12,10 @@ export interface HttpRouteHandling {
   retries: RetryPolicy;
   /** A fault delay drawn for this request. */
   delayMs?: number;
+  /** The request as this proxy sends it, when the route changed it (rewrite, header operations). */
+  request?: { path: string; headers: Record<string, string> };
+  /** Header operations for the response on its way back through this proxy. */
+  responseHeaders?: HeaderOperations[];
 }
 
 /** Istio's default for an HTTP route without a VirtualService: no timeout, two retries on connection failures and 503. */

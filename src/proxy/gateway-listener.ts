@@ -168,8 +168,9 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       if (o.kind === "forward") return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
       return void abortRequest(req);
     }
-    // Inside the mesh the path and authority may have been rewritten by the route.
-    const sent = relay(ctx, req, res, target, { path: request.path, headers: { ...headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
+    // What the route made of the request (rewrite, header operations), else the request as it came.
+    const send = o.http?.request ?? { path: request.path, headers };
+    const sent = relay(ctx, req, res, target, { path: send.path, headers: { ...send.headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
     if (!sent) {
       res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
       log({ ...base, status: 503, error: "no workload certificate yet" }, d, started);

@@ -4,6 +4,7 @@
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import { applyHeaderOps } from "../policy/header-ops.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
 import { ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type Failure, type ForwardResult } from "./http-forward.js";
@@ -117,15 +118,16 @@ export function forwardH2(
     });
     up.on("response", (headers, flags) => {
       const status = Number(headers[":status"] ?? 502);
+      const back = route?.responseHeaders ? applyHeaderOps(outgoing(headers), route.responseHeaders) : outgoing(headers);
       const grpc = headers["grpc-status"];
       if (route && retriableStatus(route.retries, status, typeof grpc === "string" ? grpc : undefined) && canRetry()) return retry();
       clearTimeout(run.perTry);
       if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
         // A trailers-only answer (how gRPC reports an error) must stay one HEADERS frame that ends the stream.
-        to.stream.respond({ ...outgoing(headers), ":status": status }, { endStream: true });
+        to.stream.respond({ ...back, ":status": status }, { endStream: true });
         return run.finish({ status });
       }
-      to.writeHead(status, outgoing(headers));
+      to.writeHead(status, back);
       up.on("trailers", (t) => to.addTrailers(outgoing(t)));
       up.pipe(to);
       up.on("end", () => run.finish({ status }));

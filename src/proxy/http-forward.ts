@@ -3,6 +3,7 @@
 // Envoy's router does.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
+import { applyHeaderOps } from "../policy/header-ops.js";
 import type { Duplex } from "node:stream";
 import type { RetryCondition, RetryPolicy } from "../api/types.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
@@ -172,7 +173,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
         }
         const out: OutgoingHttpHeaders = {};
         for (const [k, v] of Object.entries(resHeaders)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
-        to.writeHead(statusCode, out);
+        to.writeHead(statusCode, route?.responseHeaders ? applyHeaderOps(out, route.responseHeaders) : out);
         relaying = true;
         run.status = statusCode;
       },

@@ -77,7 +77,9 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
     logEntry(ctx, { ...base, status: 503, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started);
     return;
   }
-  const sent = relay(ctx, req, res, target, { path: request.path, headers: request.headers, route: o.http }, (r) => {
+  // What the route made of the request (rewrite, header operations), else the request as it came.
+  const send = o.http?.request ?? request;
+  const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, (r) => {
     logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
   });
   if (!sent) {

@@ -1,7 +1,7 @@
 import { checkHost } from "../host.js";
 import type { StringMatch } from "../match.js";
 import type { Reader } from "../reader.js";
-import { RETRY_CONDITIONS, type HttpMatch, type HttpRoute, type Origin, type RetryCondition, type RetryPolicy, type RouteDestination, type TcpRoute, type TlsRoute, type VirtualService } from "../types.js";
+import { RETRY_CONDITIONS, type HeaderOperations, type HeaderRules, type HttpMatch, type HttpRoute, type Origin, type RetryCondition, type RetryPolicy, type RouteDestination, type TcpRoute, type TlsRoute, type VirtualService } from "../types.js";
 import { readDuration } from "./common.js";
 import { readExportTo, readMeta } from "./meta.js";
 
@@ -70,7 +70,8 @@ function readDestinations(r: Reader, required: boolean): RouteDestination[] {
       if (err) dest.field("host").error(err);
     }
     const port = dest.field("port").object(["number"]).field("number").port();
-    return { destination: { host, subset: dest.field("subset").string(), port }, weight: d.field("weight").int({ min: 0, max: 100 }) ?? -1 };
+    const headers = readHeaderRules(d.field("headers"));
+    return { destination: { host, subset: dest.field("subset").string(), port }, weight: d.field("weight").int({ min: 0, max: 100 }) ?? -1, ...(headers ? { headers } : {}) };
   });
   // A lone destination carries all traffic; several share it by weight.
   if (out.length === 1 && out[0]!.weight <= 0) out[0]!.weight = 100;
@@ -83,6 +84,29 @@ function readDestinations(r: Reader, required: boolean): RouteDestination[] {
     const total = out.reduce((a, d) => a + d.weight, 0);
     if (total !== 100) r.error(`weights must add up to 100, got ${total}`);
   }
+  return out;
+}
+
+/** An HTTP token (RFC 9110 §5.1); pseudo-headers such as ":authority" are not ones a route may change. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** `headers: {request: {set, add, remove}, response: {…}}`, on a route or one of its destinations. */
+function readHeaderRules(r: Reader): HeaderRules | undefined {
+  const h = r.object(["request", "response"]);
+  if (!h.present) return undefined;
+  const ops = (o: Reader): HeaderOperations | undefined => {
+    o.object(["set", "add", "remove"]);
+    if (!o.present) return undefined;
+    const valid = (field: Reader, name: string) => (HEADER_NAME.test(name) ? true : (field.error(`"${name}" is not a header name this proxy may change`), false));
+    const names = (field: Reader) => Object.fromEntries(Object.entries(field.stringMap()).filter(([k]) => valid(field, k)).map(([k, v]) => [k.toLowerCase(), v]));
+    const remove = o.field("remove");
+    return { set: names(o.field("set")), add: names(o.field("add")), remove: remove.strings().filter((n) => valid(remove, n)).map((n) => n.toLowerCase()) };
+  };
+  const out: HeaderRules = {};
+  const request = ops(h.field("request"));
+  const response = ops(h.field("response"));
+  if (request) out.request = request;
+  if (response) out.response = response;
   return out;
 }
 
@@ -123,6 +147,8 @@ function readHttpRoute(r: Reader, index: number): HttpRoute {
   }
   const rw = r.field("rewrite").object(["uri", "authority", "uriRegexRewrite"]);
   if (rw.present) out.rewrite = { uri: rw.field("uri").string(), authority: rw.field("authority").string() };
+  const headers = readHeaderRules(r.field("headers"));
+  if (headers) out.headers = headers;
   out.timeoutMs = readDuration(r.field("timeout"));
   const rt = r.field("retries").object(["attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities", "retryIgnorePreviousHosts", "backoff"]);
   if (rt.present) out.retries = { attempts: rt.field("attempts").int({ min: 0 }) ?? 0, perTryTimeoutMs: readDuration(rt.field("perTryTimeout")), ...readRetryOn(rt.field("retryOn")) };
