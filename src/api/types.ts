@@ -164,7 +164,7 @@ export interface HttpRoute {
   route: RouteDestination[];
   redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode: number };
   directResponse?: { status: number; body?: string };
-  rewrite?: { uri?: string; authority?: string };
+  rewrite?: { uri?: string; authority?: string; uriRegex?: { match: string; compiled: RegExp; rewrite: string } };
   /** Header changes for every destination of the route. */
   headers?: HeaderRules;
   timeoutMs?: number;

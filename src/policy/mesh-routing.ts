@@ -7,6 +7,7 @@ import { DenyCodes, type Decision } from "./decision.js";
 import { sendToService, type Target } from "./delivery.js";
 import { requestAuthority } from "./request.js";
 import { applyHeaderOps, describeHeaderOps, headerOpsFor } from "./header-ops.js";
+import { rewrittenPath } from "./rewrite.js";
 import { DEFAULT_HTTP_ROUTE, formatMs } from "./route-timing.js";
 import { matchHttpRoute, matchTcpRoute, matchTlsRoute, pickDestination, vsGateways, vsHosts, vsName } from "./routing.js";
 
@@ -76,9 +77,10 @@ export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, r
   if (route.timeoutMs) walk.timing.timers.push({ startMs: start, timeoutMs: route.timeoutMs, at: sender.label, policy: vsName(vs), rule, kind: "timeout" });
   if (retries.perTryTimeoutMs) walk.timing.timers.push({ startMs: start, timeoutMs: retries.perTryTimeoutMs, at: sender.label, policy: vsName(vs), rule, kind: "perTryTimeout" });
   walk.route = { timeoutMs: route.timeoutMs, retries, delayMs };
-  if (route.rewrite?.uri) {
-    // A prefix match's matched part is replaced; otherwise the whole path.
-    walk.req = { ...req, path: route.rewrite.uri + (req.path.includes("?") ? req.path.slice(req.path.indexOf("?")) : "") };
+  if (route.rewrite && (route.rewrite.uri !== undefined || route.rewrite.uriRegex)) {
+    const path = rewrittenPath(req.path, route.rewrite, matchIndex !== undefined ? route.match[matchIndex] : undefined);
+    trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} rewrites the path to ${path}`, policy: vsName(vs), rule });
+    walk.req = { ...req, path };
   }
   if (route.rewrite?.authority) walk.req = { ...walk.req, headers: { ...walk.req.headers, host: route.rewrite.authority } };
   const chosen = pickDestination(route.route, walk.env.choose);

@@ -146,7 +146,21 @@ function readHttpRoute(r: Reader, index: number): HttpRoute {
     out.directResponse = { status: dr.field("status").int({ required: true, min: 200, max: 599 }) ?? 200, body: body.field("string").string() };
   }
   const rw = r.field("rewrite").object(["uri", "authority", "uriRegexRewrite"]);
-  if (rw.present) out.rewrite = { uri: rw.field("uri").string(), authority: rw.field("authority").string() };
+  if (rw.present) {
+    out.rewrite = { uri: rw.field("uri").string(), authority: rw.field("authority").string() };
+    const rx = rw.field("uriRegexRewrite").object(["match", "rewrite"]);
+    if (rx.present) {
+      const match = rx.field("match").string({ required: true });
+      const rewrite = rx.field("rewrite").string({ required: true });
+      if (out.rewrite.uri !== undefined) rw.error("uri and uriRegexRewrite are mutually exclusive");
+      try {
+        // Every match in the path is replaced (Envoy's regex_rewrite); RE2's \1 becomes JavaScript's $1.
+        if (match !== undefined && rewrite !== undefined) out.rewrite.uriRegex = { match, compiled: new RegExp(match, "g"), rewrite: rewrite.replace(/\$/g, "$$$$").replace(/\\(\d)/g, "$$$1") };
+      } catch (e) {
+        rx.field("match").error(`invalid regular expression: ${(e as Error).message}`);
+      }
+    }
+  }
   const headers = readHeaderRules(r.field("headers"));
   if (headers) out.headers = headers;
   out.timeoutMs = readDuration(r.field("timeout"));
