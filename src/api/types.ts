@@ -128,6 +128,18 @@ export interface RouteDestination {
   headers?: HeaderRules;
 }
 
+/** VirtualService `corsPolicy`, as Envoy's CORS filter applies it. */
+export interface CorsPolicy {
+  allowOrigins: StringMatch[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+  allowCredentials: boolean;
+  /** What happens to a preflight from an origin not allowed: sent on to the application, or answered with no CORS headers. */
+  unmatchedPreflights: "FORWARD" | "IGNORE";
+}
+
 /** VirtualService `headers`: what the routing proxy changes on the way to a destination and back. */
 export interface HeaderRules {
   request?: HeaderOperations;
@@ -167,6 +179,7 @@ export interface HttpRoute {
   rewrite?: { uri?: string; authority?: string; uriRegex?: { match: string; compiled: RegExp; rewrite: string } };
   /** Header changes for every destination of the route. */
   headers?: HeaderRules;
+  corsPolicy?: CorsPolicy;
   timeoutMs?: number;
   retries?: RetryPolicy;
   fault?: { abort?: { httpStatus: number; percentage: number }; delay?: { ms: number; percentage: number } };

@@ -6,6 +6,7 @@ import type { Sender, Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { sendToService, type Target } from "./delivery.js";
 import { requestAuthority } from "./request.js";
+import { corsVerdict } from "./cors.js";
 import { applyHeaderOps, describeHeaderOps, headerOpsFor } from "./header-ops.js";
 import { rewrittenPath } from "./rewrite.js";
 import { DEFAULT_HTTP_ROUTE, formatMs } from "./route-timing.js";
@@ -49,6 +50,10 @@ export function routeAtProxy(walk: Walk, sender: Sender, gateway: string, target
 export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, route: HttpRoute, matchIndex: number | undefined, defaultPort: number): Decision {
   const { trail, req } = walk;
   const rule = `http[${route.index}]${matchIndex !== undefined ? `.match[${matchIndex}]` : ""}`;
+  // The CORS filter runs before the route's own action.
+  const cors = route.corsPolicy ? corsVerdict(route.corsPolicy, req.method, req.headers) : undefined;
+  if (cors?.reason) trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} corsPolicy: ${cors.reason}`, policy: vsName(vs), rule });
+  if (cors?.kind === "answer") return trail.allow({ kind: "response", status: 200, headers: cors.headers, body: "" }, `CORS preflight answered by ${vsName(vs)}`);
   if (route.redirect) {
     const host = route.redirect.authority ?? hostWithoutPort(requestAuthority(req));
     const scheme = route.redirect.scheme ?? "http";
@@ -89,7 +94,8 @@ export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, r
     walk.req = { ...walk.req, headers: applyHeaderOps(walk.req.headers, requestOps) };
     trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} request headers: ${describeHeaderOps(requestOps)}`, policy: vsName(vs), rule });
   }
-  const responseOps = headerOpsFor("response", chosen?.headers, route.headers);
+  // The CORS filter sees the answer after the router's header operations.
+  const responseOps = [...headerOpsFor("response", chosen?.headers, route.headers), ...(cors?.kind === "decorate" ? [cors.response] : [])];
   if (responseOps.length) {
     walk.route.responseHeaders = responseOps;
     walk.responseOps.push(responseOps);

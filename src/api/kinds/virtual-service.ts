@@ -1,7 +1,7 @@
 import { checkHost } from "../host.js";
 import type { StringMatch } from "../match.js";
 import type { Reader } from "../reader.js";
-import { RETRY_CONDITIONS, type HeaderOperations, type HeaderRules, type HttpMatch, type HttpRoute, type Origin, type RetryCondition, type RetryPolicy, type RouteDestination, type TcpRoute, type TlsRoute, type VirtualService } from "../types.js";
+import { RETRY_CONDITIONS, type CorsPolicy, type HeaderOperations, type HeaderRules, type HttpMatch, type HttpRoute, type Origin, type RetryCondition, type RetryPolicy, type RouteDestination, type TcpRoute, type TlsRoute, type VirtualService } from "../types.js";
 import { readDuration } from "./common.js";
 import { readExportTo, readMeta } from "./meta.js";
 
@@ -87,6 +87,21 @@ function readDestinations(r: Reader, required: boolean): RouteDestination[] {
   return out;
 }
 
+/** `corsPolicy`; the deprecated `allowOrigin` list of exact origins is read too ("*" allows any). */
+function readCorsPolicy(r: Reader): CorsPolicy | undefined {
+  const c = r.object(["allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials", "unmatchedPreflights"]);
+  if (!c.present) return undefined;
+  const origins = c.field("allowOrigins").list().map(readStringMatch).filter((m): m is StringMatch => m !== undefined);
+  for (const o of c.field("allowOrigin").strings()) origins.push(o === "*" ? { prefix: "" } : { exact: o });
+  const maxAgeMs = readDuration(c.field("maxAge"));
+  const unmatched = c.field("unmatchedPreflights").string() ?? "FORWARD";
+  if (unmatched !== "FORWARD" && unmatched !== "IGNORE" && unmatched !== "UNSPECIFIED") c.field("unmatchedPreflights").error(`must be one of FORWARD, IGNORE, got "${unmatched}"`);
+  return {
+    allowOrigins: origins, allowMethods: c.field("allowMethods").strings(), allowHeaders: c.field("allowHeaders").strings(), exposeHeaders: c.field("exposeHeaders").strings(),
+    ...(maxAgeMs !== undefined ? { maxAgeSeconds: Math.floor(maxAgeMs / 1000) } : {}), allowCredentials: c.field("allowCredentials").bool(), unmatchedPreflights: unmatched === "IGNORE" ? "IGNORE" : "FORWARD",
+  };
+}
+
 /** An HTTP token (RFC 9110 §5.1); pseudo-headers such as ":authority" are not ones a route may change. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -163,6 +178,8 @@ function readHttpRoute(r: Reader, index: number): HttpRoute {
   }
   const headers = readHeaderRules(r.field("headers"));
   if (headers) out.headers = headers;
+  const cors = readCorsPolicy(r.field("corsPolicy"));
+  if (cors) out.corsPolicy = cors;
   out.timeoutMs = readDuration(r.field("timeout"));
   const rt = r.field("retries").object(["attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities", "retryIgnorePreviousHosts", "backoff"]);
   if (rt.present) out.retries = { attempts: rt.field("attempts").int({ min: 0 }) ?? 0, perTryTimeoutMs: readDuration(rt.field("perTryTimeout")), ...readRetryOn(rt.field("retryOn")) };
