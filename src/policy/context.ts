@@ -7,6 +7,9 @@ import type { Request } from "./request.js";
 import type { World } from "./world.js";
 import { newTiming, type HttpRouteHandling, type Timing } from "./route-timing.js";
 
+/** How a proxy spreads requests over a service's endpoints (DestinationRule `loadBalancer.simple`; Istio's default is least request). */
+export type LoadBalancer = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM";
+
 /** Everything a decision may read. No I/O and no clock beyond `world.now`. */
 export interface Env {
   snapshot: Snapshot;
@@ -18,8 +21,11 @@ export interface Env {
    * where this proxy hands the request on, as a live proxy needs.
    */
   scope?: "path" | "hop";
-  /** Endpoint choice for the live proxy (round robin, least request); the static engine takes the first. */
-  pickEndpoint?: (count: number, key: string) => number;
+  /**
+   * Endpoint choice for the live proxy, by the DestinationRule's load
+   * balancer (endpoints named "workload:port"); the static engine takes the first.
+   */
+  pickEndpoint?: (endpoints: readonly string[], key: string, lb: LoadBalancer) => number;
   /** Draws a fault's percentage for the live proxy; the static engine applies only faults at 100%. */
   chance?: (percentage: number) => boolean;
 }

@@ -4,7 +4,7 @@ import { hostMatches } from "../api/host.js";
 import type { ClientTls, DestinationRule } from "../api/types.js";
 import { resolveConfigHost } from "../registry/dns.js";
 import type { MeshService, ServiceModelPort, Workload } from "../registry/model.js";
-import type { Sender, Walk } from "./context.js";
+import type { LoadBalancer, Sender, Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { handleAtGateway } from "./gateway-path.js";
 import { arriveAt, serveWith } from "./inbound.js";
@@ -65,14 +65,15 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     }
     endpoints = endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.workload.labels[k] === v));
   }
-  const picked = env.pickEndpoint ? env.pickEndpoint(endpoints.length, `${t.service.hostname}:${t.port.port}`) : 0;
+  const lb = loadBalancerOf(dr, t.subset);
+  const picked = env.pickEndpoint && endpoints.length > 1 ? env.pickEndpoint(endpoints.map((e) => `${e.workload.id}:${e.port}`), `${t.service.hostname}:${t.port.port}`, lb) : 0;
   const ep = endpoints[picked];
   if (!ep) {
     trail.add({ stage: "endpoint", at: sender.label, message: `${t.service.hostname}:${t.port.port} has no endpoints` });
     return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${t.service.hostname}:${t.port.port}`, DenyCodes.NO_ENDPOINT);
   }
   const mtls = decideMtls(index, sender.proxy, ep.workload, ep.port, tls);
-  trail.add({ stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length} endpoint${endpoints.length === 1 ? "" : "s"}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined });
+  trail.add({ stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length === 1 ? "1 endpoint" : `${endpoints.length} endpoints, ${LB_NAMES[lb]}`}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined });
   if (env.scope === "hop") {
     // The destination's sidecar (or gateway) decides the rest; a peer must present one of the identities the service runs as.
     const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];
@@ -82,6 +83,14 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
   }
   if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, t.port.port, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined });
   return arriveAt(walk, ep.workload, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined, sourceIp: sender.proxy?.address });
+}
+
+const LB_NAMES: Record<LoadBalancer, string> = { ROUND_ROBIN: "round robin", LEAST_REQUEST: "least request", RANDOM: "random" };
+
+/** The subset's load balancer, else the DestinationRule's; least request when none says (Istio's default, as LEAST_CONN and UNSPECIFIED). */
+function loadBalancerOf(dr: DestinationRule | undefined, subset: string | undefined): LoadBalancer {
+  const simple = (subset ? dr?.subsets.find((s) => s.name === subset)?.trafficPolicy?.loadBalancer : undefined) ?? dr?.trafficPolicy?.loadBalancer;
+  return simple === "ROUND_ROBIN" || simple === "RANDOM" ? simple : "LEAST_REQUEST";
 }
 
 /** Retries try at most this many other endpoints (Istio's default is two retries). */

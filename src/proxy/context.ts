@@ -4,6 +4,7 @@ import type { Env } from "../policy/context.js";
 import type { Credentials } from "./credentials.js";
 import type { ProxyState } from "./state.js";
 import type { ForwardResult } from "./http-forward.js";
+import type { Balancer } from "./balancer.js";
 import type { Pools } from "./pool.js";
 
 /** One access-log line: a request or connection, with the decision that handled it. */
@@ -38,6 +39,8 @@ export interface ProxyContext {
   log(entry: AccessLogEntry): void;
   /** Keep-alive pools for HTTP to next hops and to the application. */
   readonly pools: Pools;
+  /** Endpoint choice, and the in-flight counts least request reads. */
+  readonly balancer: Balancer;
   /** Where the local application listens for a workload port. */
   appTarget(port: number): { host: string; port: number } | undefined;
 }

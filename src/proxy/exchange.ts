@@ -23,6 +23,8 @@ export function requestHeaders(req: ServerRequest): Record<string, string> {
 export interface RelayTarget extends HopTarget {
   /** TLS originated by this proxy toward a host outside the mesh, verified against `outsideRoots`. */
   originateTls?: { sni: string; outsideRoots?: string };
+  /** The endpoint ("workload:port") a request counts against while in flight, for least request. */
+  endpoint?: string;
   /** Where retry `attempt` (2, 3…) goes: another live endpoint of the destination when there is one. */
   retryTarget?: (attempt: number) => HopTarget;
 }
@@ -34,7 +36,7 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
   const at = resolveHop(state, o);
   if (!at) return undefined;
   const base = { mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port };
-  const target: RelayTarget = { ...base, ...at, originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined };
+  const target: RelayTarget = { ...base, ...at, endpoint: o.workload ? `${o.workload}:${o.port}` : undefined, originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined };
   // Resolved on the first retry only: most requests never need them.
   let alternates: HopTarget[] | undefined;
   target.retryTarget = (attempt) => {
@@ -53,6 +55,17 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
  * Returns false when the hop cannot be reached yet (no workload certificate).
  */
 export function relay(
+  ctx: ProxyContext, req: ServerRequest, res: ServerReply, t: RelayTarget,
+  opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
+  onDone: (r: ForwardResult) => void,
+): boolean {
+  const ended = t.endpoint ? ctx.balancer.begin(t.endpoint) : undefined;
+  const sent = send(ctx, req, res, t, opts, ended ? (r) => (ended(), onDone(r)) : onDone);
+  if (!sent) ended?.();
+  return sent;
+}
+
+function send(
   ctx: ProxyContext, req: ServerRequest, res: ServerReply, t: RelayTarget,
   opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
   onDone: (r: ForwardResult) => void,

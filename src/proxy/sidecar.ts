@@ -11,6 +11,7 @@ import type { Credentials } from "./credentials.js";
 import { gatewayServer } from "./gateway-listener.js";
 import { inboundServer } from "./inbound-listener.js";
 import { outboundServer } from "./outbound-listener.js";
+import { Balancer } from "./balancer.js";
 import { Pools } from "./pool.js";
 import { stateFrom, type ProxyState } from "./state.js";
 
@@ -37,7 +38,7 @@ export class Sidecar implements ProxyContext {
   private current: ProxyState | undefined;
   private creds: Credentials | undefined;
   private readonly servers: (Server | NetServer)[] = [];
-  private readonly rr = new Map<string, number>();
+  readonly balancer = new Balancer();
   readonly pools = new Pools();
   /** Actual listen address of each workload port (it may differ when the port is privileged). */
   readonly listeners: Record<string, string> = {};
@@ -74,11 +75,7 @@ export class Sidecar implements ProxyContext {
         return Math.max(0, weights.findIndex((w) => (r -= w) < 0));
       },
       chance: (percentage) => Math.random() * 100 < percentage,
-      pickEndpoint: (count, key) => {
-        const n = this.rr.get(key) ?? 0;
-        this.rr.set(key, n + 1);
-        return n % count;
-      },
+      pickEndpoint: (endpoints, key, lb) => this.balancer.pick(endpoints, key, lb),
     };
   }
 
