@@ -2,7 +2,7 @@
 // and the configuration stream (reconnecting with backoff). The sidecar keeps
 // serving its last good configuration whenever the control plane is away.
 import { connect, type ClientHttp2Session } from "node:http2";
-import { createCsrInChild } from "../ca/csr-child.js";
+import { createCsrInChild, type CsrAndKey } from "../ca/csr-child.js";
 import { onJsonLines } from "../control/ndjson.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import { spiffeOf, type Credentials } from "./credentials.js";
@@ -28,6 +28,8 @@ export class ProxyAgent {
   private stopped = false;
   private rotation?: NodeJS.Timeout;
   private backoffMs = 100;
+  /** The key and CSR for the next rotation. */
+  private nextCsr?: Promise<CsrAndKey>;
 
   constructor(private readonly opts: AgentOptions) {
     this.sidecar = new Sidecar(opts.sidecar);
@@ -68,7 +70,10 @@ export class ProxyAgent {
   private async renewCertificate(): Promise<void> {
     for (;;) {
       try {
-        const { csrPem, keyPem } = await createCsrInChild(this.opts.spiffe);
+        // Made ahead (right after the last certificate arrived), so a rotation waits only for the control plane.
+        const ahead = this.nextCsr;
+        this.nextCsr = undefined;
+        const { csrPem, keyPem } = await (ahead ?? createCsrInChild(this.opts.spiffe)).catch(() => createCsrInChild(this.opts.spiffe));
         const session = this.connectSession();
         const body = await new Promise<string>((resolve, reject) => {
           const req = session.request({ ":method": "POST", ":path": "/v1/certificate", ...this.authHeaders() });
@@ -89,6 +94,8 @@ export class ProxyAgent {
         const issued = JSON.parse(body) as { certPem: string; chainPem: string; rootPem: string; notAfter: string };
         const creds: Credentials = { certPem: issued.certPem, chainPem: issued.chainPem, rootPem: issued.rootPem, keyPem, notAfter: new Date(issued.notAfter) };
         this.sidecar.setCredentials(creds);
+        this.nextCsr = createCsrInChild(this.opts.spiffe);
+        this.nextCsr.catch(() => {}); // a failure here is retried at rotation time
         this.event({ event: "certificate", notAfter: issued.notAfter });
         const lifetime = creds.notAfter.getTime() - Date.now();
         this.rotation = setTimeout(() => void this.renewCertificate(), Math.max(1000, lifetime * this.opts.rotateAt));
