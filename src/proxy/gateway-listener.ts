@@ -13,7 +13,7 @@ import type { Arrival } from "../policy/inbound.js";
 import type { Request } from "../policy/request.js";
 import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
-import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, reset, summary, unlogged, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
@@ -170,7 +170,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     }
     // What the route made of the request (rewrite, header operations), else the request as it came.
     const send = o.http?.request ?? { path: request.path, headers };
-    const sent = relay(ctx, req, res, target, { path: send.path, headers: { ...send.headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started));
+    const sent = relay(ctx, req, res, target, { path: send.path, headers: { ...send.headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, ctx.logging ? (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started) : unlogged);
     if (!sent) {
       res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
       log({ ...base, status: 503, error: "no workload certificate yet" }, d, started);

@@ -11,7 +11,7 @@ import type { Peer } from "../policy/inbound.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
-import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, reset, summary, unlogged, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
@@ -88,5 +88,5 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
     return void abortRequest(req);
   }
   // The application hears the request in the version it was sent (HTTP/2 as h2c).
-  relay(ctx, req, res, { ...app, mtls: false, identities: [], servicePort: port }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }));
+  relay(ctx, req, res, { ...app, mtls: false, identities: [], servicePort: port }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, ctx.logging ? (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }) : unlogged);
 }

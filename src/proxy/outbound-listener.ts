@@ -5,7 +5,7 @@ import type { Socket } from "node:net";
 import { decideOutbound } from "../policy/engine.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
-import { abortRequest, attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, summary, reset, unlogged, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront, IDLE_MS } from "./http-front.js";
 import { rejectMalformed } from "./http-forward.js";
@@ -79,9 +79,9 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   }
   // What the route made of the request (rewrite, header operations), else the request as it came.
   const send = o.http?.request ?? request;
-  const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, (r) => {
+  const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, ctx.logging ? (r) => {
     logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
-  });
+  } : unlogged);
   if (!sent) {
     res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
     logEntry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started);
