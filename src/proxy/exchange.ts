@@ -35,16 +35,21 @@ type Forward = Extract<Outcome, { kind: "forward" }>;
 export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefined {
   const at = resolveHop(state, o);
   if (!at) return undefined;
-  const base = { mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port };
-  const target: RelayTarget = { ...base, ...at, endpoint: o.workload ? `${o.workload}:${o.port}` : undefined, originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined };
-  // Resolved on the first retry only: most requests never need them.
+  // One literal of one shape (no spreads): this runs for every forwarded request.
+  const hopAt = (x: { host: string; port: number }): HopTarget => ({ host: x.host, port: x.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port });
   let alternates: HopTarget[] | undefined;
-  target.retryTarget = (attempt) => {
-    alternates ??= (o.alternates ?? []).flatMap((a) => {
-      const x = resolveHop(state, a);
-      return x ? [{ ...base, ...x }] : [];
-    });
-    return alternates.length ? alternates[(attempt - 2) % alternates.length]! : target;
+  const target: RelayTarget = {
+    host: at.host, port: at.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port,
+    endpoint: o.workload ? `${o.workload}:${o.port}` : undefined,
+    originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined,
+    // Resolved on the first retry only: most requests never need them.
+    retryTarget: (attempt) => {
+      alternates ??= (o.alternates ?? []).flatMap((a) => {
+        const x = resolveHop(state, a);
+        return x ? [hopAt(x)] : [];
+      });
+      return alternates.length ? alternates[(attempt - 2) % alternates.length]! : target;
+    },
   };
   return target;
 }

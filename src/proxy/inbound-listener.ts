@@ -65,6 +65,8 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   splice(stream, connect(app.port, app.host), () => log({ upstream: `${app.host}:${app.port}` }));
 }
 
+const NO_IDENTITIES: string[] = [];
+
 function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRequest, res: ServerReply): void {
   const started = Date.now();
   const state = ctx.state();
@@ -88,5 +90,7 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
     return void abortRequest(req);
   }
   // The application hears the request in the version it was sent (HTTP/2 as h2c).
-  relay(ctx, req, res, { ...app, mtls: false, identities: [], servicePort: port }, { path: request.path, headers: { ...headers, ...(o.kind === "deliver" ? o.headers : {}) } }, ctx.logging ? (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }) : unlogged);
+  // Literals and an in-place merge rather than spreads: this runs for every request (headers is this request's own copy).
+  if (o.kind === "deliver") Object.assign(headers, o.headers);
+  relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers }, ctx.logging ? (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }) : unlogged);
 }
