@@ -170,7 +170,9 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     }
     // What the route made of the request (rewrite, header operations), else the request as it came.
     const send = o.http?.request ?? { path: request.path, headers };
-    const sent = relay(ctx, req, res, target, { path: send.path, headers: { ...send.headers, "x-forwarded-proto": choice ? "https" : "http" }, route: o.http }, ctx.logging ? (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started) : unlogged);
+    // Both header maps are this request's own (a copy, or the decision's), so they take the header in place.
+    send.headers["x-forwarded-proto"] = choice ? "https" : "http";
+    const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, ctx.logging ? (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started) : unlogged);
     if (!sent) {
       res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
       log({ ...base, status: 503, error: "no workload certificate yet" }, d, started);
