@@ -91,7 +91,7 @@ export class ForwardRun {
     this.finished = true;
     clearTimeout(this.deadline);
     clearTimeout(this.perTry);
-    this.onDone({ ...r, attempts: this.attempts });
+    this.onDone({ status: r.status, error: r.error, attempts: this.attempts });
   }
 
   /** Waits out the route's fault delay, arms its whole-request deadline, then makes the first attempt. */
