@@ -1,7 +1,7 @@
 // From a proxy to a service: pick an endpoint (or the external host), decide
 // mutual TLS, and hand over to the destination.
 import { hostMatches } from "../api/host.js";
-import type { ClientTls, DestinationRule } from "../api/types.js";
+import type { ClientTls, DestinationRule, TrafficPolicy } from "../api/types.js";
 import { resolveConfigHost } from "../registry/dns.js";
 import type { MeshService, ServiceModelPort, Workload } from "../registry/model.js";
 import type { LoadBalancer, Sender, Walk } from "./context.js";
@@ -27,11 +27,15 @@ export function destinationRuleFor(index: PolicyIndex, host: string, clientNs: s
   return undefined;
 }
 
-function clientTlsFor(dr: DestinationRule | undefined, port: number, subset?: string): ClientTls | undefined {
+/** A setting from the subset's trafficPolicy, else from the DestinationRule's (Istio's precedence). */
+function fromTrafficPolicy<T>(dr: DestinationRule | undefined, subset: string | undefined, read: (tp: TrafficPolicy) => T | undefined): T | undefined {
   if (!dr) return undefined;
   const sub = subset ? dr.subsets.find((s) => s.name === subset)?.trafficPolicy : undefined;
-  const pick = (tp: DestinationRule["trafficPolicy"]) => tp?.portLevel.find((p) => p.port === port)?.tls ?? tp?.tls;
-  return pick(sub) ?? pick(dr.trafficPolicy);
+  return (sub ? read(sub) : undefined) ?? (dr.trafficPolicy ? read(dr.trafficPolicy) : undefined);
+}
+
+function clientTlsFor(dr: DestinationRule | undefined, port: number, subset?: string): ClientTls | undefined {
+  return fromTrafficPolicy(dr, subset, (tp) => tp.portLevel.find((p) => p.port === port)?.tls ?? tp.tls);
 }
 
 export interface Target {
@@ -89,7 +93,7 @@ const LB_NAMES: Record<LoadBalancer, string> = { ROUND_ROBIN: "round robin", LEA
 
 /** The subset's load balancer, else the DestinationRule's; least request when none says (Istio's default, as LEAST_CONN and UNSPECIFIED). */
 function loadBalancerOf(dr: DestinationRule | undefined, subset: string | undefined): LoadBalancer {
-  const simple = (subset ? dr?.subsets.find((s) => s.name === subset)?.trafficPolicy?.loadBalancer : undefined) ?? dr?.trafficPolicy?.loadBalancer;
+  const simple = fromTrafficPolicy(dr, subset, (tp) => tp.loadBalancer);
   return simple === "ROUND_ROBIN" || simple === "RANDOM" ? simple : "LEAST_REQUEST";
 }
 
