@@ -73,7 +73,8 @@ export class ProxyAgent {
         // Made ahead (right after the last certificate arrived), so a rotation waits only for the control plane.
         const ahead = this.nextCsr;
         this.nextCsr = undefined;
-        const { csrPem, keyPem } = await (ahead ?? createCsrInChild(this.opts.spiffe)).catch(() => createCsrInChild(this.opts.spiffe));
+        // A request made ahead that failed is made again now; a fresh one that fails is retried by this loop.
+        const { csrPem, keyPem } = await (ahead?.catch(() => createCsrInChild(this.opts.spiffe)) ?? createCsrInChild(this.opts.spiffe));
         const session = this.connectSession();
         const body = await new Promise<string>((resolve, reject) => {
           const req = session.request({ ":method": "POST", ":path": "/v1/certificate", ...this.authHeaders() });
