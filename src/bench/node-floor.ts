@@ -11,10 +11,10 @@ import { createServer as createHttpsServer } from "node:https";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
+import { HOP_BY_HOP } from "../proxy/http-forward.js";
 import { Pool } from "../proxy/undici-pool.js";
 
 const SELF = fileURLToPath(import.meta.url);
-const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"];
 
 export interface FloorPair {
   front: { host: string; port: number };
@@ -46,14 +46,21 @@ function startOne(nodeArgs: string[], args: string[]): Promise<{ proc: ChildProc
 /** Forwards each request with the same undici dispatch interface the sidecars use, streaming both ways. */
 function relay(pool: Pool) {
   return (req: IncomingMessage, res: ServerResponse) => {
+    // The sidecars' own hop-by-hop list and copy loop, so the floor pays exactly what they pay for this.
     const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) headers[k] = v;
+    for (const k in req.headers) {
+      const v = req.headers[k];
+      if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    }
     const body = req.method === "GET" || req.method === "HEAD" ? null : req;
     pool.dispatch({ path: req.url ?? "/", method: req.method as "GET", headers, body }, {
       onRequestStart() {},
       onResponseStart(_c, status, upHeaders) {
         const out: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(upHeaders)) if (v !== undefined && !HOP_BY_HOP.includes(k)) out[k] = v;
+        for (const k in upHeaders) {
+          const v = upHeaders[k];
+          if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+        }
         res.writeHead(status, out);
       },
       onResponseData(c, chunk) {

@@ -9,7 +9,7 @@ import type { RetryCondition, RetryPolicy } from "../api/types.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import { abortRequest } from "./context.js";
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+export const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
 /** Bodies up to this size are kept so a retry can send them again (Envoy buffers for the same reason). */
 export const REPLAY_LIMIT = 64 * 1024;
 const BACKOFF_BASE_MS = 25;
