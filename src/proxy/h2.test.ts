@@ -2,17 +2,12 @@
 // retries on gRPC's UNAVAILABLE, and a request body that streams.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, constants, createServer, type Http2Server } from "node:http2";
-import type { AddressInfo } from "node:net";
+import { connect, constants, createServer } from "node:http2";
 import { DEFAULT_RETRIES } from "../api/kinds/virtual-service.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import { forwardH2, h2PlainHeaders } from "./h2.js";
 import type { ForwardResult } from "./http-forward.js";
-
-async function listen(s: Http2Server): Promise<number> {
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  return (s.address() as AddressInfo).port;
-}
+import { listen, readText } from "../testing/net.js";
 
 /** A proxy (h2c in, h2c out) in front of `upstreamPort`. */
 async function proxy(upstreamPort: number, route: HttpRouteHandling | undefined, results: ForwardResult[]) {
@@ -50,8 +45,7 @@ function call(port: number, body: string[] = []): Promise<{ status: number; grpc
 test("h2: UNAVAILABLE is retried (Istio's default), the body is sent again, trailers reach the client", async () => {
   const bodies: string[] = [];
   const up = createServer((req, res) => {
-    let b = "";
-    req.setEncoding("utf8").on("data", (c) => (b += c)).on("end", () => {
+    void readText(req).then((b) => {
       bodies.push(b);
       if (bodies.length === 1) {
         // Trailers-only: the status in one HEADERS frame that ends the stream.

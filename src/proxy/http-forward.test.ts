@@ -2,17 +2,12 @@
 // Envoy's router applies them.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { RetryPolicy } from "../api/types.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import { Pools } from "./pool.js";
 import { forwardHttp, plainHeaders, retriableFailure, retriableStatus, type ForwardResult } from "./http-forward.js";
-
-async function listen(s: Server): Promise<number> {
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  return (s.address() as AddressInfo).port;
-}
+import { listen, readText } from "../testing/net.js";
 
 /** A port nothing listens on any more: connecting to it is refused. */
 async function closedPort(): Promise<number> {
@@ -36,8 +31,7 @@ async function proxy(upstream: number | number[], route: HttpRouteHandling | und
 function call(port: number, opts: { method?: string; body?: string; path?: string } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, method: opts.method ?? "GET", path: opts.path ?? "/", agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8").on("data", (c) => (body += c)).on("end", () => resolve({ status: res.statusCode!, body }));
+      void readText(res).then((body) => resolve({ status: res.statusCode!, body }), reject);
     });
     req.on("error", reject);
     req.end(opts.body);
@@ -49,8 +43,7 @@ const retries = (r: Partial<RetryPolicy>): RetryPolicy => ({ attempts: 2, on: ["
 test("retries a 5xx until the upstream answers, sending the same body each time", async () => {
   const bodies: string[] = [];
   const up = createServer((req, res) => {
-    let b = "";
-    req.setEncoding("utf8").on("data", (c) => (b += c)).on("end", () => {
+    void readText(req).then((b) => {
       bodies.push(b);
       res.writeHead(bodies.length < 3 ? 503 : 200).end(`try ${bodies.length}`);
     });
