@@ -15,6 +15,8 @@ import { send } from "../scenario/client.js";
 import { parseTexts } from "../store/apply.js";
 import { MemoryStore } from "../store/memory.js";
 import { meshYaml } from "../testing/helpers.js";
+import { tcpGate } from "../testing/net.js";
+import { AdminClient } from "./admin-client.js";
 import { ControlPlane } from "./server.js";
 
 const YAML = meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080 }]);
@@ -25,13 +27,14 @@ function io() {
   return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), usage: (t: string) => (err.push(t), 2) } };
 }
 
-async function fixture(opts: { ttlMs?: number; extraYaml?: string } = {}) {
+async function fixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), "zm-cp-"));
   const store = new MemoryStore(parseTexts([{ text: YAML + (opts.extraYaml ?? ""), file: "mesh.yaml" }], DEFAULT_MESH).resources);
   const open = async (port = 0, adminPort = 0) => {
     const cp = new ControlPlane({
       store, ca: await CertificateAuthority.open({ stateDir, workloadTtlMs: opts.ttlMs ?? 3_600_000 }),
       bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, port, adminPort, debounceMs: 10,
+      endpointsFile: join(stateDir, "endpoints.json"), endpointGraceMs: opts.graceMs ?? 15_000, audit: (line) => audits.push(line),
     });
     await cp.start();
     return cp;
@@ -39,16 +42,20 @@ async function fixture(opts: { ttlMs?: number; extraYaml?: string } = {}) {
   const reg = Registry.of(store.snapshot());
   const app = await startApp({ workload: "web", namespace: "b" }, { serve: "http" }, "127.0.0.1");
   const events: string[] = [];
+  const audits: Record<string, unknown>[] = [];
   const agent = (id: string, control: string, rootPem: string, token: string, rotateAt = 0.5, outboundPort?: number) => {
     const w = reg.workload(id)!;
     const ports = reg.workloadPorts(w);
     return new ProxyAgent({ control, rootPem, token, spiffe: w.spiffe, rotateAt, events: (e) => events.push(JSON.stringify(e)), sidecar: { id, address: w.address, ports, outboundPort, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) } });
   };
-  return { store, open, agent, reg, app, stateDir, events };
+  return { store, open, agent, reg, app, stateDir, events, audits };
 }
 
 const get = (addr: string, path = "/") => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
 const DENY_ADMIN = "\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-admin, namespace: b}\nspec: {action: DENY, rules: [{to: [{operation: {paths: [\"/admin*\"]}}]}]}\n";
+/** The endpoints the control plane last pushed to a proxy. */
+const pushedEndpoints = async (cp: ControlPlane, proxy: string) =>
+  (await new AdminClient(cp.adminAddress).call<{ config: { endpoints: Record<string, unknown> } | null }>("GET", `/v1/proxy-config?proxy=${proxy}`)).body.config?.endpoints ?? {};
 const waitUntil = async (cond: () => boolean | Promise<boolean>, limitMs = 30_000) => {
   const deadline = Date.now() + limitMs;
   while (!(await cond())) {
@@ -108,7 +115,7 @@ test("control plane: proxies sync, status and config are visible, an invalid app
   }
 });
 
-test("control plane: a proxy started first fails closed; a restart mid-traffic keeps allowed requests flowing and denied ones denied", { timeout: 60_000 }, async () => {
+test("control plane: a proxy started first fails closed; a restart mid-traffic keeps allowed requests flowing and denied ones denied, also before every proxy is back", { timeout: 90_000 }, async () => {
   const f = await fixture({ extraYaml: DENY_ADMIN });
   const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
   // Reserve the ports so the restarted control plane comes back where the proxies look for it.
@@ -117,7 +124,10 @@ test("control plane: a proxy started first fails closed; a restart mid-traffic k
   const tokens = { web: first.issueBootstrap("b/web"), client: first.issueBootstrap("a/client") };
   await first.stop();
 
-  const web = f.agent("b/web", first.address, root, tokens.web);
+  // The server's proxy reaches the control plane through a gate the test can shut: after the restart the
+  // client's proxy reconnects alone first, and must not be pushed a mesh without the server.
+  const gate = await tcpGate({ host: "127.0.0.1", port: cpPort });
+  const web = f.agent("b/web", gate.address, root, tokens.web);
   const client = f.agent("a/client", first.address, root, tokens.client, 0.5, 15003);
   void web.start();
   void client.start();
@@ -138,24 +148,73 @@ test("control plane: a proxy started first fails closed; a restart mid-traffic k
       else seen.wrong.push(`GET /admin/users → ${JSON.stringify(admin)}`);
     }
   })();
+  const moreTraffic = async () => {
+    const before = seen.allowed;
+    await waitUntil(() => seen.allowed > before + 5);
+  };
   try {
-    await waitUntil(() => seen.allowed > 5);
-    await cp.stop();
-    const down = seen.allowed;
-    await waitUntil(() => seen.allowed > down + 5); // served from the last good configuration while the control plane is away
-    cp = await f.open(cpPort, adminPort);
-    await waitUntil(() => cp.synced(["b/web", "a/client"]));
-    const back = seen.allowed;
-    await waitUntil(() => seen.allowed > back + 5);
+    try {
+      await moreTraffic();
+      await cp.stop();
+      await moreTraffic(); // served from the last good configuration while the control plane is away
+      gate.shut();
+      cp = await f.open(cpPort, adminPort);
+      await waitUntil(() => cp.synced(["a/client"]));
+      assert.ok((await pushedEndpoints(cp, "a/client"))["b/web"], "the client was pushed the server's endpoint, remembered from before the restart");
+      await moreTraffic();
+      gate.open();
+      await waitUntil(() => cp.synced(["b/web", "a/client"]));
+      await moreTraffic();
+    } finally {
+      traffic = false;
+      await loop;
+    }
+    assert.deepEqual(seen.wrong, [], "no allowed request failed and no denied request passed");
+    assert.ok(seen.denied > 15, `denied requests were checked throughout (${seen.denied})`);
+    // A proxy that stops says so: withdrawn at once, not after the grace (15 s here).
+    await web.stop();
+    await waitUntil(() => cp.synced(["a/client"]));
+    await waitUntil(async () => !(await pushedEndpoints(cp, "a/client"))["b/web"], 10_000);
+    const gone = await get(client.sidecar.outboundAddress);
+    assert.equal(gone.kind === "response" && gone.status, 503);
   } finally {
-    traffic = false;
-    await loop;
     await Promise.all([web.stop(), client.stop()]);
     await cp.stop();
+    await gate.close();
     await f.app.close();
   }
-  assert.deepEqual(seen.wrong, [], "no allowed request failed and no denied request passed");
-  assert.ok(seen.denied > 15, `denied requests were checked throughout (${seen.denied})`);
+});
+
+test("control plane: a proxy whose stream drops stays an endpoint for the grace, then is forgotten; reconnecting brings it back", { timeout: 60_000 }, async () => {
+  const f = await fixture({ graceMs: 3000 });
+  const cp = await f.open();
+  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const gate = await tcpGate({ host: "127.0.0.1", port: Number(cp.address.split(":")[1]) });
+  const web = f.agent("b/web", gate.address, root, cp.issueBootstrap("b/web"));
+  const client = f.agent("a/client", cp.address, root, cp.issueBootstrap("a/client"), 0.5, 15005);
+  await Promise.all([web.start(), client.start()]);
+  try {
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    assert.equal((await get(client.sidecar.outboundAddress)).kind === "response", true);
+    gate.shut();
+    await waitUntil(() => !cp.synced(["b/web"]));
+    // Its proxy still serves: requests keep reaching it while the control plane waits for it.
+    const during = await get(client.sidecar.outboundAddress);
+    assert.equal(during.kind === "response" && during.status, 200, JSON.stringify(during));
+    await waitUntil(async () => !(await pushedEndpoints(cp, "a/client"))["b/web"]);
+    assert.ok(f.audits.some((a) => a.event === "endpoints-forgotten" && JSON.stringify(a.proxies) === '["b/web"]'), "the audit trail says why");
+    const forgotten = await get(client.sidecar.outboundAddress);
+    assert.deepEqual(forgotten.kind === "response" && [forgotten.status, forgotten.body], [503, "no healthy upstream"]);
+    gate.open();
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const back = await get(client.sidecar.outboundAddress);
+    assert.equal(back.kind === "response" && back.status, 200);
+  } finally {
+    await Promise.all([web.stop(), client.stop()]);
+    await cp.stop();
+    await gate.close();
+    await f.app.close();
+  }
 });
 
 test("control plane: certificates rotate before expiry without failing requests", { timeout: 60_000 }, async () => {

@@ -18,6 +18,7 @@ import { spiffeOf } from "../proxy/credentials.js";
 import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import type { ConfigStore, ResourceKey } from "../store/store.js";
+import { EndpointBook } from "./endpoints.js";
 import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
 import { onJsonLines } from "./ndjson.js";
 import { syncStatus, type ProxyRecord } from "./push.js";
@@ -40,11 +41,17 @@ export interface ControlPlaneOptions {
   /** PEM roots proxies trust when they originate TLS to hosts outside the mesh. */
   outsideRoots?: string;
   audit?: (line: Record<string, unknown>) => void;
+  /** Where endpoints are remembered across restarts (none: a restart forgets them). */
+  endpointsFile?: string;
+  /** How long a proxy's endpoints are still served after its stream drops (or the control plane restarts) while it reconnects. */
+  endpointGraceMs?: number;
 }
 
 interface Session {
   stream: ServerHttp2Stream;
   record: ProxyRecord;
+  /** The proxy said it is stopping: its endpoints go when the stream closes. */
+  leaving: boolean;
 }
 
 export class ControlPlane {
@@ -53,8 +60,9 @@ export class ControlPlane {
   private admin?: HttpServer;
   private readonly proxies = new Map<string, ProxyRecord>();
   private readonly sessions = new Map<string, Session>();
-  /** Listeners of workloads that run without a sidecar (registered by whoever started them). */
-  private readonly plainEndpoints: EndpointTable = {};
+  private readonly endpoints: EndpointBook;
+  private graceTimer?: NodeJS.Timeout;
+  private stopping = false;
   private pushVersion = 0;
   private timer?: NodeJS.Timeout;
   private pending = false;
@@ -63,7 +71,29 @@ export class ControlPlane {
   address = "";
   adminAddress = "";
 
-  constructor(private readonly opts: ControlPlaneOptions) {}
+  constructor(private readonly opts: ControlPlaneOptions) {
+    this.endpoints = EndpointBook.open(opts.endpointsFile, this.graceMs(), Date.now());
+  }
+
+  private graceMs(): number {
+    return this.opts.endpointGraceMs ?? 15_000;
+  }
+
+  /** Forgets remembered proxies when their grace ends, and pushes the change. */
+  private expireEndpointsLater(): void {
+    clearTimeout(this.graceTimer);
+    const next = this.endpoints.nextExpiry();
+    if (next === undefined) return;
+    this.graceTimer = setTimeout(() => {
+      const gone = this.endpoints.expire(Date.now());
+      if (gone.length) {
+        this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-forgotten", proxies: gone, why: "did not reconnect within the grace" });
+        this.schedulePush(0);
+      }
+      this.expireEndpointsLater();
+    }, Math.max(0, next - Date.now()));
+    this.graceTimer.unref();
+  }
 
   async start(): Promise<void> {
     const host = this.opts.host ?? "127.0.0.1";
@@ -77,6 +107,9 @@ export class ControlPlane {
     this.admin = createHttpServer((req, res) => void this.onAdmin(req, res).catch((e) => this.respond(res, e instanceof ZmError ? 400 : 500, { error: (e as Error).message, code: (e as ZmError).code })));
     await new Promise<void>((r) => this.admin!.listen(this.opts.adminPort ?? 15014, host, r));
     this.adminAddress = `${host}:${(this.admin.address() as AddressInfo).port}`;
+    const awaited = this.endpoints.awaited();
+    if (awaited.length) this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-remembered", proxies: awaited, graceMs: this.graceMs() });
+    this.expireEndpointsLater();
     this.unsubscribe = this.opts.store.subscribe((e) => {
       this.opts.audit?.({ time: new Date().toISOString(), event: "config-change", version: e.version, cause: e.cause, created: e.created, updated: e.updated, deleted: e.deleted, meshChanged: e.meshChanged });
       this.schedulePush();
@@ -108,8 +141,11 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    // Streams closed by stopping are not proxies leaving: the book keeps them for the next start.
+    this.stopping = true;
     clearTimeout(this.servingRotation);
     clearTimeout(this.timer);
+    clearTimeout(this.graceTimer);
     this.unsubscribe?.();
     for (const s of this.sessions.values()) s.stream.close();
     await Promise.all([
@@ -170,23 +206,35 @@ export class ControlPlane {
     // A new stream starts from nothing: the proxy gets a full push.
     record.sentJson = undefined;
     this.proxies.set(workload, record);
-    const session = { stream, record };
+    const session: Session = { stream, record, leaving: false };
     this.sessions.set(workload, session);
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
-    onJsonLines(stream, (m: Parameters<ControlPlane["onProxyMessage"]>[1]) => this.onProxyMessage(record, m));
+    onJsonLines(stream, (m: Parameters<ControlPlane["onProxyMessage"]>[1]) => this.onProxyMessage(session, m));
     stream.on("close", () => {
       if (this.sessions.get(workload) === session) {
         this.sessions.delete(workload);
         record.connected = false;
+        if (session.leaving) {
+          this.endpoints.leave(workload);
+          this.schedulePush();
+        } else if (!this.stopping) {
+          this.endpoints.lose(workload, Date.now());
+          this.expireEndpointsLater();
+        }
         this.notifyWaiters();
       }
     });
   }
 
-  private onProxyMessage(record: ProxyRecord, m: { type: string; version?: number; error?: string; listeners?: Record<string, string>; outbound?: string }): void {
-    if (m.type === "hello") {
+  private onProxyMessage(session: Session, m: { type: string; version?: number; error?: string; listeners?: Record<string, string>; outbound?: string }): void {
+    const record = session.record;
+    if (m.type === "leave") {
+      session.leaving = true;
+      session.stream.end();
+    } else if (m.type === "hello") {
       record.listeners = m.listeners ?? {};
       record.outbound = m.outbound;
+      this.endpoints.connect(record.id, record.listeners);
       this.schedulePush(0);
     } else if (m.type === "ack" && m.version !== undefined) {
       record.ackedVersion = Math.max(record.ackedVersion ?? 0, m.version);
@@ -203,12 +251,6 @@ export class ControlPlane {
     this.pending = true;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.pushAll(), delay);
-  }
-
-  private endpointTable(): EndpointTable {
-    const t: EndpointTable = { ...this.plainEndpoints };
-    for (const p of this.proxies.values()) if (p.connected) t[p.id] = p.listeners;
-    return t;
   }
 
   /** Cluster DNS for names a proxy may pass through to (ALLOW_ANY), plus the configured outside names. */
@@ -229,7 +271,7 @@ export class ControlPlane {
     this.pending = false;
     const snapshot = this.opts.store.snapshot();
     const reg = Registry.of(snapshot);
-    const endpoints = this.endpointTable();
+    const endpoints = this.endpoints.table();
     const names = this.names(endpoints);
     const version = ++this.pushVersion;
     for (const { stream, record } of this.sessions.values()) {
@@ -322,8 +364,7 @@ export class ControlPlane {
       }
       case "POST /v1/endpoints": {
         const body = JSON.parse(await readAll(req)) as { workload: string; listeners: Record<string, string> | null };
-        if (body.listeners) this.plainEndpoints[body.workload] = body.listeners;
-        else delete this.plainEndpoints[body.workload];
+        this.endpoints.register(body.workload, body.listeners);
         this.schedulePush(0);
         return this.respond(res, 200, { ok: true });
       }

@@ -1,7 +1,7 @@
 // A sidecar's link to the control plane: certificate issuance and rotation,
 // and the configuration stream (reconnecting with backoff). The sidecar keeps
 // serving its last good configuration whenever the control plane is away.
-import { connect, type ClientHttp2Session } from "node:http2";
+import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { createCsrInChild, type CsrAndKey } from "../ca/csr-child.js";
 import { onJsonLines } from "../control/ndjson.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
@@ -25,6 +25,7 @@ const CONTROL_SPIFFE_SUFFIX = "/ns/istio-system/sa/zeromesh-control";
 export class ProxyAgent {
   readonly sidecar: Sidecar;
   private session?: ClientHttp2Session;
+  private stream?: ClientHttp2Stream;
   private stopped = false;
   private rotation?: NodeJS.Timeout;
   private backoffMs = 100;
@@ -48,8 +49,24 @@ export class ProxyAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.rotation);
+    await this.leave();
     this.session?.destroy();
     await this.sidecar.stop();
+  }
+
+  /** Tells the control plane this proxy is going, so its endpoints are withdrawn now rather than after the grace for a lost stream. */
+  private leave(): Promise<void> {
+    const stream = this.stream;
+    if (!stream || stream.closed || stream.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      // A control plane that does not answer must not hold up stopping.
+      const t = setTimeout(resolve, 1000);
+      stream.once("close", () => {
+        clearTimeout(t);
+        resolve();
+      });
+      stream.end(JSON.stringify({ type: "leave" }) + "\n");
+    });
   }
 
   private connectSession(): ClientHttp2Session {
@@ -131,7 +148,7 @@ export class ProxyAgent {
     return new Promise((resolve, reject) => {
       const session = (this.session = this.connectSession());
       session.on("close", () => resolve());
-      const req = session.request({ ":method": "POST", ":path": "/v1/stream", ...this.authHeaders() }, { endStream: false });
+      const req = (this.stream = session.request({ ":method": "POST", ":path": "/v1/stream", ...this.authHeaders() }, { endStream: false }));
       const send = (m: unknown) => req.write(JSON.stringify(m) + "\n");
       req.on("response", (h) => {
         if (Number(h[":status"]) !== 200) return reject(new Error(`stream refused with ${h[":status"]}`));

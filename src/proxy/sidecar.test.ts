@@ -94,6 +94,22 @@ test("data path: HTTP and TCP over mTLS, authorization enforced, STRICT and fail
   assert.deepEqual(await send(http("http://web.b:8080/"), { proxy: { host: m.reg.workload("a/client")!.address, port: 15002 } }), { kind: "error", error: "reset" }, "no configuration yet: fail closed");
 });
 
+test("data path: stopping a sidecar closes the connections it holds, an idle keep-alive mTLS one from another sidecar too", { timeout: 20_000 }, async () => {
+  const m = await mesh();
+  const ok = await send(http("http://web.b:8080/hello"), m.proxy("a/client"));
+  assert.equal(ok.kind === "response" && ok.status, 200);
+  // The client's sidecar now keeps an idle mTLS connection to web's (its pool holds it for a minute); stop must not wait for it.
+  const [host, port] = m.sidecars["b/web"]!.listeners["8080"]!.split(":");
+  const idle = connectTcp(Number(port), host);
+  await new Promise((r) => idle.once("connect", r));
+  const idleClosed = new Promise((r) => idle.once("close", r));
+  idle.on("error", () => {});
+  await m.sidecars["b/web"]!.stop();
+  await idleClosed;
+  const after = await send(http("http://web.b:8080/hello"), m.proxy("a/client"));
+  assert.deepEqual(after.kind === "response" && [after.status, after.body], [503, "upstream connect error or disconnect/reset before headers"], "the stopped sidecar's listeners are closed");
+});
+
 test("data path: an invalid push is rejected and the last good configuration stays", async () => {
   const m = await mesh();
   const sc = m.sidecars["a/client"]!;

@@ -2,7 +2,7 @@
 // workload port on ADDRESS, the workload's certificate, and the last good
 // configuration. Without a configuration it fails closed.
 import type { Server } from "node:http";
-import type { AddressInfo, Server as NetServer } from "node:net";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Env } from "../policy/context.js";
 import { defaultWorld } from "../policy/world.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
@@ -38,6 +38,8 @@ export class Sidecar implements ProxyContext {
   private current: ProxyState | undefined;
   private creds: Credentials | undefined;
   private readonly servers: (Server | NetServer)[] = [];
+  /** Accepted connections: a listener that hands sockets on (mTLS, sniffing) cannot close them itself, and an idle keep-alive one would hold stop() open. */
+  private readonly accepted = new Set<Socket>();
   readonly balancer = new Balancer();
   readonly pools = new Pools();
   /** Actual listen address of each workload port (it may differ when the port is privileged). */
@@ -95,21 +97,28 @@ export class Sidecar implements ProxyContext {
     if (!this.opts.gateway) {
       const outbound = outboundServer(this);
       this.outboundAddress = await listen(outbound, this.opts.address, this.opts.outboundPort ?? OUTBOUND_PORT);
-      this.servers.push(outbound);
+      this.serve(outbound);
     }
     for (const port of this.opts.ports) {
       const s = this.opts.gateway ? gatewayServer(this, port) : inboundServer(this, port);
       this.listeners[String(port)] = await listen(s, this.opts.address, port);
-      this.servers.push(s);
+      this.serve(s);
     }
+  }
+
+  private serve(server: Server | NetServer): void {
+    this.servers.push(server);
+    server.on("connection", (socket: Socket) => {
+      this.accepted.add(socket);
+      socket.once("close", () => this.accepted.delete(socket));
+    });
   }
 
   async stop(): Promise<void> {
     this.pools.destroy();
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => {
-      if ("closeAllConnections" in s) s.closeAllConnections();
-      s.close(() => r());
-    })));
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    for (const socket of this.accepted) socket.destroy();
+    await closed;
   }
 }
 

@@ -1,5 +1,5 @@
 // Shared socket helpers for tests that run real servers.
-import type { AddressInfo } from "node:net";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import type { Readable } from "node:stream";
 
 /** Listens on an ephemeral loopback port and returns it. */
@@ -14,4 +14,40 @@ export function readText(stream: Readable): Promise<string> {
     let text = "";
     stream.setEncoding("utf8").on("data", (c: string) => (text += c)).on("end", () => resolve(text)).on("error", reject);
   });
+}
+
+/**
+ * A TCP relay to `target` that a test can cut: while shut, it drops every connection (open ones too).
+ * Used to keep one proxy away from its control plane while others reach it.
+ */
+export async function tcpGate(target: { host: string; port: number }): Promise<{ address: string; shut(): void; open(): void; close(): Promise<void> }> {
+  let shut = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    if (shut) return void client.destroy();
+    const upstream = connect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const port = await listen(server);
+  return {
+    address: `127.0.0.1:${port}`,
+    shut: () => {
+      shut = true;
+      for (const s of sockets) s.destroy();
+    },
+    open: () => void (shut = false),
+    close: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
 }
