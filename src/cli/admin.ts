@@ -7,6 +7,7 @@ import type { ProxyConfig } from "../control/proxy-config.js";
 import { stateFrom } from "../proxy/state.js";
 import { Registry } from "../registry/registry.js";
 import { AdminClient } from "../control/admin-client.js";
+import type { EgressAlert } from "../control/alerts.js";
 import { listConfigFiles } from "../store/apply.js";
 import { loadText } from "../api/load.js";
 import { parse } from "./args.js";
@@ -38,6 +39,15 @@ export async function proxyStatusCommand(argv: string[], io: Io): Promise<number
   if (values.output === "json") io.out(JSON.stringify(rows, null, 2));
   else io.out(table(["PROXY", "CONNECTED", "STATUS", "SENT", "ACKED", "LAST REJECTION"], rows.map((r) => [r.proxy, r.connected ? "yes" : "no", r.status, String(r.sent ?? "-"), String(r.acked ?? "-"), r.nack?.error.slice(0, 60) ?? ""])));
   return rows.every((r) => r.status === "SYNCED") ? 0 : 1;
+}
+
+/** Alerts the control plane raised (blocked egress), oldest first; exit 1 when there are any, so a script can gate on it. */
+export async function alertsCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, ADMIN, "zeromesh alerts [--admin HOST:PORT] [-o json]");
+  const alerts = await adminCall<EgressAlert[]>(adminClient(values.admin), "GET", "/v1/alerts");
+  if (values.output === "json") io.out(JSON.stringify(alerts, null, 2));
+  else io.out(table(["LAST SEEN", "PROXY", "BLOCKED DESTINATION", "COUNT", "DECIDED BY"], alerts.map((a) => [a.last, a.proxy, `${a.protocol} ${a.host}:${a.port}`, String(a.count), a.policy ?? "-"])));
+  return alerts.length ? 1 : 0;
 }
 
 const SECTIONS = ["listeners", "routes", "clusters", "endpoints", "secret"] as const;

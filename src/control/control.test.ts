@@ -217,6 +217,51 @@ test("control plane: a proxy whose stream drops stays an endpoint for the grace,
   }
 });
 
+const REGISTRY_ONLY = "\n---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: istio-system}\nspec: {egress: [{hosts: [\"*/*\"]}], outboundTrafficPolicy: {mode: REGISTRY_ONLY}}\n";
+
+test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per destination (audit trail, admin API, zeromesh alerts); allowed traffic raises none", { timeout: 60_000 }, async () => {
+  const f = await fixture({ extraYaml: REGISTRY_ONLY });
+  const cp = await f.open();
+  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"));
+  const client = f.agent("a/client", cp.address, root, cp.issueBootstrap("a/client"), 0.5, 15006);
+  await Promise.all([web.start(), client.start()]);
+  try {
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const [host, port] = client.sidecar.outboundAddress.split(":");
+    const proxy = { proxy: { host: host!, port: Number(port) } };
+    const ok = await get(client.sidecar.outboundAddress);
+    assert.equal(ok.kind === "response" && ok.status, 200, "in the registry: allowed");
+    const blocked = [
+      await send({ scheme: "http", host: "example.com", port: 80, method: "GET", path: "/", headers: {} }, proxy),
+      await send({ scheme: "http", host: "example.com", port: 80, method: "GET", path: "/again", headers: {} }, proxy),
+      await send({ scheme: "tcp", host: "db.example.net", port: 5432, method: "CONNECT", path: "", headers: {}, send: "ping" }, proxy),
+    ];
+    assert.deepEqual(blocked.map((r) => (r.kind === "response" ? r.status : r.kind === "error" ? r.error : r.kind)), [502, 502, "reset"]);
+
+    const alerts = new AdminClient(cp.adminAddress);
+    type Alert = { proxy: string; host: string; port: number; protocol: string; count: number; policy?: string };
+    const total = async (h: string) => (await alerts.call<Alert[]>("GET", "/v1/alerts")).body.filter((a) => a.host === h).reduce((n, a) => n + a.count, 0);
+    await waitUntil(async () => (await total("example.com")) === 2 && (await total("db.example.net")) === 1, 10_000);
+    const list = (await alerts.call<Alert[]>("GET", "/v1/alerts")).body;
+    assert.deepEqual([...new Set(list.map((a) => `${a.proxy} ${a.protocol} ${a.host}:${a.port} ${a.policy}`))].sort(), [
+      "a/client http example.com:80 Sidecar/istio-system/default",
+      "a/client tcp db.example.net:5432 Sidecar/istio-system/default",
+    ], "only the blocked destinations, each from the proxy that blocked it and the resource that decided");
+    assert.ok(f.audits.some((a) => a.event === "egress-blocked" && a.host === "example.com" && a.proxy === "a/client"), "each alert is an audit line too");
+
+    process.env.ZEROMESH_ADMIN = cp.adminAddress;
+    const out = io();
+    assert.equal(await run(["alerts"], out.io), 1, "exit 1 when there are alerts");
+    assert.match(out.out.join("\n"), /^LAST SEEN\s+PROXY\s+BLOCKED DESTINATION\s+COUNT\s+DECIDED BY/);
+    assert.match(out.out.join("\n"), /a\/client\s+tcp db\.example\.net:5432\s+1\s+Sidecar\/istio-system\/default/);
+  } finally {
+    await Promise.all([web.stop(), client.stop()]);
+    await cp.stop();
+    await f.app.close();
+  }
+});
+
 test("control plane: certificates rotate before expiry without failing requests", { timeout: 60_000 }, async () => {
   const f = await fixture({ ttlMs: 2000 });
   const cp = await f.open();

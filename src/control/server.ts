@@ -18,6 +18,7 @@ import { spiffeOf } from "../proxy/credentials.js";
 import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import type { ConfigStore, ResourceKey } from "../store/store.js";
+import { AlertLog } from "./alerts.js";
 import { EndpointBook } from "./endpoints.js";
 import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
 import { onJsonLines } from "./ndjson.js";
@@ -61,6 +62,7 @@ export class ControlPlane {
   private readonly proxies = new Map<string, ProxyRecord>();
   private readonly sessions = new Map<string, Session>();
   private readonly endpoints: EndpointBook;
+  private readonly alerts = new AlertLog();
   private graceTimer?: NodeJS.Timeout;
   private stopping = false;
   private pushVersion = 0;
@@ -228,7 +230,11 @@ export class ControlPlane {
 
   private onProxyMessage(session: Session, m: { type: string; version?: number; error?: string; listeners?: Record<string, string>; outbound?: string }): void {
     const record = session.record;
-    if (m.type === "leave") {
+    if (m.type === "egress-blocked") {
+      const alerts = AlertLog.fromReport(record.id, m, new Date());
+      this.alerts.add(alerts);
+      for (const a of alerts) this.opts.audit?.({ ...a });
+    } else if (m.type === "leave") {
       session.leaving = true;
       session.stream.end();
     } else if (m.type === "hello") {
@@ -333,6 +339,8 @@ export class ControlPlane {
     switch (route) {
       case "GET /v1/proxy-status":
         return this.respond(res, 200, [...this.proxies.values()].map((p) => ({ proxy: p.id, connected: p.connected, status: syncStatus(p), sent: p.sentVersion ?? null, acked: p.ackedVersion ?? null, nack: p.nack ?? null })));
+      case "GET /v1/alerts":
+        return this.respond(res, 200, this.alerts.list());
       case "GET /v1/proxy-config": {
         const p = this.proxies.get(url.searchParams.get("proxy") ?? "");
         if (!p) throw new ZmError(Codes.NOT_FOUND, `no proxy ${url.searchParams.get("proxy")} has connected`);

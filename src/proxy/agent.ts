@@ -22,10 +22,16 @@ export interface AgentOptions {
 
 const CONTROL_SPIFFE_SUFFIX = "/ns/istio-system/sa/zeromesh-control";
 
+/** How often blocked egress is reported: alerts within about a second, one message per interval however many requests. */
+const BLOCKED_EGRESS_REPORT_MS = 1000;
+
 export class ProxyAgent {
   readonly sidecar: Sidecar;
   private session?: ClientHttp2Session;
   private stream?: ClientHttp2Stream;
+  /** Sends on the current configuration stream (none while disconnected). */
+  private send?: (m: unknown) => void;
+  private reporting?: NodeJS.Timeout;
   private stopped = false;
   private rotation?: NodeJS.Timeout;
   private backoffMs = 100;
@@ -44,11 +50,21 @@ export class ProxyAgent {
     await this.sidecar.start(); // listeners come up failing closed
     await this.renewCertificate();
     void this.streamLoop();
+    this.reporting = setInterval(() => this.reportBlockedEgress(), BLOCKED_EGRESS_REPORT_MS);
+    this.reporting.unref();
+  }
+
+  /** Blocked egress since the last report, for the control plane's alerts; kept counting while disconnected. */
+  private reportBlockedEgress(): void {
+    if (!this.send) return;
+    const counted = this.sidecar.blockedEgress.take();
+    if (counted) this.send({ type: "egress-blocked", ...counted });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.rotation);
+    clearInterval(this.reporting);
     await this.leave();
     this.session?.destroy();
     await this.sidecar.stop();
@@ -155,6 +171,7 @@ export class ProxyAgent {
         this.backoffMs = 100;
         this.event({ event: "connected" });
         send({ type: "hello", listeners: this.sidecar.listeners, outbound: this.sidecar.outboundAddress });
+        this.send = send;
       });
       onJsonLines(req, (m: { type: string; config: ProxyConfig }) => {
         if (m.type !== "config") return;
@@ -163,6 +180,7 @@ export class ProxyAgent {
         this.event({ event: r.ack ? "config-applied" : "config-rejected", version: r.version, ...(r.ack ? {} : { error: r.error }) });
       });
       req.on("close", () => {
+        if (this.stream === req) this.send = undefined;
         session.close();
         resolve();
       });

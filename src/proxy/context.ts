@@ -5,6 +5,7 @@ import type { Credentials } from "./credentials.js";
 import type { ProxyState } from "./state.js";
 import type { ForwardResult } from "./http-forward.js";
 import type { Balancer } from "./balancer.js";
+import type { BlockedEgressCounter } from "./blocked-egress.js";
 import type { Pools } from "./pool.js";
 
 /** One access-log line: a request or connection, with the decision that handled it. */
@@ -43,6 +44,8 @@ export interface ProxyContext {
   readonly balancer: Balancer;
   /** Where the local application listens for a workload port. */
   appTarget(port: number): { host: string; port: number } | undefined;
+  /** Egress REGISTRY_ONLY blocked, counted for the control plane's alerts. */
+  readonly blockedEgress: BlockedEgressCounter;
 }
 
 /** The result callback when access logging is off: building an entry nobody writes cost ~2% of a sidecar's CPU (profiled). */

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { decideOutbound } from "../policy/engine.js";
-import type { Decision } from "../policy/decision.js";
+import { DenyCodes, type Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { abortRequest, attemptsOf, summary, reset, unlogged, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
@@ -59,6 +59,7 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   const port = url.port ? Number(url.port) : 80;
   const request: Request = { scheme: "http", host: url.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port, method: req.method ?? "GET", path: url.pathname + url.search, headers: { ...headers, host: headers.host || url.host } };
   const d = decideOutbound(ctx.env(state), state.workload, request);
+  if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(request.host, port, "http", d, new Date());
   const base = { method: request.method, authority: request.headers.host, path: request.path };
   const o = d.outcome;
   if (o.kind === "response") {
@@ -110,6 +111,7 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   if (kind.kind === "plaintext" && kind.http) return http(socket, { host, port }, kind.http);
   const request: Request = { scheme: kind.kind === "tls" ? "https" : "tcp", host, port, method: "CONNECT", path: "", headers: {} };
   const d = decideOutbound(ctx.env(state), state.workload, request);
+  if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(host, port, kind.kind === "tls" ? "tls" : "tcp", d, new Date());
   const base: Partial<AccessLogEntry> = { protocol: kind.kind === "tls" ? "tls" : "tcp", authority: `${host}:${port}` };
   const o = d.outcome;
   if (o.kind !== "forward") {

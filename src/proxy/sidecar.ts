@@ -12,6 +12,7 @@ import { gatewayServer } from "./gateway-listener.js";
 import { inboundServer } from "./inbound-listener.js";
 import { outboundServer } from "./outbound-listener.js";
 import { Balancer } from "./balancer.js";
+import { BlockedEgressCounter } from "./blocked-egress.js";
 import { Pools } from "./pool.js";
 import { stateFrom, type ProxyState } from "./state.js";
 
@@ -42,6 +43,7 @@ export class Sidecar implements ProxyContext {
   private readonly accepted = new Set<Socket>();
   readonly balancer = new Balancer();
   readonly pools = new Pools();
+  readonly blockedEgress = new BlockedEgressCounter();
   /** Actual listen address of each workload port (it may differ when the port is privileged). */
   readonly listeners: Record<string, string> = {};
   outboundAddress = "";
