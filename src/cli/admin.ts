@@ -50,6 +50,22 @@ export async function alertsCommand(argv: string[], io: Io): Promise<number> {
   return alerts.length ? 1 : 0;
 }
 
+/** One proxy's Istio metrics, in Prometheus's text format, from its stats endpoint (found through the control plane). */
+export async function metricsCommand(argv: string[], io: Io): Promise<number> {
+  const usage = "zeromesh metrics NS/WORKLOAD [--admin HOST:PORT]";
+  const { values, positionals } = parse(argv, { admin: { type: "string" as const } }, usage);
+  const [proxy] = positionals;
+  if (!proxy) return io.usage(usage);
+  const r = await adminCall<{ stats: string | null }>(adminClient(values.admin), "GET", `/v1/proxy-config?proxy=${encodeURIComponent(proxy)}`);
+  if (!r.stats) throw new ZmError(Codes.NOT_FOUND, `proxy ${proxy} has not reported a stats endpoint; is it connected?`);
+  const { status, body } = await new AdminClient(r.stats).text("GET", "/stats/prometheus").catch((e: Error) => {
+    throw new ZmError(Codes.IO, `cannot reach ${proxy}'s stats endpoint ${r.stats} (${e.message})`);
+  });
+  if (status !== 200) throw new ZmError(Codes.IO, `${proxy}'s stats endpoint ${r.stats} answered HTTP ${status}`);
+  io.out(body.trimEnd());
+  return 0;
+}
+
 const SECTIONS = ["listeners", "routes", "clusters", "endpoints", "secret"] as const;
 
 export async function proxyConfigCommand(argv: string[], io: Io): Promise<number> {
@@ -57,7 +73,7 @@ export async function proxyConfigCommand(argv: string[], io: Io): Promise<number
   const { values, positionals } = parse(argv, ADMIN, usage);
   const [section, proxy] = positionals;
   if (!section || !proxy || !SECTIONS.includes(section as (typeof SECTIONS)[number])) return io.usage(usage);
-  const r = await adminCall<{ proxy: string; listeners: Record<string, string>; outbound?: string; certificate: Record<string, string> | null; version: number | null; config: ProxyConfig | null }>(adminClient(values.admin), "GET", `/v1/proxy-config?proxy=${encodeURIComponent(proxy)}`);
+  const r = await adminCall<{ proxy: string; listeners: Record<string, string>; outbound?: string; stats: string | null; certificate: Record<string, string> | null; version: number | null; config: ProxyConfig | null }>(adminClient(values.admin), "GET", `/v1/proxy-config?proxy=${encodeURIComponent(proxy)}`);
   const state = r.config ? stateFrom(r.config) : undefined;
   const reg = state && !("error" in state) ? Registry.of(state.snapshot) : undefined;
   let rows: string[][] = [];
@@ -66,8 +82,8 @@ export async function proxyConfigCommand(argv: string[], io: Io): Promise<number
   switch (section) {
     case "listeners":
       head = ["DIRECTION", "PORT", "ADDRESS"];
-      rows = [["outbound", "*", r.outbound ?? "-"], ...Object.entries(r.listeners).map(([p, a]) => ["inbound", p, a])];
-      json = { outbound: r.outbound, inbound: r.listeners };
+      rows = [["outbound", "*", r.outbound ?? "-"], ...Object.entries(r.listeners).map(([p, a]) => ["inbound", p, a]), ["stats", "/stats/prometheus", r.stats ?? "-"]];
+      json = { outbound: r.outbound, inbound: r.listeners, stats: r.stats };
       break;
     case "clusters":
       head = ["SERVICE", "PORT", "PROTOCOL", "SOURCE"];

@@ -18,6 +18,7 @@ commands:
   get KIND [-n NS] [-o yaml]     list its resources
   proxy-status                   every proxy: config version sent vs acknowledged
   proxy-config listeners|routes|clusters|endpoints|secret NS/WORKLOAD   what one proxy holds
+  metrics NS/WORKLOAD            one proxy's Istio metrics (istio_requests_total…), Prometheus text format
   alerts [-o json]               egress the proxies blocked (REGISTRY_ONLY), per destination; exit 1 when any
   demo [--exit]                  bring up the demo mesh and show a request allowed, denied and explained (npm start)
 `;
@@ -40,6 +41,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "proxy-status": return await (await import("./admin.js")).proxyStatusCommand(rest, io);
       case "proxy-config": return await (await import("./admin.js")).proxyConfigCommand(rest, io);
       case "alerts": return await (await import("./admin.js")).alertsCommand(rest, io);
+      case "metrics": return await (await import("./admin.js")).metricsCommand(rest, io);
       case "apply": return await (await import("./admin.js")).applyCommand(rest, io);
       case "delete": return await (await import("./admin.js")).applyCommand(rest, io, true);
       case "get": return await (await import("./admin.js")).getCommand(rest, io);

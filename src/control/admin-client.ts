@@ -1,20 +1,26 @@
 import { request } from "node:http";
 
-/** A small client for the control plane's loopback admin API. */
+/** A small client for the control plane's loopback admin API (and the proxies' stats endpoints). */
 export class AdminClient {
   constructor(private readonly address: string) {}
 
-  call<T = Record<string, unknown>>(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  async call<T = Record<string, unknown>>(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const r = await this.text(method, path, body === undefined ? undefined : JSON.stringify(body));
+    return { status: r.status, body: (r.body ? JSON.parse(r.body) : {}) as T };
+  }
+
+  /** The answer as text (a proxy's stats endpoint speaks Prometheus, not JSON). */
+  text(method: "GET" | "POST", path: string, body?: string): Promise<{ status: number; body: string }> {
     const [host, port] = [this.address.slice(0, this.address.lastIndexOf(":")), Number(this.address.slice(this.address.lastIndexOf(":") + 1))];
     return new Promise((resolve, reject) => {
       const req = request({ host, port, method, path, headers: { "content-type": "application/json" } }, (res) => {
         let data = "";
         res.setEncoding("utf8");
         res.on("data", (c: string) => (data += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: (data ? JSON.parse(data) : {}) as T }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: data }));
       });
       req.on("error", reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
+      req.end(body);
     });
   }
 }

@@ -255,6 +255,16 @@ test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per desti
     assert.equal(await run(["alerts"], out.io), 1, "exit 1 when there are alerts");
     assert.match(out.out.join("\n"), /^LAST SEEN\s+PROXY\s+BLOCKED DESTINATION\s+COUNT\s+DECIDED BY/);
     assert.match(out.out.join("\n"), /a\/client\s+tcp db\.example\.net:5432\s+1\s+Sidecar\/istio-system\/default/);
+
+    // The same blocks in the proxy's metrics, as Istio shows them (the BlackHole cluster), through the CLI.
+    const metrics = io();
+    assert.equal(await run(["metrics", "a/client"], metrics.io), 0, metrics.err.join("\n"));
+    const blackhole = metrics.out.join("\n").split("\n").filter((l) => l.startsWith("istio_requests_total{") && l.includes('destination_service="BlackHoleCluster"'));
+    assert.deepEqual(blackhole.map((l) => [/response_code="(\d+)"/.exec(l)?.[1], l.split(" ").at(-1)]), [["502", "2"]]);
+    assert.match(metrics.out.join("\n"), /istio_requests_total\{reporter="source",source_workload="client",.*destination_service="web\.b\.svc\.cluster\.local".*response_code="200"\} 1/);
+    const listeners = io();
+    assert.equal(await run(["proxy-config", "listeners", "a/client"], listeners.io), 0);
+    assert.match(listeners.out.join("\n"), /stats\s+\/stats\/prometheus\s+127\.[\d.]+:\d+/);
   } finally {
     await Promise.all([web.stop(), client.stop()]);
     await cp.stop();

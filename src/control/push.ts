@@ -8,6 +8,8 @@ export interface ProxyRecord {
   /** Where the proxy listens per workload port, as it reported. */
   listeners: Record<string, string>;
   outbound?: string;
+  /** Where the proxy serves its Prometheus stats. */
+  stats?: string;
   sentVersion?: number;
   sentJson?: string;
   ackedVersion?: number;

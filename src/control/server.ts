@@ -228,7 +228,7 @@ export class ControlPlane {
     });
   }
 
-  private onProxyMessage(session: Session, m: { type: string; version?: number; error?: string; listeners?: Record<string, string>; outbound?: string }): void {
+  private onProxyMessage(session: Session, m: { type: string; version?: number; error?: string; listeners?: Record<string, string>; outbound?: string; stats?: string }): void {
     const record = session.record;
     if (m.type === "egress-blocked") {
       const alerts = AlertLog.fromReport(record.id, m, new Date());
@@ -240,6 +240,7 @@ export class ControlPlane {
     } else if (m.type === "hello") {
       record.listeners = m.listeners ?? {};
       record.outbound = m.outbound;
+      record.stats = m.stats;
       this.endpoints.connect(record.id, record.listeners);
       this.schedulePush(0);
     } else if (m.type === "ack" && m.version !== undefined) {
@@ -344,7 +345,7 @@ export class ControlPlane {
       case "GET /v1/proxy-config": {
         const p = this.proxies.get(url.searchParams.get("proxy") ?? "");
         if (!p) throw new ZmError(Codes.NOT_FOUND, `no proxy ${url.searchParams.get("proxy")} has connected`);
-        return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, certificate: p.certificate ?? null, version: p.sentVersion ?? null, config: p.sentJson ? JSON.parse(p.sentJson) : null });
+        return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, stats: p.stats ?? null, certificate: p.certificate ?? null, version: p.sentVersion ?? null, config: p.sentJson ? JSON.parse(p.sentJson) : null });
       }
       case "POST /v1/apply": case "POST /v1/validate": {
         const body = JSON.parse(await readAll(req)) as { files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string };

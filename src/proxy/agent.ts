@@ -170,7 +170,7 @@ export class ProxyAgent {
         if (Number(h[":status"]) !== 200) return reject(new Error(`stream refused with ${h[":status"]}`));
         this.backoffMs = 100;
         this.event({ event: "connected" });
-        send({ type: "hello", listeners: this.sidecar.listeners, outbound: this.sidecar.outboundAddress });
+        send({ type: "hello", listeners: this.sidecar.listeners, outbound: this.sidecar.outboundAddress, stats: this.sidecar.statsAddress });
         this.send = send;
       });
       onJsonLines(req, (m: { type: string; config: ProxyConfig }) => {

@@ -6,6 +6,8 @@ import type { ProxyState } from "./state.js";
 import type { ForwardResult } from "./http-forward.js";
 import type { Balancer } from "./balancer.js";
 import type { BlockedEgressCounter } from "./blocked-egress.js";
+import type { PeerLabels } from "./metric-labels.js";
+import type { ProxyMetrics } from "./metrics.js";
 import type { Pools } from "./pool.js";
 
 /** One access-log line: a request or connection, with the decision that handled it. */
@@ -46,10 +48,11 @@ export interface ProxyContext {
   appTarget(port: number): { host: string; port: number } | undefined;
   /** Egress REGISTRY_ONLY blocked, counted for the control plane's alerts. */
   readonly blockedEgress: BlockedEgressCounter;
+  /** Istio's standard metrics, served on the proxy's stats port. */
+  readonly metrics: ProxyMetrics;
+  /** Rendered metric labels for one pair of peers, built once per configuration and `key`. */
+  metricLabels(key: string, build: () => PeerLabels): string;
 }
-
-/** The result callback when access logging is off: building an entry nobody writes cost ~2% of a sidecar's CPU (profiled). */
-export const unlogged = (): void => {};
 
 /** The access-log fields of a forwarded request's result. */
 export function attemptsOf(r: ForwardResult): Pick<AccessLogEntry, "status" | "error" | "attempts"> {

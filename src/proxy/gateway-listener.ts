@@ -13,7 +13,9 @@ import type { Arrival } from "../policy/inbound.js";
 import type { Request } from "../policy/request.js";
 import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
-import { abortRequest, attemptsOf, reset, summary, unlogged, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { isGrpc } from "./metric-labels.js";
+import { outboundSeries } from "./metric-series.js";
 import { relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
@@ -139,7 +141,12 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     try {
       if (!target) throw new Error(`no live endpoint for ${o.workload}:${o.port}`);
       const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
-      splice(stream, up, () => log({ protocol: "tcp", upstream: `${target.host}:${target.port}` }, d, started));
+      const series = outboundSeries(ctx, state, d, o.host ?? "", "tcp");
+      ctx.metrics.tcpOpened(series);
+      splice(stream, up, () => {
+        ctx.metrics.tcpClosed(series);
+        log({ protocol: "tcp", upstream: `${target.host}:${target.port}` }, d, started);
+      });
     } catch (e) {
       log({ protocol: "tcp", error: (e as Error).message }, d, started);
       reset(stream as Socket);
@@ -157,13 +164,16 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const arrival = conn ? arrivalOf(conn) : {};
     const d = choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival);
     const base = { method: request.method, authority: headers.host, path: request.path };
+    const series = outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http");
     const o = d.outcome;
     if (o.kind === "response") {
       res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
+      ctx.metrics.request(series, o.status, Date.now() - started);
       return log({ ...base, status: o.status }, d, started);
     }
     const target = o.kind === "forward" ? relayTarget(state, o) : undefined;
     if (o.kind !== "forward" || !target) {
+      ctx.metrics.request(series, o.kind === "forward" ? 503 : 0, Date.now() - started);
       log({ ...base, error: o.kind === "error" ? o.error : "no live endpoint" }, d, started);
       if (o.kind === "forward") return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
       return void abortRequest(req);
@@ -172,8 +182,12 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const send = o.http?.request ?? { path: request.path, headers };
     // Both header maps are this request's own (a copy, or the decision's), so they take the header in place.
     send.headers["x-forwarded-proto"] = choice ? "https" : "http";
-    const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, ctx.logging ? (r) => log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started) : unlogged);
+    const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, (r) => {
+      ctx.metrics.request(series, r.status ?? 0, Date.now() - started);
+      if (ctx.logging) log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
+    });
     if (!sent) {
+      ctx.metrics.request(series, 503, Date.now() - started);
       res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
       log({ ...base, status: 503, error: "no workload certificate yet" }, d, started);
     }

@@ -11,7 +11,9 @@ import type { Peer } from "../policy/inbound.js";
 import type { Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
-import { abortRequest, attemptsOf, reset, summary, unlogged, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { isGrpc } from "./metric-labels.js";
+import { inboundSeries } from "./metric-series.js";
 import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
@@ -62,7 +64,12 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
     log({ error: o.kind === "error" ? o.error : "no application" });
     return void reset(stream as Socket);
   }
-  splice(stream, connect(app.port, app.host), () => log({ upstream: `${app.host}:${app.port}` }));
+  const series = inboundSeries(ctx, state, peer, port, "tcp");
+  ctx.metrics.tcpOpened(series);
+  splice(stream, connect(app.port, app.host), () => {
+    ctx.metrics.tcpClosed(series);
+    log({ upstream: `${app.host}:${app.port}` });
+  });
 }
 
 const NO_IDENTITIES: string[] = [];
@@ -78,19 +85,25 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   delete headers["x-forwarded-client-cert"];
   const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path: req.url ?? "/", headers };
   const d: Decision = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request);
+  const series = inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http");
   const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logging && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
   if (o.kind === "response") {
     res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
+    ctx.metrics.request(series, o.status, Date.now() - started);
     return log({ status: o.status });
   }
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
   if (!app) {
+    ctx.metrics.request(series, 0, Date.now() - started);
     log({ error: o.kind === "error" ? o.error : "no application listening" });
     return void abortRequest(req);
   }
   // The application hears the request in the version it was sent (HTTP/2 as h2c).
   // Literals and an in-place merge rather than spreads: this runs for every request (headers is this request's own copy).
   if (o.kind === "deliver") Object.assign(headers, o.headers);
-  relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers }, ctx.logging ? (r) => log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` }) : unlogged);
+  relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers }, (r) => {
+    ctx.metrics.request(series, r.status ?? 0, Date.now() - started);
+    if (ctx.logging) log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` });
+  });
 }

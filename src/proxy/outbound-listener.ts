@@ -5,7 +5,9 @@ import type { Socket } from "node:net";
 import { decideOutbound } from "../policy/engine.js";
 import { DenyCodes, type Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
-import { abortRequest, attemptsOf, summary, reset, unlogged, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { isGrpc } from "./metric-labels.js";
+import { outboundSeries } from "./metric-series.js";
 import { relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront, IDLE_MS } from "./http-front.js";
 import { rejectMalformed } from "./http-forward.js";
@@ -31,6 +33,12 @@ export function outboundServer(ctx: ProxyContext): Server {
   }).catch(() => reset(socket)));
   server.on("clientError", rejectMalformed);
   return server;
+}
+
+/** The end of one HTTP request: its metrics, and its access-log line when logging is on (status undefined: no response). */
+function finish(ctx: ProxyContext, series: string, base: Partial<AccessLogEntry>, d: Decision, started: number, status?: number): void {
+  ctx.metrics.request(series, status ?? 0, Date.now() - started);
+  logEntry(ctx, status === undefined || base.status !== undefined ? base : { ...base, status }, d, started);
 }
 
 function logEntry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision, started: number): void {
@@ -60,32 +68,32 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   const request: Request = { scheme: "http", host: url.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port, method: req.method ?? "GET", path: url.pathname + url.search, headers: { ...headers, host: headers.host || url.host } };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(request.host, port, "http", d, new Date());
+  const series = outboundSeries(ctx, state, d, request.host, isGrpc(headers) ? "grpc" : "http");
   const base = { method: request.method, authority: request.headers.host, path: request.path };
   const o = d.outcome;
   if (o.kind === "response") {
     res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
-    logEntry(ctx, { ...base, status: o.status }, d, started);
-    return;
+    return finish(ctx, series, base, d, started, o.status);
   }
   if (o.kind !== "forward") {
-    logEntry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind }, d, started);
+    finish(ctx, series, { ...base, error: o.kind === "error" ? o.error : o.kind }, d, started);
     abortRequest(req);
     return;
   }
   const target = relayTarget(state, o);
   if (!target) {
     res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
-    logEntry(ctx, { ...base, status: 503, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started);
-    return;
+    return finish(ctx, series, { ...base, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started, 503);
   }
   // What the route made of the request (rewrite, header operations), else the request as it came.
   const send = o.http?.request ?? request;
-  const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, ctx.logging ? (r) => {
-    logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
-  } : unlogged);
+  const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, (r) => {
+    ctx.metrics.request(series, r.status ?? 0, Date.now() - started);
+    if (ctx.logging) logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
+  });
   if (!sent) {
     res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
-    logEntry(ctx, { ...base, status: 503, error: "no workload certificate yet" }, d, started);
+    finish(ctx, series, { ...base, error: "no workload certificate yet" }, d, started, 503);
   }
 }
 
@@ -122,7 +130,12 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   try {
     if (!target) throw new HopError(`no live endpoint for ${o.workload}:${o.port}`, "refused");
     const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
-    splice(socket, up, () => logEntry(ctx, { ...base, upstream: `${target.host}:${target.port}` }, d, started));
+    const series = outboundSeries(ctx, state, d, host, "tcp");
+    ctx.metrics.tcpOpened(series);
+    splice(socket, up, () => {
+      ctx.metrics.tcpClosed(series);
+      logEntry(ctx, { ...base, upstream: `${target.host}:${target.port}` }, d, started);
+    });
   } catch (e) {
     logEntry(ctx, { ...base, error: (e as Error).message }, d, started);
     reset(socket);

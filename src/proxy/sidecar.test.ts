@@ -110,6 +110,40 @@ test("data path: stopping a sidecar closes the connections it holds, an idle kee
   assert.deepEqual(after.kind === "response" && [after.status, after.body], [503, "upstream connect error or disconnect/reset before headers"], "the stopped sidecar's listeners are closed");
 });
 
+test("data path: each proxy serves Istio's standard metrics for what it handled, as its side sees it", async () => {
+  const m = await mesh();
+  assert.deepEqual(await send({ ...http("tcp://db.b:5432"), send: "ping" }, m.proxy("a/client")), { kind: "echo" });
+  // (A DENY rule with HTTP fields would reset TCP in the namespace too: pushed after the connection.)
+  m.push(snapshotOf([BASE, doc("AuthorizationPolicy", "b", "deny-admin", `action: DENY\nrules: [{to: [{operation: {paths: ["/admin"]}}]}]`)].join("\n---\n")));
+  for (const path of ["/a", "/b", "/admin"]) await send(http(`http://web.b:8080${path}`), m.proxy("a/client"));
+  const stats = async (id: string) => {
+    const [host, port] = m.sidecars[id]!.statsAddress.split(":");
+    const r = await send(http(`http://${host}:${port}/stats/prometheus`), { direct: { host: host!, port: Number(port) } });
+    assert.equal(r.kind === "response" && r.status, 200);
+    return r.kind === "response" ? r.body ?? "" : "";
+  };
+  const value = (text: string, name: string, labels: Record<string, string>) => {
+    const hit = text.split("\n").filter((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+    return hit.reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+  };
+  // The TCP connection is counted closed once both sides have ended it: wait for that rather than race it.
+  const deadline = Date.now() + 10_000;
+  while (value(await stats("a/client"), "istio_tcp_connections_closed_total", { reporter: "source" }) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const client = await stats("a/client");
+  const web = await stats("b/web");
+  const db = await stats("b/db");
+  const toWeb = { source_workload: "client", destination_workload: "web", destination_service: "web.b.svc.cluster.local" };
+  assert.equal(value(client, "istio_requests_total", { reporter: "source", ...toWeb, response_code: "200", request_protocol: "http" }), 2);
+  assert.equal(value(client, "istio_requests_total", { reporter: "source", ...toWeb, response_code: "403" }), 1);
+  assert.equal(value(web, "istio_requests_total", { reporter: "destination", source_principal: "spiffe://cluster.local/ns/a/sa/client", connection_security_policy: "mutual_tls", destination_workload: "web", response_code: "200" }), 2);
+  assert.equal(value(web, "istio_requests_total", { reporter: "destination", response_code: "403" }), 1, "the denial is counted where it was decided");
+  assert.equal(value(web, "istio_request_duration_milliseconds_count", { reporter: "destination", response_code: "200" }), 2);
+  assert.equal(value(client, "istio_tcp_connections_opened_total", { reporter: "source", destination_workload: "db", request_protocol: "tcp" }), 1);
+  assert.equal(value(client, "istio_tcp_connections_closed_total", { reporter: "source", destination_workload: "db" }), 1);
+  assert.equal(value(db, "istio_tcp_connections_opened_total", { reporter: "destination", destination_workload: "db", connection_security_policy: "mutual_tls" }), 1);
+  assert.equal(value(web, "istio_tcp_connections_opened_total", {}), 0, "web handled no TCP");
+});
+
 test("data path: an invalid push is rejected and the last good configuration stays", async () => {
   const m = await mesh();
   const sc = m.sidecars["a/client"]!;

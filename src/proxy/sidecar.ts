@@ -1,7 +1,7 @@
 // One sidecar: the outbound proxy at ADDRESS:15001, an inbound listener per
 // workload port on ADDRESS, the workload's certificate, and the last good
 // configuration. Without a configuration it fails closed.
-import type { Server } from "node:http";
+import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Env } from "../policy/context.js";
 import { defaultWorld } from "../policy/world.js";
@@ -13,10 +13,14 @@ import { inboundServer } from "./inbound-listener.js";
 import { outboundServer } from "./outbound-listener.js";
 import { Balancer } from "./balancer.js";
 import { BlockedEgressCounter } from "./blocked-egress.js";
+import { renderLabels, type PeerLabels } from "./metric-labels.js";
+import { ProxyMetrics } from "./metrics.js";
 import { Pools } from "./pool.js";
 import { stateFrom, type ProxyState } from "./state.js";
 
 export const OUTBOUND_PORT = 15001;
+/** Where Envoy serves its Prometheus stats in Istio; here on the workload's own address. */
+export const STATS_PORT = 15090;
 
 export interface SidecarOptions {
   /** Workload instance, "ns/name". */
@@ -29,11 +33,15 @@ export interface SidecarOptions {
   apps: Record<number, { host: string; port: number }>;
   log?: (e: AccessLogEntry) => void;
   outboundPort?: number;
+  /** Port of the Prometheus stats endpoint (default 15090; a taken one falls back to a free port). */
+  statsPort?: number;
   /** Run as a gateway (gateway injection): Gateway servers on the workload's ports, no outbound proxy. */
   gateway?: boolean;
 }
 
 export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string };
+
+const MAX_LABEL_SETS = 1024;
 
 export class Sidecar implements ProxyContext {
   private current: ProxyState | undefined;
@@ -44,9 +52,14 @@ export class Sidecar implements ProxyContext {
   readonly balancer = new Balancer();
   readonly pools = new Pools();
   readonly blockedEgress = new BlockedEgressCounter();
+  readonly metrics = new ProxyMetrics();
+  /** Rendered metric labels by peer pair; they depend on the configuration, so a push starts it again. */
+  private labels = new Map<string, string>();
   /** Actual listen address of each workload port (it may differ when the port is privileged). */
   readonly listeners: Record<string, string> = {};
   outboundAddress = "";
+  /** Where the proxy serves GET /stats/prometheus. */
+  statsAddress = "";
 
   constructor(private readonly opts: SidecarOptions) {}
 
@@ -68,6 +81,15 @@ export class Sidecar implements ProxyContext {
   log(e: AccessLogEntry): void {
     this.opts.log?.(e);
   }
+  metricLabels(key: string, build: () => PeerLabels): string {
+    let l = this.labels.get(key);
+    if (l === undefined) {
+      // Bounded: under ALLOW_ANY every outside host is a key of its own.
+      if (this.labels.size >= MAX_LABEL_SETS) this.labels.clear();
+      this.labels.set(key, (l = renderLabels(build())));
+    }
+    return l;
+  }
 
   env(state: ProxyState): Env {
     return {
@@ -88,6 +110,7 @@ export class Sidecar implements ProxyContext {
     const s = stateFrom(config);
     if ("error" in s) return { ack: false, version: config.version, error: s.error };
     this.current = s;
+    this.labels = new Map();
     return { ack: true, version: config.version };
   }
 
@@ -106,6 +129,13 @@ export class Sidecar implements ProxyContext {
       this.listeners[String(port)] = await listen(s, this.opts.address, port);
       this.serve(s);
     }
+    // Last, so a workload port that happens to be 15090 keeps its number.
+    const stats = createHttpServer((req, res) => {
+      if (req.method === "GET" && req.url === "/stats/prometheus") res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(this.metrics.render());
+      else res.writeHead(404).end();
+    });
+    this.statsAddress = await listen(stats, this.opts.address, this.opts.statsPort ?? STATS_PORT);
+    this.serve(stats);
   }
 
   private serve(server: Server | NetServer): void {
