@@ -48,7 +48,15 @@ async function fixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: num
     const ports = reg.workloadPorts(w);
     return new ProxyAgent({ control, rootPem, token, spiffe: w.spiffe, rotateAt, events: (e) => events.push(JSON.stringify(e)), sidecar: { id, address: w.address, ports, outboundPort, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) } });
   };
-  return { store, open, agent, reg, app, stateDir, events, audits };
+  const rootPem = (await CertificateAuthority.open({ stateDir, workloadTtlMs: 1 })).rootPem;
+  /** Agents first (they may still be talking), then the control plane, the gate and the application. */
+  const stop = async (agents: ProxyAgent[], cp: ControlPlane, gate?: { close(): Promise<void> }) => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await cp.stop();
+    await gate?.close();
+    await app.close();
+  };
+  return { store, open, agent, reg, app, stateDir, events, audits, rootPem, stop };
 }
 
 const get = (addr: string, path = "/") => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
@@ -67,7 +75,7 @@ const waitUntil = async (cond: () => boolean | Promise<boolean>, limitMs = 30_00
 test("control plane: proxies sync, status and config are visible, an invalid apply changes nothing", { timeout: 60_000 }, async () => {
   const f = await fixture();
   const cp = await f.open();
-  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const root = f.rootPem;
   const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"));
   const client = f.agent("a/client", cp.address, root, cp.issueBootstrap("a/client"));
   await Promise.all([web.start(), client.start()]);
@@ -109,15 +117,13 @@ test("control plane: proxies sync, status and config are visible, an invalid app
     await run(["get", "authorizationpolicies", "-n", "b"], g.io);
     assert.doesNotMatch(g.out.join("\n"), /deny/);
   } finally {
-    await Promise.all([web.stop(), client.stop()]);
-    await cp.stop();
-    await f.app.close();
+    await f.stop([web, client], cp);
   }
 });
 
 test("control plane: a proxy started first fails closed; a restart mid-traffic keeps allowed requests flowing and denied ones denied, also before every proxy is back", { timeout: 90_000 }, async () => {
   const f = await fixture({ extraYaml: DENY_ADMIN });
-  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const root = f.rootPem;
   // Reserve the ports so the restarted control plane comes back where the proxies look for it.
   const first = await f.open();
   const [cpPort, adminPort] = [Number(first.address.split(":")[1]), Number(first.adminAddress.split(":")[1])];
@@ -178,17 +184,14 @@ test("control plane: a proxy started first fails closed; a restart mid-traffic k
     const gone = await get(client.sidecar.outboundAddress);
     assert.equal(gone.kind === "response" && gone.status, 503);
   } finally {
-    await Promise.all([web.stop(), client.stop()]);
-    await cp.stop();
-    await gate.close();
-    await f.app.close();
+    await f.stop([web, client], cp, gate);
   }
 });
 
 test("control plane: a proxy whose stream drops stays an endpoint for the grace, then is forgotten; reconnecting brings it back", { timeout: 60_000 }, async () => {
   const f = await fixture({ graceMs: 3000 });
   const cp = await f.open();
-  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const root = f.rootPem;
   const gate = await tcpGate({ host: "127.0.0.1", port: Number(cp.address.split(":")[1]) });
   const web = f.agent("b/web", gate.address, root, cp.issueBootstrap("b/web"));
   const client = f.agent("a/client", cp.address, root, cp.issueBootstrap("a/client"), 0.5, 15005);
@@ -210,10 +213,7 @@ test("control plane: a proxy whose stream drops stays an endpoint for the grace,
     const back = await get(client.sidecar.outboundAddress);
     assert.equal(back.kind === "response" && back.status, 200);
   } finally {
-    await Promise.all([web.stop(), client.stop()]);
-    await cp.stop();
-    await gate.close();
-    await f.app.close();
+    await f.stop([web, client], cp, gate);
   }
 });
 
@@ -222,7 +222,7 @@ const REGISTRY_ONLY = "\n---\napiVersion: networking.istio.io/v1\nkind: Sidecar\
 test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per destination (audit trail, admin API, zeromesh alerts); allowed traffic raises none", { timeout: 60_000 }, async () => {
   const f = await fixture({ extraYaml: REGISTRY_ONLY });
   const cp = await f.open();
-  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const root = f.rootPem;
   const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"));
   const client = f.agent("a/client", cp.address, root, cp.issueBootstrap("a/client"), 0.5, 15006);
   await Promise.all([web.start(), client.start()]);
@@ -266,16 +266,14 @@ test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per desti
     assert.equal(await run(["proxy-config", "listeners", "a/client"], listeners.io), 0);
     assert.match(listeners.out.join("\n"), /stats\s+\/stats\/prometheus\s+127\.[\d.]+:\d+/);
   } finally {
-    await Promise.all([web.stop(), client.stop()]);
-    await cp.stop();
-    await f.app.close();
+    await f.stop([web, client], cp);
   }
 });
 
 test("control plane: certificates rotate before expiry without failing requests", { timeout: 60_000 }, async () => {
   const f = await fixture({ ttlMs: 2000 });
   const cp = await f.open();
-  const root = (await CertificateAuthority.open({ stateDir: f.stateDir, workloadTtlMs: 1 })).rootPem;
+  const root = f.rootPem;
   const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"), 0.5);
   const client = f.agent("a/client", cp.address, root, cp.issueBootstrap("a/client"), 0.5, 15004);
   await Promise.all([web.start(), client.start()]);
@@ -299,8 +297,6 @@ test("control plane: certificates rotate before expiry without failing requests"
     assert.ok(seen.size >= 3 && Date.now() - started >= 5_000, `${seen.size - 1} rotations in ${Date.now() - started} ms; agent events:\n${f.events.slice(-20).join("\n")}`);
     assert.ok(rotated.notAfter.getTime() > Date.now(), "the new certificate is valid");
   } finally {
-    await Promise.all([web.stop(), client.stop()]);
-    await cp.stop();
-    await f.app.close();
+    await f.stop([web, client], cp);
   }
 });
