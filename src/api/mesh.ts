@@ -18,6 +18,8 @@ export interface MeshConfig {
   accessLogFile: string;
   accessLogEncoding: "TEXT" | "JSON";
   extensionProviders: ExtensionProvider[];
+  /** Providers a Telemetry uses when it names none (and, for metrics, with no Telemetry at all). */
+  defaultProviders: { accessLogging: string[]; metrics: string[] };
   defaultConfig: { holdApplicationUntilProxyStarts: boolean; discoveryAddress?: string };
 }
 
@@ -28,6 +30,8 @@ export const DEFAULT_MESH: MeshConfig = Object.freeze({
   accessLogFile: "",
   accessLogEncoding: "TEXT",
   extensionProviders: [],
+  // Istio's default installation reports metrics to Prometheus and writes no access log.
+  defaultProviders: { accessLogging: [], metrics: ["prometheus"] },
   defaultConfig: { holdApplicationUntilProxyStarts: false },
 }) as MeshConfig;
 
@@ -69,6 +73,12 @@ export function mergeMeshConfig(base: MeshConfig, raw: unknown, at: Location, is
       const body = kind === "other" ? undefined : p.field(kind);
       return { name, kind, service: body?.field("service").string(), port: body?.field("port").port() };
     });
+  }
+  const dp = r.field("defaultProviders");
+  if (dp.present) {
+    dp.object(["accessLogging", "metrics", "tracing"]);
+    const names = (f: string) => (dp.field(f).present ? dp.field(f).list().map((n) => n.string() ?? "") : undefined);
+    out.defaultProviders = { accessLogging: names("accessLogging") ?? out.defaultProviders.accessLogging, metrics: names("metrics") ?? out.defaultProviders.metrics };
   }
   const dc = r.field("defaultConfig");
   if (dc.present) {

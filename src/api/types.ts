@@ -345,9 +345,19 @@ export interface RequestAuthentication extends Base<"RequestAuthentication"> {
 
 // ---------- telemetry.istio.io ----------
 
+/** Which side of a connection a Telemetry setting applies to (gateways count as CLIENT, as in Istio). */
+export type WorkloadMode = "CLIENT" | "SERVER" | "CLIENT_AND_SERVER";
+
+export const ISTIO_METRICS = [
+  "ALL_METRICS", "REQUEST_COUNT", "REQUEST_DURATION", "REQUEST_SIZE", "RESPONSE_SIZE", "TCP_OPENED_CONNECTIONS",
+  "TCP_CLOSED_CONNECTIONS", "TCP_SENT_BYTES", "TCP_RECEIVED_BYTES", "GRPC_REQUEST_MESSAGES", "GRPC_RESPONSE_MESSAGES",
+] as const;
+export type IstioMetric = (typeof ISTIO_METRICS)[number];
+
 export interface Telemetry extends Base<"Telemetry"> {
   selector?: Record<string, string>;
-  accessLogging: { providers: string[]; disabled: boolean }[];
+  accessLogging: { providers: string[]; mode: WorkloadMode; disabled?: boolean }[];
+  metrics: { providers: string[]; overrides: { metric: IstioMetric | "custom"; mode: WorkloadMode; disabled?: boolean }[] }[];
 }
 
 export type Resource =

@@ -66,7 +66,7 @@ export async function metricsCommand(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-const SECTIONS = ["listeners", "routes", "clusters", "endpoints", "secret"] as const;
+const SECTIONS = ["listeners", "routes", "clusters", "endpoints", "secret", "telemetry"] as const;
 
 export async function proxyConfigCommand(argv: string[], io: Io): Promise<number> {
   const usage = `zeromesh proxy-config ${SECTIONS.join("|")} NS/WORKLOAD [--admin HOST:PORT] [-o json]`;
@@ -105,6 +105,13 @@ export async function proxyConfigCommand(argv: string[], io: Io): Promise<number
       rows = r.certificate ? [[r.certificate.spiffe!, r.certificate.serial!, r.certificate.notBefore!, r.certificate.notAfter!]] : [];
       json = r.certificate;
       break;
+    case "telemetry": {
+      head = ["SIDE", "ACCESS LOG", "METRICS", "WHY"];
+      const plan = state && !("error" in state) ? state.telemetry : undefined;
+      rows = plan ? (["CLIENT", "SERVER"] as const).map((side) => [side, plan[side].accessLog ? "on" : "off", Object.entries(plan[side].metrics).filter(([, on]) => on).map(([m]) => m).join(",") || "none", plan[side].why.join("; ")]) : [];
+      json = plan ?? null;
+      break;
+    }
   }
   io.out(values.output === "json" ? JSON.stringify(json, null, 2) : `${r.proxy} (config version ${r.version ?? "-"})\n${table(head, rows)}`);
   return 0;

@@ -17,7 +17,7 @@ commands:
   apply|delete -f PATH...        change a running control plane's configuration (all or nothing)
   get KIND [-n NS] [-o yaml]     list its resources
   proxy-status                   every proxy: config version sent vs acknowledged
-  proxy-config listeners|routes|clusters|endpoints|secret NS/WORKLOAD   what one proxy holds
+  proxy-config listeners|routes|clusters|endpoints|secret|telemetry NS/WORKLOAD   what one proxy holds
   metrics NS/WORKLOAD            one proxy's Istio metrics (istio_requests_total…), Prometheus text format
   alerts [-o json]               egress the proxies blocked (REGISTRY_ONLY), per destination; exit 1 when any
   demo [--exit]                  bring up the demo mesh and show a request allowed, denied and explained (npm start)

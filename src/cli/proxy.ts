@@ -5,7 +5,7 @@ import { parse } from "./args.js";
 import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE] [--gateway]";
+const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE] [--log-every-request] [--gateway]";
 
 /** One sidecar as its own process; prints JSON lines (events and access log) on stdout. */
 export async function proxyCommand(argv: string[], io: Io): Promise<number> {
@@ -13,6 +13,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
     workload: { type: "string" }, spiffe: { type: "string" }, address: { type: "string" }, control: { type: "string" },
     "root-cert": { type: "string" }, token: { type: "string" }, ports: { type: "string" }, app: { type: "string", multiple: true },
     "outbound-port": { type: "string" }, "access-log": { type: "string" }, gateway: { type: "boolean" },
+    "log-every-request": { type: "boolean" },
   }, USAGE);
   const accessLog = values["access-log"] ?? "stdout";
   const file = accessLog !== "stdout" && accessLog !== "off" ? createWriteStream(accessLog, { flags: "a" }) : undefined;
@@ -33,6 +34,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
       outboundPort: values["outbound-port"] ? Number(values["outbound-port"]) : undefined,
       gateway: values.gateway,
       log,
+      logAll: values["log-every-request"],
     },
     events: (e) => io.out(JSON.stringify({ type: "event", ...e })),
   });

@@ -93,6 +93,9 @@ test("control plane: proxies sync, status and config are visible, an invalid app
     const pc = io();
     assert.equal(await run(["proxy-config", "clusters", "a/client"], pc.io), 0);
     assert.match(pc.out.join("\n"), /web\.b\.svc\.cluster\.local\s+8080\s+HTTP\s+Service\/b\/web/);
+    const tel = io();
+    assert.equal(await run(["proxy-config", "telemetry", "a/client"], tel.io), 0);
+    assert.match(tel.out.join("\n"), /CLIENT\s+off\s+REQUEST_COUNT,REQUEST_DURATION,TCP_OPENED_CONNECTIONS,TCP_CLOSED_CONNECTIONS\s+access log off: no Telemetry asks for access logs and meshConfig\.accessLogFile is empty/);
     const sec = io();
     await run(["proxy-config", "secret", "b/web", "-o", "json"], sec.io);
     assert.equal(JSON.parse(sec.out.join("")).spiffe, "spiffe://cluster.local/ns/b/sa/web");

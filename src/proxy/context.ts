@@ -1,6 +1,7 @@
 import { constants as h2constants } from "node:http2";
 import type { Decision } from "../policy/decision.js";
 import type { Env } from "../policy/context.js";
+import type { Side } from "../policy/telemetry.js";
 import type { Credentials } from "./credentials.js";
 import type { ProxyState } from "./state.js";
 import type { ForwardResult } from "./http-forward.js";
@@ -37,8 +38,8 @@ export interface ProxyContext {
   state(): ProxyState | undefined;
   credentials(): Credentials | undefined;
   env(state: ProxyState): Env;
-  /** False when access logging is off: listeners then skip building entries (a measurable share of a request's CPU). */
-  readonly logging: boolean;
+  /** Whether this side writes access logs (Telemetry, meshConfig); when not, listeners skip building entries (a measurable share of a request's CPU). */
+  logs(side: Side): boolean;
   log(entry: AccessLogEntry): void;
   /** Keep-alive pools for HTTP to next hops and to the application. */
   readonly pools: Pools;

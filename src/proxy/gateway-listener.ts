@@ -125,7 +125,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   }
 
   function log(extra: Partial<AccessLogEntry>, d: Decision, started: number): void {
-    if (!ctx.logging) return;
+    if (!ctx.logs("CLIENT")) return;
     ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version, ...extra });
   }
 
@@ -142,9 +142,9 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       if (!target) throw new Error(`no live endpoint for ${o.workload}:${o.port}`);
       const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
       const series = outboundSeries(ctx, state, d, o.host ?? "", "tcp");
-      ctx.metrics.tcpOpened(series);
+      ctx.metrics.tcpOpened("CLIENT", series);
       splice(stream, up, () => {
-        ctx.metrics.tcpClosed(series);
+        ctx.metrics.tcpClosed("CLIENT", series);
         log({ protocol: "tcp", upstream: `${target.host}:${target.port}` }, d, started);
       });
     } catch (e) {
@@ -168,12 +168,12 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const o = d.outcome;
     if (o.kind === "response") {
       res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
-      ctx.metrics.request(series, o.status, Date.now() - started);
+      ctx.metrics.request("CLIENT", series, o.status, Date.now() - started);
       return log({ ...base, status: o.status }, d, started);
     }
     const target = o.kind === "forward" ? relayTarget(state, o) : undefined;
     if (o.kind !== "forward" || !target) {
-      ctx.metrics.request(series, o.kind === "forward" ? 503 : 0, Date.now() - started);
+      ctx.metrics.request("CLIENT", series, o.kind === "forward" ? 503 : 0, Date.now() - started);
       log({ ...base, error: o.kind === "error" ? o.error : "no live endpoint" }, d, started);
       if (o.kind === "forward") return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
       return void abortRequest(req);
@@ -183,11 +183,11 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     // Both header maps are this request's own (a copy, or the decision's), so they take the header in place.
     send.headers["x-forwarded-proto"] = choice ? "https" : "http";
     const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, (r) => {
-      ctx.metrics.request(series, r.status ?? 0, Date.now() - started);
-      if (ctx.logging) log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
+      ctx.metrics.request("CLIENT", series, r.status ?? 0, Date.now() - started);
+      if (ctx.logs("CLIENT")) log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
     });
     if (!sent) {
-      ctx.metrics.request(series, 503, Date.now() - started);
+      ctx.metrics.request("CLIENT", series, 503, Date.now() - started);
       res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
       log({ ...base, status: 503, error: "no workload certificate yet" }, d, started);
     }

@@ -57,7 +57,7 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   const sourceIp = (stream as Socket).remoteAddress;
   const request: Request = { scheme: appTls ? "https" : "tcp", host: appTls ? appTlsSni : "", port, method: "CONNECT", path: "", headers: {} };
   const d = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp }, request);
-  const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logging && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
+  const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
   if (!app) {
@@ -65,9 +65,9 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
     return void reset(stream as Socket);
   }
   const series = inboundSeries(ctx, state, peer, port, "tcp");
-  ctx.metrics.tcpOpened(series);
+  ctx.metrics.tcpOpened("SERVER", series);
   splice(stream, connect(app.port, app.host), () => {
-    ctx.metrics.tcpClosed(series);
+    ctx.metrics.tcpClosed("SERVER", series);
     log({ upstream: `${app.host}:${app.port}` });
   });
 }
@@ -86,16 +86,16 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path: req.url ?? "/", headers };
   const d: Decision = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request);
   const series = inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http");
-  const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logging && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
+  const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
   if (o.kind === "response") {
     res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
-    ctx.metrics.request(series, o.status, Date.now() - started);
+    ctx.metrics.request("SERVER", series, o.status, Date.now() - started);
     return log({ status: o.status });
   }
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
   if (!app) {
-    ctx.metrics.request(series, 0, Date.now() - started);
+    ctx.metrics.request("SERVER", series, 0, Date.now() - started);
     log({ error: o.kind === "error" ? o.error : "no application listening" });
     return void abortRequest(req);
   }
@@ -103,7 +103,7 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   // Literals and an in-place merge rather than spreads: this runs for every request (headers is this request's own copy).
   if (o.kind === "deliver") Object.assign(headers, o.headers);
   relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers }, (r) => {
-    ctx.metrics.request(series, r.status ?? 0, Date.now() - started);
-    if (ctx.logging) log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` });
+    ctx.metrics.request("SERVER", series, r.status ?? 0, Date.now() - started);
+    if (ctx.logs("SERVER")) log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` });
   });
 }

@@ -7,10 +7,10 @@ const lines = (text: string, prefix: string) => text.split("\n").filter((l) => l
 test("metrics: requests are counted per label set and code, durations fall in Istio's buckets (cumulative)", () => {
   const m = new ProxyMetrics();
   const a = 'reporter="source",destination_service="web.b.svc.cluster.local"';
-  m.request(a, 200, 0.3);
-  m.request(a, 200, 7);
-  m.request(a, 200, 7000);
-  m.request(a, 403, 1);
+  m.request("CLIENT", a, 200, 0.3);
+  m.request("CLIENT", a, 200, 7);
+  m.request("CLIENT", a, 200, 7000);
+  m.request("CLIENT", a, 403, 1);
   const text = m.render();
   assert.deepEqual(lines(text, "istio_requests_total{"), [`istio_requests_total{${a},response_code="200"} 3`, `istio_requests_total{${a},response_code="403"} 1`]);
   const bucket = (code: number, le: string) => lines(text, `istio_request_duration_milliseconds_bucket{${a},response_code="${code}",le="${le}"}`)[0]?.split(" ").at(-1);
@@ -36,9 +36,9 @@ test("metrics: TCP connections opened and closed, and every family is typed even
     "# TYPE istio_tcp_connections_closed_total counter",
   ]);
   const t = 'reporter="destination",request_protocol="tcp"';
-  m.tcpOpened(t);
-  m.tcpOpened(t);
-  m.tcpClosed(t);
+  m.tcpOpened("SERVER", t);
+  m.tcpOpened("SERVER", t);
+  m.tcpClosed("SERVER", t);
   const text = m.render();
   assert.deepEqual(lines(text, "istio_tcp_connections_"), [`istio_tcp_connections_opened_total{${t}} 2`, `istio_tcp_connections_closed_total{${t}} 1`]);
 });

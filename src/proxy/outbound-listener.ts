@@ -37,12 +37,12 @@ export function outboundServer(ctx: ProxyContext): Server {
 
 /** The end of one HTTP request: its metrics, and its access-log line when logging is on (status undefined: no response). */
 function finish(ctx: ProxyContext, series: string, base: Partial<AccessLogEntry>, d: Decision, started: number, status?: number): void {
-  ctx.metrics.request(series, status ?? 0, Date.now() - started);
+  ctx.metrics.request("CLIENT", series, status ?? 0, Date.now() - started);
   logEntry(ctx, status === undefined || base.status !== undefined ? base : { ...base, status }, d, started);
 }
 
 function logEntry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision, started: number): void {
-  if (!ctx.logging) return;
+  if (!ctx.logs("CLIENT")) return;
   ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "outbound", protocol: "http", ...base, decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version });
 }
 
@@ -88,8 +88,8 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   // What the route made of the request (rewrite, header operations), else the request as it came.
   const send = o.http?.request ?? request;
   const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, (r) => {
-    ctx.metrics.request(series, r.status ?? 0, Date.now() - started);
-    if (ctx.logging) logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
+    ctx.metrics.request("CLIENT", series, r.status ?? 0, Date.now() - started);
+    if (ctx.logs("CLIENT")) logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
   });
   if (!sent) {
     res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
@@ -131,9 +131,9 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
     if (!target) throw new HopError(`no live endpoint for ${o.workload}:${o.port}`, "refused");
     const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
     const series = outboundSeries(ctx, state, d, host, "tcp");
-    ctx.metrics.tcpOpened(series);
+    ctx.metrics.tcpOpened("CLIENT", series);
     splice(socket, up, () => {
-      ctx.metrics.tcpClosed(series);
+      ctx.metrics.tcpClosed("CLIENT", series);
       logEntry(ctx, { ...base, upstream: `${target.host}:${target.port}` }, d, started);
     });
   } catch (e) {

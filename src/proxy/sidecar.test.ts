@@ -12,6 +12,7 @@ import { Registry } from "../registry/registry.js";
 import { send, type ClientRequest } from "../scenario/client.js";
 import { meshYaml, snapshotOf } from "../testing/helpers.js";
 import type { Snapshot } from "../store/snapshot.js";
+import type { AccessLogEntry } from "./context.js";
 import { Sidecar } from "./sidecar.js";
 import { HopError, openHop } from "./upstream.js";
 import { connect as connectTcp } from "node:net";
@@ -38,11 +39,17 @@ async function mesh(dbApp?: { host: string; port: number }) {
   };
   for (const a of Object.values(apps)) started.push({ stop: () => a.close() });
   const sidecars: Record<string, Sidecar> = {};
+  /** Access-log lines every sidecar wrote (whether it writes is the configuration's Telemetry to say). */
+  const logs: AccessLogEntry[] = [];
   for (const id of ["a/client", "b/web", "b/db"]) {
     const w = reg.workload(id)!;
     const ports = reg.workloadPorts(w);
     const app = id === "b/db" && dbApp ? dbApp : apps[id] && { host: "127.0.0.1", port: apps[id]!.port };
-    const sc = new Sidecar({ id, address: w.address, ports, log: process.env.ZM_DEBUG ? (e) => console.error(JSON.stringify(e)) : undefined, apps: Object.fromEntries(ports.map((p) => [p, app])) });
+    const log = (e: AccessLogEntry) => {
+      logs.push(e);
+      if (process.env.ZM_DEBUG) console.error(JSON.stringify(e));
+    };
+    const sc = new Sidecar({ id, address: w.address, ports, log, apps: Object.fromEntries(ports.map((p) => [p, app])) });
     const { csrPem, keyPem } = await createCsr(w.spiffe);
     sc.setCredentials({ ...(await ca.sign(csrPem, w.spiffe)), keyPem });
     await sc.start();
@@ -60,7 +67,7 @@ async function mesh(dbApp?: { host: string; port: number }) {
     const [host, port] = sidecars[id]!.outboundAddress.split(":");
     return { proxy: { host: host!, port: Number(port) } };
   };
-  return { sidecars, push, proxy, reg };
+  return { sidecars, push, proxy, reg, logs };
 }
 
 const http = (url: string, extra: Partial<ClientRequest> = {}): ClientRequest => {
@@ -142,6 +149,32 @@ test("data path: each proxy serves Istio's standard metrics for what it handled,
   assert.equal(value(client, "istio_tcp_connections_closed_total", { reporter: "source", destination_workload: "db" }), 1);
   assert.equal(value(db, "istio_tcp_connections_opened_total", { reporter: "destination", destination_workload: "db", connection_security_policy: "mutual_tls" }), 1);
   assert.equal(value(web, "istio_tcp_connections_opened_total", {}), 0, "web handled no TCP");
+});
+
+test("data path: Telemetry decides what each side logs and counts, as pushed", async () => {
+  const m = await mesh();
+  const call = async () => {
+    m.logs.length = 0;
+    const r = await send(http("http://web.b:8080/t"), m.proxy("a/client"));
+    assert.equal(r.kind === "response" && r.status, 200);
+    return m.logs.map((l) => `${l.proxy} ${l.direction}`).sort();
+  };
+  assert.deepEqual(await call(), [], "Istio's default: no access log");
+  const tel = (ns: string, name: string, spec: string) => `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+  m.push(snapshotOf([BASE, tel("istio-system", "mesh-default", "accessLogging: [{providers: [{name: envoy}]}]")].join("\n---\n")));
+  assert.deepEqual(await call(), ["a/client outbound", "b/web inbound"], "a mesh-wide Telemetry turns it on for both sides");
+  m.push(snapshotOf([
+    BASE,
+    tel("istio-system", "mesh-default", "accessLogging: [{providers: [{name: envoy}]}]\nmetrics: [{overrides: [{match: {metric: REQUEST_COUNT, mode: SERVER}, disabled: true}]}]"),
+    tel("b", "web-quiet", "selector: {matchLabels: {app: web}}\naccessLogging: [{match: {mode: SERVER}, disabled: true}]"),
+  ].join("\n---\n")));
+  assert.deepEqual(await call(), ["a/client outbound"], "web's own Telemetry turns its inbound log off");
+  const [host, port] = m.sidecars["b/web"]!.statsAddress.split(":");
+  const stats = await send(http(`http://${host}:${port}/stats/prometheus`), { direct: { host: host!, port: Number(port) } });
+  const text = stats.kind === "response" ? stats.body ?? "" : "";
+  // Three calls reached web; the last after REQUEST_COUNT was turned off on the server side, while durations still count.
+  assert.match(text, /^istio_requests_total\{reporter="destination".*response_code="200"\} 2$/m);
+  assert.match(text, /^istio_request_duration_milliseconds_count\{reporter="destination".*response_code="200"\} 3$/m);
 });
 
 test("data path: an invalid push is rejected and the last good configuration stays", async () => {

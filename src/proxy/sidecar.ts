@@ -5,6 +5,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Env } from "../policy/context.js";
 import { defaultWorld } from "../policy/world.js";
+import type { Side } from "../policy/telemetry.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import type { AccessLogEntry, ProxyContext } from "./context.js";
 import type { Credentials } from "./credentials.js";
@@ -31,7 +32,10 @@ export interface SidecarOptions {
   ports: number[];
   /** Where the application listens, per workload port. */
   apps: Record<number, { host: string; port: number }>;
+  /** Where access-log lines go; none: never written. Whether a request is logged is Telemetry's and meshConfig's to say. */
   log?: (e: AccessLogEntry) => void;
+  /** Log every request whatever the configuration says (the scenario runner's diagnostics). */
+  logAll?: boolean;
   outboundPort?: number;
   /** Port of the Prometheus stats endpoint (default 15090; a taken one falls back to a free port). */
   statsPort?: number;
@@ -75,8 +79,8 @@ export class Sidecar implements ProxyContext {
   appTarget(port: number) {
     return this.opts.apps[port];
   }
-  get logging(): boolean {
-    return this.opts.log !== undefined;
+  logs(side: Side): boolean {
+    return this.opts.log !== undefined && (this.opts.logAll === true || this.current?.telemetry[side].accessLog === true);
   }
   log(e: AccessLogEntry): void {
     this.opts.log?.(e);
@@ -111,6 +115,7 @@ export class Sidecar implements ProxyContext {
     if ("error" in s) return { ack: false, version: config.version, error: s.error };
     this.current = s;
     this.labels = new Map();
+    this.metrics.keep(s.telemetry.CLIENT.metrics, s.telemetry.SERVER.metrics);
     return { ack: true, version: config.version };
   }
 

@@ -8,12 +8,15 @@ import { candidateNames } from "../registry/dns.js";
 import type { Workload } from "../registry/model.js";
 import { Registry } from "../registry/registry.js";
 import { Snapshot } from "../store/snapshot.js";
+import { telemetryPlan, type TelemetryPlan } from "../policy/telemetry.js";
 
 export interface ProxyState {
   version: number;
   snapshot: Snapshot;
   workload: Workload;
   config: ProxyConfig;
+  /** What Telemetry and meshConfig ask this proxy to log and count. */
+  telemetry: TelemetryPlan;
 }
 
 export function stateFrom(config: ProxyConfig): ProxyState | { error: string } {
@@ -24,7 +27,7 @@ export function stateFrom(config: ProxyConfig): ProxyState | { error: string } {
   const snapshot = Snapshot.of(parsed.resources, config.mesh, config.version);
   const workload = Registry.of(snapshot).workload(config.workload);
   if (!workload) return { error: `the pushed configuration has no workload ${config.workload}` };
-  return { version: config.version, snapshot, workload, config };
+  return { version: config.version, snapshot, workload, config, telemetry: telemetryPlan(snapshot, workload) };
 }
 
 /** Where to connect for a next hop: a live endpoint, a name the control plane resolved, or the host itself. */

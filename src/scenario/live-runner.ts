@@ -148,7 +148,9 @@ export class LiveMesh {
         const boot = await this.admin.call<{ token: string; control: string }>("POST", "/v1/bootstrap", { workload: id });
         r.proxy = new MeshProcess(`sidecar ${id}`, [
           "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", w.address, "--control", boot.body.control, "--root-cert", this.rootFile, "--token", boot.body.token,
-          "--ports", ports.join(","), ...ports.filter((p) => appAt[p]).flatMap((p) => ["--app", `${p}=${appAt[p]}`]), ...(w.gateway ? ["--gateway"] : []), ...this.proxyArgs,
+          "--ports", ports.join(","), ...ports.filter((p) => appAt[p]).flatMap((p) => ["--app", `${p}=${appAt[p]}`]), ...(w.gateway ? ["--gateway"] : []),
+          // Whatever the scenario's Telemetry says, the runner keeps every decision to explain a failed probe.
+          "--log-every-request", ...this.proxyArgs,
         ], this.proxyNode);
         const ready = await r.proxy.waitFor((l) => l.type === "ready");
         r.outbound = w.gateway ? undefined : String(ready.outbound);
