@@ -229,9 +229,21 @@ export interface ClientTls {
   insecureSkipVerify: boolean;
 }
 
+/** DestinationRule outlierDetection, with Istio's defaults filled in (present only when the rule has the block). */
+export interface OutlierDetection {
+  /** Consecutive 5xx answers (connect failures and resets included) that eject an endpoint; 0 disables. */
+  consecutive5xxErrors: number;
+  /** Consecutive 502/503/504 (and connect failures) that eject; 0 disables. */
+  consecutiveGatewayErrors: number;
+  baseEjectionTimeMs: number;
+  /** No ejection once this share of the endpoints is ejected. */
+  maxEjectionPercent: number;
+}
+
 export interface TrafficPolicy {
   tls?: ClientTls;
   loadBalancer?: string;
+  outlierDetection?: OutlierDetection;
   portLevel: { port: number; tls?: ClientTls }[];
 }
 

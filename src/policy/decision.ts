@@ -2,6 +2,7 @@
 // The proxies log it, the CLI prints it, the scenario runner compares it.
 
 import type { HttpRouteHandling } from "./route-timing.js";
+import type { OutlierDetection } from "../api/types.js";
 
 /** Another endpoint of the same destination, for a retry (Envoy retries on a host not tried before). */
 export interface HopEndpoint {
@@ -19,9 +20,18 @@ export type Outcome =
   /** Sent on to a host outside what the engine models (check without a scenario's externals). */
   | { kind: "forwarded"; host: string; port: number }
   /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
-  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[] }
+  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[]; outlier?: OutlierPlan }
   /** Live proxies decide one hop: hand the request to the local application on this port. */
   | { kind: "deliver"; port: number; headers: Record<string, string> };
+
+/** The DestinationRule's outlier detection for the chosen service port: how the live proxy judges the endpoint's answers. */
+export interface OutlierPlan {
+  policy: OutlierDetection;
+  /** The service port ("host:port"): ejection limits count per service. */
+  key: string;
+  /** How many endpoints it has. */
+  hosts: number;
+}
 
 export type Stage =
   | "source" | "sidecar-scope" | "outbound" | "route" | "mtls" | "peer-authn" | "sidecar-ingress"

@@ -77,13 +77,16 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${t.service.hostname}:${t.port.port}`, DenyCodes.NO_ENDPOINT);
   }
   const mtls = decideMtls(index, sender.proxy, ep.workload, ep.port, tls);
-  trail.add({ stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length === 1 ? "1 endpoint" : `${endpoints.length} endpoints, ${LB_NAMES[lb]}`}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined });
+  const od = fromTrafficPolicy(dr, t.subset, (tp) => tp.outlierDetection);
+  const ejecting = od && endpoints.length > 1 ? `, outlier detection ejects after ${od.consecutive5xxErrors || od.consecutiveGatewayErrors} consecutive errors` : "";
+  trail.add({ stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length === 1 ? "1 endpoint" : `${endpoints.length} endpoints, ${LB_NAMES[lb]}${ejecting}`}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined });
   if (env.scope === "hop") {
     // The destination's sidecar (or gateway) decides the rest; a peer must present one of the identities the service runs as.
     const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];
     // The other endpoints, in the order round robin would reach them: where a retry goes next.
     const alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
-    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk), ...(alternates.length ? { alternates } : {}) }, `forwarded to ${ep.workload.id}:${ep.port}`);
+    const outlier = od ? { policy: od, key: `${t.service.hostname}:${t.port.port}`, hosts: endpoints.length } : undefined;
+    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk), ...(alternates.length ? { alternates } : {}), ...(outlier ? { outlier } : {}) }, `forwarded to ${ep.workload.id}:${ep.port}`);
   }
   if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, t.port.port, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined });
   return arriveAt(walk, ep.workload, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined, sourceIp: sender.proxy?.address });

@@ -43,3 +43,57 @@ test("balancer: in-flight counts go up per request and down once per end", () =>
   assert.equal(b.load("a:80"), 0);
   assert.equal(new Balancer().pick(["only:80"], "svc:80", "LEAST_REQUEST"), 0);
 });
+
+const OD = { consecutive5xxErrors: 3, consecutiveGatewayErrors: 0, baseEjectionTimeMs: 1000, maxEjectionPercent: 100 };
+/** A clock the test moves. */
+const clock = () => {
+  let t = 0;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+};
+
+const ejectionCases: { name: string; od?: Partial<typeof OD>; answers: number[]; ejected: boolean }[] = [
+  { name: "three consecutive 5xx eject", answers: [500, 503, 500], ejected: true },
+  { name: "connect failures and resets count as 5xx", answers: [0, 0, 0], ejected: true },
+  { name: "a success in between starts the count again", answers: [500, 500, 200, 500, 500], ejected: false },
+  { name: "4xx answers are not errors", answers: [404, 403, 429], ejected: false },
+  { name: "consecutive5xxErrors 0 disables it", od: { consecutive5xxErrors: 0 }, answers: [500, 500, 500, 500], ejected: false },
+  { name: "gateway errors alone: 502/503/504 and no answer count", od: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 2 }, answers: [502, 0], ejected: true },
+  { name: "… a 500 breaks a run of gateway errors", od: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 2 }, answers: [503, 500, 503], ejected: false },
+];
+
+for (const c of ejectionCases) {
+  test(`balancer outlier detection: ${c.name}`, () => {
+    const b = new Balancer(Math.random, clock().now);
+    for (const s of c.answers) b.report("a:80", "svc:80", s, { ...OD, ...c.od }, 3);
+    assert.equal(b.ejected("a:80"), c.ejected);
+  });
+}
+
+test("balancer outlier detection: an ejected endpoint sits out for baseEjectionTime × times ejected, then serves again", () => {
+  const c = clock();
+  const b = new Balancer(draws(0, 0, 0, 0, 0, 0, 0, 0), c.now);
+  for (let i = 0; i < 3; i++) b.report("a:80", "svc:80", 500, OD, 3);
+  assert.deepEqual([0, 1, 2, 3].map(() => b.pick(EPS, "svc:80", "ROUND_ROBIN")), [1, 2, 1, 2], "a is skipped");
+  assert.notEqual(b.pick(EPS, "svc:80", "RANDOM"), 0);
+  assert.notEqual(b.pick(EPS, "svc:80", "LEAST_REQUEST"), 0);
+  c.advance(1000);
+  assert.equal(b.ejected("a:80"), false, "back after the base ejection time");
+  for (let i = 0; i < 3; i++) b.report("a:80", "svc:80", 500, OD, 3);
+  c.advance(1999);
+  assert.equal(b.ejected("a:80"), true, "the second ejection lasts twice as long");
+  c.advance(1);
+  assert.equal(b.ejected("a:80"), false);
+});
+
+test("balancer outlier detection: maxEjectionPercent caps ejections per service; all ejected means all serve", () => {
+  const b = new Balancer(Math.random, clock().now);
+  const od = { ...OD, maxEjectionPercent: 30 };
+  for (const ep of ["a:80", "b:80"]) for (let i = 0; i < 3; i++) b.report(ep, "svc:80", 500, od, 3);
+  assert.deepEqual([b.ejected("a:80"), b.ejected("b:80")], [true, false], "one of three ejected is 33%, at or over 30%: no second (Envoy checks the share before ejecting)");
+  for (let i = 0; i < 3; i++) b.report("x:80", "other:80", 500, od, 3);
+  assert.equal(b.ejected("x:80"), true, "another service has its own share");
+
+  const all = new Balancer(Math.random, clock().now);
+  for (const ep of ["a:80", "b:80"]) for (let i = 0; i < 3; i++) all.report(ep, "svc:80", 500, OD, 2);
+  assert.deepEqual([0, 1, 2, 3].map(() => all.pick(["a:80", "b:80"], "svc:80", "ROUND_ROBIN")), [0, 1, 0, 1], "panic: every endpoint ejected, so all serve");
+});

@@ -3,7 +3,7 @@
 // session, HTTP/1.1 on a keep-alive pool).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { Outcome } from "../policy/decision.js";
+import type { OutlierPlan, Outcome } from "../policy/decision.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { ProxyContext } from "./context.js";
 import { forwardH2, h2PlainHeaders } from "./h2.js";
@@ -27,6 +27,8 @@ export interface RelayTarget extends HopTarget {
   endpoint?: string;
   /** Where retry `attempt` (2, 3…) goes: another live endpoint of the destination when there is one. */
   retryTarget?: (attempt: number) => HopTarget;
+  /** The DestinationRule's outlier detection, judging `endpoint`'s answers. */
+  outlier?: OutlierPlan;
 }
 
 type Forward = Extract<Outcome, { kind: "forward" }>;
@@ -41,6 +43,7 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
   const target: RelayTarget = {
     host: at.host, port: at.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port,
     endpoint: o.workload ? `${o.workload}:${o.port}` : undefined,
+    outlier: o.outlier,
     originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined,
     // Resolved on the first retry only: most requests never need them.
     retryTarget: (attempt) => {
@@ -65,9 +68,22 @@ export function relay(
   onDone: (r: ForwardResult) => void,
 ): boolean {
   const ended = t.endpoint ? ctx.balancer.begin(t.endpoint) : undefined;
-  const sent = send(ctx, req, res, t, opts, ended ? (r) => (ended(), onDone(r)) : onDone);
+  const judged = t.outlier && t.endpoint ? judge(ctx, t.endpoint, t.outlier, onDone) : onDone;
+  const sent = send(ctx, req, res, t, opts, ended ? (r) => (ended(), judged(r)) : judged);
   if (!sent) ended?.();
   return sent;
+}
+
+/**
+ * Reports the first endpoint's answer to outlier detection. A request that was retried failed there first
+ * (counted as a gateway error: the retry conditions are 5xx, resets and connect failures); the endpoints
+ * retries went to are not judged.
+ */
+function judge(ctx: ProxyContext, endpoint: string, plan: OutlierPlan, onDone: (r: ForwardResult) => void): (r: ForwardResult) => void {
+  return (r) => {
+    ctx.balancer.report(endpoint, plan.key, r.attempts > 1 ? 503 : r.status ?? 0, plan.policy, plan.hosts);
+    onDone(r);
+  };
 }
 
 function send(

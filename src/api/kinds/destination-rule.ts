@@ -1,6 +1,7 @@
 import { checkHost } from "../host.js";
 import type { Reader } from "../reader.js";
-import type { ClientTls, DestinationRule, Origin, TrafficPolicy } from "../types.js";
+import type { ClientTls, DestinationRule, Origin, OutlierDetection, TrafficPolicy } from "../types.js";
+import { readDuration } from "./common.js";
 import { readExportTo, readMeta } from "./meta.js";
 
 const CLIENT_TLS_MODES = ["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"] as const;
@@ -39,10 +40,23 @@ function readTrafficPolicy(r: Reader): TrafficPolicy | undefined {
   return {
     tls: readClientTls(r.field("tls")),
     loadBalancer: lb.field("simple").enumOf(["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"] as const),
+    outlierDetection: readOutlierDetection(r.field("outlierDetection")),
     portLevel: r.field("portLevelSettings").list().map((p) => ({
       port: p.field("port").object(["number"]).field("number").port({ required: true }) ?? 0,
       tls: readClientTls(p.field("tls")),
     })),
+  };
+}
+
+/** Istio's defaults: 5 consecutive 5xx, gateway errors off, 30 s base ejection, at most 10% ejected. */
+function readOutlierDetection(o: Reader): OutlierDetection | undefined {
+  if (!o.present) return undefined;
+  o.object(["splitExternalLocalOriginErrors", "consecutiveLocalOriginFailures", "consecutiveGatewayErrors", "consecutive5xxErrors", "consecutiveErrors", "interval", "baseEjectionTime", "maxEjectionPercent", "minHealthPercent"]);
+  return {
+    consecutive5xxErrors: o.field("consecutive5xxErrors").int({ min: 0 }) ?? o.field("consecutiveErrors").int({ min: 0 }) ?? 5,
+    consecutiveGatewayErrors: o.field("consecutiveGatewayErrors").int({ min: 0 }) ?? 0,
+    baseEjectionTimeMs: readDuration(o.field("baseEjectionTime")) ?? 30_000,
+    maxEjectionPercent: o.field("maxEjectionPercent").int({ min: 0, max: 100 }) ?? 10,
   };
 }
 
