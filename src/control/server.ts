@@ -205,8 +205,11 @@ export class ControlPlane {
     const record: ProxyRecord = this.proxies.get(workload) ?? { id: workload, connected: true, listeners: {} };
     record.connected = true;
     record.connectedAt = new Date().toISOString();
-    // A new stream starts from nothing: the proxy gets a full push.
+    // A new stream starts from nothing: the proxy gets a full push, and is NOT SENT (not in sync) until it
+    // acknowledges one on this stream — what it acknowledged on the last one says nothing about its hello.
     record.sentJson = undefined;
+    record.sentVersion = undefined;
+    record.nack = undefined;
     this.proxies.set(workload, record);
     const session: Session = { stream, record, leaving: false };
     this.sessions.set(workload, session);
