@@ -44,8 +44,8 @@ export interface ControlPlaneOptions {
   audit?: (line: Record<string, unknown>) => void;
   /** Where endpoints are remembered across restarts (none: a restart forgets them). */
   endpointsFile?: string;
-  /** How long a proxy's endpoints are still served after its stream drops (or the control plane restarts) while it reconnects. */
-  endpointGraceMs?: number;
+  /** How long a proxy's endpoints are still served after its stream drops (or the control plane restarts) while it reconnects (ZEROMESH_ENDPOINT_GRACE). */
+  endpointGraceMs: number;
 }
 
 interface Session {
@@ -74,11 +74,7 @@ export class ControlPlane {
   adminAddress = "";
 
   constructor(private readonly opts: ControlPlaneOptions) {
-    this.endpoints = EndpointBook.open(opts.endpointsFile, this.graceMs(), Date.now());
-  }
-
-  private graceMs(): number {
-    return this.opts.endpointGraceMs ?? 15_000;
+    this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now());
   }
 
   /** Forgets remembered proxies when their grace ends, and pushes the change. */
@@ -110,7 +106,7 @@ export class ControlPlane {
     await new Promise<void>((r) => this.admin!.listen(this.opts.adminPort ?? 15014, host, r));
     this.adminAddress = `${host}:${(this.admin.address() as AddressInfo).port}`;
     const awaited = this.endpoints.awaited();
-    if (awaited.length) this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-remembered", proxies: awaited, graceMs: this.graceMs() });
+    if (awaited.length) this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-remembered", proxies: awaited, graceMs: this.opts.endpointGraceMs });
     this.expireEndpointsLater();
     this.unsubscribe = this.opts.store.subscribe((e) => {
       this.opts.audit?.({ time: new Date().toISOString(), event: "config-change", version: e.version, cause: e.cause, created: e.created, updated: e.updated, deleted: e.deleted, meshChanged: e.meshChanged });

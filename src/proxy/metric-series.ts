@@ -15,9 +15,11 @@ export function outboundSeries(ctx: ProxyContext, state: ProxyState, d: Decision
   const service = d.code === DenyCodes.REGISTRY_ONLY ? "BlackHoleCluster" : o.kind === "forward" && o.host ? o.host : host;
   return ctx.metricLabels(`out ${protocol} ${to ?? ""} ${service}`, () => {
     const reg = Registry.of(state.snapshot);
-    // Istio names the service by its hostname ("web.b" as called is web.b.svc.cluster.local); a wildcard ServiceEntry host stays as called.
+    // Istio names the service by its hostname ("web.b" as called is web.b.svc.cluster.local); a wildcard ServiceEntry
+    // host stays as called; a host outside the registry is the PassthroughCluster, as in Istio (one series, not one per host).
     const named = reg.lookup(service, state.workload.namespace)[0]?.hostname;
-    return outboundLabels(state.workload, to ? reg.workload(to) : undefined, named && !named.startsWith("*") ? named : service, protocol);
+    const name = named ? (named.startsWith("*") ? service : named) : to || service === "BlackHoleCluster" ? service : "PassthroughCluster";
+    return outboundLabels(state.workload, to ? reg.workload(to) : undefined, name, protocol);
   });
 }
 

@@ -136,7 +136,12 @@ test("data path: each proxy serves Istio's standard metrics for what it handled,
   // The TCP connection is counted closed once both sides have ended it: wait for that rather than race it.
   const deadline = Date.now() + 10_000;
   while (value(await stats("a/client"), "istio_tcp_connections_closed_total", { reporter: "source" }) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  // A host outside the registry (ALLOW_ANY passes it through) counts as Istio's PassthroughCluster, not as a series of its own.
+  const [outHost, outPort] = m.sidecars["b/db"]!.statsAddress.split(":");
+  const outside = await send(http(`http://${outHost}:${outPort}/stats/prometheus`), m.proxy("a/client"));
+  assert.equal(outside.kind === "response" && outside.status, 200);
   const client = await stats("a/client");
+  assert.equal(value(client, "istio_requests_total", { reporter: "source", destination_service: "PassthroughCluster", destination_workload: "unknown", response_code: "200" }), 1);
   const web = await stats("b/web");
   const db = await stats("b/db");
   const toWeb = { source_workload: "client", destination_workload: "web", destination_service: "web.b.svc.cluster.local" };
