@@ -240,10 +240,18 @@ export interface OutlierDetection {
   maxEjectionPercent: number;
 }
 
+/** DestinationRule connectionPool limits zeromesh applies (unset: unlimited, as Istio's defaults). */
+export interface ConnectionPool {
+  maxConnections?: number;
+  http1MaxPendingRequests?: number;
+  http2MaxRequests?: number;
+}
+
 export interface TrafficPolicy {
   tls?: ClientTls;
   loadBalancer?: string;
   outlierDetection?: OutlierDetection;
+  connectionPool?: ConnectionPool;
   portLevel: { port: number; tls?: ClientTls }[];
 }
 

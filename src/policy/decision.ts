@@ -20,7 +20,7 @@ export type Outcome =
   /** Sent on to a host outside what the engine models (check without a scenario's externals). */
   | { kind: "forwarded"; host: string; port: number }
   /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
-  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[]; outlier?: OutlierPlan }
+  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[]; outlier?: OutlierPlan; pool?: PoolLimits }
   /** Live proxies decide one hop: hand the request to the local application on this port. */
   | { kind: "deliver"; port: number; headers: Record<string, string> };
 
@@ -31,6 +31,16 @@ export interface OutlierPlan {
   key: string;
   /** How many endpoints it has. */
   hosts: number;
+}
+
+/** The DestinationRule's connection pool for the chosen service port: requests beyond it overflow (503), as Envoy's circuit breakers. */
+export interface PoolLimits {
+  /** The service port ("host:port"): requests are counted per service. */
+  key: string;
+  /** Most requests in flight over HTTP/1.1: maxConnections (one request each) plus http1MaxPendingRequests, and at most http2MaxRequests. */
+  h1: number;
+  /** Most requests in flight over HTTP/2: http2MaxRequests. */
+  h2: number;
 }
 
 export type Stage =

@@ -1,11 +1,11 @@
 // From a proxy to a service: pick an endpoint (or the external host), decide
 // mutual TLS, and hand over to the destination.
 import { hostMatches } from "../api/host.js";
-import type { ClientTls, DestinationRule, TrafficPolicy } from "../api/types.js";
+import type { ClientTls, ConnectionPool, DestinationRule, TrafficPolicy } from "../api/types.js";
 import { resolveConfigHost } from "../registry/dns.js";
 import type { MeshService, ServiceModelPort, Workload } from "../registry/model.js";
 import type { LoadBalancer, Sender, Walk } from "./context.js";
-import { DenyCodes, type Decision } from "./decision.js";
+import { DenyCodes, type Decision, type PoolLimits } from "./decision.js";
 import { handleAtGateway } from "./gateway-path.js";
 import { arriveAt, serveWith } from "./inbound.js";
 import { effectiveMtls } from "./peer-authn.js";
@@ -85,11 +85,22 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];
     // The other endpoints, in the order round robin would reach them: where a retry goes next.
     const alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
-    const outlier = od ? { policy: od, key: `${t.service.hostname}:${t.port.port}`, hosts: endpoints.length } : undefined;
-    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk), ...(alternates.length ? { alternates } : {}), ...(outlier ? { outlier } : {}) }, `forwarded to ${ep.workload.id}:${ep.port}`);
+    const key = `${t.service.hostname}:${t.port.port}`;
+    const outlier = od ? { policy: od, key, hosts: endpoints.length } : undefined;
+    const pool = poolLimits(fromTrafficPolicy(dr, t.subset, (tp) => tp.connectionPool), key);
+    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk), ...(alternates.length ? { alternates } : {}), ...(outlier ? { outlier } : {}), ...(pool ? { pool } : {}) }, `forwarded to ${ep.workload.id}:${ep.port}`);
   }
   if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, t.port.port, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined });
   return arriveAt(walk, ep.workload, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined, sourceIp: sender.proxy?.address });
+}
+
+/** Circuit breaking from a connectionPool: how many requests may be in flight to the service (unset limits: none). */
+function poolLimits(cp: ConnectionPool | undefined, key: string): PoolLimits | undefined {
+  if (!cp) return undefined;
+  const NONE = Number.MAX_SAFE_INTEGER;
+  const h2 = cp.http2MaxRequests ?? NONE;
+  const h1 = Math.min(h2, (cp.maxConnections ?? NONE) + (cp.http1MaxPendingRequests ?? NONE));
+  return h1 >= NONE && h2 >= NONE ? undefined : { key, h1, h2 };
 }
 
 const LB_NAMES: Record<LoadBalancer, string> = { ROUND_ROBIN: "round robin", LEAST_REQUEST: "least request", RANDOM: "random" };

@@ -92,19 +92,29 @@ export class Balancer {
     return (this.health.get(endpoint)?.ejectedUntil ?? 0) > this.now();
   }
 
-  /** Counts a request to `endpoint` as in flight until the returned function is called (once is enough). */
-  begin(endpoint: string): () => void {
-    this.inflight.set(endpoint, this.load(endpoint) + 1);
+  /**
+   * Counts a request to `endpoint` (of service port `key`, when known) as in flight until the returned
+   * function is called (once is enough).
+   */
+  begin(endpoint: string, key?: string): () => void {
+    this.add(endpoint, 1);
+    if (key) this.add(key, 1);
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      const left = this.load(endpoint) - 1;
-      if (left > 0) this.inflight.set(endpoint, left);
-      else this.inflight.delete(endpoint);
+      this.add(endpoint, -1);
+      if (key) this.add(key, -1);
     };
   }
 
+  private add(name: string, n: number): void {
+    const left = this.load(name) + n;
+    if (left > 0) this.inflight.set(name, left);
+    else this.inflight.delete(name);
+  }
+
+  /** Requests in flight to an endpoint ("workload:port") or to a service port ("host:port"). */
   load(endpoint: string): number {
     return this.inflight.get(endpoint) ?? 0;
   }

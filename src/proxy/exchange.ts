@@ -3,7 +3,7 @@
 // session, HTTP/1.1 on a keep-alive pool).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { OutlierPlan, Outcome } from "../policy/decision.js";
+import type { OutlierPlan, Outcome, PoolLimits } from "../policy/decision.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { ProxyContext } from "./context.js";
 import { forwardH2, h2PlainHeaders } from "./h2.js";
@@ -29,6 +29,8 @@ export interface RelayTarget extends HopTarget {
   retryTarget?: (attempt: number) => HopTarget;
   /** The DestinationRule's outlier detection, judging `endpoint`'s answers. */
   outlier?: OutlierPlan;
+  /** The DestinationRule's connection pool: beyond it, requests overflow. */
+  pool?: PoolLimits;
 }
 
 type Forward = Extract<Outcome, { kind: "forward" }>;
@@ -44,6 +46,7 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
     host: at.host, port: at.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port,
     endpoint: o.workload ? `${o.workload}:${o.port}` : undefined,
     outlier: o.outlier,
+    pool: o.pool,
     originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined,
     // Resolved on the first retry only: most requests never need them.
     retryTarget: (attempt) => {
@@ -67,7 +70,13 @@ export function relay(
   opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
   onDone: (r: ForwardResult) => void,
 ): boolean {
-  const ended = t.endpoint ? ctx.balancer.begin(t.endpoint) : undefined;
+  if (t.pool && ctx.balancer.load(t.pool.key) >= (isH2(req) ? t.pool.h2 : t.pool.h1)) {
+    // Envoy's circuit breaker: the request is not sent at all.
+    res.writeHead(503, { "content-type": "text/plain", "x-envoy-overloaded": "true" }).end("upstream connect error or disconnect/reset before headers. reset reason: overflow");
+    onDone({ status: 503, attempts: 0, error: new Error("overflow: the DestinationRule's connectionPool is full") });
+    return true;
+  }
+  const ended = t.endpoint ? ctx.balancer.begin(t.endpoint, t.pool?.key) : undefined;
   const judged = t.outlier && t.endpoint ? judge(ctx, t.endpoint, t.outlier, onDone) : onDone;
   const sent = send(ctx, req, res, t, opts, ended ? (r) => (ended(), judged(r)) : judged);
   if (!sent) ended?.();

@@ -1,6 +1,6 @@
 import { checkHost } from "../host.js";
 import type { Reader } from "../reader.js";
-import type { ClientTls, DestinationRule, Origin, OutlierDetection, TrafficPolicy } from "../types.js";
+import type { ClientTls, ConnectionPool, DestinationRule, Origin, OutlierDetection, TrafficPolicy } from "../types.js";
 import { readDuration } from "./common.js";
 import { readExportTo, readMeta } from "./meta.js";
 
@@ -41,10 +41,25 @@ function readTrafficPolicy(r: Reader): TrafficPolicy | undefined {
     tls: readClientTls(r.field("tls")),
     loadBalancer: lb.field("simple").enumOf(["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"] as const),
     outlierDetection: readOutlierDetection(r.field("outlierDetection")),
+    connectionPool: readConnectionPool(r.field("connectionPool")),
     portLevel: r.field("portLevelSettings").list().map((p) => ({
       port: p.field("port").object(["number"]).field("number").port({ required: true }) ?? 0,
       tls: readClientTls(p.field("tls")),
     })),
+  };
+}
+
+/** The limits that make circuit breaking; the other settings are read (and checked) but not applied. */
+function readConnectionPool(c: Reader): ConnectionPool | undefined {
+  if (!c.present) return undefined;
+  c.object(["tcp", "http"]);
+  const tcp = c.field("tcp").object(["maxConnections", "connectTimeout", "tcpKeepalive", "maxConnectionDuration", "idleTimeout"]);
+  const http = c.field("http").object(["http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"]);
+  return {
+    // 0 is Istio's "not set".
+    maxConnections: tcp.field("maxConnections").int({ min: 0 }) || undefined,
+    http1MaxPendingRequests: http.field("http1MaxPendingRequests").int({ min: 0 }) || undefined,
+    http2MaxRequests: http.field("http2MaxRequests").int({ min: 0 }) || undefined,
   };
 }
 
