@@ -70,7 +70,8 @@ function accessLogFor(mesh: MeshConfig, telemetries: Telemetry[], side: Side): {
     const named = t.accessLogging.filter((a) => applies(a.mode, side)).flatMap((a) => a.providers);
     if (named.length) inScope = named;
   }
-  const state = new Map<string, { on: boolean; by: string }>(defaults.map((p) => [p, { on: true, by: "meshConfig.defaultProviders.accessLogging" }]));
+  // Without Telemetry logging the default providers log; with it, only what its entries for this side say does.
+  const state = new Map<string, { on: boolean; by: string }>(levels.length ? [] : defaults.map((p) => [p, { on: true, by: "meshConfig.defaultProviders.accessLogging" }]));
   let parent = defaults;
   for (const t of levels) {
     for (const a of t.accessLogging) {
