@@ -12,6 +12,8 @@ const cases: { name: string; report: unknown; hosts: string[] }[] = [
   { name: "a destination without a host", report: { destinations: [{ ...good, host: undefined }, good] }, hosts: ["example.com"] },
   { name: "a port that is not a whole number", report: { destinations: [{ ...good, port: "80" }] }, hosts: [] },
   { name: "a count that is not a whole number", report: { destinations: [{ ...good, count: 1.5 }] }, hosts: [] },
+  { name: "a count below one", report: { destinations: [{ ...good, count: 0 }, { ...good, count: -3 }] }, hosts: [] },
+  { name: "a port out of range", report: { destinations: [{ ...good, port: 70000 }] }, hosts: [] },
   { name: "null entries", report: { destinations: [null, good] }, hosts: ["example.com"] },
   { name: "destinations the proxy dropped become one alert", report: { destinations: [], dropped: 7 }, hosts: ["*"] },
 ];

@@ -30,7 +30,8 @@ export class AlertLog {
     for (const d of r.destinations.slice(0, 1000) as Record<string, unknown>[]) {
       if (typeof d !== "object" || d === null) continue;
       const { host, port, protocol, count, reason, policy, first, last } = d;
-      if (typeof host !== "string" || !Number.isInteger(port) || typeof protocol !== "string" || !Number.isInteger(count) || typeof reason !== "string") continue;
+      const portOk = Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65535;
+      if (typeof host !== "string" || !portOk || typeof protocol !== "string" || !Number.isInteger(count) || (count as number) < 1 || typeof reason !== "string") continue;
       const str = (v: unknown) => (typeof v === "string" ? v : undefined);
       out.push({ time: now.toISOString(), event: "egress-blocked", proxy, host, port: port as number, protocol, count: count as number, reason, policy: str(policy), first: str(first) ?? now.toISOString(), last: str(last) ?? now.toISOString() });
     }

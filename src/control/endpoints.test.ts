@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EndpointBook } from "./endpoints.js";
@@ -60,4 +60,18 @@ test("endpoint book: an unreadable or malformed file starts empty", () => {
     writeFileSync(join(dir, "bad.json"), text);
     assert.deepEqual(EndpointBook.open(join(dir, "bad.json"), 500, 0).table(), {}, text);
   }
+});
+
+test("endpoint book: a state directory it cannot write keeps the book in memory and says so once", () => {
+  const dir = mkdtempSync(join(tmpdir(), "zm-ep-"));
+  const errors: string[] = [];
+  // A directory where the file should be: every save fails.
+  const file = join(dir, "endpoints.json");
+  mkdirSync(file);
+  const book = EndpointBook.open(file, 500, 0, (m) => errors.push(m));
+  book.connect("b/web", WEB);
+  book.connect("c/db", DB);
+  assert.deepEqual(book.table(), { "b/web": WEB, "c/db": DB });
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!, /cannot save endpoints to .*endpoints\.json .*check that the state directory is writable/);
 });

@@ -28,15 +28,23 @@ export class EndpointBook {
   private readonly connected: EndpointTable = {};
   private readonly remembered = new Map<string, Remembered>();
 
-  private constructor(private readonly file: string | undefined, private readonly graceMs: number, private readonly plain: EndpointTable) {}
+  /** The last save's failure, so a broken state directory is reported once, not at every change. */
+  private failing?: string;
+
+  private constructor(
+    private readonly file: string | undefined,
+    private readonly graceMs: number,
+    private readonly plain: EndpointTable,
+    private readonly onSaveError: (message: string) => void,
+  ) {}
 
   /**
    * The book as last saved in `file` (none or unreadable: empty), every proxy in it remembered for the grace from `now`.
    * Without a file nothing survives a restart.
    */
-  static open(file: string | undefined, graceMs: number, now: number): EndpointBook {
+  static open(file: string | undefined, graceMs: number, now: number, onSaveError: (message: string) => void = () => {}): EndpointBook {
     const saved = (file && readSaved(file)) || { sidecars: {}, plain: {} };
-    const book = new EndpointBook(file, graceMs, saved.plain);
+    const book = new EndpointBook(file, graceMs, saved.plain, onSaveError);
     for (const [id, listeners] of Object.entries(saved.sidecars)) book.remembered.set(id, { listeners, until: now + graceMs });
     return book;
   }
@@ -104,8 +112,16 @@ export class EndpointBook {
     if (!this.file) return;
     const saved: Saved = { sidecars: this.sidecars(), plain: this.plain };
     // Written aside and renamed, so a crash mid-write leaves the previous book, never half of one.
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(saved));
-    renameSync(`${this.file}.tmp`, this.file);
+    try {
+      writeFileSync(`${this.file}.tmp`, JSON.stringify(saved));
+      renameSync(`${this.file}.tmp`, this.file);
+      this.failing = undefined;
+    } catch (e) {
+      // The book in memory still serves; only a restart would lose what was not saved.
+      const message = `cannot save endpoints to ${this.file} (${(e as Error).message}); check that the state directory is writable`;
+      if (message !== this.failing) this.onSaveError(message);
+      this.failing = message;
+    }
   }
 }
 

@@ -74,7 +74,8 @@ export class ControlPlane {
   adminAddress = "";
 
   constructor(private readonly opts: ControlPlaneOptions) {
-    this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now());
+    this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now(), (error) =>
+      this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-save-error", code: Codes.IO, error }));
   }
 
   /** Forgets remembered proxies when their grace ends, and pushes the change. */
