@@ -141,7 +141,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     try {
       if (!target) throw new Error(`no live endpoint for ${o.workload}:${o.port}`);
       const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
-      const series = outboundSeries(ctx, state, d, o.host ?? "", "tcp");
+      const series = outboundSeries(ctx, state, d, o.host ?? o.address, "tcp");
       ctx.metrics.tcpOpened("CLIENT", series);
       splice(stream, up, () => {
         ctx.metrics.tcpClosed("CLIENT", series);
