@@ -70,11 +70,13 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     endpoints = endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.workload.labels[k] === v));
   }
   const lb = loadBalancerOf(dr, t.subset);
-  const picked = env.pickEndpoint && endpoints.length > 1 ? env.pickEndpoint(endpoints.map((e) => `${e.workload.id}:${e.port}`), `${t.service.hostname}:${t.port.port}`, lb) : 0;
+  // The service port names the balancer's place, ejection and pool counts, and the trail.
+  const key = `${t.service.hostname}:${t.port.port}`;
+  const picked = env.pickEndpoint && endpoints.length > 1 ? env.pickEndpoint(endpoints.map((e) => `${e.workload.id}:${e.port}`), key, lb) : 0;
   const ep = endpoints[picked];
   if (!ep) {
-    trail.add({ stage: "endpoint", at: sender.label, message: `${t.service.hostname}:${t.port.port} has no endpoints` });
-    return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${t.service.hostname}:${t.port.port}`, DenyCodes.NO_ENDPOINT);
+    trail.add({ stage: "endpoint", at: sender.label, message: `${key} has no endpoints` });
+    return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${key}`, DenyCodes.NO_ENDPOINT);
   }
   const mtls = decideMtls(index, sender.proxy, ep.workload, ep.port, tls);
   const od = fromTrafficPolicy(dr, t.subset, (tp) => tp.outlierDetection);
@@ -85,7 +87,6 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];
     // The other endpoints, in the order round robin would reach them: where a retry goes next.
     const alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
-    const key = `${t.service.hostname}:${t.port.port}`;
     const outlier = od ? { policy: od, key, hosts: endpoints.length } : undefined;
     const pool = poolLimits(fromTrafficPolicy(dr, t.subset, (tp) => tp.connectionPool), key);
     return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk), ...(alternates.length ? { alternates } : {}), ...(outlier ? { outlier } : {}), ...(pool ? { pool } : {}) }, `forwarded to ${ep.workload.id}:${ep.port}`);

@@ -12,15 +12,23 @@ import type { ProxyState } from "./state.js";
 export function outboundSeries(ctx: ProxyContext, state: ProxyState, d: Decision, host: string, protocol: PeerLabels["request_protocol"]): string {
   const o = d.outcome;
   const to = o.kind === "forward" ? o.workload : undefined;
-  const service = d.code === DenyCodes.REGISTRY_ONLY ? "BlackHoleCluster" : o.kind === "forward" && o.host ? o.host : host;
+  const blocked = d.code === DenyCodes.REGISTRY_ONLY;
+  const service = blocked ? "BlackHoleCluster" : o.kind === "forward" && o.host ? o.host : host;
   return ctx.metricLabels(`out ${protocol} ${to ?? ""} ${service}`, () => {
     const reg = Registry.of(state.snapshot);
-    // Istio names the service by its hostname ("web.b" as called is web.b.svc.cluster.local); a wildcard ServiceEntry
-    // host stays as called; a host outside the registry is the PassthroughCluster, as in Istio (one series, not one per host).
-    const named = reg.lookup(service, state.workload.namespace)[0]?.hostname;
-    const name = named ? (named.startsWith("*") ? service : named) : to || service === "BlackHoleCluster" ? service : "PassthroughCluster";
+    const name = blocked ? service : serviceName(reg, service, state.workload.namespace, to !== undefined);
     return outboundLabels(state.workload, to ? reg.workload(to) : undefined, name, protocol);
   });
+}
+
+/**
+ * Istio names the service by its hostname ("web.b" as called is web.b.svc.cluster.local); a wildcard ServiceEntry
+ * host stays as called; a host outside the registry is the PassthroughCluster (one series, not one per host).
+ */
+function serviceName(reg: Registry, called: string, namespace: string, toWorkload: boolean): string {
+  const named = reg.lookup(called, namespace)[0]?.hostname;
+  if (named) return named.startsWith("*") ? called : named;
+  return toWorkload ? called : "PassthroughCluster";
 }
 
 /** The metric labels of an inbound request or connection: from the caller's mTLS identity, to this workload's service on `port`. */

@@ -38,7 +38,7 @@ export function outboundServer(ctx: ProxyContext): Server {
 /** The end of one HTTP request: its metrics, and its access-log line when logging is on (status undefined: no response). */
 function finish(ctx: ProxyContext, series: string, base: Partial<AccessLogEntry>, d: Decision, started: number, status?: number): void {
   ctx.metrics.request("CLIENT", series, status ?? 0, Date.now() - started);
-  logEntry(ctx, status === undefined || base.status !== undefined ? base : { ...base, status }, d, started);
+  if (ctx.logs("CLIENT")) logEntry(ctx, status === undefined ? base : { ...base, status }, d, started);
 }
 
 function logEntry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision, started: number): void {
