@@ -43,6 +43,9 @@ export interface PoolLimits {
   h2: number;
 }
 
+/** Envoy's body for a request that got no response headers from upstream (connect failure, reset, overflow). */
+export const UPSTREAM_RESET_BODY = "upstream connect error or disconnect/reset before headers";
+
 export type Stage =
   | "source" | "sidecar-scope" | "outbound" | "route" | "mtls" | "peer-authn" | "sidecar-ingress"
   | "authz" | "gateway" | "tls" | "endpoint" | "app" | "external";

@@ -5,7 +5,7 @@ import type { ClientTls, ConnectionPool, DestinationRule, TrafficPolicy } from "
 import { resolveConfigHost } from "../registry/dns.js";
 import type { MeshService, ServiceModelPort, Workload } from "../registry/model.js";
 import type { LoadBalancer, Sender, Walk } from "./context.js";
-import { DenyCodes, type Decision, type PoolLimits } from "./decision.js";
+import { DenyCodes, UPSTREAM_RESET_BODY, type Decision, type PoolLimits } from "./decision.js";
 import { handleAtGateway } from "./gateway-path.js";
 import { arriveAt, serveWith } from "./inbound.js";
 import { effectiveMtls } from "./peer-authn.js";
@@ -145,7 +145,7 @@ export function reachExternal(walk: Walk, host: string, port: number, originateT
   if (!ext) {
     trail.add({ stage: "external", at: host, message: `${host}:${port} does not exist or does not answer` });
     // A proxy turns a failed upstream into 503 (HTTP) or a reset; a client on its own fails to resolve or connect.
-    if (viaProxy) return trail.end(req.scheme === "http" ? { kind: "response", status: 503, body: "upstream connect error or disconnect/reset before headers" } : { kind: "error", error: "reset" }, `${host}:${port} does not answer the proxy`, DenyCodes.NO_ENDPOINT);
+    if (viaProxy) return trail.end(req.scheme === "http" ? { kind: "response", status: 503, body: UPSTREAM_RESET_BODY } : { kind: "error", error: "reset" }, `${host}:${port} does not answer the proxy`, DenyCodes.NO_ENDPOINT);
     return trail.end({ kind: "error", error: "unresolved" }, `${host} does not resolve to anything that listens on port ${port}`, DenyCodes.UNRESOLVED);
   }
   if (originateTls && ext.serve === "https" && req.scheme === "http") {

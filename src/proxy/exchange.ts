@@ -3,7 +3,7 @@
 // session, HTTP/1.1 on a keep-alive pool).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { OutlierPlan, Outcome, PoolLimits } from "../policy/decision.js";
+import { UPSTREAM_RESET_BODY, type OutlierPlan, type Outcome, type PoolLimits } from "../policy/decision.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { ProxyContext } from "./context.js";
 import { forwardH2, h2PlainHeaders } from "./h2.js";
@@ -72,7 +72,7 @@ export function relay(
 ): boolean {
   if (t.pool && ctx.balancer.load(t.pool.key) >= (isH2(req) ? t.pool.h2 : t.pool.h1)) {
     // Envoy's circuit breaker: the request is not sent at all.
-    res.writeHead(503, { "content-type": "text/plain", "x-envoy-overloaded": "true" }).end("upstream connect error or disconnect/reset before headers. reset reason: overflow");
+    res.writeHead(503, { "content-type": "text/plain", "x-envoy-overloaded": "true" }).end(`${UPSTREAM_RESET_BODY}. reset reason: overflow`);
     onDone({ status: 503, attempts: 0, error: new Error("overflow: the DestinationRule's connectionPool is full") });
     return true;
   }

@@ -4,6 +4,7 @@
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import { UPSTREAM_RESET_BODY } from "../policy/decision.js";
 import { applyHeaderOps } from "../policy/header-ops.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
@@ -136,7 +137,7 @@ export function forwardH2(
       if (run.finished || current !== up) return;
       const f: Failure = up.rstCode === constants.NGHTTP2_REFUSED_STREAM ? "refused-stream" : !connected ? "connect-failure" : "reset";
       if (!to.headersSent && route && retriableFailure(route.retries, f) && canRetry()) return retry();
-      answer(503, "upstream connect error or disconnect/reset before headers", e);
+      answer(503, UPSTREAM_RESET_BODY, e);
     });
     for (const c of kept) up.write(c);
     if (ended) up.end();

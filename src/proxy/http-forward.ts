@@ -3,6 +3,7 @@
 // Envoy's router does.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
+import { UPSTREAM_RESET_BODY } from "../policy/decision.js";
 import { applyHeaderOps } from "../policy/header-ops.js";
 import type { Duplex } from "node:stream";
 import type { RetryCondition, RetryPolicy } from "../api/types.js";
@@ -150,7 +151,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
       abortRequest(from);
       return run.finish({ error: e });
     }
-    const [status, body] = f === "per-try-timeout" ? [504, "upstream request timeout"] : [503, "upstream connect error or disconnect/reset before headers"];
+    const [status, body] = f === "per-try-timeout" ? [504, "upstream request timeout"] : [503, UPSTREAM_RESET_BODY];
     to.writeHead(status, { "content-type": "text/plain" }).end(body);
     run.finish({ status, error: e });
   };
