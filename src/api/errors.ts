@@ -14,6 +14,9 @@ export const Codes = {
   CA_CSR: "ZM_CA_CSR_INVALID",
   CA_IDENTITY: "ZM_CA_IDENTITY_MISMATCH",
   BOOTSTRAP: "ZM_BOOTSTRAP_REJECTED",
+  ADMIN_AUTH: "ZM_ADMIN_UNAUTHENTICATED",
+  TOO_LARGE: "ZM_REQUEST_TOO_LARGE",
+  BAD_MESSAGE: "ZM_BAD_MESSAGE",
 } as const;
 export type Code = (typeof Codes)[keyof typeof Codes];
 

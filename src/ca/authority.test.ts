@@ -103,11 +103,19 @@ test("bootstrap: a credential proves one identity until it expires", () => {
   const auth = BootstrapAuthority.openOrCreate(dir);
   const t = new Date("2026-11-21T12:00:00Z");
   const token = auth.issue({ workload: "shop/web", spiffe: WEB }, new Date(t.getTime() + HOUR));
-  assert.deepEqual(BootstrapAuthority.openOrCreate(dir).verify(token, t), { workload: "shop/web", spiffe: WEB });
+  const claim = BootstrapAuthority.openOrCreate(dir).verify(token, t);
+  assert.deepEqual({ workload: claim.workload, spiffe: claim.spiffe }, { workload: "shop/web", spiffe: WEB });
   const [payload, mac] = token.split(".");
   const forged = Buffer.from(Buffer.from(payload!, "base64url").toString().replace("sa/web", "sa/db")).toString("base64url");
   assert.throws(() => auth.verify(`${forged}.${mac}`, t), /does not verify/);
   assert.throws(() => auth.verify(token, new Date(t.getTime() + 2 * HOUR)), /expired/);
   assert.throws(() => BootstrapAuthority.openOrCreate(tmp()).verify(token, t), /does not verify/);
   assert.throws(() => auth.verify("nonsense", t), /malformed/);
+  // Good for one certificate: spent, it is refused, also by a control plane restarted on the same state.
+  auth.spend(claim, t);
+  assert.throws(() => auth.verify(token, t), /already used/);
+  assert.throws(() => BootstrapAuthority.openOrCreate(dir).verify(token, t), /already used/);
+  assert.throws(() => auth.spend(claim, t), /already used/);
+  auth.refund(claim);
+  assert.equal(auth.verify(token, t).id, claim.id, "a refund (no certificate was issued) makes it good again");
 });

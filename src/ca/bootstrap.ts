@@ -1,8 +1,10 @@
 // Bootstrap credentials: what a proxy shows the control plane to prove which
 // workload it runs as, before it has a certificate. HMAC-signed by a secret
-// that never leaves the control plane's state directory.
+// that never leaves the control plane's state directory, short-lived, and good
+// for one certificate: a credential that leaked after its proxy used it (or
+// that another process used first) gets nothing.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Codes, ZmError } from "../api/errors.js";
 
@@ -12,8 +14,25 @@ export interface BootstrapIdentity {
   spiffe: string;
 }
 
+export interface BootstrapClaim extends BootstrapIdentity {
+  /** The credential's own id: spent once it has bought a certificate. */
+  id: string;
+  expiresAt: number;
+}
+
 export class BootstrapAuthority {
-  constructor(private readonly secret: Buffer) {}
+  /** Spent credential ids and their expiry (after which the signature check refuses them anyway). */
+  private readonly spent = new Map<string, number>();
+
+  constructor(private readonly secret: Buffer, private readonly spentFile?: string) {
+    if (spentFile && existsSync(spentFile)) {
+      try {
+        for (const [id, e] of Object.entries(JSON.parse(readFileSync(spentFile, "utf8")) as Record<string, number>)) this.spent.set(id, e);
+      } catch {
+        // An unreadable list forgets nothing that matters for long: credentials live minutes.
+      }
+    }
+  }
 
   static openOrCreate(stateDir: string): BootstrapAuthority {
     const file = join(stateDir, "bootstrap.key");
@@ -21,7 +40,7 @@ export class BootstrapAuthority {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       writeFileSync(file, randomBytes(32).toString("hex"), { mode: 0o600 });
     }
-    return new BootstrapAuthority(Buffer.from(readFileSync(file, "utf8").trim(), "hex"));
+    return new BootstrapAuthority(Buffer.from(readFileSync(file, "utf8").trim(), "hex"), join(stateDir, "bootstrap-spent.json"));
   }
 
   private mac(payload: string): string {
@@ -29,18 +48,35 @@ export class BootstrapAuthority {
   }
 
   issue(id: BootstrapIdentity, expiresAt: Date): string {
-    const payload = Buffer.from(JSON.stringify({ w: id.workload, s: id.spiffe, e: expiresAt.getTime() })).toString("base64url");
+    const payload = Buffer.from(JSON.stringify({ w: id.workload, s: id.spiffe, e: expiresAt.getTime(), j: randomBytes(16).toString("base64url") })).toString("base64url");
     return `${payload}.${this.mac(payload)}`;
   }
 
-  verify(token: string, now: Date): BootstrapIdentity {
+  verify(token: string, now: Date): BootstrapClaim {
     const [payload, mac, extra] = token.split(".");
-    if (!payload || !mac || extra !== undefined) throw new ZmError(Codes.BOOTSTRAP, "malformed bootstrap credential");
+    if (!payload || !mac || extra !== undefined || token.length > 4096) throw new ZmError(Codes.BOOTSTRAP, "malformed bootstrap credential");
     const want = Buffer.from(this.mac(payload));
     const got = Buffer.from(mac);
     if (want.length !== got.length || !timingSafeEqual(want, got)) throw new ZmError(Codes.BOOTSTRAP, "bootstrap credential signature does not verify (issued by another control plane?)");
-    const body = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { w: string; s: string; e: number };
+    const body = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { w: string; s: string; e: number; j: string };
     if (body.e < now.getTime()) throw new ZmError(Codes.BOOTSTRAP, `bootstrap credential for ${body.w} expired at ${new Date(body.e).toISOString()}`);
-    return { workload: body.w, spiffe: body.s };
+    if (this.spent.has(body.j)) throw new ZmError(Codes.BOOTSTRAP, `bootstrap credential for ${body.w} was already used for a certificate; ask for a new one`);
+    return { workload: body.w, spiffe: body.s, id: body.j, expiresAt: body.e };
+  }
+
+  /** Marks a credential used (call before the certificate is handed out, so two requests cannot both spend it). */
+  spend(claim: BootstrapClaim, now: Date): void {
+    if (this.spent.has(claim.id)) throw new ZmError(Codes.BOOTSTRAP, `bootstrap credential for ${claim.workload} was already used for a certificate; ask for a new one`);
+    for (const [id, e] of this.spent) if (e < now.getTime()) this.spent.delete(id);
+    this.spent.set(claim.id, claim.expiresAt);
+    if (this.spentFile) {
+      writeFileSync(`${this.spentFile}.tmp`, JSON.stringify(Object.fromEntries(this.spent)), { mode: 0o600 });
+      renameSync(`${this.spentFile}.tmp`, this.spentFile);
+    }
+  }
+
+  /** Gives a credential back when the certificate it was spent on could not be issued. */
+  refund(claim: BootstrapClaim): void {
+    this.spent.delete(claim.id);
   }
 }

@@ -7,6 +7,7 @@ import type { ProxyConfig } from "../control/proxy-config.js";
 import { stateFrom } from "../proxy/state.js";
 import { Registry } from "../registry/registry.js";
 import { AdminClient } from "../control/admin-client.js";
+import { adminTokenPath, readAdminToken } from "../control/admin-credential.js";
 import type { EgressAlert } from "../control/alerts.js";
 import { listConfigFiles } from "../store/apply.js";
 import { loadText } from "../api/load.js";
@@ -14,9 +15,10 @@ import { parse } from "./args.js";
 import type { Io } from "./io.js";
 import { table } from "./table.js";
 
-/** The control plane's admin API: --admin, else ZEROMESH_ADMIN. */
+/** The control plane's admin API: --admin, else ZEROMESH_ADMIN; with the admin credential (ZEROMESH_ADMIN_TOKEN_FILE, else the state directory's). */
 export function adminClient(admin?: string): AdminClient {
-  return new AdminClient(admin ?? loadSettings().admin);
+  const settings = loadSettings();
+  return new AdminClient(admin ?? settings.admin, readAdminToken(adminTokenPath(settings)));
 }
 
 /** One admin call; an unreachable control plane or a refusal becomes a ZmError with the server's code and messages. */

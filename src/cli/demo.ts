@@ -33,10 +33,11 @@ Paste these while the mesh runs:
   curl -x http://${web} http://backend.shop:9000/api/orders        # allowed
   curl -x http://${web} http://backend.shop:9000/admin             # 403 RBAC: access denied
   curl -x http://${web} telnet://db.shop:5432                      # reset: db is outside web's egress scope
-  ZEROMESH_ADMIN=${mesh.adminAddress} node dist/cli/main.js proxy-status
-  ZEROMESH_ADMIN=${mesh.adminAddress} node dist/cli/main.js proxy-config clusters shop/web
-  ZEROMESH_ADMIN=${mesh.adminAddress} node dist/cli/main.js metrics shop/web         # Istio's metrics, Prometheus format
-  ZEROMESH_ADMIN=${mesh.adminAddress} node dist/cli/main.js alerts                   # egress REGISTRY_ONLY blocked (after the telnet above)
+  export ZEROMESH_ADMIN=${mesh.adminAddress} ZEROMESH_ADMIN_TOKEN_FILE=${mesh.adminTokenFile}   # the admin API and its credential (0600)
+  node dist/cli/main.js proxy-status
+  node dist/cli/main.js proxy-config clusters shop/web
+  node dist/cli/main.js metrics shop/web         # Istio's metrics, Prometheus format
+  node dist/cli/main.js alerts                   # egress REGISTRY_ONLY blocked (after the telnet above)
   node dist/cli/main.js check -f examples/demo/config.yaml --from legacy/intruder --to http://backend.shop:9000/api/orders
 `);
   if (values.exit || process.env.CI) {

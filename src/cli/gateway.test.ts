@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import { createRoot, issueLeaf } from "../ca/x509.js";
 import { AdminClient } from "../control/admin-client.js";
+import { readAdminToken } from "../control/admin-credential.js";
 import { MeshProcess } from "../scenario/processes.js";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -39,8 +40,10 @@ test("gateway: run by hand; a rotated Secret is served to new connections withou
   const cp = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--port", "0", "--admin-port", "0"]);
   const procs: MeshProcess[] = [];
   try {
-    const adminAddr = String((await cp.waitFor((l) => l.ready === true)).admin);
-    const admin = new AdminClient(adminAddr);
+    const ready = await cp.waitFor((l) => l.ready === true);
+    const adminAddr = String(ready.admin);
+    const admin = new AdminClient(adminAddr, readAdminToken(String(ready.adminTokenFile)));
+    const cliEnv = { ZEROMESH_ADMIN_TOKEN_FILE: String(ready.adminTokenFile) };
     const apply = async (text: string) => assert.equal((await admin.call("POST", "/v1/apply", { files: [{ file: "t.yaml", text }] })).status, 200);
     await apply([
       "apiVersion: v1\nkind: Namespace\nmetadata: {name: edge}",
@@ -51,8 +54,8 @@ test("gateway: run by hand; a rotated Secret is served to new connections withou
       "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: shop, namespace: shop}\nspec:\n  selector: {gw: edge}\n  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ['*'], tls: {mode: SIMPLE, credentialName: shop-credential}}]",
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: shop, namespace: shop}\nspec: {hosts: [shop.example.com], gateways: [shop], http: [{route: [{destination: {host: web}}]}]}",
     ].join("\n---\n"));
-    procs.push(new MeshProcess("web", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "web", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", `require("http").createServer((q, s) => s.end("web")).listen(${port}, "127.0.0.1")`]));
-    const gw = new MeshProcess("gateway", ["gateway", "--admin", adminAddr, "--namespace", "edge", "--name", "edge", "--labels", "gw=edge", "--port", "9443", "--access-log", "off"]);
+    procs.push(new MeshProcess("web", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "web", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", `require("http").createServer((q, s) => s.end("web")).listen(${port}, "127.0.0.1")`], { env: cliEnv }));
+    const gw = new MeshProcess("gateway", ["gateway", "--admin", adminAddr, "--namespace", "edge", "--name", "edge", "--labels", "gw=edge", "--port", "9443", "--access-log", "off"], { env: cliEnv });
     procs.push(gw);
     const [host, p] = (await gw.listening())[0]!.split(":");
     const at = { host: host!, port: Number(p) };

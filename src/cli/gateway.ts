@@ -3,6 +3,7 @@
 // gateway template), selected by Gateway resources through its labels.
 import { stringify } from "yaml";
 import { loadSettings } from "../config/settings.js";
+import { PROXY_RUN_BY_HAND } from "../registry/injection.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { loopbackAddressFor } from "../registry/registry.js";
 import { adminCall, adminClient } from "./admin.js";
@@ -28,7 +29,7 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
     spec: {
       selector: { matchLabels: labels },
       template: {
-        metadata: { labels, annotations: { "inject.istio.io/templates": "gateway" } },
+        metadata: { labels, annotations: { "inject.istio.io/templates": "gateway", [PROXY_RUN_BY_HAND.key]: PROXY_RUN_BY_HAND.value } },
         spec: { serviceAccountName: values["service-account"] ?? "default", containers: [{ name: "istio-proxy", image: "auto", ports: ports.map((p) => ({ containerPort: p })) }] },
       },
     },

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { createRoot, issueLeaf } from "../ca/x509.js";
 import { AdminClient } from "../control/admin-client.js";
+import { readAdminToken } from "../control/admin-credential.js";
 import { MeshProcess } from "../scenario/processes.js";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -87,8 +88,10 @@ test("gRPC through an ingress gateway (h2c and TLS with ALPN h2) to a sidecar: s
   const procs: MeshProcess[] = [];
   const clients: grpc.Client[] = [];
   try {
-    const adminAddr = String((await cp.waitFor((l) => l.ready === true)).admin);
-    const admin = new AdminClient(adminAddr);
+    const ready = await cp.waitFor((l) => l.ready === true);
+    const adminAddr = String(ready.admin);
+    const admin = new AdminClient(adminAddr, readAdminToken(String(ready.adminTokenFile)));
+    const cliEnv = { ZEROMESH_ADMIN_TOKEN_FILE: String(ready.adminTokenFile) };
     const res = await admin.call("POST", "/v1/apply", { files: [{ file: "grpc.yaml", text: [
       "apiVersion: v1\nkind: Namespace\nmetadata: {name: edge}",
       "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}",
@@ -102,8 +105,8 @@ test("gRPC through an ingress gateway (h2c and TLS with ALPN h2) to a sidecar: s
       "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-forbidden, namespace: shop}\nspec:\n  selector: {matchLabels: {app: greeter}}\n  action: DENY\n  rules: [{to: [{operation: {paths: [/greeter.Greeter/Forbidden]}}]}]",
     ].join("\n---\n") }] });
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    procs.push(new MeshProcess("greeter", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "greeter", "--labels", "app=greeter", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", serverScript(port)]));
-    const gw = new MeshProcess("gateway", ["gateway", "--admin", adminAddr, "--namespace", "edge", "--name", "edge", "--labels", "gw=edge", "--port", "9080", "--port", "9443", "--access-log", "off"]);
+    procs.push(new MeshProcess("greeter", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "greeter", "--labels", "app=greeter", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", serverScript(port)], { env: cliEnv }));
+    const gw = new MeshProcess("gateway", ["gateway", "--admin", adminAddr, "--namespace", "edge", "--name", "edge", "--labels", "gw=edge", "--port", "9080", "--port", "9443", "--access-log", "off"], { env: cliEnv });
     procs.push(gw);
     const [plainAt, tlsAt] = await gw.listening();
     const h2c = new grpc.Client(plainAt!, grpc.credentials.createInsecure(), { "grpc.default_authority": "greeter.example.com" });
@@ -125,7 +128,7 @@ test("gRPC through an ingress gateway (h2c and TLS with ALPN h2) to a sidecar: s
     assert.deepEqual([failed.code, failed.details], [grpc.status.NOT_FOUND, "no such greeting"], "the application's own status travels in the trailers");
 
     // Inside the mesh: a grpc-js client finds its sidecar through http_proxy (CONNECT), as gRPC clients do.
-    const caller = new MeshProcess("caller", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "caller", "--access-log", "off", "--", process.execPath, "-e", callerScript(`greeter.shop.svc.cluster.local:${port}`)]);
+    const caller = new MeshProcess("caller", ["run", "--admin", adminAddr, "--namespace", "shop", "--name", "caller", "--access-log", "off", "--", process.execPath, "-e", callerScript(`greeter.shop.svc.cluster.local:${port}`)], { env: cliEnv });
     procs.push(caller);
     const report = await caller.waitFor((l) => l.done === true, 30_000);
     assert.deepEqual(report.results, [

@@ -1,24 +1,28 @@
 import { createWriteStream, readFileSync } from "node:fs";
+import { text } from "node:stream/consumers";
 import { loadSettings } from "../config/settings.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { parse } from "./args.js";
 import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token TOKEN [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE] [--log-every-request] [--gateway]";
+const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token-file FILE|- [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE] [--log-every-request] [--gateway]";
 
 /** One sidecar as its own process; prints JSON lines (events and access log) on stdout. */
 export async function proxyCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
     workload: { type: "string" }, spiffe: { type: "string" }, address: { type: "string" }, control: { type: "string" },
-    "root-cert": { type: "string" }, token: { type: "string" }, ports: { type: "string" }, app: { type: "string", multiple: true },
+    "root-cert": { type: "string" }, "token-file": { type: "string" }, ports: { type: "string" }, app: { type: "string", multiple: true },
     "outbound-port": { type: "string" }, "access-log": { type: "string" }, gateway: { type: "boolean" },
     "log-every-request": { type: "boolean" },
   }, USAGE);
   const accessLog = values["access-log"] ?? "stdout";
   const file = accessLog !== "stdout" && accessLog !== "off" ? createWriteStream(accessLog, { flags: "a" }) : undefined;
   const log = accessLog === "off" ? undefined : (e: object) => (file ? file.write(JSON.stringify(e) + "\n") : io.out(JSON.stringify({ type: "access", ...e })));
-  if (!values.workload || !values.spiffe || !values.address || !values.control || !values["root-cert"] || !values.token) return io.usage(USAGE);
+  if (!values.workload || !values.spiffe || !values.address || !values.control || !values["root-cert"] || !values["token-file"]) return io.usage(USAGE);
+  // The bootstrap credential never rides on a command line (every local user reads /proc/PID/cmdline): a file, or stdin ("-").
+  const token = (await readToken(values["token-file"])).trim();
+  if (!token) return io.usage(USAGE);
   const settings = loadSettings();
   const apps: Record<number, { host: string; port: number }> = {};
   for (const a of values.app ?? []) {
@@ -27,7 +31,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
     apps[Number(m[1])] = { host: m[2]!, port: Number(m[3]) };
   }
   const agent = new ProxyAgent({
-    control: values.control, rootPem: readFileSync(values["root-cert"], "utf8"), token: values.token, spiffe: values.spiffe, rotateAt: settings.rotateAt,
+    control: values.control, rootPem: readFileSync(values["root-cert"], "utf8"), token, spiffe: values.spiffe, rotateAt: settings.rotateAt,
     sidecar: {
       id: values.workload, address: values.address, apps,
       ports: (values.ports ?? "").split(",").filter(Boolean).map(Number),
@@ -43,4 +47,9 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
   await untilStopped();
   await agent.stop();
   return 0;
+}
+
+/** The credential from a file, or from stdin for "-" (the mesh passes it down a pipe). */
+async function readToken(from: string): Promise<string> {
+  return from === "-" ? await text(process.stdin) : readFileSync(from, "utf8");
 }

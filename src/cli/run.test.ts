@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../paths.js";
 import { AdminClient } from "../control/admin-client.js";
+import { readAdminToken } from "../control/admin-credential.js";
 import { MeshProcess } from "../scenario/processes.js";
 
 const CLI = join(PROJECT_ROOT, "dist", "cli", "main.js");
@@ -30,13 +31,13 @@ test("run: an application with its sidecar joins the mesh; calls go through mTLS
   let server: MeshProcess | undefined;
   try {
     const ready = await cp.waitFor((l) => l.ready === true);
-    const env = { ZEROMESH_ADMIN: String(ready.admin) };
-    const admin = new AdminClient(env.ZEROMESH_ADMIN);
+    const env = { ZEROMESH_ADMIN: String(ready.admin), ZEROMESH_ADMIN_TOKEN_FILE: String(ready.adminTokenFile) };
+    const admin = new AdminClient(env.ZEROMESH_ADMIN, readAdminToken(env.ZEROMESH_ADMIN_TOKEN_FILE));
     const apply = (text: string) => admin.call("POST", "/v1/apply", { files: [{ file: "test.yaml", text }] });
     assert.equal((await apply(`apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: hello, namespace: demo}\nspec: {selector: {app: hello}, ports: [{name: http, port: ${port}}]}`)).status, 200);
 
     const serverJs = `require("http").createServer((q, s) => s.end("hello from " + (q.headers["x-forwarded-client-cert"] || "nobody"))).listen(${port}, "127.0.0.1")`;
-    server = new MeshProcess("server", ["run", "--admin", env.ZEROMESH_ADMIN, "--namespace", "demo", "--name", "hello", "--service-account", "hello", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", serverJs]);
+    server = new MeshProcess("server", ["run", "--admin", env.ZEROMESH_ADMIN, "--namespace", "demo", "--name", "hello", "--service-account", "hello", "--port", String(port), "--access-log", "off", "--", process.execPath, "-e", serverJs], { env });
     const clientJs = `const u = new URL(process.env.HTTP_PROXY); require("http").get({ host: u.hostname, port: u.port, path: "http://hello.demo:${port}/", headers: { host: "hello.demo:${port}" } }, (r) => { let b = ""; r.on("data", (d) => (b += d)); r.on("end", () => { console.log(r.statusCode, b); }); }).on("error", (e) => console.log("error", e.code));`;
     const clientArgs = ["run", "--namespace", "demo", "--name", "client", "--access-log", "off", "--", process.execPath, "-e", clientJs];
 

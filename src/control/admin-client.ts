@@ -2,7 +2,8 @@ import { request } from "node:http";
 
 /** A small client for the control plane's loopback admin API (and the proxies' stats endpoints). */
 export class AdminClient {
-  constructor(private readonly address: string) {}
+  /** `token`: the admin credential (admin-credential.ts); none for a proxy's stats endpoint, which asks for none. */
+  constructor(private readonly address: string, private readonly token?: string) {}
 
   async call<T = Record<string, unknown>>(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const r = await this.text(method, path, body === undefined ? undefined : JSON.stringify(body));
@@ -12,8 +13,10 @@ export class AdminClient {
   /** The answer as text (a proxy's stats endpoint speaks Prometheus, not JSON). */
   text(method: "GET" | "POST", path: string, body?: string): Promise<{ status: number; body: string }> {
     const [host, port] = [this.address.slice(0, this.address.lastIndexOf(":")), Number(this.address.slice(this.address.lastIndexOf(":") + 1))];
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     return new Promise((resolve, reject) => {
-      const req = request({ host, port, method, path, headers: { "content-type": "application/json" } }, (res) => {
+      const req = request({ host, port, method, path, headers }, (res) => {
         let data = "";
         res.setEncoding("utf8");
         res.on("data", (c: string) => (data += c));

@@ -17,6 +17,7 @@ import { MemoryStore } from "../store/memory.js";
 import { meshYaml } from "../testing/helpers.js";
 import { tcpGate } from "../testing/net.js";
 import { AdminClient } from "./admin-client.js";
+import { ADMIN_TOKEN_FILE, openOrCreateAdminToken } from "./admin-credential.js";
 import { ControlPlane } from "./server.js";
 
 const YAML = meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080 }]);
@@ -30,10 +31,12 @@ function io() {
 async function fixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), "zm-cp-"));
   const store = new MemoryStore(parseTexts([{ text: YAML + (opts.extraYaml ?? ""), file: "mesh.yaml" }], DEFAULT_MESH).resources);
+  const adminTokenFile = join(stateDir, ADMIN_TOKEN_FILE);
+  const adminToken = openOrCreateAdminToken(adminTokenFile);
   const open = async (port = 0, adminPort = 0) => {
     const cp = new ControlPlane({
       store, ca: await CertificateAuthority.open({ stateDir, workloadTtlMs: opts.ttlMs ?? 3_600_000 }),
-      bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, port, adminPort, debounceMs: 10,
+      bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, adminToken, port, adminPort, debounceMs: 10,
       endpointsFile: join(stateDir, "endpoints.json"), endpointGraceMs: opts.graceMs ?? 15_000, audit: (line) => audits.push(line),
     });
     await cp.start();
@@ -56,14 +59,17 @@ async function fixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: num
     await gate?.close();
     await app.close();
   };
-  return { store, open, agent, reg, app, stateDir, events, audits, rootPem, stop };
+  /** The admin API as the CLI reaches it (with the credential), and its environment for `run([...])`. */
+  const admin = (cp: ControlPlane) => new AdminClient(cp.adminAddress, adminToken);
+  const cliEnv = (cp: ControlPlane) => Object.assign(process.env, { ZEROMESH_ADMIN: cp.adminAddress, ZEROMESH_ADMIN_TOKEN_FILE: adminTokenFile });
+  return { store, open, agent, reg, app, stateDir, events, audits, rootPem, stop, admin, cliEnv, adminToken };
 }
 
 const get = (addr: string, path = "/") => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
 const DENY_ADMIN = "\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-admin, namespace: b}\nspec: {action: DENY, rules: [{to: [{operation: {paths: [\"/admin*\"]}}]}]}\n";
 /** The endpoints the control plane last pushed to a proxy. */
-const pushedEndpoints = async (cp: ControlPlane, proxy: string) =>
-  (await new AdminClient(cp.adminAddress).call<{ config: { endpoints: Record<string, unknown> } | null }>("GET", `/v1/proxy-config?proxy=${proxy}`)).body.config?.endpoints ?? {};
+const pushedEndpoints = async (admin: AdminClient, proxy: string) =>
+  (await admin.call<{ config: { endpoints: Record<string, unknown> } | null }>("GET", `/v1/proxy-config?proxy=${proxy}`)).body.config?.endpoints ?? {};
 const waitUntil = async (cond: () => boolean | Promise<boolean>, limitMs = 30_000) => {
   const deadline = Date.now() + limitMs;
   while (!(await cond())) {
@@ -84,8 +90,7 @@ test("control plane: proxies sync, status and config are visible, an invalid app
     const ok = await get(client.sidecar.outboundAddress);
     assert.equal(ok.kind === "response" && ok.status, 200);
 
-    const env = { ZEROMESH_ADMIN: cp.adminAddress };
-    Object.assign(process.env, env);
+    f.cliEnv(cp);
     const st = io();
     assert.equal(await run(["proxy-status"], st.io), 0);
     assert.match(st.out.join("\n"), /^PROXY\s+CONNECTED\s+STATUS\s+SENT\s+ACKED/);
@@ -169,7 +174,7 @@ test("control plane: a proxy started first fails closed; a restart mid-traffic k
       gate.shut();
       cp = await f.open(cpPort, adminPort);
       await waitUntil(() => cp.synced(["a/client"]));
-      assert.ok((await pushedEndpoints(cp, "a/client"))["b/web"], "the client was pushed the server's endpoint, remembered from before the restart");
+      assert.ok((await pushedEndpoints(f.admin(cp), "a/client"))["b/web"], "the client was pushed the server's endpoint, remembered from before the restart");
       await moreTraffic();
       gate.open();
       await waitUntil(() => cp.synced(["b/web", "a/client"]));
@@ -183,7 +188,7 @@ test("control plane: a proxy started first fails closed; a restart mid-traffic k
     // A proxy that stops says so: withdrawn at once, not after the grace (15 s here).
     await web.stop();
     await waitUntil(() => cp.synced(["a/client"]));
-    await waitUntil(async () => !(await pushedEndpoints(cp, "a/client"))["b/web"], 10_000);
+    await waitUntil(async () => !(await pushedEndpoints(f.admin(cp), "a/client"))["b/web"], 10_000);
     const gone = await get(client.sidecar.outboundAddress);
     assert.equal(gone.kind === "response" && gone.status, 503);
   } finally {
@@ -207,7 +212,7 @@ test("control plane: a proxy whose stream drops stays an endpoint for the grace,
     // Its proxy still serves: requests keep reaching it while the control plane waits for it.
     const during = await get(client.sidecar.outboundAddress);
     assert.equal(during.kind === "response" && during.status, 200, JSON.stringify(during));
-    await waitUntil(async () => !(await pushedEndpoints(cp, "a/client"))["b/web"]);
+    await waitUntil(async () => !(await pushedEndpoints(f.admin(cp), "a/client"))["b/web"]);
     assert.ok(f.audits.some((a) => a.event === "endpoints-forgotten" && JSON.stringify(a.proxies) === '["b/web"]'), "the audit trail says why");
     const forgotten = await get(client.sidecar.outboundAddress);
     assert.deepEqual(forgotten.kind === "response" && [forgotten.status, forgotten.body], [503, "no healthy upstream"]);
@@ -242,7 +247,7 @@ test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per desti
     ];
     assert.deepEqual(blocked.map((r) => (r.kind === "response" ? r.status : r.kind === "error" ? r.error : r.kind)), [502, 502, "reset"]);
 
-    const alerts = new AdminClient(cp.adminAddress);
+    const alerts = f.admin(cp);
     type Alert = { proxy: string; host: string; port: number; protocol: string; count: number; policy?: string };
     const total = async (h: string) => (await alerts.call<Alert[]>("GET", "/v1/alerts")).body.filter((a) => a.host === h).reduce((n, a) => n + a.count, 0);
     await waitUntil(async () => (await total("example.com")) === 2 && (await total("db.example.net")) === 1, 10_000);
@@ -253,7 +258,7 @@ test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per desti
     ], "only the blocked destinations, each from the proxy that blocked it and the resource that decided");
     assert.ok(f.audits.some((a) => a.event === "egress-blocked" && a.host === "example.com" && a.proxy === "a/client"), "each alert is an audit line too");
 
-    process.env.ZEROMESH_ADMIN = cp.adminAddress;
+    f.cliEnv(cp);
     const out = io();
     assert.equal(await run(["alerts"], out.io), 1, "exit 1 when there are alerts");
     assert.match(out.out.join("\n"), /^LAST SEEN\s+PROXY\s+BLOCKED DESTINATION\s+COUNT\s+DECIDED BY/);

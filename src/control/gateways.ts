@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../paths.js";
+import { PROXY_RUN_BY_HAND } from "../registry/injection.js";
 import { Registry } from "../registry/registry.js";
 import type { ConfigStore } from "../store/store.js";
 import type { ControlPlane } from "./server.js";
@@ -31,7 +32,7 @@ export class GatewayLauncher {
 
   private reconcile(): void {
     const reg = Registry.of(this.store.snapshot());
-    const wanted = new Map(reg.workloads.filter((w) => w.gateway).map((w) => [w.id, w]));
+    const wanted = new Map(reg.workloads.filter((w) => w.gateway && w.annotations[PROXY_RUN_BY_HAND.key] !== PROXY_RUN_BY_HAND.value).map((w) => [w.id, w]));
     for (const [id, r] of this.running) {
       const w = wanted.get(id);
       if (!w || reg.workloadPorts(w).join(",") !== r.ports) {
@@ -45,8 +46,10 @@ export class GatewayLauncher {
       const ports = reg.workloadPorts(w).join(",");
       const proc = spawn(process.execPath, [
         ...this.nodeArgs, join(PROJECT_ROOT, "dist", "cli", "main.js"), "proxy", "--gateway", "--workload", id, "--spiffe", w.spiffe, "--address", w.address,
-        "--control", this.cp.address, "--root-cert", join(this.stateDir, "root-cert.pem"), "--token", this.cp.issueBootstrap(id), "--ports", ports,
-      ], { stdio: ["ignore", "inherit", "inherit"] });
+        "--control", this.cp.address, "--root-cert", join(this.stateDir, "root-cert.pem"), "--token-file", "-", "--ports", ports,
+      ], { stdio: ["pipe", "inherit", "inherit"] });
+      // The bootstrap credential goes down the pipe: an argument would be readable by every local user.
+      proc.stdin!.on("error", () => {}).end(this.cp.issueBootstrap(id, "gateway launcher"));
       this.running.set(id, { proc, ports });
       this.log(`gateway ${id} started (${w.spiffe}) on ${w.address} ports ${ports || "none"}`);
     }

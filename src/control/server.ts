@@ -11,14 +11,17 @@ import { Codes, ZmError, errorsOf, formatIssue, type Issue } from "../api/errors
 import { manifestOf } from "../api/load.js";
 import { mergeMeshConfig } from "../api/mesh.js";
 import { keyOf } from "../api/types.js";
-import { BootstrapAuthority, type BootstrapIdentity } from "../ca/bootstrap.js";
+import { BootstrapAuthority, type BootstrapClaim } from "../ca/bootstrap.js";
 import type { CertificateAuthority } from "../ca/authority.js";
 import { createCsr } from "../ca/x509.js";
 import { spiffeOf } from "../proxy/credentials.js";
 import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import type { ConfigStore, ResourceKey } from "../store/store.js";
+import { adminAuthorized } from "./admin-credential.js";
 import { AlertLog } from "./alerts.js";
+import { readJson, checkProxyMessage, LIMITS, type ProxyMessage } from "./limits.js";
+import { redactKeys } from "./redact.js";
 import { EndpointBook } from "./endpoints.js";
 import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
 import { onJsonLines } from "./ndjson.js";
@@ -31,6 +34,8 @@ export interface ControlPlaneOptions {
   ca: CertificateAuthority;
   bootstrap: BootstrapAuthority;
   bootstrapTtlMs: number;
+  /** The admin API's credential (admin-credential.ts): every admin call must carry it. */
+  adminToken: string;
   host?: string;
   /** Port of the proxies' TLS endpoint (0: any free port). */
   port?: number;
@@ -55,6 +60,19 @@ interface Session {
   leaving: boolean;
 }
 
+/** Who is on the proxies' endpoint: a workload instance, proven by a bootstrap credential or its current certificate. */
+interface Caller {
+  workload: string;
+  spiffe: string;
+  /** Present when the caller proved itself with a bootstrap credential (good for one certificate). */
+  claim?: BootstrapClaim;
+  /** The serial of the mesh certificate it presented, when it did. */
+  serial?: string;
+}
+
+/** How many certificates of one instance stay good for its streams: the current one and those still in rotation overlap. */
+const LINEAGE = 3;
+
 export class ControlPlane {
   private secure?: Http2SecureServer;
   private servingRotation?: NodeJS.Timeout;
@@ -63,6 +81,11 @@ export class ControlPlane {
   private readonly sessions = new Map<string, Session>();
   private readonly endpoints: EndpointBook;
   private readonly alerts = new AlertLog();
+  /**
+   * Serials of the certificates issued to each instance since its last bootstrap: only they open its
+   * stream or renew it. Another instance's certificate (even of the same service account) is not one.
+   */
+  private readonly lineage = new Map<string, string[]>();
   private graceTimer?: NodeJS.Timeout;
   private stopping = false;
   private pushVersion = 0;
@@ -76,6 +99,10 @@ export class ControlPlane {
   constructor(private readonly opts: ControlPlaneOptions) {
     this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now(), (error) =>
       this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-save-error", code: Codes.IO, error }));
+  }
+
+  private audit(event: string, fields: Record<string, unknown>): void {
+    this.opts.audit?.({ time: new Date().toISOString(), event, ...fields });
   }
 
   /** Forgets remembered proxies when their grace ends, and pushes the change. */
@@ -99,11 +126,13 @@ export class ControlPlane {
     const serving = await this.servingCertificate();
     this.secure = createSecureServer({ ...serving.tls, requestCert: true, rejectUnauthorized: false });
     this.rotateServingAt(serving.notAfter);
-    this.secure.on("stream", (stream, headers) => void this.onStream(stream, headers).catch((e) => this.fail(stream, e)));
+    this.secure.on("stream", (stream, headers) => void this.onStream(stream, headers).catch((e) => this.fail(stream, headers, e)));
     this.secure.on("sessionError", () => {});
+    // A peer that opens connections and never finishes a handshake or a request is dropped.
+    this.secure.setTimeout(LIMITS.idleMs);
     await new Promise<void>((r) => this.secure!.listen(this.opts.port ?? 15012, host, r));
     this.address = `${host}:${(this.secure.address() as AddressInfo).port}`;
-    this.admin = createHttpServer((req, res) => void this.onAdmin(req, res).catch((e) => this.respond(res, e instanceof ZmError ? 400 : 500, { error: (e as Error).message, code: (e as ZmError).code })));
+    this.admin = createHttpServer({ headersTimeout: LIMITS.headersMs, requestTimeout: LIMITS.adminRequestMs, maxHeaderSize: 16 * 1024 }, (req, res) => void this.onAdmin(req, res).catch((e) => this.adminFailed(req, res, e)));
     await new Promise<void>((r) => this.admin!.listen(this.opts.adminPort ?? 15014, host, r));
     this.adminAddress = `${host}:${(this.admin.address() as AddressInfo).port}`;
     const awaited = this.endpoints.awaited();
@@ -158,42 +187,73 @@ export class ControlPlane {
   }
 
   /** A credential a new proxy presents once to prove which workload it runs as. */
-  issueBootstrap(workload: string): string {
+  /** Issues a credential for one workload instance (good for one certificate, for ZEROMESH_BOOTSTRAP_TTL); audited. */
+  issueBootstrap(workload: string, by = "control plane"): string {
     const w = Registry.of(this.opts.store.snapshot()).workload(workload);
     if (!w) throw new ZmError(Codes.NOT_FOUND, `no workload ${workload} in the configuration`);
-    return this.opts.bootstrap.issue({ workload, spiffe: w.spiffe }, new Date(Date.now() + this.opts.bootstrapTtlMs));
+    const expires = new Date(Date.now() + this.opts.bootstrapTtlMs);
+    this.audit("bootstrap-issued", { workload, spiffe: w.spiffe, expires: expires.toISOString(), by });
+    return this.opts.bootstrap.issue({ workload, spiffe: w.spiffe }, expires);
   }
 
   // ---------- proxies' endpoint ----------
 
-  private authenticate(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): BootstrapIdentity {
+  private authenticate(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Caller {
     const auth = headers["authorization"];
-    if (typeof auth === "string" && auth.startsWith("Bearer ")) return this.opts.bootstrap.verify(auth.slice(7), new Date());
-    // Reconnects and rotations: the workload certificate proves the identity; the header names the instance.
-    const spiffe = spiffeOf((stream.session?.socket as TLSSocket | undefined)?.getPeerX509Certificate()?.raw);
+    if (typeof auth === "string" && auth.startsWith("Bearer ")) {
+      const claim = this.opts.bootstrap.verify(auth.slice(7), new Date());
+      return { workload: claim.workload, spiffe: claim.spiffe, claim };
+    }
+    // Reconnects and rotations: a current certificate from this mesh's CA proves the identity (the TLS stack checked
+    // its chain to the mesh root and its validity: `authorized`); the header names the instance, and the certificate
+    // must be one issued to that instance.
+    const socket = stream.session?.socket as TLSSocket | undefined;
+    const cert = socket?.getPeerX509Certificate();
+    if (!cert) throw new ZmError(Codes.BOOTSTRAP, "present a bootstrap credential, or a workload certificate matching x-zeromesh-workload");
+    if (!socket!.authorized) throw new ZmError(Codes.BOOTSTRAP, `the client certificate is not a valid certificate of this mesh (${socket!.authorizationError})`);
+    const spiffe = spiffeOf(cert.raw);
     const workload = headers["x-zeromesh-workload"];
     const w = typeof workload === "string" ? Registry.of(this.opts.store.snapshot()).workload(workload) : undefined;
-    if (!spiffe || !w || w.spiffe !== spiffe) throw new ZmError(Codes.BOOTSTRAP, "present a bootstrap credential, or a workload certificate matching x-zeromesh-workload");
-    return { workload: w.id, spiffe };
+    if (!spiffe || !w || w.spiffe !== spiffe) throw new ZmError(Codes.BOOTSTRAP, `the certificate's identity ${spiffe ?? "(none)"} is not the identity of workload ${String(workload)}`);
+    const known = this.lineage.get(w.id);
+    if (known && !known.includes(cert.serialNumber)) throw new ZmError(Codes.BOOTSTRAP, `certificate ${cert.serialNumber} was not issued to ${w.id} (another instance's, or one from before its last bootstrap)`);
+    // After a restart the control plane knows no lineage yet: the first valid certificate starts it again.
+    if (!known) this.lineage.set(w.id, [cert.serialNumber]);
+    return { workload: w.id, spiffe, serial: cert.serialNumber };
   }
 
   private async onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     stream.on("error", () => {});
     const path = headers[":path"];
-    const id = this.authenticate(stream, headers);
-    if (path === "/v1/certificate") {
-      const body = JSON.parse(await readAll(stream)) as { csr?: string };
-      const issued = await this.opts.ca.sign(body.csr ?? "", id.spiffe);
-      const cert = new X509Certificate(issued.certPem);
-      const record: ProxyRecord = this.proxies.get(id.workload) ?? { id: id.workload, connected: false, listeners: {} };
-      record.certificate = { serial: cert.serialNumber, notBefore: cert.validFrom, notAfter: cert.validTo, spiffe: id.spiffe };
-      this.proxies.set(id.workload, record);
-      stream.respond({ ":status": 200, "content-type": "application/json" });
-      stream.end(JSON.stringify({ ...issued, notAfter: issued.notAfter.toISOString() }));
-      return;
-    }
+    const caller = this.authenticate(stream, headers);
+    if (path === "/v1/certificate") return this.issueCertificate(stream, caller);
     if (path !== "/v1/stream") throw new ZmError(Codes.NOT_FOUND, `no such endpoint ${path}`);
-    this.openSession(stream, id.workload);
+    if (caller.claim) throw new ZmError(Codes.BOOTSTRAP, "a config stream is opened with the workload certificate, not a bootstrap credential");
+    this.openSession(stream, caller.workload);
+  }
+
+  /** One certificate per bootstrap credential (spent first, refunded if signing fails); renewals extend the instance's lineage. */
+  private async issueCertificate(stream: ServerHttp2Stream, caller: Caller): Promise<void> {
+    const body = await readJson<{ csr?: unknown }>(stream, LIMITS.csrBytes);
+    if (caller.claim) this.opts.bootstrap.spend(caller.claim, new Date());
+    let issued;
+    try {
+      issued = await this.opts.ca.sign(typeof body.csr === "string" ? body.csr : "", caller.spiffe);
+    } catch (e) {
+      if (caller.claim) this.opts.bootstrap.refund(caller.claim);
+      throw e;
+    }
+    const cert = new X509Certificate(issued.certPem);
+    // A bootstrap starts a new lineage: the instance's earlier certificates (a previous process's) open nothing any more.
+    const lineage = caller.claim ? [] : this.lineage.get(caller.workload) ?? [];
+    this.lineage.set(caller.workload, [...lineage, cert.serialNumber].slice(-LINEAGE));
+    if (caller.claim) for (const s of this.sessions.values()) if (s.record.id === caller.workload) s.stream.close();
+    const record: ProxyRecord = this.proxies.get(caller.workload) ?? { id: caller.workload, connected: false, listeners: {} };
+    record.certificate = { serial: cert.serialNumber, notBefore: cert.validFrom, notAfter: cert.validTo, spiffe: caller.spiffe };
+    this.proxies.set(caller.workload, record);
+    this.audit("certificate-issued", { proxy: caller.workload, spiffe: caller.spiffe, serial: cert.serialNumber, notAfter: issued.notAfter.toISOString(), proof: caller.claim ? "bootstrap" : `certificate ${caller.serial}` });
+    stream.respond({ ":status": 200, "content-type": "application/json" });
+    stream.end(JSON.stringify({ ...issued, notAfter: issued.notAfter.toISOString() }));
   }
 
   private openSession(stream: ServerHttp2Stream, workload: string): void {
@@ -211,7 +271,11 @@ export class ControlPlane {
     const session: Session = { stream, record, leaving: false };
     this.sessions.set(workload, session);
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
-    onJsonLines(stream, (m: Parameters<ControlPlane["onProxyMessage"]>[1]) => this.onProxyMessage(session, m));
+    onJsonLines(stream, (m: unknown) => {
+      const checked = checkProxyMessage(m);
+      if (typeof checked === "string") return this.dropSession(session, checked);
+      this.onProxyMessage(session, checked);
+    }, { maxLine: LIMITS.proxyLineBytes, onBad: (why) => this.dropSession(session, why) });
     stream.on("close", () => {
       if (this.sessions.get(workload) === session) {
         this.sessions.delete(workload);
@@ -228,17 +292,27 @@ export class ControlPlane {
     });
   }
 
-  private onProxyMessage(session: Session, m: { type: string; version?: number; error?: string; listeners?: Record<string, string>; outbound?: string; stats?: string }): void {
+  /** A proxy that sends what the protocol does not allow loses its stream (it reconnects); everyone else is unaffected. */
+  private dropSession(session: Session, why: string): void {
+    this.audit("proxy-message-rejected", { proxy: session.record.id, why, code: Codes.BAD_MESSAGE });
+    session.stream.close();
+  }
+
+  private onProxyMessage(session: Session, m: ProxyMessage): void {
     const record = session.record;
     if (m.type === "egress-blocked") {
-      const alerts = AlertLog.fromReport(record.id, m, new Date());
+      const alerts = AlertLog.fromReport(record.id, m as Parameters<typeof AlertLog.fromReport>[1], new Date());
       this.alerts.add(alerts);
       for (const a of alerts) this.opts.audit?.({ ...a });
     } else if (m.type === "leave") {
       session.leaving = true;
       session.stream.end();
     } else if (m.type === "hello") {
-      record.listeners = m.listeners ?? {};
+      // A proxy announces listeners on its own workload's address only: never someone else's endpoints.
+      const w = Registry.of(this.opts.store.snapshot()).workload(record.id);
+      const foreign = Object.values(m.listeners).find((a) => w && a.slice(0, a.lastIndexOf(":")) !== w.address);
+      if (foreign) return this.dropSession(session, `hello announces ${foreign}, not on the workload's address ${w!.address}`);
+      record.listeners = m.listeners;
       record.outbound = m.outbound;
       record.stats = m.stats;
       this.endpoints.connect(record.id, record.listeners);
@@ -333,7 +407,19 @@ export class ControlPlane {
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body, null, 2));
   }
 
+  /** An admin call that failed: 4xx for the caller's mistakes (audited when it was refused), 500 for ours. */
+  private adminFailed(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+    const code = e instanceof ZmError ? e.code : "ZM_INTERNAL";
+    const status = code === Codes.ADMIN_AUTH ? 401 : code === Codes.TOO_LARGE ? 413 : code === Codes.NOT_FOUND ? 404 : e instanceof ZmError ? 400 : 500;
+    if (status === 401 || status === 413) this.audit("admin-refused", { route: `${req.method} ${(req.url ?? "").slice(0, 100)}`, from: req.socket.remoteAddress, status, why: (e as Error).message });
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(status, { "content-type": "application/json", ...(status === 413 ? { connection: "close" } : {}) }).end(JSON.stringify({ error: (e as Error).message, code }, null, 2));
+    // A body still arriving is not read: the connection goes once the answer is out.
+    if (status === 413 || status === 401) req.socket.end();
+  }
+
   private async onAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!adminAuthorized(req.headers.authorization, this.opts.adminToken)) throw new ZmError(Codes.ADMIN_AUTH, "the admin API needs the admin credential (Authorization: Bearer, from the control plane's state directory)");
     const url = new URL(req.url ?? "/", "http://admin");
     const route = `${req.method} ${url.pathname}`;
     const store = this.opts.store;
@@ -345,10 +431,14 @@ export class ControlPlane {
       case "GET /v1/proxy-config": {
         const p = this.proxies.get(url.searchParams.get("proxy") ?? "");
         if (!p) throw new ZmError(Codes.NOT_FOUND, `no proxy ${url.searchParams.get("proxy")} has connected`);
-        return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, stats: p.stats ?? null, certificate: p.certificate ?? null, version: p.sentVersion ?? null, config: p.sentJson ? JSON.parse(p.sentJson) : null });
+        // As Envoy's config dump: private keys are never shown (the proxy holds them; an operator needs chains and serials).
+        return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, stats: p.stats ?? null, certificate: p.certificate ?? null, version: p.sentVersion ?? null, config: p.sentJson ? redactKeys(JSON.parse(p.sentJson)) : null });
       }
       case "POST /v1/apply": case "POST /v1/validate": {
-        const body = JSON.parse(await readAll(req)) as { files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string };
+        const body = await readJson<{ files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string }>(req, LIMITS.applyBytes);
+        if (!Array.isArray(body.files) || !body.files.every((f) => typeof f?.file === "string" && typeof f?.text === "string") || (body.remove !== undefined && !Array.isArray(body.remove))) {
+          throw new ZmError(Codes.BAD_MESSAGE, "an apply is {files: [{file, text}], mesh?, remove?: [{kind, namespace, name}], cause?}");
+        }
         const issues: Issue[] = [];
         const meshBase = store.snapshot().mesh;
         const mesh = body.mesh !== undefined ? mergeMeshConfig(meshBase, body.mesh, { file: body.cause ?? "apply", doc: 1, path: "mesh" }, issues) : undefined;
@@ -364,22 +454,27 @@ export class ControlPlane {
         const kind = url.searchParams.get("kind");
         const ns = url.searchParams.get("namespace");
         const list = [...store.snapshot().resources.values()].filter((r) => (!kind || r.kind.toLowerCase() === kind.toLowerCase()) && (!ns || r.meta.namespace === ns));
-        return this.respond(res, 200, { version: store.snapshot().version, items: list.map((r) => manifestOf(r)) });
+        return this.respond(res, 200, { version: store.snapshot().version, items: list.map((r) => redactKeys(manifestOf(r))) });
       }
       case "POST /v1/bootstrap": {
-        const body = JSON.parse(await readAll(req)) as { workload: string };
+        const body = await readJson<{ workload?: unknown }>(req, LIMITS.smallBytes);
+        if (typeof body.workload !== "string") throw new ZmError(Codes.BAD_MESSAGE, "a bootstrap request is {workload: \"ns/name\"}");
         const spiffe = Registry.of(store.snapshot()).workload(body.workload)?.spiffe;
-        return this.respond(res, 200, { token: this.issueBootstrap(body.workload), spiffe, control: this.address, rootPem: this.opts.ca.rootPem });
+        return this.respond(res, 200, { token: this.issueBootstrap(body.workload, `admin API from ${req.socket.remoteAddress}`), spiffe, control: this.address, rootPem: this.opts.ca.rootPem });
       }
       case "POST /v1/endpoints": {
-        const body = JSON.parse(await readAll(req)) as { workload: string; listeners: Record<string, string> | null };
+        const body = await readJson<{ workload: string; listeners: Record<string, string> | null }>(req, LIMITS.smallBytes);
+        if (typeof body.workload !== "string" || (body.listeners !== null && (typeof body.listeners !== "object" || !Object.values(body.listeners).every((v) => typeof v === "string")))) {
+          throw new ZmError(Codes.BAD_MESSAGE, "an endpoint registration is {workload: \"ns/name\", listeners: {PORT: \"ADDR:PORT\"} | null}");
+        }
         this.endpoints.register(body.workload, body.listeners);
         this.schedulePush(0);
         return this.respond(res, 200, { ok: true });
       }
       case "GET /v1/sync": {
         const expected = (url.searchParams.get("proxies") ?? "").split(",").filter(Boolean);
-        const ok = await this.waitSynced(expected, Number(url.searchParams.get("timeoutMs") ?? 10_000));
+        const asked = Number(url.searchParams.get("timeoutMs") ?? 10_000);
+        const ok = await this.waitSynced(expected, Number.isFinite(asked) ? Math.min(Math.max(asked, 0), LIMITS.maxSyncWaitMs) : 10_000);
         return this.respond(res, ok ? 200 : 504, { synced: ok, proxies: [...this.proxies.values()].map((p) => ({ proxy: p.id, status: syncStatus(p), connected: p.connected })) });
       }
       default:
@@ -387,20 +482,12 @@ export class ControlPlane {
     }
   }
 
-  private fail(stream: ServerHttp2Stream, e: unknown): void {
+  private fail(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, e: unknown): void {
     const code = e instanceof ZmError ? e.code : "ZM_INTERNAL";
-    const status = code === Codes.BOOTSTRAP || code === Codes.CA_IDENTITY ? 403 : e instanceof ZmError ? 400 : 500;
+    const status = code === Codes.BOOTSTRAP || code === Codes.CA_IDENTITY ? 403 : code === Codes.TOO_LARGE ? 413 : e instanceof ZmError ? 400 : 500;
+    if (status === 403 || status === 413) this.audit("proxy-refused", { path: String(headers[":path"]).slice(0, 100), workload: String(headers["x-zeromesh-workload"] ?? "").slice(0, 100), from: stream.session?.socket?.remoteAddress, status, why: (e as Error).message });
+    if (stream.destroyed) return;
     if (!stream.headersSent) stream.respond({ ":status": status, "content-type": "application/json" });
     stream.end(JSON.stringify({ code, error: (e as Error).message }));
   }
-}
-
-function readAll(s: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = "";
-    s.setEncoding("utf8");
-    s.on("data", (c: string) => (data += c));
-    s.on("end", () => resolve(data));
-    s.on("error", reject);
-  });
 }

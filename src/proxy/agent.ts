@@ -20,6 +20,9 @@ export interface AgentOptions {
   events?: (e: Record<string, unknown>) => void;
 }
 
+/** The largest configuration a proxy takes in one message. */
+const MAX_CONFIG_BYTES = 256 * 1024 * 1024;
+
 const CONTROL_SPIFFE_SUFFIX = "/ns/istio-system/sa/zeromesh-control";
 
 /** How often blocked egress is reported: alerts within about a second, one message per interval however many requests. */
@@ -173,11 +176,18 @@ export class ProxyAgent {
         send({ type: "hello", listeners: this.sidecar.listeners, outbound: this.sidecar.outboundAddress, stats: this.sidecar.statsAddress });
         this.send = send;
       });
-      onJsonLines(req, (m: { type: string; config: ProxyConfig }) => {
-        if (m.type !== "config") return;
+      onJsonLines(req, (m: { type?: unknown; config?: ProxyConfig }) => {
+        if (m?.type !== "config" || typeof m.config !== "object" || m.config === null) return;
         const r = this.sidecar.applyConfig(m.config);
         send(r.ack ? { type: "ack", version: r.version } : { type: "nack", version: r.version, error: r.error });
         this.event({ event: r.ack ? "config-applied" : "config-rejected", version: r.version, ...(r.ack ? {} : { error: r.error }) });
+      }, {
+        maxLine: MAX_CONFIG_BYTES,
+        // The proxy keeps its last good configuration and reconnects.
+        onBad: (why) => {
+          this.event({ event: "stream-error", error: `the control plane sent ${why}` });
+          session.close();
+        },
       });
       req.on("close", () => {
         if (this.stream === req) this.send = undefined;

@@ -13,6 +13,7 @@ import { MemoryStore } from "../store/memory.js";
 import type { ResourceKey } from "../store/store.js";
 import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { AdminClient } from "../control/admin-client.js";
+import { ADMIN_TOKEN_FILE, readAdminToken } from "../control/admin-credential.js";
 import { send, type ClientRequest, type Route } from "./client.js";
 import { checkExpect, describeExpect } from "./expect.js";
 import type { Probe, Scenario } from "./model.js";
@@ -54,6 +55,9 @@ export class LiveMesh {
   private control!: MeshProcess;
   private admin!: AdminClient;
   adminAddress = "";
+  /** The admin credential of this mesh's control plane (in its state directory). */
+  adminToken = "";
+  adminTokenFile = "";
   private rootFile = "";
   private readonly mirror = new MemoryStore();
   private readonly running = new Map<string, RunningWorkload>();
@@ -85,7 +89,9 @@ export class LiveMesh {
     this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways"]);
     const ready = await this.control.waitFor((l) => l.ready === true);
     this.adminAddress = String(ready.admin);
-    this.admin = new AdminClient(this.adminAddress);
+    this.adminTokenFile = String(ready.adminTokenFile ?? join(this.dir, ADMIN_TOKEN_FILE));
+    this.adminToken = readAdminToken(this.adminTokenFile);
+    this.admin = new AdminClient(this.adminAddress, this.adminToken);
     this.rootFile = join(this.dir, "root-cert.pem");
     writeFileSync(this.rootFile, String(ready.rootPem));
     const secrets = this.pki.secretsYaml();
@@ -147,11 +153,11 @@ export class LiveMesh {
         }
         const boot = await this.admin.call<{ token: string; control: string }>("POST", "/v1/bootstrap", { workload: id });
         r.proxy = new MeshProcess(`sidecar ${id}`, [
-          "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", w.address, "--control", boot.body.control, "--root-cert", this.rootFile, "--token", boot.body.token,
+          "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", w.address, "--control", boot.body.control, "--root-cert", this.rootFile, "--token-file", "-",
           "--ports", ports.join(","), ...ports.filter((p) => appAt[p]).flatMap((p) => ["--app", `${p}=${appAt[p]}`]), ...(w.gateway ? ["--gateway"] : []),
           // Whatever the scenario's Telemetry says, the runner keeps every decision to explain a failed probe.
           "--log-every-request", ...this.proxyArgs,
-        ], this.proxyNode);
+        ], { nodeArgs: this.proxyNode, stdin: boot.body.token });
         const ready = await r.proxy.waitFor((l) => l.type === "ready");
         r.outbound = w.gateway ? undefined : String(ready.outbound);
         r.listeners = ready.listeners as Record<string, string>;

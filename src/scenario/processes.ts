@@ -13,11 +13,16 @@ export class MeshProcess {
   private waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   private exited = false;
 
-  /** `nodeArgs`: flags for this process's Node (e.g. a proxy's heap sizing). */
-  constructor(readonly name: string, args: string[], nodeArgs: string[] = []) {
+  /**
+   * `nodeArgs`: flags for this process's Node (e.g. a proxy's heap sizing); `stdin`: written to the child's stdin,
+   * which then closes (credentials go this way, never as arguments); `env`: added to this process's environment.
+   */
+  constructor(readonly name: string, args: string[], opts: { nodeArgs?: string[]; stdin?: string; env?: Record<string, string> } = {}) {
+    const { nodeArgs = [], stdin } = opts;
     // ZEROMESH_NODE_ARGS passes flags to every mesh process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const extra = (process.env.ZEROMESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    this.child = spawn(process.execPath, [...nodeArgs, ...extra, CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(process.execPath, [...nodeArgs, ...extra, CLI, ...args], { stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: opts.env ? { ...process.env, ...opts.env } : process.env });
+    if (stdin !== undefined) this.child.stdin!.on("error", () => {}).end(stdin);
     let out = "";
     this.child.stdout!.setEncoding("utf8").on("data", (c: string) => {
       out += c;

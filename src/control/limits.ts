@@ -1,0 +1,97 @@
+// What the control plane accepts from a peer, bounded and checked before use:
+// request bodies by size, JSON parsed where a failure is an answer (not a
+// crash), and each message on a proxy's stream checked field by field.
+import { Codes, ZmError } from "../api/errors.js";
+
+export const LIMITS = {
+  /** An apply of many manifests; the largest a legitimate configuration reaches by far. */
+  applyBytes: 16 * 1024 * 1024,
+  /** A CSR. */
+  csrBytes: 64 * 1024,
+  /** Bootstrap and endpoint registrations. */
+  smallBytes: 64 * 1024,
+  /** One message on a proxy's stream (acks, hello, blocked-egress reports of at most 256 destinations). */
+  proxyLineBytes: 1024 * 1024,
+  /** Headers of an admin request must arrive within this. */
+  headersMs: 10_000,
+  /** A whole admin request (a sync waits up to maxSyncWaitMs). */
+  adminRequestMs: 120_000,
+  maxSyncWaitMs: 60_000,
+  /** A proxy's TLS connection with nothing on it (streams carry data at least every report interval). */
+  idleMs: 5 * 60_000,
+} as const;
+
+/** A stream's body as text, refused (ZM_REQUEST_TOO_LARGE) past `limit` bytes without reading the rest. */
+export function readBody(s: NodeJS.ReadableStream & { destroy?: () => void }, limit: number, declared?: string | number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (declared !== undefined && Number(declared) > limit) return reject(tooLarge(limit));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    s.on("data", (c: Buffer | string) => {
+      const b = typeof c === "string" ? Buffer.from(c) : c;
+      size += b.length;
+      if (size > limit) {
+        s.removeAllListeners("data");
+        s.pause();
+        return reject(tooLarge(limit));
+      }
+      chunks.push(b);
+    });
+    s.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    s.on("error", reject);
+  });
+}
+
+const tooLarge = (limit: number) => new ZmError(Codes.TOO_LARGE, `the request body is larger than ${limit} bytes`);
+
+/** A JSON object body; anything else is ZM_BAD_MESSAGE. */
+export async function readJson<T extends object>(s: NodeJS.ReadableStream & { headers?: Record<string, unknown> }, limit: number): Promise<Partial<T>> {
+  const text = await readBody(s, limit, s.headers?.["content-length"] as string | undefined);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new ZmError(Codes.BAD_MESSAGE, "the request body is not JSON");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ZmError(Codes.BAD_MESSAGE, "the request body is not a JSON object");
+  return v as Partial<T>;
+}
+
+/** The messages a proxy sends on its stream. */
+export type ProxyMessage =
+  | { type: "hello"; listeners: Record<string, string>; outbound?: string; stats?: string }
+  | { type: "ack"; version: number }
+  | { type: "nack"; version: number; error: string }
+  | { type: "leave" }
+  | { type: "egress-blocked"; destinations?: unknown; dropped?: unknown };
+
+const ADDRESS = /^[0-9a-fA-F.:[\]]{1,64}:\d{1,5}$/;
+const isAddress = (v: unknown) => typeof v === "string" && ADDRESS.test(v);
+
+/** The message, typed, or why it is not one. */
+export function checkProxyMessage(m: unknown): ProxyMessage | string {
+  if (typeof m !== "object" || m === null || Array.isArray(m)) return "a message that is not a JSON object";
+  const r = m as Record<string, unknown>;
+  switch (r.type) {
+    case "hello": {
+      const l = r.listeners;
+      if (typeof l !== "object" || l === null || Array.isArray(l)) return "hello without listeners";
+      const entries = Object.entries(l);
+      if (entries.length > 1024 || !entries.every(([p, a]) => /^\d{1,5}$/.test(p) && isAddress(a))) return "hello with listeners that are not {PORT: ADDR:PORT}";
+      // A gateway has no outbound listener: "" or absent.
+      const optional = (v: unknown) => v === undefined || v === "" || isAddress(v);
+      if (!optional(r.outbound) || !optional(r.stats)) return "hello with an outbound or stats address that is not ADDR:PORT";
+      return { type: "hello", listeners: l as Record<string, string>, outbound: (r.outbound as string) || undefined, stats: (r.stats as string) || undefined };
+    }
+    case "ack":
+      return Number.isSafeInteger(r.version) ? { type: "ack", version: r.version as number } : "ack without a version";
+    case "nack":
+      return Number.isSafeInteger(r.version) ? { type: "nack", version: r.version as number, error: String(r.error ?? "").slice(0, 2000) } : "nack without a version";
+    case "leave":
+      return { type: "leave" };
+    case "egress-blocked":
+      return { type: "egress-blocked", destinations: r.destinations, dropped: r.dropped };
+    default:
+      return `a message of unknown type ${JSON.stringify(String(r.type).slice(0, 40))}`;
+  }
+}
