@@ -4,82 +4,21 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_MESH } from "../api/mesh.js";
-import { startApp } from "../app/server.js";
-import { CertificateAuthority } from "../ca/authority.js";
-import { BootstrapAuthority } from "../ca/bootstrap.js";
 import { run } from "../cli/main.js";
-import { ProxyAgent } from "../proxy/agent.js";
-import { Registry } from "../registry/registry.js";
 import { send } from "../scenario/client.js";
-import { parseTexts } from "../store/apply.js";
-import { MemoryStore } from "../store/memory.js";
-import { meshYaml } from "../testing/helpers.js";
+import { controlFixture, io, waitUntil } from "../testing/control-plane.js";
 import { tcpGate } from "../testing/net.js";
-import { AdminClient } from "./admin-client.js";
-import { ADMIN_TOKEN_FILE, openOrCreateAdminToken } from "./admin-credential.js";
-import { ControlPlane } from "./server.js";
-
-const YAML = meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080 }]);
-
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), usage: (t: string) => (err.push(t), 2) } };
-}
-
-async function fixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number } = {}) {
-  const stateDir = mkdtempSync(join(tmpdir(), "zm-cp-"));
-  const store = new MemoryStore(parseTexts([{ text: YAML + (opts.extraYaml ?? ""), file: "mesh.yaml" }], DEFAULT_MESH).resources);
-  const adminTokenFile = join(stateDir, ADMIN_TOKEN_FILE);
-  const adminToken = openOrCreateAdminToken(adminTokenFile);
-  const open = async (port = 0, adminPort = 0) => {
-    const cp = new ControlPlane({
-      store, ca: await CertificateAuthority.open({ stateDir, workloadTtlMs: opts.ttlMs ?? 3_600_000 }),
-      bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, adminToken, port, adminPort, debounceMs: 10,
-      endpointsFile: join(stateDir, "endpoints.json"), endpointGraceMs: opts.graceMs ?? 15_000, audit: (line) => audits.push(line),
-    });
-    await cp.start();
-    return cp;
-  };
-  const reg = Registry.of(store.snapshot());
-  const app = await startApp({ workload: "web", namespace: "b" }, { serve: "http" }, "127.0.0.1");
-  const events: string[] = [];
-  const audits: Record<string, unknown>[] = [];
-  const agent = (id: string, control: string, rootPem: string, token: string, rotateAt = 0.5, outboundPort?: number) => {
-    const w = reg.workload(id)!;
-    const ports = reg.workloadPorts(w);
-    return new ProxyAgent({ control, rootPem, token, spiffe: w.spiffe, rotateAt, events: (e) => events.push(JSON.stringify(e)), sidecar: { id, address: w.address, ports, outboundPort, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) } });
-  };
-  const rootPem = (await CertificateAuthority.open({ stateDir, workloadTtlMs: 1 })).rootPem;
-  /** Agents first (they may still be talking), then the control plane, the gate and the application. */
-  const stop = async (agents: ProxyAgent[], cp: ControlPlane, gate?: { close(): Promise<void> }) => {
-    await Promise.all(agents.map((a) => a.stop()));
-    await cp.stop();
-    await gate?.close();
-    await app.close();
-  };
-  /** The admin API as the CLI reaches it (with the credential), and its environment for `run([...])`. */
-  const admin = (cp: ControlPlane) => new AdminClient(cp.adminAddress, adminToken);
-  const cliEnv = (cp: ControlPlane) => Object.assign(process.env, { ZEROMESH_ADMIN: cp.adminAddress, ZEROMESH_ADMIN_TOKEN_FILE: adminTokenFile });
-  return { store, open, agent, reg, app, stateDir, events, audits, rootPem, stop, admin, cliEnv, adminToken };
-}
+import type { AdminClient } from "./admin-client.js";
+import type { ControlPlane } from "./server.js";
 
 const get = (addr: string, path = "/") => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
 const DENY_ADMIN = "\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-admin, namespace: b}\nspec: {action: DENY, rules: [{to: [{operation: {paths: [\"/admin*\"]}}]}]}\n";
 /** The endpoints the control plane last pushed to a proxy. */
 const pushedEndpoints = async (admin: AdminClient, proxy: string) =>
   (await admin.call<{ config: { endpoints: Record<string, unknown> } | null }>("GET", `/v1/proxy-config?proxy=${proxy}`)).body.config?.endpoints ?? {};
-const waitUntil = async (cond: () => boolean | Promise<boolean>, limitMs = 30_000) => {
-  const deadline = Date.now() + limitMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 test("control plane: proxies sync, status and config are visible, an invalid apply changes nothing", { timeout: 60_000 }, async () => {
-  const f = await fixture();
+  const f = await controlFixture();
   const cp = await f.open();
   const root = f.rootPem;
   const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"));
@@ -130,7 +69,7 @@ test("control plane: proxies sync, status and config are visible, an invalid app
 });
 
 test("control plane: a proxy started first fails closed; a restart mid-traffic keeps allowed requests flowing and denied ones denied, also before every proxy is back", { timeout: 90_000 }, async () => {
-  const f = await fixture({ extraYaml: DENY_ADMIN });
+  const f = await controlFixture({ extraYaml: DENY_ADMIN });
   const root = f.rootPem;
   // Reserve the ports so the restarted control plane comes back where the proxies look for it.
   const first = await f.open();
@@ -197,7 +136,7 @@ test("control plane: a proxy started first fails closed; a restart mid-traffic k
 });
 
 test("control plane: a proxy whose stream drops stays an endpoint for the grace, then is forgotten; reconnecting brings it back", { timeout: 60_000 }, async () => {
-  const f = await fixture({ graceMs: 3000 });
+  const f = await controlFixture({ graceMs: 3000 });
   const cp = await f.open();
   const root = f.rootPem;
   const gate = await tcpGate({ host: "127.0.0.1", port: Number(cp.address.split(":")[1]) });
@@ -228,7 +167,7 @@ test("control plane: a proxy whose stream drops stays an endpoint for the grace,
 const REGISTRY_ONLY = "\n---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: istio-system}\nspec: {egress: [{hosts: [\"*/*\"]}], outboundTrafficPolicy: {mode: REGISTRY_ONLY}}\n";
 
 test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per destination (audit trail, admin API, zeromesh alerts); allowed traffic raises none", { timeout: 60_000 }, async () => {
-  const f = await fixture({ extraYaml: REGISTRY_ONLY });
+  const f = await controlFixture({ extraYaml: REGISTRY_ONLY });
   const cp = await f.open();
   const root = f.rootPem;
   const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"));
@@ -279,7 +218,7 @@ test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per desti
 });
 
 test("control plane: certificates rotate before expiry without failing requests", { timeout: 60_000 }, async () => {
-  const f = await fixture({ ttlMs: 2000 });
+  const f = await controlFixture({ ttlMs: 2000 });
   const cp = await f.open();
   const root = f.rootPem;
   const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"), 0.5);

@@ -413,9 +413,8 @@ export class ControlPlane {
     const status = code === Codes.ADMIN_AUTH ? 401 : code === Codes.TOO_LARGE ? 413 : code === Codes.NOT_FOUND ? 404 : e instanceof ZmError ? 400 : 500;
     if (status === 401 || status === 413) this.audit("admin-refused", { route: `${req.method} ${(req.url ?? "").slice(0, 100)}`, from: req.socket.remoteAddress, status, why: (e as Error).message });
     if (res.headersSent) return void res.destroy();
-    res.writeHead(status, { "content-type": "application/json", ...(status === 413 ? { connection: "close" } : {}) }).end(JSON.stringify({ error: (e as Error).message, code }, null, 2));
-    // A body still arriving is not read: the connection goes once the answer is out.
-    if (status === 413 || status === 401) req.socket.end();
+    // A refused caller's connection goes once the answer is out: a body still arriving is not read.
+    res.writeHead(status, { "content-type": "application/json", ...(status === 413 || status === 401 ? { connection: "close" } : {}) }).end(JSON.stringify({ error: (e as Error).message, code }, null, 2));
   }
 
   private async onAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -187,6 +187,11 @@ export class LiveMesh {
     return [...this.running.values()].find((r) => r.workload.owner === owner)?.listeners[String(port)];
   }
 
+  /** The control plane's process id. */
+  controlPid(): number | undefined {
+    return this.control?.pid;
+  }
+
   /** Process ids of the running sidecars, by workload owner. */
   sidecarPids(): Record<string, number> {
     const out: Record<string, number> = {};

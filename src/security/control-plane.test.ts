@@ -1,0 +1,235 @@
+// Attacks on the control plane by a local process without credentials, by one holding a stolen or foreign
+// certificate, and by a compromised proxy: each must fail, be audited, and leave everyone else served.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { connect as h2connect } from "node:http2";
+import { connect as netConnect } from "node:net";
+import { join } from "node:path";
+import { createCsr, createRoot, issueLeaf } from "../ca/x509.js";
+import { AdminClient } from "../control/admin-client.js";
+import { ADMIN_TOKEN_FILE } from "../control/admin-credential.js";
+import { ProxyAgent } from "../proxy/agent.js";
+import { send } from "../scenario/client.js";
+import { controlFixture, waitUntil } from "../testing/control-plane.js";
+
+const WEB = "spiffe://cluster.local/ns/b/sa/web";
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+/** b/web2 runs as the same service account as b/web; b/gw is a gateway in b (it is handed b's Secrets). */
+const EXTRA = `
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web2, namespace: b}
+spec:
+  selector: {matchLabels: {app: web2}}
+  template:
+    metadata: {labels: {app: web2}}
+    spec: {serviceAccountName: web, containers: [{name: app, image: x, ports: [{containerPort: 8081}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: gw, namespace: b}
+spec:
+  selector: {matchLabels: {gw: b}}
+  template:
+    metadata: {labels: {gw: b}, annotations: {inject.istio.io/templates: gateway}}
+    spec: {containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8443}]}]}
+`;
+
+/** One request on the proxies' endpoint (HTTP/2 over TLS), with whatever credential the caller has. */
+async function controlCall(address: string, rootPem: string, path: string, headers: Record<string, string>, body: string, tls: { cert?: string; key?: string } = {}): Promise<{ status: number; body: string }> {
+  const session = h2connect(`https://${address}`, { ca: rootPem, ...tls, checkServerIdentity: () => undefined });
+  session.on("error", () => {});
+  try {
+    return await new Promise((resolve, reject) => {
+      const req = session.request({ ":method": "POST", ":path": path, ...headers });
+      let status = 0;
+      let data = "";
+      req.on("response", (h) => (status = Number(h[":status"])));
+      req.setEncoding("utf8");
+      req.on("data", (c: string) => (data += c));
+      req.on("end", () => resolve({ status, body: data }));
+      req.on("error", reject);
+      req.end(body);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+const csrFor = async (spiffe: string) => {
+  const { csrPem, keyPem } = await createCsr(spiffe);
+  return { body: JSON.stringify({ csr: csrPem }), keyPem };
+};
+
+test("attack: the admin API without the credential reads, changes and bootstraps nothing; with it, no private key is ever shown", { timeout: 60_000 }, async () => {
+  const root = await createRoot("gateway certs", { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000) });
+  const leaf = await issueLeaf(root, { commonName: "shop.example.com", dnsNames: ["shop.example.com"], validity: { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000) } });
+  const secret = `\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: shop-credential, namespace: b}\ntype: kubernetes.io/tls\ndata: {tls.crt: ${b64(leaf.certPem)}, tls.key: ${b64(leaf.keyPem)}}\n`;
+  const f = await controlFixture({ extraYaml: EXTRA + secret });
+  const cp = await f.open();
+  const gwWorkload = f.reg.workload("b/gw")!;
+  const gw = new ProxyAgent({ control: cp.address, rootPem: f.rootPem, token: cp.issueBootstrap("b/gw"), spiffe: gwWorkload.spiffe, rotateAt: 0.5, sidecar: { id: "b/gw", address: gwWorkload.address, ports: [8443], apps: {}, gateway: true } });
+  try {
+    await gw.start();
+    await waitUntil(() => cp.synced(["b/gw"]));
+    const version = f.store.snapshot().version;
+    const calls: [string, "GET" | "POST", string, unknown][] = [
+      ["read every Secret", "GET", "/v1/resources?kind=Secret", undefined],
+      ["apply a policy", "POST", "/v1/apply", { files: [{ file: "x.yaml", text: "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: open, namespace: b}\nspec: {}" }] }],
+      ["ask for a bootstrap credential", "POST", "/v1/bootstrap", { workload: "b/web" }],
+      ["register an endpoint", "POST", "/v1/endpoints", { workload: "b/web", listeners: { "8080": "127.0.0.1:1" } }],
+      ["read a gateway's configuration", "GET", "/v1/proxy-config?proxy=b/gw", undefined],
+    ];
+    for (const client of [new AdminClient(cp.adminAddress), new AdminClient(cp.adminAddress, "0".repeat(64)), new AdminClient(cp.adminAddress, f.adminToken.slice(0, 63) + "x")]) {
+      for (const [what, method, path, body] of calls) {
+        const r = await client.call<{ code?: string }>(method, path, body);
+        assert.equal(r.status, 401, `${what} without the credential`);
+        assert.equal(r.body.code, "ZM_ADMIN_UNAUTHENTICATED");
+      }
+    }
+    assert.equal(f.store.snapshot().version, version, "nothing was applied");
+    assert.ok(f.audits.filter((a) => a.event === "admin-refused").length >= 15, "every refusal is audited");
+    assert.equal(statSync(join(f.stateDir, ADMIN_TOKEN_FILE)).mode & 0o777, 0o600, "the credential is its owner's alone");
+
+    // The administrator sees certificates, never keys: not in resources, not in a gateway's configuration.
+    const admin = f.admin(cp);
+    const secrets = await admin.call<{ items: { data: Record<string, string> }[] }>("GET", "/v1/resources?kind=Secret");
+    assert.equal(secrets.status, 200);
+    assert.equal(secrets.body.items[0]!.data["tls.key"], "[redacted]");
+    assert.match(Buffer.from(secrets.body.items[0]!.data["tls.crt"]!, "base64").toString(), /BEGIN CERTIFICATE/);
+    const pc = await admin.text("GET", "/v1/proxy-config?proxy=b/gw");
+    assert.equal(pc.status, 200);
+    assert.ok(pc.body.includes("shop-credential"), "the gateway's configuration holds the Secret");
+    assert.ok(!pc.body.includes(b64(leaf.keyPem)) && !pc.body.includes("PRIVATE KEY"), "but not its key");
+  } finally {
+    await f.stop([gw], cp);
+  }
+});
+
+test("attack: a bootstrap credential buys one certificate; streams need the instance's own current certificate", { timeout: 60_000 }, async () => {
+  const f = await controlFixture({ extraYaml: EXTRA });
+  const cp = await f.open();
+  try {
+    const token = cp.issueBootstrap("b/web");
+    assert.ok(f.audits.some((a) => a.event === "bootstrap-issued" && a.workload === "b/web"), "issuing is audited");
+    const web = await csrFor(WEB);
+    const first = await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${token}` }, web.body);
+    assert.equal(first.status, 200);
+    const webCert = JSON.parse(first.body) as { certPem: string; chainPem: string };
+    const replay = await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${token}` }, (await csrFor(WEB)).body);
+    assert.equal(replay.status, 403, "a used credential is spent");
+    assert.match(replay.body, /already used/);
+
+    const stream = await controlCall(cp.address, f.rootPem, "/v1/stream", { authorization: `Bearer ${cp.issueBootstrap("b/web")}` }, "");
+    assert.equal(stream.status, 403, "a config stream is not opened with a bootstrap credential");
+
+    // b/web2 runs as the same service account: its certificate is valid, for the same SPIFFE identity, but not b/web's.
+    const web2 = await csrFor(WEB);
+    const web2Cert = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/web2")}` }, web2.body)).body) as { certPem: string; chainPem: string };
+    const hijack = await controlCall(cp.address, f.rootPem, "/v1/certificate", { "x-zeromesh-workload": "b/web" }, (await csrFor(WEB)).body, { cert: web2Cert.certPem + web2Cert.chainPem, key: web2.keyPem });
+    assert.equal(hijack.status, 403, "another instance's certificate does not speak for b/web");
+    assert.match(hijack.body, /not issued to b\/web/);
+    const renew = await controlCall(cp.address, f.rootPem, "/v1/certificate", { "x-zeromesh-workload": "b/web" }, (await csrFor(WEB)).body, { cert: webCert.certPem + webCert.chainPem, key: web.keyPem });
+    assert.equal(renew.status, 200, "b/web's own certificate renews it");
+    assert.ok(f.audits.some((a) => a.event === "proxy-refused" && /not issued to b\/web/.test(String(a.why))), "the attempt is audited");
+  } finally {
+    await f.stop([], cp);
+  }
+});
+
+test("attack: the CA renews only this mesh's current certificates of the same identity (foreign CA, expired, other identity)", { timeout: 60_000 }, async () => {
+  const f = await controlFixture({ extraYaml: EXTRA });
+  const cp = await f.open();
+  try {
+    const validity = { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000) };
+    const foreignRoot = await createRoot("attacker CA", validity);
+    const forged = await issueLeaf(foreignRoot, { commonName: "web", uris: [WEB], client: true, validity });
+    const expired = await csrFor(WEB);
+    const expiredCert = await (await f.ca(1000)).sign(JSON.parse(expired.body).csr, WEB);
+    const client = await csrFor("spiffe://cluster.local/ns/a/sa/client");
+    const clientCert = await (await f.ca()).sign(JSON.parse(client.body).csr, "spiffe://cluster.local/ns/a/sa/client");
+    await new Promise((r) => setTimeout(r, 1200));
+    const attempts: [string, { cert: string; key: string }][] = [
+      ["a certificate from a foreign CA with b/web's SPIFFE URI", { cert: `${forged.certPem}\n${foreignRoot.certPem}`, key: forged.keyPem }],
+      ["an expired mesh certificate of b/web", { cert: expiredCert.certPem + expiredCert.chainPem, key: expired.keyPem }],
+      ["a valid mesh certificate of another identity", { cert: clientCert.certPem + clientCert.chainPem, key: client.keyPem }],
+    ];
+    for (const [what, tls] of attempts) {
+      const r = await controlCall(cp.address, f.rootPem, "/v1/certificate", { "x-zeromesh-workload": "b/web" }, (await csrFor(WEB)).body, tls);
+      assert.equal(r.status, 403, what);
+      assert.doesNotMatch(r.body, /certPem/, `${what}: no certificate`);
+    }
+    assert.equal(f.audits.filter((a) => a.event === "proxy-refused").length, 3, "each refusal is audited");
+    assert.ok(!f.audits.some((a) => a.event === "certificate-issued"), "nothing was issued");
+  } finally {
+    await f.stop([], cp);
+  }
+});
+
+test("attack: garbage on a proxy's stream and oversized admin requests close that stream or answer 4xx; the control plane serves on", { timeout: 90_000 }, async () => {
+  const f = await controlFixture({ extraYaml: EXTRA });
+  const cp = await f.open();
+  const web = f.agent("b/web", cp.address, f.rootPem, cp.issueBootstrap("b/web"));
+  const client = f.agent("a/client", cp.address, f.rootPem, cp.issueBootstrap("a/client"));
+  try {
+    await Promise.all([web.start(), client.start()]);
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    // A compromised b/web2 with its own valid certificate opens its stream and sends what the protocol does not allow.
+    const key = await csrFor(WEB);
+    const cert = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/web2")}` }, key.body)).body) as { certPem: string; chainPem: string };
+    const tls = { cert: cert.certPem + cert.chainPem, key: key.keyPem };
+    for (const [what, payload] of [["a line that is not JSON", "not json at all\n"], ["a line longer than the limit", "x".repeat(1100 * 1024)], ["a listener on another workload's address", JSON.stringify({ type: "hello", listeners: { "8080": `${f.reg.workload("b/web")!.address}:8080` } }) + "\n"], ["a message of no known type", "{\"type\":\"shutdown\"}\n"]] as const) {
+      const before = f.audits.filter((a) => a.event === "proxy-message-rejected").length;
+      const r = await controlCall(cp.address, f.rootPem, "/v1/stream", { "x-zeromesh-workload": "b/web2" }, payload, tls);
+      assert.equal(r.status, 200, `${what}: the stream was opened`);
+      await waitUntil(() => f.audits.filter((a) => a.event === "proxy-message-rejected").length > before, 10_000);
+    }
+    assert.equal(JSON.stringify(await f.admin(cp).call("GET", "/v1/proxy-config?proxy=b/web").then((r) => r.body)).includes(`"8080":"${f.reg.workload("b/web")!.address}`), true, "b/web's endpoint is still its own");
+
+    // Oversized and malformed admin requests, with the credential.
+    const [host, port] = cp.adminAddress.split(":");
+    const raw = (head: string, body: Buffer | string) => new Promise<string>((resolve) => {
+      const s = netConnect(Number(port), host!, () => {
+        s.write(head);
+        s.write(body, () => {});
+      });
+      let got = "";
+      s.on("data", (d) => (got += d.toString("latin1")));
+      s.on("close", () => resolve(got));
+      s.on("error", () => {});
+      setTimeout(() => s.destroy(), 10_000);
+    });
+    const declared = await raw(`POST /v1/apply HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${f.adminToken}\r\nContent-Length: 524288000\r\n\r\n`, Buffer.alloc(1024 * 1024, 0x61));
+    assert.match(declared, /^HTTP\/1\.1 413/, "a declared 500 MB body is refused before it is read");
+    const chunked = await new Promise<number>((resolve) => {
+      const req = httpRequest({ host, port: Number(port), method: "POST", path: "/v1/apply", headers: { authorization: `Bearer ${f.adminToken}`, "transfer-encoding": "chunked" } }, (res) => {
+        resolve(res.statusCode ?? 0);
+        res.resume();
+      });
+      req.on("error", () => {});
+      const chunk = Buffer.alloc(1024 * 1024, 0x61);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 40 && req.write(chunk)) sent++;
+        if (sent < 40) req.once("drain", () => (sent++, pump()));
+        else req.end();
+      };
+      pump();
+    });
+    assert.equal(chunked, 413, "a chunked body past the limit is refused");
+    const notJson = await f.admin(cp).text("POST", "/v1/apply", "{ this is not json");
+    assert.equal(notJson.status, 400);
+    assert.match(notJson.body, /ZM_BAD_MESSAGE/);
+
+    // Everyone else is still served: the admin API answers, the proxies stay in sync, traffic flows.
+    assert.equal((await f.admin(cp).call("GET", "/v1/proxy-status")).status, 200);
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const ok = await send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path: "/", headers: {} }, { proxy: { host: client.sidecar.outboundAddress.split(":")[0]!, port: Number(client.sidecar.outboundAddress.split(":")[1]) } });
+    assert.equal(ok.kind === "response" && ok.status, 200);
+  } finally {
+    await f.stop([web, client], cp);
+  }
+});
