@@ -4,6 +4,10 @@ import { Codes, type Issue, type Location } from "./errors.js";
 
 export type OutboundMode = "ALLOW_ANY" | "REGISTRY_ONLY";
 
+/** meshConfig.pathNormalization.normalization (policy/path-normalization.ts applies it). */
+export type PathNormalization = "NONE" | "BASE" | "MERGE_SLASHES" | "DECODE_AND_MERGE_SLASHES";
+export const PATH_NORMALIZATIONS: readonly PathNormalization[] = ["NONE", "BASE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"];
+
 export interface ExtensionProvider {
   name: string;
   kind: "envoyExtAuthzHttp" | "envoyExtAuthzGrpc" | "envoyFileAccessLog" | "other";
@@ -21,6 +25,8 @@ export interface MeshConfig {
   /** Providers a Telemetry uses when it names none (and, for metrics, with no Telemetry at all). */
   defaultProviders: { accessLogging: string[]; metrics: string[] };
   defaultConfig: { holdApplicationUntilProxyStarts: boolean; discoveryAddress?: string };
+  /** How every proxy normalizes request paths before routing and policy (Istio's default: BASE). */
+  pathNormalization: PathNormalization;
 }
 
 export const DEFAULT_MESH: MeshConfig = Object.freeze({
@@ -33,6 +39,7 @@ export const DEFAULT_MESH: MeshConfig = Object.freeze({
   // Istio's default installation reports metrics to Prometheus and writes no access log.
   defaultProviders: { accessLogging: [], metrics: ["prometheus"] },
   defaultConfig: { holdApplicationUntilProxyStarts: false },
+  pathNormalization: "BASE",
 }) as MeshConfig;
 
 const KNOWN = [
@@ -40,6 +47,7 @@ const KNOWN = [
   "accessLogFormat", "extensionProviders", "defaultConfig", "enableTracing", "defaultProviders", "enableAutoMtls",
   "defaultServiceExportTo", "defaultVirtualServiceExportTo", "defaultDestinationRuleExportTo", "ingressClass", "ingressService",
   "ingressControllerMode", "ingressSelector", "localityLbSetting", "discoverySelectors", "meshMTLS", "tlsDefaults",
+  "pathNormalization",
 ];
 
 /**
@@ -73,6 +81,13 @@ export function mergeMeshConfig(base: MeshConfig, raw: unknown, at: Location, is
       const body = kind === "other" ? undefined : p.field(kind);
       return { name, kind, service: body?.field("service").string(), port: body?.field("port").port() };
     });
+  }
+  const pn = r.field("pathNormalization");
+  if (pn.present) {
+    pn.object(["normalization"]);
+    // DEFAULT is Istio's name for whatever the default is: BASE.
+    const n = pn.field("normalization").enumOf(["DEFAULT", ...PATH_NORMALIZATIONS] as const);
+    if (n) out.pathNormalization = n === "DEFAULT" ? "BASE" : n;
   }
   const dp = r.field("defaultProviders");
   if (dp.present) {

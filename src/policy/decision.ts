@@ -43,6 +43,9 @@ export interface PoolLimits {
   h2: number;
 }
 
+/** Envoy's answer to a request whose path it cannot normalize. */
+export const BAD_REQUEST = { status: 400, body: "Bad Request" } as const;
+
 /** Envoy's body for a request that got no response headers from upstream (connect failure, reset, overflow). */
 export const UPSTREAM_RESET_BODY = "upstream connect error or disconnect/reset before headers";
 
@@ -89,6 +92,8 @@ export const DenyCodes = {
   UNRESOLVED: "ZM_UNRESOLVED_HOST",
   TIMEOUT: "ZM_UPSTREAM_TIMEOUT",
   CLIENT_CERT: "ZM_TLS_CLIENT_CERT_REJECTED",
+  BAD_PATH: "ZM_BAD_REQUEST_PATH",
+  AUTHORIZER: "ZM_DENY_EXT_AUTHZ",
 } as const;
 
 export function describeOutcome(o: Outcome): string {

@@ -1,5 +1,6 @@
 // A gateway workload handling one connection: server by port and SNI, TLS
 // termination with the server's credential, then VirtualService routing.
+import { normalizeAtProxy } from "./path-normalization.js";
 import { hostWithoutPort } from "../api/host.js";
 import type { Secret } from "../api/types.js";
 import type { Workload } from "../registry/model.js";
@@ -16,10 +17,12 @@ import { matchHttpRoute, matchTcpRoute, matchTlsRoute, vsName } from "./routing.
 import { cipherCheck, clientCertAccepted, verifyClientCert, verifyServerCert, versionsOverlap } from "./tls.js";
 
 export function handleAtGateway(walk: Walk, gw: Workload, servicePort: number, targetPort: number, arrival: Arrival): Decision {
+  const at = proxyLabel(gw);
+  const bad = normalizeAtProxy(walk, at);
+  if (bad) return bad;
   const { index, trail, req } = walk;
   // AuthorizationPolicy selecting the gateway runs before routing (L7 on HTTP servers, L4 otherwise).
   const authz = (http: boolean) => authorize(walk, gw, targetPort, arrival, http);
-  const at = proxyLabel(gw);
   const servers = serversOn(index, gw, servicePort, targetPort);
   if (!servers.length) {
     trail.add({ stage: "gateway", at, message: `no Gateway server selects this gateway on port ${servicePort}` });
@@ -197,6 +200,8 @@ export function decideAfterTermination(env: Env, gw: Workload, servicePort: numb
   const sender: Sender = { proxy: gw, label: proxyLabel(gw) };
   walk.trail.add({ stage: "gateway", at: sender.label, message: `TLS terminated by ${serverName(choice.bound)}` });
   const http = choice.kind !== "tls-terminate";
+  const bad = http ? normalizeAtProxy(walk, sender.label) : undefined;
+  if (bad) return bad;
   const denied = authorize(walk, gw, targetPort, arrival, http);
   if (denied) return denied;
   return http ? httpRoute(walk, sender, [choice.bound], servicePort, true) : tcpRoute(walk, sender, [choice.bound], servicePort);

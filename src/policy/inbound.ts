@@ -1,5 +1,6 @@
 // The destination side: Sidecar ingress ports, PeerAuthentication, then
 // AuthorizationPolicy, then the application.
+import { normalizeAtProxy } from "./path-normalization.js";
 import { standInRespond } from "../app/stand-in.js";
 import { isHttp } from "../api/protocol.js";
 import type { Protocol } from "../api/types.js";
@@ -36,8 +37,10 @@ function inboundIsHttp(protocol: Protocol, scheme: string): boolean {
 }
 
 export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival): Decision {
-  const { index, trail, req } = walk;
   const at = proxyLabel(w);
+  const bad = w.sidecar ? normalizeAtProxy(walk, at) : undefined;
+  if (bad) return bad;
+  const { index, trail, req } = walk;
   if (!w.sidecar) {
     trail.add({ stage: "endpoint", at: `workload ${w.id}`, message: `no sidecar: ${arrival.mtlsFrom ? "mutual TLS arrives at a plain server" : "the application receives the request directly"}` });
     if (arrival.mtlsFrom) return trail.end({ kind: "error", error: "reset" }, `${w.id} has no sidecar to terminate mutual TLS`, DenyCodes.TLS);

@@ -1,5 +1,6 @@
 // The client sidecar: which service the request is for, whether the
 // workload's Sidecar scope holds it, and what happens when it does not.
+import { normalizeAtProxy } from "./path-normalization.js";
 import { hostWithoutPort } from "../api/host.js";
 import { isHttpOrAuto, isTlsProtocol } from "../api/protocol.js";
 import type { Workload } from "../registry/model.js";
@@ -12,8 +13,10 @@ import { arriveAt } from "./inbound.js";
 import { requestAuthority } from "./request.js";
 
 export function outboundFromSidecar(walk: Walk, w: Workload): Decision {
-  const { index, trail, req } = walk;
   const at = proxyLabel(w);
+  const bad = normalizeAtProxy(walk, at);
+  if (bad) return bad;
+  const { index, trail, req } = walk;
   const choice = sidecarFor(index, w);
   trail.add({ stage: "sidecar-scope", at, message: choice.why, policy: choice.sidecar ? `Sidecar/${choice.sidecar.meta.namespace}/${choice.sidecar.meta.name}` : undefined });
 

@@ -3,11 +3,13 @@
 // session, HTTP/1.1 on a keep-alive pool).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { UPSTREAM_RESET_BODY, type OutlierPlan, type Outcome, type PoolLimits } from "../policy/decision.js";
+import type { PathNormalization } from "../api/mesh.js";
+import { BAD_REQUEST, UPSTREAM_RESET_BODY, type OutlierPlan, type Outcome, type PoolLimits } from "../policy/decision.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { ProxyContext } from "./context.js";
 import { forwardH2, h2PlainHeaders } from "./h2.js";
 import { forwardHttp, plainHeaders, type ForwardResult } from "./http-forward.js";
+import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
 import { resolveHop, type ProxyState } from "./state.js";
 import type { HopTarget } from "./upstream.js";
 
@@ -18,6 +20,27 @@ export const isH2 = (req: ServerRequest): req is Http2ServerRequest => req.httpV
 
 export function requestHeaders(req: ServerRequest): Record<string, string> {
   return isH2(req) ? h2PlainHeaders(req) : plainHeaders(req);
+}
+
+/**
+ * The request's target as the proxy decides on it and forwards it (Envoy's order): an absolute-form target gives the
+ * authority (it replaces Host in `headers`) and the path; the path is normalized as meshConfig pathNormalization says.
+ * Undefined: a target no proxy accepts (the caller answers 400, as the engine does for it).
+ */
+export function targetPath(raw: string | undefined, headers: Record<string, string>, mode: PathNormalization): string | undefined {
+  let target = raw ?? "";
+  const absolute = splitAbsoluteForm(target);
+  if (absolute) {
+    headers.host = absolute.authority;
+    target = absolute.target;
+  }
+  const n = normalizePath(target, mode);
+  return "error" in n ? undefined : n.path;
+}
+
+/** The answer to a target `targetPath` refused. */
+export function badRequest(res: ServerReply): void {
+  res.writeHead(BAD_REQUEST.status, { "content-type": "text/plain" }).end(BAD_REQUEST.body);
 }
 
 export interface RelayTarget extends HopTarget {

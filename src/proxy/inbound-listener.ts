@@ -14,7 +14,7 @@ import { Registry } from "../registry/registry.js";
 import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { isGrpc } from "./metric-labels.js";
 import { inboundSeries } from "./metric-series.js";
-import { relay, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
+import { badRequest, relay, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
@@ -83,7 +83,9 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   const headers = requestHeaders(req);
   // Only the sidecar may tell the application who called.
   delete headers["x-forwarded-client-cert"];
-  const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path: req.url ?? "/", headers };
+  const path = targetPath(req.url, headers, state.snapshot.mesh.pathNormalization);
+  if (path === undefined) return badRequest(res);
+  const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path, headers };
   const d: Decision = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request);
   const series = inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http");
   const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));

@@ -8,12 +8,13 @@ import type { Request } from "../policy/request.js";
 import { abortRequest, attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";
-import { relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
+import { badRequest, relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront, IDLE_MS } from "./http-front.js";
 import { rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek, type HttpKind } from "../net/peek.js";
 import { sniff } from "./sniff.js";
 import { splice } from "./splice.js";
+import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
 import { resolveHop } from "./state.js";
 import { HopError, openHop } from "./upstream.js";
 
@@ -50,10 +51,10 @@ function logEntry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision,
 async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply, dest?: { host: string; port: number }): Promise<void> {
   const started = Date.now();
   const state = ctx.state();
-  let url: URL;
-  try {
-    url = dest ? new URL(`http://${dest.host.includes(":") ? `[${dest.host}]` : dest.host}:${dest.port}${req.url ?? "/"}`) : new URL(req.url ?? "");
-  } catch {
+  // Absolute form (the application uses the sidecar as its HTTP proxy), or origin form inside a tunnel.
+  const absolute = dest ? undefined : splitAbsoluteForm(req.url ?? "");
+  const authority = dest ? undefined : absolute && hostAndPort(absolute.authority);
+  if (!dest && !authority) {
     res.writeHead(400).end("zeromesh sidecar: send absolute-form requests (use it as HTTP_PROXY)\n");
     return;
   }
@@ -64,8 +65,10 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   }
   const headers = requestHeaders(req);
   delete headers["proxy-connection"];
-  const port = url.port ? Number(url.port) : 80;
-  const request: Request = { scheme: "http", host: url.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port, method: req.method ?? "GET", path: url.pathname + url.search, headers: { ...headers, host: headers.host || url.host } };
+  const path = normalizePath(dest ? req.url ?? "/" : absolute!.target, state.snapshot.mesh.pathNormalization);
+  if ("error" in path) return badRequest(res);
+  const { host, port } = dest ?? authority!;
+  const request: Request = { scheme: "http", host, port, method: req.method ?? "GET", path: path.path, headers: { ...headers, host: headers.host || (dest ? `${host}:${port}` : absolute!.authority) } };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(request.host, port, "http", d, new Date());
   const series = outboundSeries(ctx, state, d, request.host, isGrpc(headers) ? "grpc" : "http");
@@ -139,5 +142,15 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   } catch (e) {
     logEntry(ctx, { ...base, error: (e as Error).message }, d, started);
     reset(socket);
+  }
+}
+
+/** An absolute-form target's host (WHATWG host parsing: lower case, IPv4 in any notation as dotted quad) and port. */
+function hostAndPort(authority: string): { host: string; port: number } | undefined {
+  try {
+    const u = new URL(`http://${authority}/`);
+    return { host: u.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80 };
+  } catch {
+    return undefined;
   }
 }

@@ -1,0 +1,71 @@
+// Table tests for Istio's pathNormalization modes (Istio's security best practices, Envoy's normalize_path,
+// merge_slashes and path_with_escaped_slashes_action).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { PathNormalization } from "../api/mesh.js";
+import { normalizePath, splitAbsoluteForm } from "./path-normalization.js";
+
+const CASES: [string, PathNormalization, string][] = [
+  // Istio's examples
+  ["/a/../b", "BASE", "/b"],
+  ["\\da", "BASE", "error"],
+  ["/\\da", "BASE", "//da"],
+  ["/a//b", "MERGE_SLASHES", "/a/b"],
+  ["/a%2fb", "DECODE_AND_MERGE_SLASHES", "/a/b"],
+  ["/x/../%2Fa/../b", "NONE", "/x/../%2Fa/../b"],
+  // dot segments, plain and escaped, and backslashes: the bypasses of a DENY on /admin*
+  ["/x/../admin", "BASE", "/admin"],
+  ["/./admin", "BASE", "/admin"],
+  ["/../admin", "BASE", "/admin"],
+  ["/%2e%2e/admin", "BASE", "/admin"],
+  ["/%2E/admin", "BASE", "/admin"],
+  ["/x/..\\admin", "BASE", "/admin"],
+  ["/x/%2e%2e%5cadmin", "BASE", "/x/..%5cadmin"],
+  ["/x/%2e%2e%5cadmin", "DECODE_AND_MERGE_SLASHES", "/admin"],
+  ["/public/../admin", "BASE", "/admin"],
+  ["/%61dmin", "BASE", "/admin"],
+  ["/a/b/..", "BASE", "/a/"],
+  ["/a/b/.", "BASE", "/a/b/"],
+  ["/a..b/c", "BASE", "/a..b/c"],
+  ["/a%2e%2e", "BASE", "/a.."],
+  // what BASE keeps: doubled slashes and escaped slashes
+  ["//admin", "BASE", "//admin"],
+  ["//admin", "MERGE_SLASHES", "/admin"],
+  ["/a/..//admin", "MERGE_SLASHES", "/admin"],
+  ["/a%2Fb", "BASE", "/a%2Fb"],
+  ["/a%2Fb", "MERGE_SLASHES", "/a%2Fb"],
+  ["/a%5Cb", "DECODE_AND_MERGE_SLASHES", "/a/b"],
+  // the query is never touched; a fragment is dropped
+  ["/a/../b?next=/../admin", "BASE", "/b?next=/../admin"],
+  ["/admin#x", "BASE", "/admin"],
+  ["/x?y#z", "NONE", "/x?y"],
+  // escapes that are not unreserved stay; characters that must be escaped are
+  ["/caf%C3%A9", "BASE", "/caf%C3%A9"],
+  ["/a\u00e9", "BASE", "/a%C3%A9"],
+  ["/%zz/../b", "BASE", "/b"],
+  // not a path
+  ["*", "BASE", "error"],
+  ["admin", "NONE", "error"],
+];
+
+test("path normalization: each mode as Istio and Envoy define it", () => {
+  for (const [input, mode, want] of CASES) {
+    const r = normalizePath(input, mode);
+    assert.equal("error" in r ? "error" : r.path, want, `${mode} ${JSON.stringify(input)}`);
+  }
+});
+
+test("path normalization: normalizing twice changes nothing", () => {
+  for (const [input, mode] of CASES) {
+    const once = normalizePath(input, mode);
+    if ("error" in once) continue;
+    assert.deepEqual(normalizePath(once.path, mode), once, `${mode} ${JSON.stringify(input)}`);
+  }
+});
+
+test("absolute-form targets give their authority and path", () => {
+  assert.deepEqual(splitAbsoluteForm("http://evil/admin"), { authority: "evil", target: "/admin" });
+  assert.deepEqual(splitAbsoluteForm("http://user@evil.example.com:8080"), { authority: "evil.example.com:8080", target: "/" });
+  assert.deepEqual(splitAbsoluteForm("HTTPS://h/x/../y?q"), { authority: "h", target: "/x/../y?q" });
+  assert.equal(splitAbsoluteForm("/admin"), undefined);
+});
