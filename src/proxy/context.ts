@@ -35,6 +35,8 @@ export interface AccessLogEntry {
 /** What the listeners need from the sidecar that owns them. */
 export interface ProxyContext {
   readonly id: string;
+  /** The workload's own address: every connection the proxy opens leaves from it. */
+  readonly address: string;
   state(): ProxyState | undefined;
   credentials(): Credentials | undefined;
   env(state: ProxyState): Env;

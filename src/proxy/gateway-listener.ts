@@ -140,7 +140,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const target = resolveHop(state, o);
     try {
       if (!target) throw new Error(`no live endpoint for ${o.workload}:${o.port}`);
-      const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
+      const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials(), ctx.address);
       const series = outboundSeries(ctx, state, d, o.host ?? o.address, "tcp");
       ctx.metrics.tcpOpened("CLIENT", series);
       splice(stream, up, () => {

@@ -9,6 +9,7 @@ import { applyHeaderOps } from "../policy/header-ops.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
 import { ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type Failure, type ForwardResult } from "./http-forward.js";
+import { bindFrom } from "./source-address.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
@@ -18,12 +19,18 @@ const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connecti
 export class H2Sessions {
   private readonly sessions = new Map<string, ClientHttp2Session>();
 
+  /** `localAddress`: the workload's own address, the source of every session. */
+  constructor(private readonly localAddress?: string) {}
+
   get(key: string, t: HopTarget, creds: Credentials | undefined): ClientHttp2Session {
     const open = this.sessions.get(key);
     if (open && !open.closed && !open.destroyed) return open;
     // The mesh ALPN marks the hop as mTLS for the peer's sniffing; HTTP/2 runs inside as prior knowledge.
     const session = h2connect(`http://${t.host}:${t.port}`, {
-      createConnection: () => (t.mtls ? tlsConnect({ host: t.host, port: t.port, ...meshClientTls(t, creds!) }) : netConnect(t.port, t.host)),
+      createConnection: () => {
+        const from = bindFrom(this.localAddress, t.host);
+        return t.mtls ? tlsConnect({ host: t.host, port: t.port, ...from, ...meshClientTls(t, creds!) }) : netConnect({ port: t.port, host: t.host, ...from });
+      },
     });
     const forget = () => this.sessions.get(key) === session && this.sessions.delete(key);
     session.on("error", () => session.destroy());

@@ -20,6 +20,7 @@ import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { splice } from "./splice.js";
+import { bindFrom } from "./source-address.js";
 
 export function inboundServer(ctx: ProxyContext, port: number): Server {
   const front: HttpFront = new HttpFront((req, res) => onHttp(ctx, port, front, req, res));
@@ -66,7 +67,7 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   }
   const series = inboundSeries(ctx, state, peer, port, "tcp");
   ctx.metrics.tcpOpened("SERVER", series);
-  splice(stream, connect(app.port, app.host), () => {
+  splice(stream, connect({ port: app.port, host: app.host, ...bindFrom(ctx.address, app.host) }), () => {
     ctx.metrics.tcpClosed("SERVER", series);
     log({ upstream: `${app.host}:${app.port}` });
   });

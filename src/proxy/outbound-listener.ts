@@ -129,7 +129,7 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   const target = resolveHop(state, o);
   try {
     if (!target) throw new HopError(`no live endpoint for ${o.workload}:${o.port}`, "refused");
-    const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
+    const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials(), ctx.address);
     const series = outboundSeries(ctx, state, d, host, "tcp");
     ctx.metrics.tcpOpened("CLIENT", series);
     splice(socket, up, () => {

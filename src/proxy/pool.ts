@@ -11,6 +11,7 @@ import type { buildConnector } from "undici";
 import type { Credentials } from "./credentials.js";
 import { H2Sessions } from "./h2.js";
 import { Pool } from "./undici-pool.js";
+import { bindFrom } from "./source-address.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Keep-alive connections per hop; undici also honours the server's `Keep-Alive: timeout` hint. */
@@ -34,9 +35,16 @@ export class Pools {
   private readonly mtls = new Map<string, Pool>();
   private readonly plain = new Map<string, Pool>();
   private readonly originating = new Map<string, Pool>();
-  private readonly h2 = new H2Sessions();
+  private readonly h2: H2Sessions;
   private generation = new WeakMap<Credentials, number>();
   private nextGen = 0;
+  /** The workload's own address: connections leave from it (see source-address.ts). */
+  private readonly localAddress: string | undefined;
+
+  constructor(opts: { localAddress?: string } = {}) {
+    this.localAddress = opts.localAddress;
+    this.h2 = new H2Sessions(opts.localAddress);
+  }
 
   private gen(c: Credentials): number {
     let g = this.generation.get(c);
@@ -51,7 +59,7 @@ export class Pools {
     const key = `${t.host}:${t.port}|${t.identities.join(",")}|${this.gen(creds)}`;
     let p = this.mtls.get(key);
     if (!p) {
-      p = new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...meshClientTls(t, creds) }), true) });
+      p = new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds) }), true) });
       this.mtls.set(key, p);
     }
     return p;
@@ -61,7 +69,7 @@ export class Pools {
   plainPool(host: string, port: number): Pool {
     const key = `${host}:${port}`;
     let p = this.plain.get(key);
-    if (!p) this.plain.set(key, (p = new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect(port, host), false) })));
+    if (!p) this.plain.set(key, (p = new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect({ port, host, ...bindFrom(this.localAddress, host) }), false) })));
     return p;
   }
 
@@ -70,7 +78,7 @@ export class Pools {
     const key = `${host}:${port}|${sni}|${ca ?? ""}`;
     let p = this.originating.get(key);
     if (!p) {
-      p = new Pool(`https://${host}:${port}`, { ...POOL, connect: connector(() => tlsConnect({ host, port, servername: sni, ca: ca || undefined, ALPNProtocols: ["http/1.1"] }), true) });
+      p = new Pool(`https://${host}:${port}`, { ...POOL, connect: connector(() => tlsConnect({ host, port, ...bindFrom(this.localAddress, host), servername: sni, ca: ca || undefined, ALPNProtocols: ["http/1.1"] }), true) });
       this.originating.set(key, p);
     }
     return p;

@@ -54,7 +54,7 @@ export class Sidecar implements ProxyContext {
   /** Accepted connections: a listener that hands sockets on (mTLS, sniffing) cannot close them itself, and an idle keep-alive one would hold stop() open. */
   private readonly accepted = new Set<Socket>();
   readonly balancer = new Balancer();
-  readonly pools = new Pools();
+  readonly pools: Pools;
   readonly blockedEgress = new BlockedEgressCounter();
   readonly metrics = new ProxyMetrics();
   /** Rendered metric labels by peer pair; they depend on the configuration, so a push starts it again. */
@@ -65,10 +65,15 @@ export class Sidecar implements ProxyContext {
   /** Where the proxy serves GET /stats/prometheus. */
   statsAddress = "";
 
-  constructor(private readonly opts: SidecarOptions) {}
+  constructor(private readonly opts: SidecarOptions) {
+    this.pools = new Pools({ localAddress: opts.address });
+  }
 
   get id(): string {
     return this.opts.id;
+  }
+  get address(): string {
+    return this.opts.address;
   }
   state(): ProxyState | undefined {
     return this.current;
