@@ -16,7 +16,7 @@ import { Balancer } from "./balancer.js";
 import { BlockedEgressCounter } from "./blocked-egress.js";
 import { renderLabels, type PeerLabels } from "./metric-labels.js";
 import { ProxyMetrics } from "./metrics.js";
-import { Pools } from "./pool.js";
+import { Pools, type PoolsOptions } from "./pool.js";
 import { stateFrom, type ProxyState } from "./state.js";
 
 export const OUTBOUND_PORT = 15001;
@@ -41,6 +41,8 @@ export interface SidecarOptions {
   statsPort?: number;
   /** Run as a gateway (gateway injection): Gateway servers on the workload's ports, no outbound proxy. */
   gateway?: boolean;
+  /** Upstream pool limits (tests make them small). */
+  pools?: Pick<PoolsOptions, "idleMs" | "max">;
 }
 
 export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string };
@@ -66,7 +68,7 @@ export class Sidecar implements ProxyContext {
   statsAddress = "";
 
   constructor(private readonly opts: SidecarOptions) {
-    this.pools = new Pools({ localAddress: opts.address });
+    this.pools = new Pools({ localAddress: opts.address, ...opts.pools });
   }
 
   get id(): string {
