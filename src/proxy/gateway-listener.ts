@@ -42,12 +42,13 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   const front: HttpFront = new HttpFront((req, res) => {
     const conn = front.connectionOf(req);
     onHttp(req, res, conn, conn ? choices.get(conn) : undefined);
-  });
+  }, ctx.limits);
 
   // Refuses a handshake with an alert (no server for this SNI, no credential), as a TLS failure rather
   // than a bare close: it offers only TLS 1.0–1.1, which no current client accepts (protocol_version alert).
   let refusal: { creds: object; sc: SecureContext } | undefined;
   const refuse = createTlsServer({
+    handshakeTimeout: ctx.limits.headersTimeoutMs,
     SNICallback: (_n, cb) => {
       const creds = ctx.credentials();
       if (!creds) return cb(new Error("no certificate"));
@@ -92,7 +93,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const t = createTlsServer({
       ...serverTlsOptions(choice),
       // rejectUnauthorized stays off: Node would close a client it rejects without a word; the check below answers with an alert.
-      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: false,
+      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: false, handshakeTimeout: ctx.limits.headersTimeoutMs,
       // HTTP servers offer HTTP/2 too (gRPC clients insist on it); a TLS server relays bytes, so no ALPN of its own.
       ALPNProtocols: choice.kind === "https-terminate" ? ["h2", "http/1.1"] : undefined,
       ...(sentSni ? {} : { cert: choice.credential!.certPem, key: choice.credential!.keyPem }),

@@ -25,8 +25,8 @@ export function outboundServer(ctx: ProxyContext): Server {
     const dest = conn ? tunnels.get(conn) : undefined;
     if (!dest) return void abortRequest(req);
     void onRequest(ctx, req, res, dest).catch(() => res.destroy());
-  });
-  const server = createServer({ noDelay: true, keepAliveTimeout: IDLE_MS }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  }, ctx.limits);
+  const server = createServer({ noDelay: true, keepAliveTimeout: IDLE_MS, headersTimeout: ctx.limits.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
   server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, (s, dest, kind) => {
     tunnels.set(s, dest);
     inTunnel.take(s, kind);

@@ -17,6 +17,7 @@ import { BlockedEgressCounter } from "./blocked-egress.js";
 import { renderLabels, type PeerLabels } from "./metric-labels.js";
 import { ProxyMetrics } from "./metrics.js";
 import { Pools, type PoolsOptions } from "./pool.js";
+import { DEFAULT_LIMITS, capConnections, type ListenerLimits } from "./limits.js";
 import { stateFrom, type ProxyState } from "./state.js";
 
 export const OUTBOUND_PORT = 15001;
@@ -43,6 +44,8 @@ export interface SidecarOptions {
   gateway?: boolean;
   /** Upstream pool limits (tests make them small). */
   pools?: Pick<PoolsOptions, "idleMs" | "max">;
+  /** Header timeout and connections per listener (default DEFAULT_LIMITS; tests make them small). */
+  limits?: Partial<ListenerLimits>;
 }
 
 export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string };
@@ -57,6 +60,7 @@ export class Sidecar implements ProxyContext {
   private readonly accepted = new Set<Socket>();
   readonly balancer = new Balancer();
   readonly pools: Pools;
+  readonly limits: ListenerLimits;
   readonly blockedEgress = new BlockedEgressCounter();
   readonly metrics = new ProxyMetrics();
   /** Rendered metric labels by peer pair; they depend on the configuration, so a push starts it again. */
@@ -68,6 +72,7 @@ export class Sidecar implements ProxyContext {
   statsAddress = "";
 
   constructor(private readonly opts: SidecarOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.pools = new Pools({ localAddress: opts.address, ...opts.pools });
   }
 
@@ -156,6 +161,7 @@ export class Sidecar implements ProxyContext {
       this.accepted.add(socket);
       socket.once("close", () => this.accepted.delete(socket));
     });
+    capConnections(server, this.limits.maxConnections);
   }
 
   async stop(): Promise<void> {
