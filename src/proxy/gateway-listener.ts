@@ -22,6 +22,7 @@ import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { endWithAlert } from "../net/tls-alert.js";
+import { edgeHeaders } from "./edge-headers.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
 import { openHop } from "./upstream.js";
@@ -162,7 +163,10 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const host = (headers.host ?? "").replace(/:\d+$/, "");
     const request: Request = { scheme: "http", host, port: servicePort(), method: req.method ?? "GET", path: req.url ?? "/", headers };
     const env = ctx.env(state);
-    const arrival = conn ? arrivalOf(conn) : {};
+    const arrived = conn ? arrivalOf(conn) : {};
+    // The edge: what the client claims about identity and hops is not passed on as it came.
+    const trusted = state.snapshot.mesh.defaultConfig.gatewayTopology?.numTrustedProxies ?? 0;
+    const arrival: Arrival = { ...arrived, remoteIp: edgeHeaders(headers, arrived.sourceIp, trusted, !arrived.mtlsFrom) };
     const d = choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival);
     const base = { method: request.method, authority: headers.host, path: request.path };
     const series = outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http");
