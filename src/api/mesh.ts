@@ -24,7 +24,12 @@ export interface MeshConfig {
   extensionProviders: ExtensionProvider[];
   /** Providers a Telemetry uses when it names none (and, for metrics, with no Telemetry at all). */
   defaultProviders: { accessLogging: string[]; metrics: string[] };
-  defaultConfig: { holdApplicationUntilProxyStarts: boolean; discoveryAddress?: string };
+  defaultConfig: {
+    holdApplicationUntilProxyStarts: boolean;
+    discoveryAddress?: string;
+    /** Proxies in front of the gateways: how many X-Forwarded-For entries (from the right) a gateway trusts. */
+    gatewayTopology?: { numTrustedProxies: number };
+  };
   /** How every proxy normalizes request paths before routing and policy (Istio's default: BASE). */
   pathNormalization: PathNormalization;
 }
@@ -101,9 +106,18 @@ export function mergeMeshConfig(base: MeshConfig, raw: unknown, at: Location, is
     out.defaultConfig = {
       holdApplicationUntilProxyStarts: dc.field("holdApplicationUntilProxyStarts").bool(out.defaultConfig.holdApplicationUntilProxyStarts),
       discoveryAddress: dc.field("discoveryAddress").string() ?? out.defaultConfig.discoveryAddress,
+      gatewayTopology: gatewayTopology(dc.field("gatewayTopology")) ?? out.defaultConfig.gatewayTopology,
     };
   }
   return out;
+}
+
+/** `defaultConfig.gatewayTopology`: numTrustedProxies is a non-negative integer, as Istio validates it. */
+function gatewayTopology(r: Reader): MeshConfig["defaultConfig"]["gatewayTopology"] {
+  if (!r.present) return undefined;
+  r.object(["numTrustedProxies", "forwardClientCertDetails", "proxyProtocol"]);
+  const n = r.field("numTrustedProxies").int({ min: 0 });
+  return n === undefined ? undefined : { numTrustedProxies: n };
 }
 
 export function meshConfigIssue(message: string, at: Location): Issue {

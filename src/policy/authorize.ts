@@ -16,7 +16,7 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
     http,
     principal: arrival.mtlsFrom?.principal,
     sourceIp: arrival.sourceIp,
-    remoteIp: arrival.headers?.["x-forwarded-for"]?.split(",")[0]?.trim() ?? arrival.sourceIp,
+    remoteIp: arrival.remoteIp ?? arrival.headers?.["x-forwarded-for"]?.split(",")[0]?.trim() ?? arrival.sourceIp,
     destinationPort: port,
     sni: req.scheme === "https" ? req.host : undefined,
     host: requestAuthority(req),

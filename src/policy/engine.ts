@@ -8,6 +8,9 @@ import { arriveAt, type Arrival } from "./inbound.js";
 import type { Workload } from "../registry/model.js";
 import { outboundFromSidecar } from "./outbound.js";
 import type { Request, Source } from "./request.js";
+import { PolicyIndex } from "./index.js";
+import { effectiveMtls } from "./peer-authn.js";
+import type { Snapshot } from "../store/snapshot.js";
 
 export function decide(env: Env, source: Source, req: Request): Decision {
   const walk = newWalk(env, req);
@@ -53,6 +56,14 @@ export function decideOutbound(env: Env, w: Workload, req: Request): Decision {
 /** The server sidecar's hop: deliver to the application, or deny. */
 export function decideInbound(env: Env, w: Workload, port: number, arrival: Arrival, req: Request): Decision {
   return arriveAt(newWalk({ ...env, scope: "hop" }, req), w, port, arrival);
+}
+
+/**
+ * Whether a sidecar's port takes mutual TLS only (PeerAuthentication STRICT, as decideInbound applies it):
+ * the inbound can then reset a plaintext connection at its first bytes instead of reading its headers.
+ */
+export function plaintextRefused(snapshot: Snapshot, w: Workload, port: number): boolean {
+  return w.sidecar && !w.gateway && effectiveMtls(PolicyIndex.of(snapshot), w, port).mode === "STRICT";
 }
 
 /** A gateway's hop: route the connection to its next hop, or refuse it. */

@@ -27,6 +27,8 @@ export interface Arrival {
   /** The hop was mutual TLS from a mesh proxy with this identity. */
   mtlsFrom?: Peer;
   sourceIp?: string;
+  /** The client's address as a gateway trusts it from X-Forwarded-For (numTrustedProxies); otherwise the first X-Forwarded-For entry or sourceIp. */
+  remoteIp?: string;
   /** Extra headers the sending proxy added (X-Forwarded-For etc.). */
   headers?: Record<string, string>;
 }

@@ -10,6 +10,7 @@ import type { BlockedEgressCounter } from "./blocked-egress.js";
 import type { PeerLabels } from "./metric-labels.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { Pools } from "./pool.js";
+import type { ListenerLimits } from "./limits.js";
 
 /** One access-log line: a request or connection, with the decision that handled it. */
 export interface AccessLogEntry {
@@ -35,6 +36,8 @@ export interface AccessLogEntry {
 /** What the listeners need from the sidecar that owns them. */
 export interface ProxyContext {
   readonly id: string;
+  /** The workload's own address: every connection the proxy opens leaves from it. */
+  readonly address: string;
   state(): ProxyState | undefined;
   credentials(): Credentials | undefined;
   env(state: ProxyState): Env;
@@ -51,6 +54,8 @@ export interface ProxyContext {
   readonly blockedEgress: BlockedEgressCounter;
   /** Istio's standard metrics, served on the proxy's stats port. */
   readonly metrics: ProxyMetrics;
+  /** Header time and connections per listener. */
+  readonly limits: ListenerLimits;
   /** Rendered metric labels for one pair of peers, built once per configuration and `key`. */
   metricLabels(key: string, build: () => PeerLabels): string;
 }

@@ -2,18 +2,11 @@
 // replica; a connection pool's limits overflow (Envoy's circuit breakers).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
 import { createServer, type RequestListener } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CertificateAuthority } from "../ca/authority.js";
-import { createCsr } from "../ca/x509.js";
-import { buildProxyConfig } from "../control/proxy-config.js";
-import { Registry } from "../registry/registry.js";
 import { send } from "../scenario/client.js";
-import { meshYaml, snapshotOf } from "../testing/helpers.js";
+import { meshYaml } from "../testing/helpers.js";
+import { startMesh } from "../testing/mesh.js";
 import { listen } from "../testing/net.js";
-import { Sidecar } from "./sidecar.js";
 
 type Outcome = Awaited<ReturnType<typeof send>>;
 
@@ -21,29 +14,14 @@ const dr = (policy: string) => `\n---\napiVersion: networking.istio.io/v1\nkind:
 
 /** a/client and web's replicas (each answered by its own handler), with sidecars configured from `yaml`; runs `body`, then stops all. */
 async function withMesh<T>(yaml: string, handlers: Record<string, RequestListener>, body: (call: (path?: string) => Promise<Outcome>) => Promise<T>): Promise<T> {
-  const ca = await CertificateAuthority.open({ stateDir: mkdtempSync(join(tmpdir(), "zm-dp-")), workloadTtlMs: 3_600_000 });
-  const snap = snapshotOf(yaml);
-  const reg = Registry.of(snap);
   const servers = Object.entries(handlers).map(([id, h]) => [id, createServer(h)] as const);
-  const apps: Record<string, number> = {};
-  for (const [id, s] of servers) apps[id] = await listen(s);
-  const sidecars: Sidecar[] = [];
+  const apps: Record<string, { host: string; port: number }> = {};
+  for (const [id, s] of servers) apps[id] = { host: "127.0.0.1", port: await listen(s) };
+  const m = await startMesh({ yaml, proxies: { "a/client": undefined, ...apps }, options: { outboundPort: 15007 } });
   try {
-    for (const id of ["a/client", ...Object.keys(handlers)]) {
-      const w = reg.workload(id)!;
-      const ports = reg.workloadPorts(w);
-      const sc = new Sidecar({ id, address: w.address, ports, outboundPort: 15007, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: apps[id] ?? 0 }])) });
-      const { csrPem, keyPem } = await createCsr(w.spiffe);
-      sc.setCredentials({ ...(await ca.sign(csrPem, w.spiffe)), keyPem });
-      await sc.start();
-      sidecars.push(sc);
-    }
-    const endpoints = Object.fromEntries(sidecars.map((s) => [s.id, s.listeners]));
-    for (const sc of sidecars) assert.equal(sc.applyConfig(buildProxyConfig(snap, reg.workload(sc.id)!, 1, endpoints, {})).ack, true);
-    const [host, port] = sidecars[0]!.outboundAddress.split(":");
-    return await body((path = "/") => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: {} }, { proxy: { host: host!, port: Number(port) } }));
+    return await body((path = "/") => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: {} }, { proxy: m.outbound("a/client") }));
   } finally {
-    await Promise.all(sidecars.map((s) => s.stop()));
+    await m.stop();
     for (const [, s] of servers) s.close();
   }
 }

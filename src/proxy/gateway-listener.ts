@@ -22,6 +22,7 @@ import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { endWithAlert } from "../net/tls-alert.js";
+import { edgeHeaders } from "./edge-headers.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
 import { openHop } from "./upstream.js";
@@ -42,12 +43,13 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   const front: HttpFront = new HttpFront((req, res) => {
     const conn = front.connectionOf(req);
     onHttp(req, res, conn, conn ? choices.get(conn) : undefined);
-  });
+  }, ctx.limits);
 
   // Refuses a handshake with an alert (no server for this SNI, no credential), as a TLS failure rather
   // than a bare close: it offers only TLS 1.0–1.1, which no current client accepts (protocol_version alert).
   let refusal: { creds: object; sc: SecureContext } | undefined;
   const refuse = createTlsServer({
+    handshakeTimeout: ctx.limits.headersTimeoutMs,
     SNICallback: (_n, cb) => {
       const creds = ctx.credentials();
       if (!creds) return cb(new Error("no certificate"));
@@ -92,7 +94,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const t = createTlsServer({
       ...serverTlsOptions(choice),
       // rejectUnauthorized stays off: Node would close a client it rejects without a word; the check below answers with an alert.
-      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: false,
+      SNICallback: (_n, cb) => cb(null, sc), requestCert: choice.mutual, rejectUnauthorized: false, handshakeTimeout: ctx.limits.headersTimeoutMs,
       // HTTP servers offer HTTP/2 too (gRPC clients insist on it); a TLS server relays bytes, so no ALPN of its own.
       ALPNProtocols: choice.kind === "https-terminate" ? ["h2", "http/1.1"] : undefined,
       ...(sentSni ? {} : { cert: choice.credential!.certPem, key: choice.credential!.keyPem }),
@@ -140,7 +142,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const target = resolveHop(state, o);
     try {
       if (!target) throw new Error(`no live endpoint for ${o.workload}:${o.port}`);
-      const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
+      const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials(), ctx.address);
       const series = outboundSeries(ctx, state, d, o.host ?? o.address, "tcp");
       ctx.metrics.tcpOpened("CLIENT", series);
       splice(stream, up, () => {
@@ -163,7 +165,10 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const host = (headers.host ?? "").replace(/:\d+$/, "");
     const request: Request = { scheme: "http", host, port: servicePort(), method: req.method ?? "GET", path, headers };
     const env = ctx.env(state);
-    const arrival = conn ? arrivalOf(conn) : {};
+    const arrived = conn ? arrivalOf(conn) : {};
+    // The edge: what the client claims about identity and hops is not passed on as it came.
+    const trusted = state.snapshot.mesh.defaultConfig.gatewayTopology?.numTrustedProxies ?? 0;
+    const arrival: Arrival = { ...arrived, remoteIp: edgeHeaders(headers, arrived.sourceIp, trusted, !arrived.mtlsFrom) };
     const d = choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival);
     const base = { method: request.method, authority: headers.host, path: request.path };
     const series = outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http");

@@ -9,6 +9,8 @@ import { applyHeaderOps } from "../policy/header-ops.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
 import { ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type Failure, type ForwardResult } from "./http-forward.js";
+import { IdleCache } from "./idle-cache.js";
+import { bindFrom } from "./source-address.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
@@ -16,26 +18,34 @@ const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connecti
 
 /** Open HTTP/2 sessions by next hop; the key says what makes a session reusable (address, TLS, identity, certificate). */
 export class H2Sessions {
-  private readonly sessions = new Map<string, ClientHttp2Session>();
+  /** Closing a session is graceful: streams still open on it finish. */
+  readonly cache: IdleCache<ClientHttp2Session>;
+
+  /** `localAddress`: the workload's own address, the source of every session. */
+  constructor(private readonly localAddress: string | undefined, limits: { idleMs: number; max: number; now?: () => number }) {
+    // Node keeps no public count of a session's open streams; a graceful close makes that safe.
+    this.cache = new IdleCache({ ...limits, busy: () => false, close: (s) => s.close() });
+  }
 
   get(key: string, t: HopTarget, creds: Credentials | undefined): ClientHttp2Session {
-    const open = this.sessions.get(key);
-    if (open && !open.closed && !open.destroyed) return open;
-    // The mesh ALPN marks the hop as mTLS for the peer's sniffing; HTTP/2 runs inside as prior knowledge.
-    const session = h2connect(`http://${t.host}:${t.port}`, {
-      createConnection: () => (t.mtls ? tlsConnect({ host: t.host, port: t.port, ...meshClientTls(t, creds!) }) : netConnect(t.port, t.host)),
-    });
-    const forget = () => this.sessions.get(key) === session && this.sessions.delete(key);
-    session.on("error", () => session.destroy());
-    session.on("close", forget);
-    session.on("goaway", forget);
-    this.sessions.set(key, session);
-    return session;
+    return this.cache.get(key, () => {
+      // The mesh ALPN marks the hop as mTLS for the peer's sniffing; HTTP/2 runs inside as prior knowledge.
+      const session = h2connect(`http://${t.host}:${t.port}`, {
+        createConnection: () => {
+          const from = bindFrom(this.localAddress, t.host);
+          return t.mtls ? tlsConnect({ host: t.host, port: t.port, ...from, ...meshClientTls(t, creds!) }) : netConnect({ port: t.port, host: t.host, ...from });
+        },
+      });
+      const forget = () => this.cache.delete(key, session);
+      session.on("error", () => session.destroy());
+      session.on("close", forget);
+      session.on("goaway", forget);
+      return session;
+    }, (open) => !open.closed && !open.destroyed);
   }
 
   destroy(): void {
-    for (const s of this.sessions.values()) s.destroy();
-    this.sessions.clear();
+    for (const s of this.cache.drain()) s.destroy();
   }
 }
 

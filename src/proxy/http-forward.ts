@@ -228,9 +228,9 @@ export function plainHeaders(req: IncomingMessage): Record<string, string> {
   return h;
 }
 
-/** A request the parser refuses gets a proper answer (431 for oversized headers, else 400), then the connection closes. */
+/** A request the parser refuses gets a proper answer (431 for oversized headers, 408 for headers too slow, else 400), then the connection closes. */
 export function rejectMalformed(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable) return void socket.destroy();
-  const [status, text] = err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : [400, "Bad Request"];
+  const [status, text] = err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"] : [400, "Bad Request"];
   socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
 }

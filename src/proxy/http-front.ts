@@ -8,6 +8,7 @@ import type { Duplex } from "node:stream";
 import type { HttpKind } from "../net/peek.js";
 import { isH2, type ServerReply, type ServerRequest } from "./exchange.js";
 import { rejectMalformed } from "./http-forward.js";
+import type { ListenerLimits } from "./limits.js";
 
 /** How long an idle HTTP/1.1 connection stays open (pools on the other side keep theirs as long). */
 export const IDLE_MS = 60_000;
@@ -17,12 +18,17 @@ export class HttpFront {
   private readonly h2: Http2Server;
   private readonly sessions = new WeakMap<ServerHttp2Session, Duplex>();
 
-  constructor(handler: (req: ServerRequest, res: ServerReply) => void) {
+  constructor(handler: (req: ServerRequest, res: ServerReply) => void, limits: Pick<ListenerLimits, "headersTimeoutMs">) {
     // Peers are proxies with pools of their own: keep idle connections as long as they do (a new mTLS handshake costs more than an idle socket).
-    this.h1 = createH1Server({ keepAliveTimeout: IDLE_MS }, handler);
+    // A request's headers must arrive within the limit (a slow client answered 408 and closed); its body may take as long as it needs.
+    this.h1 = createH1Server({ keepAliveTimeout: IDLE_MS, headersTimeout: limits.headersTimeoutMs, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2) }, handler);
     this.h1.on("clientError", rejectMalformed);
+    // Node checks headersTimeout only on servers that listen (tracking starts on "listening"); ours are handed sockets instead.
+    this.h1.emit("listening");
     this.h2 = createH2Server({}, handler);
     this.h2.on("sessionError", () => {});
+    // An HTTP/2 connection with nothing going on for IDLE_MS is closed.
+    this.h2.setTimeout(IDLE_MS);
   }
 
   /** Serves a stream whose first bytes said which HTTP it speaks. */

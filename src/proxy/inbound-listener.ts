@@ -6,9 +6,9 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Server as TlsServer } from "node:tls";
 import type { Duplex } from "node:stream";
 import { isHttpOrAuto } from "../api/protocol.js";
-import { decideInbound } from "../policy/engine.js";
+import { decideInbound, plaintextRefused } from "../policy/engine.js";
 import type { Peer } from "../policy/inbound.js";
-import type { Decision } from "../policy/decision.js";
+import { DenyCodes, type Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
 import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
@@ -20,9 +20,10 @@ import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { splice } from "./splice.js";
+import { bindFrom } from "./source-address.js";
 
 export function inboundServer(ctx: ProxyContext, port: number): Server {
-  const front: HttpFront = new HttpFront((req, res) => onHttp(ctx, port, front, req, res));
+  const front: HttpFront = new HttpFront((req, res) => onHttp(ctx, port, front, req, res), ctx.limits);
   const mtls = meshTlsServer(ctx, (tls, peer) => void serve(ctx, port, tls, peer, false, front).catch(() => tls.destroy()));
   // No Nagle: a response written in pieces must not wait for the peer's delayed ACK (40 ms stalls).
   return createServer({ noDelay: true }, (socket) => void accept(ctx, port, socket, front, mtls).catch(() => reset(socket)));
@@ -38,6 +39,12 @@ async function accept(ctx: ProxyContext, port: number, socket: Socket, front: Ht
     if (!ctx.credentials()) return void reset(socket);
     mtls.emit("connection", socket);
     return;
+  }
+  // STRICT: plaintext is refused at its first bytes, before a slow client can hold the connection over its headers.
+  const state = ctx.state()!;
+  if (plaintextRefused(state.snapshot, state.workload, port)) {
+    if (ctx.logs("SERVER")) ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tcp", error: "reset", decision: { allow: false, reason: `${state.workload.id} requires mutual TLS (STRICT) on port ${port} and the client sent plaintext`, code: DenyCodes.MTLS_REQUIRED }, durationMs: 0, configVersion: state.version });
+    return void reset(socket);
   }
   await serve(ctx, port, socket, undefined, first.kind === "tls" ? first.sni ?? "" : undefined, front);
 }
@@ -66,7 +73,7 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   }
   const series = inboundSeries(ctx, state, peer, port, "tcp");
   ctx.metrics.tcpOpened("SERVER", series);
-  splice(stream, connect(app.port, app.host), () => {
+  splice(stream, connect({ port: app.port, host: app.host, ...bindFrom(ctx.address, app.host) }), () => {
     ctx.metrics.tcpClosed("SERVER", series);
     log({ upstream: `${app.host}:${app.port}` });
   });

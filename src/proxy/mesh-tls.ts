@@ -9,7 +9,7 @@ import { MESH_ALPN } from "./sniff.js";
 
 export function meshTlsServer(ctx: ProxyContext, onPeer: (tls: TLSSocket, peer: Peer) => void): TlsServer {
   const server = createTlsServer({
-    requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN],
+    requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN], handshakeTimeout: ctx.limits.headersTimeoutMs,
     SNICallback: (_name, cb) => {
       const creds = ctx.credentials();
       cb(creds ? null : new Error("no workload certificate yet"), creds ? meshContext(creds) : undefined);

@@ -26,8 +26,8 @@ export function outboundServer(ctx: ProxyContext): Server {
     const dest = conn ? tunnels.get(conn) : undefined;
     if (!dest) return void abortRequest(req);
     void onRequest(ctx, req, res, dest).catch(() => res.destroy());
-  });
-  const server = createServer({ noDelay: true, keepAliveTimeout: IDLE_MS }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  }, ctx.limits);
+  const server = createServer({ noDelay: true, keepAliveTimeout: IDLE_MS, headersTimeout: ctx.limits.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
   server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, (s, dest, kind) => {
     tunnels.set(s, dest);
     inTunnel.take(s, kind);
@@ -132,7 +132,7 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   const target = resolveHop(state, o);
   try {
     if (!target) throw new HopError(`no live endpoint for ${o.workload}:${o.port}`, "refused");
-    const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials());
+    const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials(), ctx.address);
     const series = outboundSeries(ctx, state, d, host, "tcp");
     ctx.metrics.tcpOpened("CLIENT", series);
     splice(socket, up, () => {

@@ -1,7 +1,7 @@
 // Connection pools for HTTP: one undici Pool per next hop (and per
 // certificate generation, so rotation starts fresh connections while old ones
 // drain), one per local application, one per host the proxy originates TLS
-// to; and HTTP/2 sessions. Each pool opens its connections with our own
+// to; and HTTP/2 sessions. Idle ones are closed (idle-cache.ts). Each pool opens its connections with our own
 // connector: mesh mTLS must offer the mesh ALPN and check the peer's SPIFFE
 // identity, which a stock connector would not do.
 import type { ClientHttp2Session } from "node:http2";
@@ -10,7 +10,9 @@ import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { buildConnector } from "undici";
 import type { Credentials } from "./credentials.js";
 import { H2Sessions } from "./h2.js";
+import { IdleCache } from "./idle-cache.js";
 import { Pool } from "./undici-pool.js";
+import { bindFrom } from "./source-address.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Keep-alive connections per hop; undici also honours the server's `Keep-Alive: timeout` hint. */
@@ -30,13 +32,51 @@ function connector(open: () => Socket | TLSSocket, secure: boolean): buildConnec
   };
 }
 
+/** How many pools (or HTTP/2 sessions) of one kind a proxy keeps; Envoy's clusters are bounded by configuration, ours by this. */
+export const MAX_POOLS = 512;
+/** An unused pool is closed after this long: its keep-alive connections would have closed by then too. */
+export const POOL_IDLE_MS = POOL.keepAliveTimeout;
+
+export interface PoolsOptions {
+  /** The workload's own address: connections leave from it (see source-address.ts). */
+  localAddress?: string;
+  idleMs?: number;
+  max?: number;
+  now?: () => number;
+}
+
 export class Pools {
-  private readonly mtls = new Map<string, Pool>();
-  private readonly plain = new Map<string, Pool>();
-  private readonly originating = new Map<string, Pool>();
-  private readonly h2 = new H2Sessions();
+  private readonly mtls: IdleCache<Pool>;
+  private readonly plain: IdleCache<Pool>;
+  private readonly originating: IdleCache<Pool>;
+  private readonly h2: H2Sessions;
   private generation = new WeakMap<Credentials, number>();
   private nextGen = 0;
+  private readonly localAddress: string | undefined;
+  /** Evicts idle pools while no request comes to do it. */
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(opts: PoolsOptions = {}) {
+    this.localAddress = opts.localAddress;
+    const idleMs = opts.idleMs ?? POOL_IDLE_MS;
+    const limits = { idleMs, max: opts.max ?? MAX_POOLS, now: opts.now };
+    // A pool with requests queued or running is busy; close() lets whatever is left finish.
+    const pools = () => new IdleCache<Pool>({ ...limits, busy: (p) => p.stats.size > 0, close: (p) => void p.close().catch(() => {}) });
+    this.mtls = pools();
+    this.plain = pools();
+    this.originating = pools();
+    this.h2 = new H2Sessions(opts.localAddress, limits);
+    this.sweeper = setInterval(() => this.caches().forEach((c) => c.sweep()), idleMs).unref();
+  }
+
+  private caches() {
+    return [this.mtls, this.plain, this.originating, this.h2.cache];
+  }
+
+  /** Pools and HTTP/2 sessions held. */
+  get size(): number {
+    return this.caches().reduce((n, c) => n + c.size, 0);
+  }
 
   private gen(c: Credentials): number {
     let g = this.generation.get(c);
@@ -48,32 +88,19 @@ export class Pools {
   poolFor(t: HopTarget, creds: Credentials | undefined): Pool | undefined {
     if (!t.mtls) return this.plainPool(t.host, t.port);
     if (!creds) return undefined;
-    const key = `${t.host}:${t.port}|${t.identities.join(",")}|${this.gen(creds)}`;
-    let p = this.mtls.get(key);
-    if (!p) {
-      p = new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...meshClientTls(t, creds) }), true) });
-      this.mtls.set(key, p);
-    }
-    return p;
+    return this.mtls.get(`${t.host}:${t.port}|${t.identities.join(",")}|${this.gen(creds)}`, () =>
+      new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds) }), true) }));
   }
 
   /** Plain HTTP to an address: the local application, or a hop without mTLS. */
   plainPool(host: string, port: number): Pool {
-    const key = `${host}:${port}`;
-    let p = this.plain.get(key);
-    if (!p) this.plain.set(key, (p = new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect(port, host), false) })));
-    return p;
+    return this.plain.get(`${host}:${port}`, () => new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect({ port, host, ...bindFrom(this.localAddress, host) }), false) }));
   }
 
   /** TLS originated by the proxy toward a host outside the mesh (DestinationRule tls SIMPLE), verified against `ca`. */
   originate(host: string, port: number, sni: string, ca: string | undefined): Pool {
-    const key = `${host}:${port}|${sni}|${ca ?? ""}`;
-    let p = this.originating.get(key);
-    if (!p) {
-      p = new Pool(`https://${host}:${port}`, { ...POOL, connect: connector(() => tlsConnect({ host, port, servername: sni, ca: ca || undefined, ALPNProtocols: ["http/1.1"] }), true) });
-      this.originating.set(key, p);
-    }
-    return p;
+    return this.originating.get(`${host}:${port}|${sni}|${ca ?? ""}`, () =>
+      new Pool(`https://${host}:${port}`, { ...POOL, connect: connector(() => tlsConnect({ host, port, ...bindFrom(this.localAddress, host), servername: sni, ca: ca || undefined, ALPNProtocols: ["http/1.1"] }), true) }));
   }
 
   /** A multiplexed HTTP/2 session to a hop (mTLS as for pools) or, with `mtls: false`, h2c to a local application. */
@@ -83,10 +110,8 @@ export class Pools {
   }
 
   destroy(): void {
-    for (const m of [this.mtls, this.plain, this.originating]) {
-      for (const p of m.values()) void p.destroy().catch(() => {});
-      m.clear();
-    }
+    clearInterval(this.sweeper);
+    for (const c of [this.mtls, this.plain, this.originating]) for (const p of c.drain()) void p.destroy().catch(() => {});
     this.h2.destroy();
   }
 }

@@ -16,7 +16,8 @@ import { Balancer } from "./balancer.js";
 import { BlockedEgressCounter } from "./blocked-egress.js";
 import { renderLabels, type PeerLabels } from "./metric-labels.js";
 import { ProxyMetrics } from "./metrics.js";
-import { Pools } from "./pool.js";
+import { Pools, type PoolsOptions } from "./pool.js";
+import { DEFAULT_LIMITS, capConnections, type ListenerLimits } from "./limits.js";
 import { stateFrom, type ProxyState } from "./state.js";
 
 export const OUTBOUND_PORT = 15001;
@@ -41,6 +42,10 @@ export interface SidecarOptions {
   statsPort?: number;
   /** Run as a gateway (gateway injection): Gateway servers on the workload's ports, no outbound proxy. */
   gateway?: boolean;
+  /** Upstream pool limits (tests make them small). */
+  pools?: Pick<PoolsOptions, "idleMs" | "max">;
+  /** Header timeout and connections per listener (default DEFAULT_LIMITS; tests make them small). */
+  limits?: Partial<ListenerLimits>;
 }
 
 export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string };
@@ -54,7 +59,8 @@ export class Sidecar implements ProxyContext {
   /** Accepted connections: a listener that hands sockets on (mTLS, sniffing) cannot close them itself, and an idle keep-alive one would hold stop() open. */
   private readonly accepted = new Set<Socket>();
   readonly balancer = new Balancer();
-  readonly pools = new Pools();
+  readonly pools: Pools;
+  readonly limits: ListenerLimits;
   readonly blockedEgress = new BlockedEgressCounter();
   readonly metrics = new ProxyMetrics();
   /** Rendered metric labels by peer pair; they depend on the configuration, so a push starts it again. */
@@ -65,10 +71,16 @@ export class Sidecar implements ProxyContext {
   /** Where the proxy serves GET /stats/prometheus. */
   statsAddress = "";
 
-  constructor(private readonly opts: SidecarOptions) {}
+  constructor(private readonly opts: SidecarOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.pools = new Pools({ localAddress: opts.address, ...opts.pools });
+  }
 
   get id(): string {
     return this.opts.id;
+  }
+  get address(): string {
+    return this.opts.address;
   }
   state(): ProxyState | undefined {
     return this.current;
@@ -149,6 +161,7 @@ export class Sidecar implements ProxyContext {
       this.accepted.add(socket);
       socket.once("close", () => this.accepted.delete(socket));
     });
+    capConnections(server, this.limits.maxConnections);
   }
 
   async stop(): Promise<void> {

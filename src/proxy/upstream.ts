@@ -4,6 +4,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { meshContext, spiffeOf, type Credentials } from "./credentials.js";
 import { MESH_ALPN } from "./sniff.js";
+import { bindFrom } from "./source-address.js";
 
 export interface HopTarget {
   host: string;
@@ -41,7 +42,8 @@ export function meshClientTls(t: HopTarget, creds: Credentials) {
   };
 }
 
-export function openHop(t: HopTarget, creds: Credentials | undefined, timeoutMs = 10_000): Promise<Socket | TLSSocket> {
+/** Opens one connection to the hop, from `localAddress` (the workload's own address) when given. */
+export function openHop(t: HopTarget, creds: Credentials | undefined, localAddress?: string, timeoutMs = 10_000): Promise<Socket | TLSSocket> {
   return new Promise((resolve, reject) => {
     const fail = (e: HopError) => {
       sock.destroy();
@@ -50,13 +52,13 @@ export function openHop(t: HopTarget, creds: Credentials | undefined, timeoutMs 
     let sock: Socket | TLSSocket;
     if (t.mtls) {
       if (!creds) return reject(new HopError("no workload certificate yet", "tls"));
-      sock = tlsConnect({ host: t.host, port: t.port, ...meshClientTls(t, creds) });
+      sock = tlsConnect({ host: t.host, port: t.port, ...bindFrom(localAddress, t.host), ...meshClientTls(t, creds) });
       sock.once("secureConnect", () => {
         sock.setTimeout(0);
         resolve(sock);
       });
     } else {
-      sock = netConnect(t.port, t.host, () => {
+      sock = netConnect({ port: t.port, host: t.host, ...bindFrom(localAddress, t.host) }, () => {
         sock.setTimeout(0);
         resolve(sock);
       });

@@ -51,3 +51,33 @@ export async function tcpGate(target: { host: string; port: number }): Promise<{
     }),
   };
 }
+
+export interface RawClient {
+  socket: Socket;
+  /** Everything received so far. */
+  received(): string;
+  /** How the connection ended: "reset" (ECONNRESET) or "closed". */
+  ended: Promise<"reset" | "closed">;
+}
+
+/** A raw TCP client writing `bytes` as they are, where a client library would tidy a request up (or finish it). */
+export function rawClient(host: string, port: number, bytes: string): RawClient {
+  const socket = connect(port, host, () => socket.write(bytes));
+  let got = "";
+  let reset = false;
+  socket.on("data", (d) => (got += d));
+  socket.on("error", (e: NodeJS.ErrnoException) => (reset = e.code === "ECONNRESET"));
+  const ended = new Promise<"reset" | "closed">((r) => socket.once("close", () => r(reset ? "reset" : "closed")));
+  return { socket, received: () => got, ended };
+}
+
+/** `p`'s value, or `fallback` when it has not settled within `ms`. */
+export function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(fallback), ms);
+    void p.then((v) => {
+      clearTimeout(t);
+      resolve(v);
+    });
+  });
+}

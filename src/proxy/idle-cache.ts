@@ -1,0 +1,67 @@
+// Connection pools and HTTP/2 sessions by next hop, kept while they are used.
+// Under ALLOW_ANY every outside host:port is a key of its own, so without
+// eviction a proxy's memory grows with every destination it ever saw.
+
+export interface IdleCacheOptions<V> {
+  /** Unused this long (and not busy), an entry is closed: the keep-alive time, so nothing warm is lost. */
+  idleMs: number;
+  /** Beyond this many entries, the least recently used idle ones are closed at once. */
+  max: number;
+  /** Whether an entry has requests in flight (it is never evicted then). */
+  busy: (v: V) => boolean;
+  close: (v: V) => void;
+  now?: () => number;
+}
+
+export class IdleCache<V> {
+  /** Map order is use order: the least recently used first. */
+  private readonly entries = new Map<string, { value: V; used: number }>();
+  private readonly now: () => number;
+  private lastSweep: number;
+
+  constructor(private readonly o: IdleCacheOptions<V>) {
+    this.now = o.now ?? Date.now;
+    this.lastSweep = this.now();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry for `key` (made by `create` when missing or no longer `usable`), marked used now. */
+  get(key: string, create: () => V, usable: (v: V) => boolean = () => true): V {
+    const now = this.now();
+    const e = this.entries.get(key);
+    this.entries.delete(key);
+    // Sweeping costs a pass over the entries: at most every quarter of idleMs, or when over the cap.
+    if (this.entries.size >= this.o.max || now - this.lastSweep >= this.o.idleMs / 4) this.sweep(now, 1);
+    const value = e && usable(e.value) ? e.value : create();
+    this.entries.set(key, { value, used: now });
+    return value;
+  }
+
+  /** Forgets `key` if it still holds `value` (an entry that closed by itself). */
+  delete(key: string, value: V): void {
+    if (this.entries.get(key)?.value === value) this.entries.delete(key);
+  }
+
+  /** Closes idle entries unused for idleMs, and the least recently used idle ones beyond the cap. */
+  /** `room`: places to keep free (get() is about to add one). */
+  sweep(now = this.now(), room = 0): void {
+    this.lastSweep = now;
+    let over = this.entries.size + room - this.o.max;
+    for (const [key, e] of this.entries) {
+      if (this.o.busy(e.value) || (now - e.used < this.o.idleMs && over <= 0)) continue;
+      this.entries.delete(key);
+      over--;
+      this.o.close(e.value);
+    }
+  }
+
+  /** Every entry, emptying the cache (for shutdown). */
+  drain(): V[] {
+    const all = [...this.entries.values()].map((e) => e.value);
+    this.entries.clear();
+    return all;
+  }
+}
