@@ -42,8 +42,10 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
   if (w.gateway && !result.considered.length) return undefined;
   trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
   if (result.allow) return undefined;
-  const outcome = http
-    ? { kind: "response" as const, status: 403, body: "RBAC: access denied", headers: { "content-type": "text/plain" } }
-    : { kind: "error" as const, error: "reset" as const };
-  return trail.deny(outcome, `${result.policy ?? "authorization"} denied the request: ${result.reason}`, DenyCodes.AUTHZ, result.policy, result.rule);
+  // An authorizer that did not allow answers as Envoy's ext_authz filter does when it cannot ask: 403 with no body.
+  const custom = result.customProvider !== undefined;
+  const outcome = !http ? { kind: "error" as const, error: "reset" as const }
+    : custom ? { kind: "response" as const, status: 403, body: "" }
+    : { kind: "response" as const, status: 403, body: "RBAC: access denied", headers: { "content-type": "text/plain" } };
+  return trail.deny(outcome, `${result.policy ?? "authorization"} denied the request: ${result.reason}`, custom ? DenyCodes.AUTHORIZER : DenyCodes.AUTHZ, result.policy, result.rule);
 }

@@ -104,14 +104,24 @@ test("authz: DENY is evaluated before ALLOW", () => {
   assert.equal(r.rule, "rules[0]");
 });
 
-test("authz: CUSTOM runs first; an undefined provider fails closed", () => {
+test("authz: CUSTOM runs first and never short-circuits DENY or ALLOW; an authorizer not consulted fails closed", () => {
   const custom = policy(`action: CUSTOM\nprovider: {name: ext}\nrules: [{to: [{operation: {paths: ["/api/*"]}}]}]`, { name: "ext" });
   const allow = policy(`rules: [{}]`, { name: "allow-all" });
   const r = evaluateAuthz([allow, custom], base, DEFAULT_MESH);
   assert.equal(r.allow, false);
   assert.match(r.reason, /does not define/);
-  const withProvider = evaluateAuthz([allow, custom], base, { extensionProviders: [{ name: "ext", kind: "envoyExtAuthzHttp", service: "authz.default", port: 9000 }] });
+  const mesh = { extensionProviders: [{ name: "ext", kind: "envoyExtAuthzHttp" as const, service: "authz.default", port: 9000 }] };
+  const withProvider = evaluateAuthz([allow, custom], base, mesh);
   assert.equal(withProvider.customProvider, "ext");
+  assert.equal(withProvider.allow, false, "a matching CUSTOM policy is not an allow: the authorizer must say so first");
+  assert.match(withProvider.reason, /fail closed/);
+  // A DENY matching the same request denies whatever CUSTOM says; a CUSTOM that does not match leaves DENY and ALLOW to decide.
+  const deny = policy(`action: DENY\nrules: [{to: [{operation: {paths: ["/other"]}}]}]`, { name: "deny-other" });
+  const onlyAllowApi = policy(`rules: [{to: [{operation: {paths: ["/api/*"]}}]}]`, { name: "allow-api" });
+  const other = evaluateAuthz([custom, deny, onlyAllowApi], { ...base, path: "/other" }, mesh);
+  assert.deepEqual([other.allow, other.policy], [false, "AuthorizationPolicy/default/deny-other"]);
+  const elsewhere = evaluateAuthz([custom, onlyAllowApi], { ...base, path: "/elsewhere" }, mesh);
+  assert.deepEqual([elsewhere.allow, elsewhere.policy], [false, "AuthorizationPolicy/default/allow-api"], "ALLOW policies still apply after a CUSTOM that did not match");
   const notMatching = evaluateAuthz([custom], { ...base, path: "/other" }, DEFAULT_MESH);
   assert.equal(notMatching.allow, true);
 });

@@ -211,7 +211,9 @@ export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicyS
     if (!provider || (provider.kind !== "envoyExtAuthzHttp" && provider.kind !== "envoyExtAuthzGrpc")) {
       return { allow: false, reason: `CUSTOM policy names provider "${p.provider}", which meshConfig.extensionProviders does not define as an ext-authz provider; denied (fail closed)`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
     }
-    return { allow: true, reason: `CUSTOM policy matched: provider "${p.provider}" decides`, policy: v.policy, rule: `rules[${v.rule}]`, considered, customProvider: p.provider };
+    // Istio asks the authorizer here and, when it allows, goes on to DENY and ALLOW. An authorizer that cannot be
+    // asked is one that did not allow: this mesh does not call external authorizers yet, so it fails closed.
+    return { allow: false, reason: `CUSTOM policy matched: provider "${p.provider}" must allow it first, and no external authorizer is consulted by this mesh yet; denied (fail closed)`, policy: v.policy, rule: `rules[${v.rule}]`, considered, customProvider: p.provider };
   }
   for (const c of set.deny) {
     const v = verdict(c);

@@ -1,6 +1,6 @@
 // The decision engine's entry: one request from a source, walked through
 // every proxy on its path. Pure: config and world in, decision out.
-import { newWalk, proxyLabel, type Env } from "./context.js";
+import { newWalk, proxyLabel, type Env, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { reachExternal } from "./delivery.js";
 import { handleAtGateway } from "./gateway-path.js";
@@ -27,6 +27,12 @@ export function decide(env: Env, source: Source, req: Request): Decision {
     return arriveAt(walk, ep.workload, ep.port, { sourceIp: "127.0.0.1" });
   }
 
+  if (source.kind === "node") {
+    trail.add({ stage: "source", at: "node", message: `a process on the node (${source.address}) with no mesh identity connects ${source.target ? `straight to ${source.target.workload.id}:${source.target.port}` : `to ${req.host}:${req.port}`}` });
+    const t = source.target;
+    if (t) return t.workload.gateway ? handleAtGateway(walk, t.workload, t.port, t.port, { sourceIp: source.address }) : arriveAt(walk, t.workload, t.port, { sourceIp: source.address });
+    return plainClient(walk, source.address, undefined);
+  }
   const w = source.workload;
   if (w.sidecar && !w.gateway) {
     trail.add({ stage: "source", at: proxyLabel(w), message: `${w.id} (${w.spiffe}) sends ${req.scheme === "tcp" ? "a connection to" : req.method} ${req.scheme}://${req.host}:${req.port}${req.scheme === "tcp" ? "" : req.path} through its sidecar` });
@@ -34,14 +40,21 @@ export function decide(env: Env, source: Source, req: Request): Decision {
   }
   // No sidecar: the client resolves the name itself (Kubernetes DNS, or the outside world) and connects in plaintext.
   trail.add({ stage: "source", at: `workload ${w.id}`, message: `${w.id} has no sidecar: it connects straight to ${req.host}:${req.port} in plaintext` });
-  if (index.registry.isClusterName(req.host, w.namespace)) {
-    const svc = index.registry.lookup(req.host, w.namespace)[0]!;
+  return plainClient(walk, w.address, w.namespace);
+}
+
+/** A client without a sidecar (a workload's, or the node's): Kubernetes DNS (names of `namespace`, or fully qualified) to an endpoint, else the outside world. */
+function plainClient(walk: Walk, address: string, namespace: string | undefined): Decision {
+  const { index, trail, req } = walk;
+  const at = namespace ? "workload" : "node";
+  if (index.registry.isClusterName(req.host, namespace ?? "")) {
+    const svc = index.registry.lookup(req.host, namespace ?? "")[0]!;
     const sp = svc.ports.find((p) => p.port === req.port);
     const ep = sp ? index.registry.endpoints(svc, sp)[0] : undefined;
     if (!ep) return trail.end({ kind: "error", error: "refused" }, `${svc.hostname}:${req.port} has no endpoint listening`, DenyCodes.NO_ENDPOINT);
-    trail.add({ stage: "endpoint", at: `workload ${w.id}`, message: `kube-proxy sends it to ${ep.workload.id}:${ep.port}` });
-    if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, req.port, ep.port, { sourceIp: w.address });
-    return arriveAt(walk, ep.workload, ep.port, { sourceIp: w.address });
+    trail.add({ stage: "endpoint", at, message: `kube-proxy sends it to ${ep.workload.id}:${ep.port}` });
+    if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, req.port, ep.port, { sourceIp: address });
+    return arriveAt(walk, ep.workload, ep.port, { sourceIp: address });
   }
   return reachExternal(walk, req.host, req.port, false, false);
 }

@@ -30,7 +30,12 @@ export interface ClientTlsParams {
 export type Source =
   | { kind: "workload"; workload: Workload }
   /** A client with no mesh identity, connecting to a Service port (curl --resolve). */
-  | { kind: "outside"; via: { namespace: string; service: string; port: number } };
+  | { kind: "outside"; via: { namespace: string; service: string; port: number } }
+  /**
+   * A process on the node itself, outside every workload and without a mesh identity: straight to a workload
+   * instance's own address and port (`target`), or, without one, to where the URL's host resolves.
+   */
+  | { kind: "node"; address: string; target?: { workload: Workload; port: number } };
 
 export function requestAuthority(req: Request): string {
   return req.headers["host"] ?? req.host;

@@ -51,10 +51,11 @@ function logEntry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision,
 async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply, dest?: { host: string; port: number }): Promise<void> {
   const started = Date.now();
   const state = ctx.state();
-  // Absolute form (the application uses the sidecar as its HTTP proxy), or origin form inside a tunnel.
-  const absolute = dest ? undefined : splitAbsoluteForm(req.url ?? "");
-  const authority = dest ? undefined : absolute && hostAndPort(absolute.authority);
-  if (!dest && !authority) {
+  // Absolute form (the application uses the sidecar as its HTTP proxy), or a tunnel's request (origin form, or
+  // absolute form, whose authority then names the host, as Envoy reads it).
+  const absolute = splitAbsoluteForm(req.url ?? "");
+  const authority = absolute && hostAndPort(absolute.authority);
+  if (absolute ? !authority : !dest) {
     res.writeHead(400).end("zeromesh sidecar: send absolute-form requests (use it as HTTP_PROXY)\n");
     return;
   }
@@ -65,10 +66,12 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   }
   const headers = requestHeaders(req);
   delete headers["proxy-connection"];
-  const path = normalizePath(dest ? req.url ?? "/" : absolute!.target, state.snapshot.mesh.pathNormalization);
+  const path = normalizePath(absolute ? absolute.target : req.url ?? "/", state.snapshot.mesh.pathNormalization);
   if ("error" in path) return badRequest(res);
-  const { host, port } = dest ?? authority!;
-  const request: Request = { scheme: "http", host, port, method: req.method ?? "GET", path: path.path, headers: { ...headers, host: headers.host || (dest ? `${host}:${port}` : absolute!.authority) } };
+  const host = authority ? authority.host : dest!.host;
+  const port = dest ? dest.port : authority!.port;
+  if (absolute) headers.host = absolute.authority;
+  const request: Request = { scheme: "http", host, port, method: req.method ?? "GET", path: path.path, headers: { ...headers, host: headers.host || `${host}:${port}` } };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(request.host, port, "http", d, new Date());
   const series = outboundSeries(ctx, state, d, request.host, isGrpc(headers) ? "grpc" : "http");

@@ -10,6 +10,8 @@ import type { Request } from "../policy/request.js";
 
 /** What the probe client sends: the engine's request shape, plus a body and the client's own TLS material. */
 export interface ClientRequest extends Pick<Request, "scheme" | "host" | "port" | "method" | "path" | "headers"> {
+  /** Sent as the request line's target verbatim, instead of `path` (through a sidecar: inside a tunnel to host:port, as a captured connection would carry it). */
+  requestTarget?: string;
   body?: string;
   send?: string;
   /** PEM roots to trust for https. */
@@ -17,7 +19,8 @@ export interface ClientRequest extends Pick<Request, "scheme" | "host" | "port" 
   clientCert?: { certPem: string; keyPem: string };
 }
 
-export type Route = { proxy: { host: string; port: number } } | { direct: { host: string; port: number } };
+/** Through a sidecar's outbound proxy, or straight to an address (from the client workload's own address, when it has one). */
+export type Route = { proxy: { host: string; port: number } } | { direct: { host: string; port: number; from?: string } };
 
 const TIMEOUT_MS = 8000;
 
@@ -35,7 +38,7 @@ export function classify(e: NodeJS.ErrnoException, duringTls: boolean): Outcome 
 function rawConnection(route: Route, host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if ("direct" in route) {
-      const s = netConnect(route.direct.port, route.direct.host, () => resolve(s));
+      const s = netConnect({ port: route.direct.port, host: route.direct.host, localAddress: route.direct.from }, () => resolve(s));
       s.once("error", reject);
       return;
     }
@@ -68,13 +71,14 @@ export async function send(r: ClientRequest, route: Route): Promise<Outcome> {
   let duringTls = false;
   try {
     return await withTimeout((async (): Promise<Outcome> => {
-      if (r.scheme === "http" && "proxy" in route) {
-        return await httpOver(undefined, r, route.proxy, `http://${r.host}:${r.port}${r.path}`, sockets);
+      if (r.scheme === "http" && "proxy" in route && r.requestTarget === undefined) {
+        // The path as written, in the absolute form an HTTP proxy takes: no client-side normalization.
+        return await httpOver(undefined, r, route.proxy, `http://${r.host.includes(":") ? `[${r.host}]` : r.host}:${r.port}${r.path}`, sockets);
       }
       const raw = await rawConnection(route, r.host, r.port);
       sockets.push(raw);
       if (r.scheme === "tcp") return await echo(raw, r.send ?? "");
-      if (r.scheme === "http") return await httpOver(raw, r, undefined, r.path, sockets);
+      if (r.scheme === "http") return await httpOver(raw, r, undefined, r.requestTarget ?? r.path, sockets);
       duringTls = true;
       const tls = await new Promise<TLSSocket>((resolve, reject) => {
         const t = tlsConnect({ socket: raw, servername: isIpLiteral(r.host) ? undefined : r.host, ca: r.ca ?? [], cert: r.clientCert?.certPem, key: r.clientCert?.keyPem, ALPNProtocols: ["http/1.1"] });
@@ -84,7 +88,7 @@ export async function send(r: ClientRequest, route: Route): Promise<Outcome> {
       });
       // TLS 1.3 reports a rejected client certificate only at the first read.
       duringTls = true;
-      return await httpOver(tls, r, undefined, r.path, sockets);
+      return await httpOver(tls, r, undefined, r.requestTarget ?? r.path, sockets);
     })(), kill);
   } catch (e) {
     return classify(e as NodeJS.ErrnoException, duringTls);

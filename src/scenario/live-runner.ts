@@ -219,19 +219,19 @@ export class LiveMesh {
   }
 
   /** Where a client without a sidecar connects: kube-proxy to an endpoint, or the outside host. */
-  private directRoute(host: string, port: number, namespace: string): Route | string {
+  private directRoute(host: string, port: number, namespace: string, from?: string): Route | string {
     const reg = Registry.of(this.mirror.snapshot());
     if (reg.isClusterName(host, namespace)) {
       const svc = reg.lookup(host, namespace)[0]!;
       const sp = svc.ports.find((p) => p.port === port);
       for (const ep of sp ? reg.endpoints(svc, sp) : []) {
         const at = this.running.get(ep.workload.id)?.listeners[String(ep.port)];
-        if (at) return { direct: hostPort(at) };
+        if (at) return { direct: { ...hostPort(at), from } };
       }
       return `${host}:${port} has no running endpoint`;
     }
     const ext = this.names[`${host}:${port}`];
-    return ext ? { direct: hostPort(ext) } : `${host} does not resolve`;
+    return ext ? { direct: { ...hostPort(ext), from } } : `${host} does not resolve`;
   }
 
   private async probe(step: string, p: Probe): Promise<ProbeResult> {
@@ -246,14 +246,19 @@ export class LiveMesh {
       const sp = svc?.ports.find((x) => x.port === source.via.port);
       const ep = svc && sp ? reg.endpoints(svc, sp)[0] : undefined;
       route = ep ? this.directRoute(`${source.via.service}.${source.via.namespace}`, source.via.port, source.via.namespace) : `no endpoint for ${p.via?.service}`;
+    } else if (source.kind === "node") {
+      // The one thing this mesh cannot show: every application listens on the node's loopback, so a process on the
+      // node reaches it around its sidecar, and "never from the node" does not hold. Say so rather than pass.
+      if (source.target) return { ...base, pass: false, seen: `not run: from: node with target needs workloads isolated from the node, and this loopback mesh does not isolate them (each application listens on 127.0.0.1, reachable by any local process)` };
+      route = this.directRoute(p.url.host, p.url.port, "");
     } else {
       const r = this.running.get(source.workload.id);
-      route = r?.outbound ? { proxy: hostPort(r.outbound) } : this.directRoute(p.url.host, p.url.port, source.workload.namespace);
+      route = r?.outbound ? { proxy: hostPort(r.outbound) } : this.directRoute(p.url.host, p.url.port, source.workload.namespace, source.workload.address);
     }
     const staticDecision = decide({ snapshot, world: scenarioWorld(this.s, this.pki, this.now) }, source, probeRequest(p, this.pki));
     if (typeof route === "string") return { ...base, pass: false, seen: route, trail: staticDecision.trail };
     const req: ClientRequest = {
-      scheme: p.url.scheme, host: p.url.host, port: p.url.port, method: p.method, path: p.url.path, headers: p.headers, body: p.body, send: p.send,
+      scheme: p.url.scheme, host: p.url.host, port: p.url.port, method: p.method, path: p.url.path, requestTarget: p.requestTarget, headers: p.headers, body: p.body, send: p.send,
       ca: p.ca ? this.pki.trustFor(p.ca).map((c) => c.toString()).join("\n") : undefined,
       clientCert: p.clientCert ? this.pki.certs.get(p.clientCert) : undefined,
     };

@@ -6,6 +6,8 @@ export const EXPECTED_ERRORS: readonly ExpectedError[] = ["reset", "refused", "t
 export interface Expect {
   status?: number[];
   bodyContains?: string;
+  /** None of these may appear in the body. */
+  bodyNotContains?: string[];
   headers?: Record<string, string>;
   error?: ExpectedError;
   echo?: boolean;
@@ -13,9 +15,14 @@ export interface Expect {
 
 export interface Probe {
   name: string;
-  /** "outside" or "namespace/name" of a Pod or Deployment. */
+  /** "outside", "node", or "namespace/name" of a Pod or Deployment. */
   from: string;
+  /** `path` is the request target exactly as written in the URL (no client-side normalization). */
   url: { scheme: "http" | "https" | "tcp"; host: string; port: number; path: string; raw: string };
+  /** Sent verbatim as the request line's target instead of the URL's path (absolute form, or anything a client could send). */
+  requestTarget?: string;
+  /** With `from: node`: connect straight to this workload instance's own address and port. */
+  target?: { workload: string; port: number };
   method: string;
   headers: Record<string, string>;
   body?: string;

@@ -1,5 +1,6 @@
 // Reads scenario files (../shared/scenarios/FORMAT.md) into typed values,
 // with an error naming the file and field for anything malformed.
+import { splitAbsoluteForm } from "../policy/path-normalization.js";
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { parseDocument } from "yaml";
@@ -125,7 +126,9 @@ function readUrl(r: Reader): Probe["url"] {
     }
     if (scheme === "tcp" && !u.port) r.error("a tcp:// URL needs a port");
     const port = u.port ? Number(u.port) : scheme === "https" ? 443 : 80;
-    return { scheme, host: u.hostname.toLowerCase(), port, path: scheme === "tcp" ? "" : (u.pathname || "/") + u.search, raw };
+    // The target as written, byte for byte: the URL parser would resolve dot segments and backslashes (FORMAT.md).
+    const written = splitAbsoluteForm(raw)?.target ?? "/";
+    return { scheme, host: u.hostname.toLowerCase(), port, path: scheme === "tcp" ? "" : written, raw };
   } catch {
     if (raw) r.error(`"${raw}" is not a URL`);
     return { scheme: "http", host: "", port: 0, path: "/", raw };
@@ -133,7 +136,7 @@ function readUrl(r: Reader): Probe["url"] {
 }
 
 function readExpect(e: Reader): Expect {
-  e.object(["status", "bodyContains", "headers", "error", "echo"]);
+  e.object(["status", "bodyContains", "bodyNotContains", "headers", "error", "echo"]);
   if (!e.present) e.error("is required");
   const st = e.field("status");
   let status: number[] | undefined;
@@ -142,18 +145,38 @@ function readExpect(e: Reader): Expect {
   const expect: Expect = {
     status, error,
     bodyContains: e.field("bodyContains").string(),
+    bodyNotContains: bodyNotContains(e.field("bodyNotContains")),
     headers: e.field("headers").present ? e.field("headers").stringMap() : undefined,
     echo: e.field("echo").present ? e.field("echo").bool() : undefined,
   };
-  if (error && (status || expect.bodyContains !== undefined || expect.headers || expect.echo)) e.error("error cannot be combined with status, bodyContains, headers or echo");
-  if (!error && !status && expect.bodyContains === undefined && !expect.headers && expect.echo === undefined) e.error("must expect something: status, bodyContains, headers, error or echo");
+  const body = expect.bodyContains !== undefined || expect.bodyNotContains !== undefined;
+  if (error && (status || body || expect.headers || expect.echo)) e.error("error cannot be combined with status, bodyContains, bodyNotContains, headers or echo");
+  if (!error && !status && !body && !expect.headers && expect.echo === undefined) e.error("must expect something: status, bodyContains, bodyNotContains, headers, error or echo");
   return expect;
 }
 
+/** A string, or a list of strings. */
+function bodyNotContains(r: Reader): string[] | undefined {
+  if (!r.present) return undefined;
+  return Array.isArray(r.value) ? r.list().map((x) => x.string({ required: true }) ?? "") : [r.string({ required: true }) ?? ""];
+}
+
 function readProbe(p: Reader): Probe {
-  p.object(["name", "from", "url", "method", "headers", "body", "via", "ca", "clientCert", "send", "expect"]);
+  p.object(["name", "from", "url", "method", "headers", "body", "via", "ca", "clientCert", "send", "expect", "requestTarget", "target"]);
   const from = p.field("from").string({ required: true }) ?? "";
-  if (from && from !== "outside" && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(from)) p.field("from").error(`"${from}" must be "outside" or namespace/name`);
+  if (from && from !== "outside" && from !== "node" && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(from)) p.field("from").error(`"${from}" must be "outside", "node" or namespace/name`);
+  const targetR = p.field("target");
+  const targetS = targetR.string();
+  let target: Probe["target"];
+  if (targetS !== undefined) {
+    const m = /^([a-z0-9-]+\/[a-z0-9.-]+):(\d+)$/.exec(targetS);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) targetR.error(`"${targetS}" must be namespace/workload:port`);
+    else target = { workload: m[1]!, port: Number(m[2]) };
+    if (from !== "node") targetR.error('target goes with from: node');
+  }
+  const requestTarget = p.field("requestTarget").string();
+  // Node's HTTP client refuses what no HTTP/1.1 request line can carry (spaces, controls): say so here rather than at run time.
+  if (requestTarget !== undefined && (!requestTarget || /[^\u0021-\u00ff]/.test(requestTarget))) p.field("requestTarget").error("must be a non-empty request target without spaces or control characters");
   const viaR = p.field("via");
   const viaS = viaR.string();
   let via: Probe["via"];
@@ -170,7 +193,7 @@ function readProbe(p: Reader): Probe {
   const expect = readExpect(p.field("expect"));
   if (expect.echo && url.scheme !== "tcp") p.field("expect").field("echo").error("echo applies to tcp:// URLs only");
   return {
-    name: p.field("name").string({ required: true }) ?? "", from, url, headers, via, send, expect, path: p.path,
+    name: p.field("name").string({ required: true }) ?? "", from, url, headers, via, send, expect, path: p.path, requestTarget, target,
     method: (p.field("method").string() ?? "GET").toUpperCase(),
     body: p.field("body").string(),
     ca: p.field("ca").string(),

@@ -1,4 +1,5 @@
 // `zeromesh test --static`: every probe decided by the engine alone.
+import { splitAbsoluteForm } from "../policy/path-normalization.js";
 import { ZmError, errorsOf, formatIssue, type Issue } from "../api/errors.js";
 import { DEFAULT_MESH, mergeMeshConfig, type MeshConfig } from "../api/mesh.js";
 import { decide } from "../policy/engine.js";
@@ -30,14 +31,25 @@ export function stepChange(store: MemoryStore, texts: { text: string; label: str
 export function probeRequest(p: Probe, pki: TestPki): Request {
   const headers = { ...p.headers };
   if (!headers["host"] && p.url.scheme !== "tcp") headers["host"] = p.url.port === (p.url.scheme === "https" ? 443 : 80) ? p.url.host : `${p.url.host}:${p.url.port}`;
+  // An absolute-form target names the authority a proxy goes by (Envoy replaces Host with it) and the path.
+  const absolute = p.requestTarget !== undefined ? splitAbsoluteForm(p.requestTarget) : undefined;
+  if (absolute) headers["host"] = absolute.authority;
   return {
-    scheme: p.url.scheme, host: p.url.host, port: p.url.port, method: p.method, path: p.url.path, headers,
+    scheme: p.url.scheme, host: p.url.host, port: p.url.port, method: p.method, path: absolute?.target ?? p.requestTarget ?? p.url.path, headers,
     clientTls: p.url.scheme === "https" ? { trust: p.ca ? pki.trustFor(p.ca) : [], clientCert: p.clientCert ? pki.chainOf(p.clientCert) : undefined } : undefined,
   };
 }
 
+/** Where a process on the node connects from (loopback mode: the host's own loopback). */
+export const NODE_ADDRESS = "127.0.0.1";
+
 export function probeSource(p: Probe, registry: Registry): Source | string {
   if (p.from === "outside") return { kind: "outside", via: p.via! };
+  if (p.from === "node") {
+    if (!p.target) return { kind: "node", address: NODE_ADDRESS };
+    const w = registry.workload(p.target.workload) ?? registry.instancesOf(p.target.workload)[0];
+    return w ? { kind: "node", address: NODE_ADDRESS, target: { workload: w, port: p.target.port } } : `no workload instance ${p.target.workload} exists at this step`;
+  }
   const w = registry.instancesOf(p.from)[0];
   if (!w) return `no workload ${p.from} (a Pod or Deployment of that name) exists at this step`;
   return { kind: "workload", workload: w };
