@@ -56,15 +56,17 @@ function unknownDestination(walk: Walk, w: Workload, choice: SidecarChoice, name
     return trail.deny({ kind: "error", error: "reset" }, `${what} and ${from} is REGISTRY_ONLY (BlackHole: reset)`, DenyCodes.REGISTRY_ONLY, from);
   }
   trail.add({ stage: "outbound", at, message: `${what}; ${from} is ALLOW_ANY: passed through to the original destination without mTLS`, policy: from });
-  // Passthrough goes to whatever the name resolves to: an in-cluster Service's endpoint, or a host outside.
-  const inCluster = index.registry.lookup(name, w.namespace).find((s) => !s.external && s.source.startsWith("Service/"));
-  if (inCluster && index.registry.isClusterName(name, w.namespace)) {
+  // Passthrough goes to the connection's original destination (what the client connected to, whatever Host it
+  // then sent): an in-cluster Service's endpoint, or a host outside.
+  const original = req.host;
+  const inCluster = index.registry.lookup(original, w.namespace).find((s) => !s.external && s.source.startsWith("Service/"));
+  if (inCluster && index.registry.isClusterName(original, w.namespace)) {
     const port = inCluster.ports.find((p) => p.port === req.port);
     const ep = port ? index.registry.endpoints(inCluster, port)[0] : undefined;
-    if (!ep) return trail.end({ kind: "error", error: "refused" }, `${name}:${req.port} has no endpoint listening`, DenyCodes.NO_ENDPOINT);
+    if (!ep) return trail.end({ kind: "error", error: "refused" }, `${original}:${req.port} has no endpoint listening`, DenyCodes.NO_ENDPOINT);
     return arriveAt(walk, ep.workload, ep.port, { sourceIp: w.address });
   }
-  return reachExternal(walk, name, req.port, false);
+  return reachExternal(walk, original, req.port, false);
 }
 
 /** Istio builds an HTTP route table for a port when any in-scope service has an HTTP (or auto) port there. */

@@ -51,8 +51,9 @@ function logEntry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision,
 async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply, dest?: { host: string; port: number }): Promise<void> {
   const started = Date.now();
   const state = ctx.state();
-  // Absolute form (the application uses the sidecar as its HTTP proxy), or a tunnel's request (origin form, or
-  // absolute form, whose authority then names the host, as Envoy reads it).
+  // Absolute form (the application uses the sidecar as its HTTP proxy), or a tunnel's request: its destination is
+  // where the connection goes (a captured connection's original destination); an absolute-form target inside it
+  // gives only the Host the request carries, as Envoy reads it.
   const absolute = splitAbsoluteForm(req.url ?? "");
   const authority = absolute && hostAndPort(absolute.authority);
   if (absolute ? !authority : !dest) {
@@ -68,7 +69,7 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   delete headers["proxy-connection"];
   const path = normalizePath(absolute ? absolute.target : req.url ?? "/", state.snapshot.mesh.pathNormalization);
   if ("error" in path) return badRequest(res);
-  const host = authority ? authority.host : dest!.host;
+  const host = dest ? dest.host : authority!.host;
   const port = dest ? dest.port : authority!.port;
   if (absolute) headers.host = absolute.authority;
   const request: Request = { scheme: "http", host, port, method: req.method ?? "GET", path: path.path, headers: { ...headers, host: headers.host || `${host}:${port}` } };
