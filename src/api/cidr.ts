@@ -13,6 +13,18 @@ export function checkCidr(s: string): string | undefined {
   return undefined;
 }
 
+const LOOPBACK = ["127.0.0.0/8", "0.0.0.0/32", "::1/128", "::/128", "::ffff:127.0.0.0/104", "::ffff:0.0.0.0/128"];
+
+/**
+ * A host that names the machine itself: a loopback or unspecified address, or `localhost` (its subdomains too,
+ * RFC 6761). Expects WHATWG-parsed hosts: 0x7f.1, 2130706433 and 0177.0.0.1 are 127.0.0.1 by then.
+ */
+export function isNodeLocal(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  return ipInBlocks(h, LOOPBACK);
+}
+
 /** Does `ip` fall inside any of the (validated) blocks? */
 export function ipInBlocks(ip: string | undefined, blocks: readonly string[]): boolean {
   if (!ip) return false;

@@ -1,5 +1,6 @@
 // The client sidecar: which service the request is for, whether the
 // workload's Sidecar scope holds it, and what happens when it does not.
+import { isNodeLocal } from "../api/cidr.js";
 import { normalizeAtProxy } from "./path-normalization.js";
 import { hostWithoutPort } from "../api/host.js";
 import { isHttpOrAuto, isTlsProtocol } from "../api/protocol.js";
@@ -55,10 +56,15 @@ function unknownDestination(walk: Walk, w: Workload, choice: SidecarChoice, name
     trail.add({ stage: "outbound", at, message: `${what}; ${from} is REGISTRY_ONLY: the BlackHole cluster resets the connection`, policy: from });
     return trail.deny({ kind: "error", error: "reset" }, `${what} and ${from} is REGISTRY_ONLY (BlackHole: reset)`, DenyCodes.REGISTRY_ONLY, from);
   }
-  trail.add({ stage: "outbound", at, message: `${what}; ${from} is ALLOW_ANY: passed through to the original destination without mTLS`, policy: from });
   // Passthrough goes to the connection's original destination (what the client connected to, whatever Host it
-  // then sent): an in-cluster Service's endpoint, or a host outside.
+  // then sent): an in-cluster Service's endpoint, or a host outside — never the machine itself: in Istio it would
+  // be the pod's own loopback, here it is the node's, where the control plane and every workload's ports listen.
   const original = req.host;
+  if (isNodeLocal(original)) {
+    trail.add({ stage: "outbound", at, message: `${what}; passthrough never reaches the node's own addresses (${original})`, policy: from });
+    return trail.deny({ kind: "error", error: "reset" }, `${original}:${req.port} is the node itself: passthrough does not go there`, DenyCodes.NODE_LOCAL, from);
+  }
+  trail.add({ stage: "outbound", at, message: `${what}; ${from} is ALLOW_ANY: passed through to the original destination without mTLS`, policy: from });
   const inCluster = index.registry.lookup(original, w.namespace).find((s) => !s.external && s.source.startsWith("Service/"));
   if (inCluster && index.registry.isClusterName(original, w.namespace)) {
     const port = inCluster.ports.find((p) => p.port === req.port);

@@ -108,8 +108,9 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   const started = Date.now();
   socket.on("error", () => {});
   const state = ctx.state();
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(req.url ?? "");
-  if (!state || !m) return void reset(socket);
+  // The CONNECT target read as a URL host is (0x7f.1, 2130706433 and 0177.0.0.1 are 127.0.0.1), so policy sees the address it is.
+  const connectTo = /^\S+:\d+$/.test(req.url ?? "") ? hostAndPort(req.url!) : undefined;
+  if (!state || !connectTo) return void reset(socket);
   if (head.length) socket.unshift(head);
   socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
   // What follows decides the scheme: a ClientHello is TLS (routed by SNI), HTTP is decided per request, anything else is opaque TCP.
@@ -121,8 +122,8 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
     const http = httpKind(buf, ended);
     return http === undefined ? undefined : { kind: "plaintext", http };
   }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext", http: false } });
-  const host = kind.kind === "tls" && kind.sni ? kind.sni.toLowerCase() : m[1]!.toLowerCase();
-  const port = Number(m[2]);
+  const host = kind.kind === "tls" && kind.sni ? kind.sni.toLowerCase() : connectTo.host;
+  const port = connectTo.port;
   if (kind.kind === "plaintext" && kind.http) return http(socket, { host, port }, kind.http);
   const request: Request = { scheme: kind.kind === "tls" ? "https" : "tcp", host, port, method: "CONNECT", path: "", headers: {} };
   const d = decideOutbound(ctx.env(state), state.workload, request);
