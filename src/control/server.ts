@@ -2,6 +2,7 @@
 // long-lived HTTP/2 stream per proxy carrying versioned, debounced, scoped
 // configuration and the proxy's ACK/NACK. An admin API on loopback serves
 // the CLI (apply, get, proxy-status, proxy-config).
+import { SERVER_TLS } from "../net/tls-server.js";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { X509Certificate } from "node:crypto";
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from "node:http2";
@@ -124,7 +125,7 @@ export class ControlPlane {
   async start(): Promise<void> {
     const host = this.opts.host ?? "127.0.0.1";
     const serving = await this.servingCertificate();
-    this.secure = createSecureServer({ ...serving.tls, requestCert: true, rejectUnauthorized: false });
+    this.secure = createSecureServer({ ...SERVER_TLS, ...serving.tls, requestCert: true, rejectUnauthorized: false });
     this.rotateServingAt(serving.notAfter);
     this.secure.on("stream", (stream, headers) => void this.onStream(stream, headers).catch((e) => this.fail(stream, headers, e)));
     this.secure.on("sessionError", () => {});

@@ -1,6 +1,7 @@
 // A gateway's listener on one of its ports: plain HTTP and TCP are decided as
 // they come; TLS is dispatched by SNI (read before any handshake) to
 // passthrough or to the terminating Gateway server's own TLS stack.
+import { SERVER_TLS } from "../net/tls-server.js";
 import { createHash } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from "node:tls";
@@ -76,6 +77,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   function serverTlsOptions(choice: TlsServerChoice) {
     const tls = choice.bound.server.tls!;
     return {
+      ...SERVER_TLS,
       ca: choice.mutual ? choice.credential!.caPem : undefined,
       minVersion: VERSIONS[tls.minProtocolVersion], maxVersion: VERSIONS[tls.maxProtocolVersion],
       ciphers: tls.cipherSuites.length ? tls.cipherSuites.join(":") : undefined,
@@ -221,9 +223,11 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     return plain(socket, first.kind === "tls" ? first : undefined, env);
   }
 
-  async function plain(socket: Duplex, first: { sni?: string } | undefined, env: ReturnType<ProxyContext["env"]>): Promise<void> {
+  async function plain(socket: Duplex, first: { sni?: string; invalid?: string } | undefined, env: ReturnType<ProxyContext["env"]>): Promise<void> {
     const state = ctx.state()!;
     if (first) {
+      // A ClientHello no TLS library accepts is refused, never routed (by which of its two names?).
+      if (first.invalid) return void refuse.emit("connection", socket as Socket);
       const sni = (first.sni ?? "").toLowerCase();
       const choice = selectTlsServer(env, state.workload, servicePort(), targetPort, sni);
       if (!choice || (choice.kind !== "passthrough" && !choice.credential)) return void refuse.emit("connection", socket as Socket);

@@ -35,6 +35,7 @@ async function accept(ctx: ProxyContext, port: number, socket: Socket, front: Ht
   socket.on("error", () => {});
   if (!ctx.state()) return void reset(socket); // fail closed without configuration
   const first = await sniffStream(socket);
+  if (first.kind === "tls" && first.invalid) return void reset(socket);
   if (first.kind === "tls" && first.alpn.includes(MESH_ALPN)) {
     if (!ctx.credentials()) return void reset(socket);
     mtls.emit("connection", socket);

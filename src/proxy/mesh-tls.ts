@@ -1,6 +1,7 @@
 // Terminates mesh mTLS: a non-listening tls.Server verifies the client against
 // the mesh roots (a hand-made server TLSSocket would not), with the proxy's
 // current certificate chosen per connection so rotation needs no restart.
+import { SERVER_TLS } from "../net/tls-server.js";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Peer } from "../policy/inbound.js";
 import type { ProxyContext } from "./context.js";
@@ -9,6 +10,7 @@ import { MESH_ALPN } from "./sniff.js";
 
 export function meshTlsServer(ctx: ProxyContext, onPeer: (tls: TLSSocket, peer: Peer) => void): TlsServer {
   const server = createTlsServer({
+    ...SERVER_TLS,
     requestCert: true, rejectUnauthorized: true, ALPNProtocols: [MESH_ALPN], handshakeTimeout: ctx.limits.headersTimeoutMs,
     SNICallback: (_name, cb) => {
       const creds = ctx.credentials();

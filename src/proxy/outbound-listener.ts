@@ -114,7 +114,7 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
   if (head.length) socket.unshift(head);
   socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
   // What follows decides the scheme: a ClientHello is TLS (routed by SNI), HTTP is decided per request, anything else is opaque TCP.
-  type Kind = { kind: "tls"; sni?: string } | { kind: "plaintext"; http: HttpKind };
+  type Kind = { kind: "tls"; sni?: string; invalid?: string } | { kind: "plaintext"; http: HttpKind };
   const kind = await peek(socket, (buf, ended): Kind | undefined => {
     const s = sniff(buf);
     if (s.kind === "tls") return s;
@@ -122,6 +122,7 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
     const http = httpKind(buf, ended);
     return http === undefined ? undefined : { kind: "plaintext", http };
   }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext", http: false } });
+  if (kind.kind === "tls" && kind.invalid) return void reset(socket);
   const host = kind.kind === "tls" && kind.sni ? kind.sni.toLowerCase() : connectTo.host;
   const port = connectTo.port;
   if (kind.kind === "plaintext" && kind.http) return http(socket, { host, port }, kind.http);

@@ -11,7 +11,8 @@ export const MESH_ALPN = "istio-peer-exchange";
 export type Sniffed =
   | { kind: "need-more" }
   | { kind: "plaintext" }
-  | { kind: "tls"; sni?: string; alpn: string[] };
+  /** `invalid`: a ClientHello no TLS library accepts (RFC 8446 §4.2: one extension of a type at most); a proxy refuses it rather than route by it. */
+  | { kind: "tls"; sni?: string; alpn: string[]; invalid?: string };
 
 /**
  * Reads a stream's first bytes without consuming them: a ClientHello (with
@@ -36,11 +37,14 @@ export function sniff(buf: Buffer): Sniffed {
   if (buf.length < 5 + recordLen) return { kind: "need-more" };
   try {
     return { kind: "tls", ...parseClientHello(buf.subarray(5, 5 + recordLen)) };
-  } catch {
+  } catch (e) {
+    if (e instanceof InvalidHello) return { kind: "tls", alpn: [], invalid: e.message };
     // Not a ClientHello we can read: treat it as someone else's TLS.
     return { kind: "tls", alpn: [] };
   }
 }
+
+class InvalidHello extends Error {}
 
 function parseClientHello(h: Buffer): { sni?: string; alpn: string[] } {
   let o = 0;
@@ -61,8 +65,12 @@ function parseClientHello(h: Buffer): { sni?: string; alpn: string[] } {
   need(2);
   const end = o + 2 + h.readUInt16BE(o);
   o += 2;
+  const seen = new Set<number>();
   while (o + 4 <= end) {
     const type = h.readUInt16BE(o);
+    // Two server_name extensions would let a proxy route by one name while the server reads the other.
+    if (seen.has(type)) throw new InvalidHello(`the ClientHello carries extension ${type} twice`);
+    seen.add(type);
     const len = h.readUInt16BE(o + 2);
     const body = h.subarray(o + 4, o + 4 + len);
     o += 4 + len;
