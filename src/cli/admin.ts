@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { Codes, ZmError } from "../api/errors.js";
-import { loadSettings } from "../config/settings.js";
+import { loadSettings, parseDuration } from "../config/settings.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import { stateFrom } from "../proxy/state.js";
 import { Registry } from "../registry/registry.js";
@@ -123,22 +123,41 @@ function filesOf(paths: string[]) {
   return listConfigFiles(paths).map((f) => ({ file: f, text: readFileSync(f, "utf8") }));
 }
 
+/**
+ * apply and delete return once every proxy the change affects has acknowledged it (a policy is a promise only once
+ * it is enforced); exit 1 naming the proxies that did not within --timeout, or rejected it. --no-wait: kubectl's way.
+ */
 export async function applyCommand(argv: string[], io: Io, del = false): Promise<number> {
-  const usage = `zeromesh ${del ? "delete" : "apply"} -f PATH... [--admin HOST:PORT]`;
-  const { values } = parse(argv, { ...ADMIN, filename: { type: "string", short: "f", multiple: true } }, usage);
+  const usage = `zeromesh ${del ? "delete" : "apply"} -f PATH... [--admin HOST:PORT] [--timeout 30s] [--no-wait]`;
+  const { values } = parse(argv, { ...ADMIN, filename: { type: "string", short: "f", multiple: true }, timeout: { type: "string" }, "no-wait": { type: "boolean" } }, usage);
   if (!values.filename?.length) return io.usage(usage);
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDuration(values.timeout ?? "30s");
+  } catch {
+    return io.usage(usage);
+  }
   const files = filesOf(values.filename);
   const c = adminClient(values.admin);
+  const path = values["no-wait"] ? "/v1/apply" : `/v1/apply?waitMs=${timeoutMs}`;
+  type Applied = { version: number; created: string[]; updated: string[]; deleted: string[]; enforced?: { acked: string[]; rejected: string[]; pending: string[] } };
+  let r: Applied;
   if (del) {
-    const remove = files.flatMap((f) => loadText(f.text, f.file).resources.map((r) => ({ kind: r.kind, namespace: r.meta.namespace, name: r.meta.name })));
-    const r = await adminCall<{ version: number; deleted: string[] }>(c, "POST", "/v1/apply", { files: [], remove, cause: "zeromesh delete" });
+    const remove = files.flatMap((f) => loadText(f.text, f.file).resources.map((x) => ({ kind: x.kind, namespace: x.meta.namespace, name: x.meta.name })));
+    r = await adminCall<Applied>(c, "POST", path, { files: [], remove, cause: "zeromesh delete" });
     io.out(`deleted ${r.deleted.length}: ${r.deleted.join(", ")} (config version ${r.version})`);
   } else {
-    const r = await adminCall<{ version: number; created: string[]; updated: string[] }>(c, "POST", "/v1/apply", { files, cause: "zeromesh apply" });
+    r = await adminCall<Applied>(c, "POST", path, { files, cause: "zeromesh apply" });
     io.out(`applied: ${r.created.length} created, ${r.updated.length} updated (config version ${r.version})`);
   }
-  return 0;
+  if (!r.enforced) return 0;
+  const { acked, rejected, pending } = r.enforced;
+  io.out(`enforced by ${acked.length} ${acked.length === 1 ? "proxy" : "proxies"} it changes${acked.length ? `: ${acked.join(", ")}` : ""}`);
+  if (rejected.length) io.err(`rejected by: ${rejected.join(", ")} (zeromesh proxy-status shows why)`);
+  if (pending.length) io.err(`not acknowledged within ${values.timeout ?? "30s"} by: ${pending.join(", ")}`);
+  return rejected.length || pending.length ? 1 : 0;
 }
+
 
 export async function getCommand(argv: string[], io: Io): Promise<number> {
   const usage = "zeromesh get KIND [-n NAMESPACE] [-o yaml|json] [--admin HOST:PORT]";

@@ -9,7 +9,8 @@ interface Spec<T> {
   parse: (raw: string) => T;
 }
 
-function duration(raw: string): number {
+/** "500ms", "30s", "10m", "24h" in milliseconds; anything else throws. */
+export function parseDuration(raw: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
   if (!m) throw new Error(`"${raw}" is not a duration like 500ms, 30s, 10m or 24h`);
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"];
@@ -38,14 +39,14 @@ function onOff(raw: string): boolean {
 export const SETTINGS = {
   stateDir: { env: "ZEROMESH_STATE_DIR", default: ".zeromesh", description: "Where the control plane keeps its CA keys, bootstrap secret and the endpoints it last knew.", parse: text },
   caDir: { env: "ZEROMESH_CA_DIR", default: "", description: "A plug-in CA in Istio's layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); empty: a self-signed root in the state directory.", parse: text },
-  workloadCertTtl: { env: "ZEROMESH_WORKLOAD_CERT_TTL", default: "24h", description: "Lifetime of workload certificates.", parse: duration },
+  workloadCertTtl: { env: "ZEROMESH_WORKLOAD_CERT_TTL", default: "24h", description: "Lifetime of workload certificates.", parse: parseDuration },
   rotateAt: { env: "ZEROMESH_ROTATE_AT", default: "0.5", description: "Fraction of a certificate's lifetime after which the proxy rotates it (Istio's grace period ratio).", parse: ratio },
   adminTokenFile: { env: "ZEROMESH_ADMIN_TOKEN_FILE", default: "", description: "The admin API's credential (a bearer token, mode 0600); empty: admin.token in the state directory. zeromesh up writes it, the CLI reads it.", parse: text },
   admin: { env: "ZEROMESH_ADMIN", default: "127.0.0.1:15014", description: "The control plane's admin API (loopback), used by apply, get, proxy-status and proxy-config.", parse: text },
   proxySemiSpaceMb: { env: "ZEROMESH_PROXY_SEMI_SPACE_MB", default: "2", description: "V8's young-generation semi-space for proxy processes the mesh starts (MB; 0 keeps V8's default). Small keeps a sidecar's memory down; measured with npm run bench, it did not cost CPU.", parse: megabytes },
   proxyShrinkWhenIdle: { env: "ZEROMESH_PROXY_SHRINK_WHEN_IDLE", default: "off", description: "Let V8 shrink an idle proxy's heap (its memory reducer). It also throws compiled code away, so the first seconds of traffic after a pause run cold: measured p99 after 16 s idle was 174-363 ms with it, 11 ms without; without it an idle sidecar keeps its busy-time memory (about 30 MB more).", parse: onOff },
-  endpointGrace: { env: "ZEROMESH_ENDPOINT_GRACE", default: "15s", description: "How long the control plane keeps serving a proxy's endpoints after its stream drops, or after the control plane itself restarts, while the proxy reconnects (it retries at least every 5 s). A proxy that stops says so and is withdrawn at once.", parse: duration },
-  bootstrapTtl: { env: "ZEROMESH_BOOTSTRAP_TTL", default: "5m", description: "Lifetime of a workload's bootstrap credential: it is good for one certificate, asked for right after the proxy starts.", parse: duration },
+  endpointGrace: { env: "ZEROMESH_ENDPOINT_GRACE", default: "15s", description: "How long the control plane keeps serving a proxy's endpoints after its stream drops, or after the control plane itself restarts, while the proxy reconnects (it retries at least every 5 s). A proxy that stops says so and is withdrawn at once.", parse: parseDuration },
+  bootstrapTtl: { env: "ZEROMESH_BOOTSTRAP_TTL", default: "5m", description: "Lifetime of a workload's bootstrap credential: it is good for one certificate, asked for right after the proxy starts.", parse: parseDuration },
 } satisfies Record<string, Spec<unknown>>;
 
 type Settings = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]["parse"]> };

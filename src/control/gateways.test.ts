@@ -1,12 +1,25 @@
 // `zeromesh up` starts the gateways its configuration directory declares.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loopbackAddressFor } from "../registry/registry.js";
 import { send } from "../scenario/client.js";
 import { MeshProcess } from "../scenario/processes.js";
+
+/** The process id of the gateway proxy `up` launched for a workload, from /proc. */
+function gatewayPid(workload: string): number | undefined {
+  for (const d of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (argv.includes("--gateway") && argv[argv.indexOf("--workload") + 1] === workload) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
 
 const CONFIG = `apiVersion: v1
 kind: Namespace
@@ -37,7 +50,7 @@ metadata: {name: hello, namespace: edge}
 spec: {hosts: ["hello.example.com"], gateways: [public], http: [{directResponse: {status: 200, body: {string: "hello from the gateway"}}}]}
 `;
 
-test("up: gateways declared in the configuration are started, and stopped when removed", { timeout: 60_000 }, async () => {
+test("up: gateways declared in the configuration are started, started again when they die, and stopped when removed", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "zm-upgw-"));
   mkdirSync(join(dir, "config"));
   writeFileSync(join(dir, "config", "edge.yaml"), CONFIG);
@@ -52,7 +65,20 @@ test("up: gateways declared in the configuration are started, and stopped when r
       r = await send(req, route);
     }
     assert.deepEqual(r.kind === "response" && [r.status, r.body], [200, "hello from the gateway"]);
-    assert.equal((await send({ ...req, host: "other.example.com" }, route)).kind === "response" && 404, 404);
+    const other = await send({ ...req, host: "other.example.com" }, route);
+    assert.equal(other.kind === "response" ? other.status : other.kind, 404);
+
+    // A gateway that dies (killed, crashed) is started again, as a Deployment's pod would be.
+    const pid = gatewayPid("edge/public");
+    assert.ok(pid, "the gateway runs as a process of its own");
+    process.kill(pid, "SIGKILL");
+    let back = await send(req, route);
+    for (let i = 0; i < 100 && !(back.kind === "response" && back.status === 200 && gatewayPid("edge/public") !== pid); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      back = await send(req, route);
+    }
+    assert.deepEqual(back.kind === "response" && [back.status, back.body], [200, "hello from the gateway"], "it serves again");
+    assert.notEqual(gatewayPid("edge/public"), pid, "from a new process");
 
     writeFileSync(join(dir, "config", "edge.yaml"), CONFIG.split("---\napiVersion: apps/v1")[0]!);
     let gone = await send(req, route);

@@ -13,6 +13,8 @@ import type { ControlPlane } from "./server.js";
 export class GatewayLauncher {
   private readonly running = new Map<string, { proc: ChildProcess; ports: string }>();
   private unsubscribe?: () => void;
+  private stopped = false;
+  private readonly restarts = new Map<string, { at: number; wait: number }>();
 
   constructor(
     private readonly store: ConfigStore,
@@ -52,10 +54,27 @@ export class GatewayLauncher {
       proc.stdin!.on("error", () => {}).end(this.cp.issueBootstrap(id, "gateway launcher"));
       this.running.set(id, { proc, ports });
       this.log(`gateway ${id} started (${w.spiffe}) on ${w.address} ports ${ports || "none"}`);
+      // A gateway that dies is started again (as a Deployment's pod would be), after a back-off that grows while it keeps dying.
+      proc.once("exit", (code, signal) => {
+        if (this.stopped || this.running.get(id)?.proc !== proc) return;
+        this.running.delete(id);
+        const wait = this.restartBackoff(id);
+        this.log(`gateway ${id} exited (${signal ?? `code ${code}`}); starting it again in ${wait} ms`);
+        setTimeout(() => !this.stopped && this.reconcile(), wait).unref();
+      });
     }
   }
 
+  /** 1 s, doubling to 30 s for a gateway that dies again within a minute of its last start. */
+  private restartBackoff(id: string): number {
+    const last = this.restarts.get(id);
+    const wait = last && Date.now() - last.at < 60_000 ? Math.min(30_000, last.wait * 2) : 1000;
+    this.restarts.set(id, { at: Date.now(), wait });
+    return wait;
+  }
+
   stop(): void {
+    this.stopped = true;
     this.unsubscribe?.();
     for (const r of this.running.values()) r.proc.kill("SIGTERM");
     this.running.clear();

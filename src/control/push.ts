@@ -1,6 +1,6 @@
 // Per-proxy push bookkeeping: what was sent, what was acknowledged.
 
-export type SyncStatus = "SYNCED" | "STALE" | "NOT SENT" | "REJECTED";
+export type SyncStatus = "SYNCED" | "STALE" | "NOT SENT" | "REJECTED" | "DISCONNECTED";
 
 export interface ProxyRecord {
   id: string;
@@ -20,6 +20,8 @@ export interface ProxyRecord {
 }
 
 export function syncStatus(p: ProxyRecord): SyncStatus {
+  // What a proxy whose stream is gone acknowledged says nothing about what it enforces now: it may have died.
+  if (!p.connected) return "DISCONNECTED";
   if (p.sentVersion === undefined) return "NOT SENT";
   if (p.nack && p.nack.version === p.sentVersion) return "REJECTED";
   return p.ackedVersion === p.sentVersion ? "SYNCED" : "STALE";

@@ -90,6 +90,8 @@ export class ControlPlane {
   private graceTimer?: NodeJS.Timeout;
   private stopping = false;
   private pushVersion = 0;
+  /** The latest pushes: which snapshot each carried and which proxies it sent a new configuration to (what an apply waits for). */
+  private pushes: { snapshot: number; version: number; sentTo: string[] }[] = [];
   private timer?: NodeJS.Timeout;
   private pending = false;
   private waiters: (() => void)[] = [];
@@ -113,6 +115,7 @@ export class ControlPlane {
     if (next === undefined) return;
     this.graceTimer = setTimeout(() => {
       const gone = this.endpoints.expire(Date.now());
+      for (const id of gone) if (!this.proxies.get(id)?.connected) this.proxies.delete(id);
       if (gone.length) {
         this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-forgotten", proxies: gone, why: "did not reconnect within the grace" });
         this.schedulePush(0);
@@ -282,6 +285,7 @@ export class ControlPlane {
         this.sessions.delete(workload);
         record.connected = false;
         if (session.leaving) {
+          this.proxies.delete(workload);
           this.endpoints.leave(workload);
           this.schedulePush();
         } else if (!this.stopping) {
@@ -356,6 +360,7 @@ export class ControlPlane {
     const endpoints = this.endpoints.table();
     const names = this.names(endpoints);
     const version = ++this.pushVersion;
+    const sentTo: string[] = [];
     for (const { stream, record } of this.sessions.values()) {
       const w = reg.workload(record.id);
       if (!w) continue; // removed from config: it keeps its last good configuration until it stops
@@ -364,8 +369,10 @@ export class ControlPlane {
       if (json === record.sentJson) continue;
       record.sentJson = json;
       record.sentVersion = version;
+      sentTo.push(record.id);
       stream.write(JSON.stringify({ type: "config", config }) + "\n");
     }
+    this.pushes = [...this.pushes.slice(-99), { snapshot: snapshot.version, version, sentTo }];
     this.notifyWaiters();
   }
 
@@ -378,6 +385,34 @@ export class ControlPlane {
       if (s === "STALE" || s === "NOT SENT") return false;
     }
     return true;
+  }
+
+  /**
+   * Waits until the configuration of snapshot `v` is enforced: pushed, and acknowledged (or rejected) by every
+   * proxy whose configuration it changed. A proxy a Sidecar scope hides the change from was sent nothing and is
+   * not waited for.
+   */
+  async waitEnforced(v: number, timeoutMs: number): Promise<{ acked: string[]; rejected: string[]; pending: string[] }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const push = this.pushes.find((p) => p.snapshot >= v);
+      const state = (id: string) => {
+        const r = this.proxies.get(id);
+        if (push && r?.nack && r.nack.version >= push.version) return "rejected";
+        return push && r && (r.ackedVersion ?? 0) >= push.version ? "acked" : "pending";
+      };
+      const ids = push?.sentTo ?? [];
+      const pending = push ? ids.filter((id) => state(id) === "pending") : ["(not pushed yet)"];
+      const left = deadline - Date.now();
+      if (!pending.length || left <= 0) return { acked: ids.filter((id) => state(id) === "acked"), rejected: ids.filter((id) => state(id) === "rejected"), pending };
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
   }
 
   private notifyWaiters(): void {
@@ -448,7 +483,11 @@ export class ControlPlane {
         if (errors.length) return this.respond(res, 422, { code: errors[0]!.code, errors: errors.map(formatIssue) });
         if (route === "POST /v1/validate") return this.respond(res, 200, { resources: parsed.resources.map(keyOf) });
         const event = store.commit({ upsert: parsed.resources, remove: body.remove ?? [], mesh: parsed.mesh ?? mesh, cause: body.cause ?? "admin apply" });
-        return this.respond(res, 200, { ...event, warnings: issues.map(formatIssue) });
+        // ?waitMs=N: answer once every proxy the change affects enforces it (kubectl's apply returns at once; a DENY
+        // that is not yet enforced is a promise not kept, so zeromesh apply waits by default).
+        const waitMs = Number(url.searchParams.get("waitMs") ?? 0);
+        const enforced = waitMs > 0 ? await this.waitEnforced(event.version, Math.min(waitMs, LIMITS.maxSyncWaitMs)) : undefined;
+        return this.respond(res, 200, { ...event, warnings: issues.map(formatIssue), ...(enforced ? { enforced } : {}) });
       }
       case "GET /v1/resources": {
         const kind = url.searchParams.get("kind");
