@@ -14,7 +14,7 @@ import { bindFrom } from "./source-address.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
-const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "http2-settings"]);
+const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "http2-settings", "expect"]);
 
 /** Open HTTP/2 sessions by next hop; the key says what makes a session reusable (address, TLS, identity, certificate). */
 export class H2Sessions {

@@ -10,7 +10,9 @@ import type { RetryCondition, RetryPolicy } from "../api/types.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import { abortRequest } from "./context.js";
 
-export const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+// `expect` too: a proxy answers 100 Continue itself and sends the body on without it (Envoy's default,
+// proxy_100_continue off); undici refuses to send it at all, which reset every upload curl made over 1 MB.
+export const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "expect"]);
 /** Bodies up to this size are kept so a retry can send them again (Envoy buffers for the same reason). */
 export const REPLAY_LIMIT = 64 * 1024;
 const BACKOFF_BASE_MS = 25;

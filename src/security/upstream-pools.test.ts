@@ -15,13 +15,15 @@ const MAX_POOLS = 16;
 
 test("upstream pools: requests to many distinct destinations through a sidecar keep the number of pools bounded", { timeout: 60_000 }, async () => {
   const servers: Server[] = [];
-  const m = await startMesh({ yaml: meshYaml([{ ns: "a", name: "client" }]), proxies: { "a/client": undefined }, options: { outboundPort: 15012, pools: { max: MAX_POOLS } } });
+  for (let i = 0; i < DESTINATIONS; i++) servers.push(createServer((_q, s) => void s.end("ok")));
+  const ports = await Promise.all(servers.map((s) => listen(s)));
+  // Distinct hosts outside the registry, each resolved by name (passthrough never goes to the node's own addresses).
+  const names = Object.fromEntries(ports.map((port, i) => [`host-${i}.example.com:80`, `127.0.0.1:${port}`]));
+  const m = await startMesh({ yaml: meshYaml([{ ns: "a", name: "client" }]), proxies: { "a/client": undefined }, names, options: { outboundPort: 15012, pools: { max: MAX_POOLS } } });
   try {
-    for (let i = 0; i < DESTINATIONS; i++) servers.push(createServer((_q, s) => void s.end("ok")));
-    const ports = await Promise.all(servers.map((s) => listen(s)));
     let peak = 0;
-    for (const port of ports) {
-      const r = await send({ scheme: "http", host: "127.0.0.1", port, method: "GET", path: "/", headers: {} }, { proxy: m.outbound("a/client") });
+    for (let i = 0; i < ports.length; i++) {
+      const r = await send({ scheme: "http", host: `host-${i}.example.com`, port: 80, method: "GET", path: "/", headers: {} }, { proxy: m.outbound("a/client") });
       assert.equal(r.kind === "response" && r.status, 200, JSON.stringify(r));
       peak = Math.max(peak, m.sidecars["a/client"]!.pools.size);
     }

@@ -23,6 +23,8 @@ export interface MeshSpec {
   proxies: Record<string, Address | undefined>;
   /** Listeners of workloads without a proxy ("ns/name" → port → "host:port"), as the scenario runner registers them. */
   direct?: EndpointTable;
+  /** Names outside the registry the proxies resolve ("host:port" → "address:port"), as `up --names` gives them. */
+  names?: Record<string, string>;
   /** Options every proxy gets (limits, outbound port…). */
   options?: Partial<SidecarOptions>;
 }
@@ -71,7 +73,7 @@ export async function startMesh(spec: MeshSpec): Promise<RunningMesh> {
   const push = (yaml: string) => {
     const s = snapshot(yaml);
     version++;
-    for (const [id, sc] of Object.entries(sidecars)) assert.deepEqual(sc.applyConfig(buildProxyConfig(s, Registry.of(s).workload(id)!, version, endpoints, {})), { ack: true, version });
+    for (const [id, sc] of Object.entries(sidecars)) assert.deepEqual(sc.applyConfig(buildProxyConfig(s, Registry.of(s).workload(id)!, version, endpoints, spec.names ?? {})), { ack: true, version });
   };
   push(spec.yaml);
   return {
