@@ -11,12 +11,13 @@ export interface HopEndpoint {
   workload?: string;
 }
 
-export type ConnectionError = "reset" | "refused" | "tls" | "timeout" | "unresolved";
+/** "client": the probe client failed in a way FORMAT.md gives no name (it meets no expectation). */
+export type ConnectionError = "reset" | "refused" | "tls" | "timeout" | "unresolved" | "client";
 
 export type Outcome =
   | { kind: "response"; status: number; body?: string; headers?: Record<string, string> }
   | { kind: "echo" }
-  | { kind: "error"; error: ConnectionError }
+  | { kind: "error"; error: ConnectionError; detail?: string }
   /** Sent on to a host outside what the engine models (check without a scenario's externals). */
   | { kind: "forwarded"; host: string; port: number }
   /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
@@ -101,7 +102,7 @@ export function describeOutcome(o: Outcome): string {
   switch (o.kind) {
     case "response": return `HTTP ${o.status}`;
     case "echo": return "echo";
-    case "error": return `error ${o.error}`;
+    case "error": return `error ${o.error}${o.detail ? ` (${o.detail})` : ""}`;
     case "forwarded": return `forwarded to ${o.host}:${o.port} (outside the mesh)`;
     case "forward": return `next hop ${o.address}:${o.port}${o.mtls ? " over mTLS" : ""}`;
     case "deliver": return `deliver to the application on port ${o.port}`;

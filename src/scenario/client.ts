@@ -29,9 +29,13 @@ export function classify(e: NodeJS.ErrnoException, duringTls: boolean): Outcome 
   const msg = e.message ?? "";
   if (code === "ETIMEDOUT" || code === "ZM_TIMEOUT") return { kind: "error", error: "timeout" };
   if (code === "ECONNREFUSED") return { kind: "error", error: "refused" };
-  if (code === "ECONNRESET" || code === "EPIPE" || msg === "socket hang up" || code === "ZM_CONNECT_FAILED") return { kind: "error", error: "reset" };
+  // FORMAT.md: reset = closed or reset with no response. Nothing else counts as one.
+  if (code === "ECONNRESET" || code === "EPIPE" || msg === "socket hang up") return { kind: "error", error: "reset" };
   if (code.startsWith("ERR_SSL") || code.startsWith("ERR_TLS") || /CERT|SELF_SIGNED|UNABLE_TO|alert|ssl|tls/i.test(code + msg) || duringTls) return { kind: "error", error: "tls" };
-  return { kind: "error", error: "reset" };
+  // A CONNECT the proxy answered with a status is that answer, not a reset; anything unrecognised fails every expectation.
+  const status = (e as { connectStatus?: number }).connectStatus;
+  if (status) return { kind: "response", status, body: "", headers: {} };
+  return { kind: "error", error: "client", detail: `${code || "error"}: ${msg}` };
 }
 
 /** A raw connection to the destination: a CONNECT tunnel through the proxy, or a direct socket. */
@@ -47,7 +51,7 @@ function rawConnection(route: Route, host: string, port: number): Promise<Socket
       if (res.statusCode === 200) resolve(socket);
       else {
         socket.destroy();
-        reject(Object.assign(new Error(`proxy answered CONNECT with ${res.statusCode}`), { code: "ZM_CONNECT_FAILED" }));
+        reject(Object.assign(new Error(`proxy answered CONNECT with ${res.statusCode}`), { code: "ZM_CONNECT_FAILED", connectStatus: res.statusCode }));
       }
     });
     req.once("error", reject);

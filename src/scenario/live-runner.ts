@@ -187,6 +187,12 @@ export class LiveMesh {
     return [...this.running.values()].find((r) => r.workload.owner === owner)?.listeners[String(port)];
   }
 
+  /** Every mesh process that died without being stopped, said once per probe. */
+  private crashed(): string | undefined {
+    const dead = [this.control, ...[...this.running.values()].map((r) => r.proxy)].map((p) => p?.crashed).filter(Boolean);
+    return dead.length ? dead.join("; ") : undefined;
+  }
+
   /** The control plane's process id. */
   controlPid(): number | undefined {
     return this.control?.pid;
@@ -262,7 +268,12 @@ export class LiveMesh {
       ca: p.ca ? this.pki.trustFor(p.ca).map((c) => c.toString()).join("\n") : undefined,
       clientCert: p.clientCert ? this.pki.certs.get(p.clientCert) : undefined,
     };
+    const crashedBefore = this.crashed();
+    if (crashedBefore) return { ...base, pass: false, seen: crashedBefore, trail: staticDecision.trail };
     const outcome: Outcome = await send(req, route);
+    // A refusal that came from a process dying is no refusal: the probe fails, whatever it expected.
+    const crashed = this.crashed();
+    if (crashed) return { ...base, pass: false, seen: `${crashed} (during this probe)`, trail: staticDecision.trail };
     const diff = checkExpect(p.expect, outcome);
     const agree = sameOutcome(outcome, staticDecision.outcome);
     const note = agree ? undefined : `live and --static disagree: live ${describeOutcome(outcome)}, static ${describeOutcome(staticDecision.outcome)} (${staticDecision.reason})`;

@@ -12,6 +12,8 @@ export class MeshProcess {
   readonly stderr: string[] = [];
   private waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   private exited = false;
+  private stopping = false;
+  private exitStatus = "";
 
   /**
    * `nodeArgs`: flags for this process's Node (e.g. a proxy's heap sizing); `stdin`: written to the child's stdin,
@@ -44,7 +46,10 @@ export class MeshProcess {
       this.stderr.push(...c.split("\n").filter(Boolean));
       if (this.stderr.length > 500) this.stderr.splice(0, 250);
     });
-    this.child.on("exit", () => (this.exited = true));
+    this.child.on("exit", (code, signal) => {
+      this.exited = true;
+      this.exitStatus = signal ? `signal ${signal}` : `code ${code}`;
+    });
   }
 
   get pid(): number | undefined {
@@ -71,7 +76,14 @@ export class MeshProcess {
     }
   }
 
+  /** Why the process is gone when nobody stopped it (a crash), with its last words; undefined while it runs or after stop(). */
+  get crashed(): string | undefined {
+    if (!this.exited || this.stopping) return undefined;
+    return `${this.name} exited unexpectedly (${this.exitStatus})${this.stderr.length ? `: ${this.stderr.slice(-3).join(" | ")}` : ""}`;
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.exited) return;
     const done = new Promise<void>((r) => this.child.once("exit", () => r()));
     this.child.kill("SIGTERM");

@@ -25,6 +25,8 @@ export interface MeshSpec {
   direct?: EndpointTable;
   /** Names outside the registry the proxies resolve ("host:port" → "address:port"), as `up --names` gives them. */
   names?: Record<string, string>;
+  /** The CA's state directory (a fresh one when absent): a test that needs certificates before the mesh starts shares it. */
+  caDir?: string;
   /** Options every proxy gets (limits, outbound port…). */
   options?: Partial<SidecarOptions>;
 }
@@ -36,6 +38,8 @@ export interface RunningMesh {
   outbound(id: string): Address;
   /** Where a proxy listens for one of its workload ports. */
   listener(id: string, port: number): Address;
+  /** A key and a certificate from the mesh's CA for any identity, living `ttlMs` (for impostors and expiry tests). */
+  issue(spiffe: string, ttlMs?: number): Promise<{ certPem: string; chainPem: string; keyPem: string; rootPem: string }>;
   /** Pushes a new configuration to every proxy; each must accept it. */
   push(yaml: string): void;
   stop(): Promise<void>;
@@ -46,8 +50,16 @@ const split = (hostPort: string): Address => {
   return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
 };
 
+/** A key and a certificate for any identity from the CA kept in `stateDir`, living `ttlMs`. */
+export async function issueFrom(stateDir: string, spiffe: string, ttlMs = 3_600_000): Promise<{ certPem: string; chainPem: string; keyPem: string; rootPem: string }> {
+  const { csrPem, keyPem } = await createCsr(spiffe);
+  return { ...(await (await CertificateAuthority.open({ stateDir, workloadTtlMs: ttlMs })).sign(csrPem, spiffe)), keyPem };
+}
+
 export async function startMesh(spec: MeshSpec): Promise<RunningMesh> {
-  const ca = await CertificateAuthority.open({ stateDir: mkdtempSync(join(tmpdir(), "zm-mesh-")), workloadTtlMs: 3_600_000 });
+  const stateDir = spec.caDir ?? mkdtempSync(join(tmpdir(), "zm-mesh-"));
+  const ca = await CertificateAuthority.open({ stateDir, workloadTtlMs: 3_600_000 });
+  const issue = (spiffe: string, ttlMs?: number) => issueFrom(stateDir, spiffe, ttlMs);
   const snapshot = (yaml: string): Snapshot => snapshotOf(yaml, spec.mesh);
   const snap = snapshot(spec.yaml);
   const reg = Registry.of(snap);
@@ -77,7 +89,7 @@ export async function startMesh(spec: MeshSpec): Promise<RunningMesh> {
   };
   push(spec.yaml);
   return {
-    sidecars, reg, push, stop,
+    sidecars, reg, push, stop, issue,
     outbound: (id) => split(sidecars[id]!.outboundAddress),
     listener: (id, port) => split(sidecars[id]!.listeners[String(port)]!),
   };
