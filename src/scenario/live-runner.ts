@@ -164,6 +164,9 @@ export class LiveMesh {
       })());
     }
     await Promise.all(starts);
+    // A dead proxy never acknowledges: say that it died rather than wait for it.
+    const crashed = this.crashed();
+    if (crashed) throw new Error(crashed);
     const proxies = [...this.running.values()].filter((r) => r.proxy).map((r) => r.workload.id);
     const sync = await this.admin.call("GET", `/v1/sync?timeoutMs=20000&proxies=${encodeURIComponent(proxies.join(","))}`);
     if (sync.status !== 200) throw new Error(`proxies did not acknowledge the configuration: ${JSON.stringify(sync.body)}`);
