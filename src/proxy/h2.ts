@@ -1,6 +1,7 @@
 // HTTP/2 through the proxies: one multiplexed session per next hop (mesh
 // mTLS, or h2c to a local application), and forwarding of one stream with
 // its trailers (gRPC's status travels in them).
+import { UPSTREAM_CANCEL } from "./limits.js";
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
@@ -36,6 +37,8 @@ export class H2Sessions {
           return t.mtls ? tlsConnect({ host: t.host, port: t.port, ...from, ...meshClientTls(t, creds!) }) : netConnect({ port: t.port, host: t.host, ...from });
         },
       });
+      // Every stream sent while the session connects waits for "connect" (to tell a connect failure from a reset).
+      session.setMaxListeners(0);
       const forget = () => this.cache.delete(key, session);
       session.on("error", () => session.destroy());
       session.on("close", forget);
@@ -91,6 +94,9 @@ export function forwardH2(
     // Before the first attempt everything is kept (it is the only copy); after it, only what a retry could resend.
     if (keptBytes <= REPLAY_LIMIT || !current) kept.push(c);
     keptBytes += c.length;
+    // No upstream stream yet (a fault delay, a back-off): stop reading past what a retry keeps, so the client's
+    // flow-control window closes instead of this proxy buffering the upload.
+    if (!current && keptBytes > REPLAY_LIMIT) return void from.pause();
     if (current && !current.write(c)) {
       from.pause();
       current.once("drain", () => from.resume());
@@ -100,10 +106,10 @@ export function forwardH2(
     ended = true;
     current?.end();
   });
-  // The client cancelled: cancel upstream too.
+  // The client cancelled: cancel upstream too (within the shared session's budget).
   to.stream.on("close", () => {
     if (run.finished) return;
-    current?.close(constants.NGHTTP2_CANCEL);
+    if (current) cancelUpstream(current);
     run.finish({ error: new Error("client cancelled the stream") });
   });
 
@@ -151,10 +157,36 @@ export function forwardH2(
     });
     for (const c of kept) up.write(c);
     if (ended) up.end();
+    else if (from.isPaused()) from.resume();
   };
 
   run.begin(route, () => {
     current?.close(constants.NGHTTP2_CANCEL);
     answer(504, "upstream request timeout", new Error(`route timeout after ${route?.timeoutMs} ms`));
   }, attempt);
+}
+
+/** Resets per upstream session a client's cancellations may still cause: a bucket of UPSTREAM_CANCEL.burst, refilled at UPSTREAM_CANCEL.perSecond. */
+const cancelBudgets = new WeakMap<object, { tokens: number; at: number }>();
+
+/**
+ * Cancels an upstream stream its client gave up on. Many clients share one session to a next hop, and a flood of
+ * resets on it (one rapid-reset client relaying its own) would make the peer close it for all of them: beyond the
+ * session's budget the stream is not reset but left to finish, its answer read and dropped.
+ */
+function cancelUpstream(up: ClientHttp2Stream): void {
+  const now = Date.now();
+  const session = up.session;
+  if (!session) return void up.close(constants.NGHTTP2_CANCEL);
+  const b = cancelBudgets.get(session) ?? { tokens: UPSTREAM_CANCEL.burst, at: now };
+  b.tokens = Math.min(UPSTREAM_CANCEL.burst, b.tokens + ((now - b.at) / 1000) * UPSTREAM_CANCEL.perSecond);
+  b.at = now;
+  cancelBudgets.set(session, b);
+  if (b.tokens >= 1) {
+    b.tokens--;
+    return void up.close(constants.NGHTTP2_CANCEL);
+  }
+  up.on("error", () => {});
+  up.resume();
+  if (!up.writableEnded) up.end();
 }

@@ -2,6 +2,7 @@
 // (a ClientHello offering the mesh ALPN) is terminated here; plaintext and an
 // application's own TLS pass as they are. Every request or connection is
 // decided by the engine before it reaches the application.
+import { H2_MESH } from "./limits.js";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Server as TlsServer } from "node:tls";
 import type { Duplex } from "node:stream";
@@ -23,7 +24,7 @@ import { splice } from "./splice.js";
 import { bindFrom } from "./source-address.js";
 
 export function inboundServer(ctx: ProxyContext, port: number): Server {
-  const front: HttpFront = new HttpFront((req, res) => onHttp(ctx, port, front, req, res), ctx.limits);
+  const front: HttpFront = new HttpFront((req, res) => onHttp(ctx, port, front, req, res), ctx.limits, H2_MESH);
   const mtls = meshTlsServer(ctx, (tls, peer) => void serve(ctx, port, tls, peer, false, front).catch(() => tls.destroy()));
   // No Nagle: a response written in pieces must not wait for the peer's delayed ACK (40 ms stalls).
   return createServer({ noDelay: true }, (socket) => void accept(ctx, port, socket, front, mtls).catch(() => reset(socket)));
