@@ -4,31 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { connect } from "node:net";
-import { meshYaml } from "../testing/helpers.js";
+import { gatewayYaml, meshYaml } from "../testing/helpers.js";
 import { startMesh } from "../testing/mesh.js";
 import { listen } from "../testing/net.js";
 
-const GATEWAY = `
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: gw, namespace: edge}
-spec:
-  selector: {matchLabels: {gw: edge}}
-  template:
-    metadata: {labels: {gw: edge}, annotations: {inject.istio.io/templates: gateway}}
-    spec: {containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8081}]}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: gw, namespace: edge}
-spec: {selector: {gw: edge}, ports: [{name: http, port: 80, targetPort: 8081}]}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: edge}
-spec: {selector: {gw: edge}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
----
+const GATEWAY = gatewayYaml("edge", "gw", 8081, '[{port: {number: 8081, name: http, protocol: HTTP}, hosts: ["*"]}]') + `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: up, namespace: edge}

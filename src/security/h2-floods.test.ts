@@ -3,26 +3,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as h2connect, constants, createServer as createH2Server, type ClientHttp2Session } from "node:http2";
-import { meshYaml } from "../testing/helpers.js";
+import { gatewayYaml, meshYaml } from "../testing/helpers.js";
 import { startMesh } from "../testing/mesh.js";
 import { listen } from "../testing/net.js";
 
-const GATEWAY = `
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: gw, namespace: edge}
-spec:
-  selector: {matchLabels: {gw: edge}}
-  template:
-    metadata: {labels: {gw: edge}, annotations: {inject.istio.io/templates: gateway}}
-    spec: {containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8083}]}]}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: edge}
-spec: {selector: {gw: edge}, servers: [{port: {number: 8083, name: http2, protocol: HTTP2}, hosts: ["*"]}]}
----
+const GATEWAY = gatewayYaml("edge", "gw", 8083, '[{port: {number: 8083, name: http2, protocol: HTTP2}, hosts: ["*"]}]') + `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web, namespace: edge}
@@ -55,6 +40,18 @@ async function backend() {
   return { app, port, seen };
 }
 
+/** The gateway and web's sidecar in front of a fresh backend; `stop` closes all three. */
+async function gatewayToBackend() {
+  const b = await backend();
+  const m = await startMesh({ yaml: YAML, proxies: { "edge/gw": undefined, "b/web": { host: "127.0.0.1", port: b.port } } });
+  const at = m.listener("edge/gw", 8083);
+  const stop = async () => {
+    await m.stop();
+    b.app.close();
+  };
+  return { seen: b.seen, url: `http://${at.host}:${at.port}`, stop };
+}
+
 const get = (c: ClientHttp2Session, path: string) => new Promise<string>((resolve) => {
   const s = c.request({ ":path": path, ":authority": "web.example.com" });
   let status = 0;
@@ -66,10 +63,8 @@ const get = (c: ClientHttp2Session, path: string) => new Promise<string>((resolv
 });
 
 test("attack: a gateway advertises its HTTP/2 limits and holds at most 100 streams of one client at a time", { timeout: 60_000 }, async () => {
-  const b = await backend();
-  const m = await startMesh({ yaml: YAML, proxies: { "edge/gw": undefined, "b/web": { host: "127.0.0.1", port: b.port } } });
-  const at = m.listener("edge/gw", 8083);
-  const c = h2connect(`http://${at.host}:${at.port}`);
+  const g = await gatewayToBackend();
+  const c = h2connect(g.url);
   c.on("error", () => {});
   try {
     const settings = await new Promise<{ maxConcurrentStreams?: number; maxHeaderListSize?: number }>((r) => c.once("remoteSettings", r));
@@ -77,20 +72,17 @@ test("attack: a gateway advertises its HTTP/2 limits and holds at most 100 strea
     assert.equal(settings.maxHeaderListSize, 60 * 1024);
     const answers = await Promise.all(Array.from({ length: 300 }, () => get(c, "/slow")));
     assert.deepEqual([...new Set(answers)], ["200 got 0"], "every stream is served, in turn");
-    assert.ok(b.seen.maxInFlight <= 100, `the application saw ${b.seen.maxInFlight} of one client's streams at once`);
+    assert.ok(g.seen.maxInFlight <= 100, `the application saw ${g.seen.maxInFlight} of one client's streams at once`);
   } finally {
     c.destroy();
-    await m.stop();
-    b.app.close();
+    await g.stop();
   }
 });
 
 test("attack: rapid reset closes the abusive client's connection, and other clients' requests on the shared upstream session succeed", { timeout: 60_000 }, async () => {
-  const b = await backend();
-  const m = await startMesh({ yaml: YAML, proxies: { "edge/gw": undefined, "b/web": { host: "127.0.0.1", port: b.port } } });
-  const at = m.listener("edge/gw", 8083);
-  const good = h2connect(`http://${at.host}:${at.port}`);
-  const evil = h2connect(`http://${at.host}:${at.port}`);
+  const g = await gatewayToBackend();
+  const good = h2connect(g.url);
+  const evil = h2connect(g.url);
   good.on("error", () => {});
   evil.on("error", () => {});
   try {
@@ -112,16 +104,13 @@ test("attack: rapid reset closes the abusive client's connection, and other clie
   } finally {
     good.destroy();
     evil.destroy();
-    await m.stop();
-    b.app.close();
+    await g.stop();
   }
 });
 
 test("attack: an upload during a route's fault delay is flow-controlled, not buffered, and arrives whole afterwards", { timeout: 60_000 }, async () => {
-  const b = await backend();
-  const m = await startMesh({ yaml: YAML, proxies: { "edge/gw": undefined, "b/web": { host: "127.0.0.1", port: b.port } } });
-  const at = m.listener("edge/gw", 8083);
-  const c = h2connect(`http://${at.host}:${at.port}`);
+  const g = await gatewayToBackend();
+  const c = h2connect(g.url);
   c.on("error", () => {});
   try {
     const total = 16 * 1024 * 1024;
@@ -146,7 +135,6 @@ test("attack: an upload during a route's fault delay is flow-controlled, not buf
     assert.equal(`${status} ${body}`, `200 got ${total}`, "then the whole body arrives");
   } finally {
     c.destroy();
-    await m.stop();
-    b.app.close();
+    await g.stop();
   }
 });

@@ -8,7 +8,7 @@ import { createServer as createH1Server, request as httpRequest, type IncomingMe
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { send } from "../scenario/client.js";
-import { meshYaml } from "../testing/helpers.js";
+import { gatewayYaml, meshYaml } from "../testing/helpers.js";
 import { issueFrom, startMesh, type RunningMesh } from "../testing/mesh.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,22 +19,7 @@ import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 
 const WEB = "spiffe://cluster.local/ns/b/sa/web";
 const EVIL = "spiffe://cluster.local/ns/b/sa/evil";
-const GATEWAY = `
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: gw, namespace: edge}
-spec:
-  selector: {matchLabels: {gw: edge}}
-  template:
-    metadata: {labels: {gw: edge}, annotations: {inject.istio.io/templates: gateway}}
-    spec: {containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8082}]}]}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: edge}
-spec: {selector: {gw: edge}, servers: [{port: {number: 8082, name: http, protocol: HTTP}, hosts: ["*"]}]}
----
+const GATEWAY = gatewayYaml("edge", "gw", 8082, '[{port: {number: 8082, name: http, protocol: HTTP}, hosts: ["*"]}]') + `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web, namespace: edge}

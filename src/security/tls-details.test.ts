@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { connect as netConnect, createServer as netServer, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { createRoot, issueLeaf } from "../ca/x509.js";
+import { gatewayYaml } from "../testing/helpers.js";
 import { startMesh } from "../testing/mesh.js";
 import { listen } from "../testing/net.js";
 
@@ -21,38 +22,16 @@ async function gatewayMesh() {
   const validity = { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000) };
   const root = await createRoot("test CA", validity);
   const leaf = await issueLeaf(root, { commonName: "shop.example.com", dnsNames: ["shop.example.com"], validity });
+  const servers = "\n  - {port: {number: 8443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-credential}}\n  - {port: {number: 8443, name: tls, protocol: TLS}, hosts: [pass.example.com], tls: {mode: PASSTHROUGH}}";
   const yaml = `apiVersion: v1
 kind: Namespace
 metadata: {name: edge}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: gw, namespace: edge}
-spec:
-  selector: {matchLabels: {gw: edge}}
-  template:
-    metadata: {labels: {gw: edge}, annotations: {inject.istio.io/templates: gateway}}
-    spec: {containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8443}]}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: gw, namespace: edge}
-spec: {selector: {gw: edge}, ports: [{name: https, port: 443, targetPort: 8443}]}
----
+${gatewayYaml("edge", "gw", 8443, servers)}---
 apiVersion: v1
 kind: Secret
 metadata: {name: shop-credential, namespace: edge}
 type: kubernetes.io/tls
 data: {tls.crt: ${b64(leaf.certPem)}, tls.key: ${b64(leaf.keyPem)}}
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: shop, namespace: edge}
-spec:
-  selector: {gw: edge}
-  servers:
-  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-credential}}
-  - {port: {number: 443, name: tls, protocol: TLS}, hosts: [pass.example.com], tls: {mode: PASSTHROUGH}}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -73,7 +52,7 @@ kind: VirtualService
 metadata: {name: pass, namespace: edge}
 spec:
   hosts: [pass.example.com]
-  gateways: [shop]
+  gateways: [gw]
   tls: [{match: [{sniHosts: [pass.example.com]}], route: [{destination: {host: backend.edge.svc.cluster.local, port: {number: 9443}}}]}]
 `;
   const m = await startMesh({ yaml, proxies: { "edge/gw": undefined }, direct: { "edge/backend": { "9443": `127.0.0.1:${backendPort}` } } });

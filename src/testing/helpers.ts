@@ -83,3 +83,29 @@ spec:
   }
   return docs.join("\n---\n");
 }
+
+/**
+ * A gateway as gateway injection declares it, for tests: a Deployment `ns/name` (pods labelled `gw: name`) whose proxy
+ * listens on `port`, and a Gateway of the same name serving `servers` (YAML, a flow list) there. The namespace
+ * must exist; routes are the test's own.
+ */
+export function gatewayYaml(ns: string, name: string, port: number, servers: string): string {
+  return `
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  selector: {matchLabels: {gw: ${name}}}
+  template:
+    metadata: {labels: {gw: ${name}}, annotations: {inject.istio.io/templates: gateway}}
+    spec: {containers: [{name: istio-proxy, image: auto, ports: [{containerPort: ${port}}]}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  selector: {gw: ${name}}
+  servers: ${servers}
+`;
+}
