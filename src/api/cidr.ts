@@ -1,4 +1,5 @@
 import { BlockList, isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 
 /** Validates an IP address or CIDR block; returns an error message or undefined. */
 export function checkCidr(s: string): string | undefined {
@@ -16,13 +17,24 @@ export function checkCidr(s: string): string | undefined {
 const LOOPBACK = ["127.0.0.0/8", "0.0.0.0/32", "::1/128", "::/128", "::ffff:127.0.0.0/104", "::ffff:0.0.0.0/128"];
 
 /**
- * A host that names the machine itself: a loopback or unspecified address, or `localhost` (its subdomains too,
+ * A host that names the machine itself: a loopback or unspecified address, any address of the node's own
+ * interfaces (an application bound to 0.0.0.0 answers on all of them), or `localhost` (its subdomains too,
  * RFC 6761). Expects WHATWG-parsed hosts: 0x7f.1, 2130706433 and 0177.0.0.1 are 127.0.0.1 by then.
  */
 export function isNodeLocal(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "").replace(/%.*$/, "");
   if (h === "localhost" || h.endsWith(".localhost")) return true;
-  return ipInBlocks(h, LOOPBACK);
+  return ipInBlocks(h, LOOPBACK) || nodeAddresses().has(h) || nodeAddresses().has(h.replace(/^::ffff:/, ""));
+}
+
+/** The node's own interface addresses, looked up again at most every 10 s (interfaces come and go). */
+let interfaces: { at: number; addresses: Set<string> } | undefined;
+function nodeAddresses(): Set<string> {
+  if (!interfaces || Date.now() - interfaces.at > 10_000) {
+    const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.toLowerCase().replace(/%.*$/, "")));
+    interfaces = { at: Date.now(), addresses: new Set(addresses) };
+  }
+  return interfaces.addresses;
 }
 
 /** Does `ip` fall inside any of the (validated) blocks? */

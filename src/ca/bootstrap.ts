@@ -21,13 +21,15 @@ export interface BootstrapClaim extends BootstrapIdentity {
 }
 
 export class BootstrapAuthority {
-  /** Spent credential ids and their expiry (after which the signature check refuses them anyway). */
-  private readonly spent = new Map<string, number>();
+  /** Spent credential ids: their expiry (after which the signature check refuses them anyway) and the CSR they bought. */
+  private readonly spent = new Map<string, { e: number; csr: string }>();
 
   constructor(private readonly secret: Buffer, private readonly spentFile?: string) {
     if (spentFile && existsSync(spentFile)) {
       try {
-        for (const [id, e] of Object.entries(JSON.parse(readFileSync(spentFile, "utf8")) as Record<string, number>)) this.spent.set(id, e);
+        for (const [id, v] of Object.entries(JSON.parse(readFileSync(spentFile, "utf8")) as Record<string, { e: number; csr: string }>)) {
+          if (typeof v?.e === "number" && typeof v.csr === "string") this.spent.set(id, v);
+        }
       } catch {
         // An unreadable list forgets nothing that matters for long: credentials live minutes.
       }
@@ -60,15 +62,19 @@ export class BootstrapAuthority {
     if (want.length !== got.length || !timingSafeEqual(want, got)) throw new ZmError(Codes.BOOTSTRAP, "bootstrap credential signature does not verify (issued by another control plane?)");
     const body = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { w: string; s: string; e: number; j: string };
     if (body.e < now.getTime()) throw new ZmError(Codes.BOOTSTRAP, `bootstrap credential for ${body.w} expired at ${new Date(body.e).toISOString()}`);
-    if (this.spent.has(body.j)) throw new ZmError(Codes.BOOTSTRAP, `bootstrap credential for ${body.w} was already used for a certificate; ask for a new one`);
     return { workload: body.w, spiffe: body.s, id: body.j, expiresAt: body.e };
   }
 
-  /** Marks a credential used (call before the certificate is handed out, so two requests cannot both spend it). */
-  spend(claim: BootstrapClaim, now: Date): void {
-    if (this.spent.has(claim.id)) throw new ZmError(Codes.BOOTSTRAP, `bootstrap credential for ${claim.workload} was already used for a certificate; ask for a new one`);
-    for (const [id, e] of this.spent) if (e < now.getTime()) this.spent.delete(id);
-    this.spent.set(claim.id, claim.expiresAt);
+  /**
+   * Marks a credential used for the certificate of `csr` (a digest of the CSR; call before the certificate is handed
+   * out, so two requests cannot both spend it). The same CSR may ask again, as a proxy whose answer was lost does:
+   * that key is the one the credential already bought, and its proxy alone holds it.
+   */
+  spend(claim: BootstrapClaim, now: Date, csr: string): void {
+    const earlier = this.spent.get(claim.id);
+    if (earlier && earlier.csr !== csr) throw new ZmError(Codes.BOOTSTRAP, `bootstrap credential for ${claim.workload} was already used for a certificate; ask for a new one`);
+    for (const [id, v] of this.spent) if (v.e < now.getTime()) this.spent.delete(id);
+    this.spent.set(claim.id, { e: claim.expiresAt, csr });
     if (this.spentFile) {
       writeFileSync(`${this.spentFile}.tmp`, JSON.stringify(Object.fromEntries(this.spent)), { mode: 0o600 });
       renameSync(`${this.spentFile}.tmp`, this.spentFile);

@@ -140,7 +140,7 @@ export async function applyCommand(argv: string[], io: Io, del = false): Promise
   const files = filesOf(values.filename);
   const c = adminClient(values.admin);
   const path = values["no-wait"] ? "/v1/apply" : `/v1/apply?waitMs=${timeoutMs}`;
-  type Applied = { version: number; created: string[]; updated: string[]; deleted: string[]; enforced?: { acked: string[]; rejected: string[]; pending: string[] } };
+  type Applied = { version: number; created: string[]; updated: string[]; deleted: string[]; enforced?: { acked: string[]; rejected: string[]; pending: string[]; disconnected: string[] } };
   let r: Applied;
   if (del) {
     const remove = files.flatMap((f) => loadText(f.text, f.file).resources.map((x) => ({ kind: x.kind, namespace: x.meta.namespace, name: x.meta.name })));
@@ -151,11 +151,12 @@ export async function applyCommand(argv: string[], io: Io, del = false): Promise
     io.out(`applied: ${r.created.length} created, ${r.updated.length} updated (config version ${r.version})`);
   }
   if (!r.enforced) return 0;
-  const { acked, rejected, pending } = r.enforced;
+  const { acked, rejected, pending, disconnected } = r.enforced;
   io.out(`enforced by ${acked.length} ${acked.length === 1 ? "proxy" : "proxies"} it changes${acked.length ? `: ${acked.join(", ")}` : ""}`);
   if (rejected.length) io.err(`rejected by: ${rejected.join(", ")} (zeromesh proxy-status shows why)`);
   if (pending.length) io.err(`not acknowledged within ${values.timeout ?? "30s"} by: ${pending.join(", ")}`);
-  return rejected.length || pending.length ? 1 : 0;
+  if (disconnected.length) io.err(`not connected, so not told (they may still serve their last configuration): ${disconnected.join(", ")}`);
+  return rejected.length || pending.length || disconnected.length ? 1 : 0;
 }
 
 

@@ -42,7 +42,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     names: values.names && existsSync(values.names) ? JSON.parse(readFileSync(values.names, "utf8")) : {},
     outsideRoots: values["outside-roots"] ? readFileSync(values["outside-roots"], "utf8") : undefined,
     audit: (line) => io.err(JSON.stringify({ audit: line })),
-    endpointsFile: join(settings.stateDir, "endpoints.json"), endpointGraceMs: settings.endpointGrace,
+    endpointsFile: join(settings.stateDir, "endpoints.json"), lineageFile: join(settings.stateDir, "lineage.json"), endpointGraceMs: settings.endpointGrace,
   });
   await cp.start();
   const gateways = values["no-gateways"] ? undefined : new GatewayLauncher(store, cp, ca.rootPem, settings.stateDir, (l) => io.err(l), proxyNodeArgs(settings));

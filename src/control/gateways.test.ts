@@ -71,6 +71,10 @@ test("up: gateways declared in the configuration are started, started again when
     // A gateway that dies (killed, crashed) is started again, as a Deployment's pod would be.
     const pid = gatewayPid("edge/public");
     assert.ok(pid, "the gateway runs as a process of its own");
+    // Its bootstrap credential came down a pipe: nothing on its command line, which every local user reads.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    assert.equal(argv[argv.indexOf("--token-file") + 1], "-");
+    assert.deepEqual(argv.filter((a) => /^[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{20,}$/.test(a)), [], argv.join(" "));
     process.kill(pid, "SIGKILL");
     let back = await send(req, route);
     for (let i = 0; i < 100 && !(back.kind === "response" && back.status === 200 && gatewayPid("edge/public") !== pid); i++) {

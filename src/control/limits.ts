@@ -17,6 +17,10 @@ export const LIMITS = {
   /** A whole admin request (a sync waits up to maxSyncWaitMs). */
   adminRequestMs: 120_000,
   maxSyncWaitMs: 60_000,
+  /** Connections to the proxies' endpoint: one per proxy and a few in rotation, for meshes of thousands. */
+  proxyConnections: 16_384,
+  /** Connections to the admin API (the CLI, the dashboard, scripts). */
+  adminConnections: 256,
   /** A proxy's TLS connection with nothing on it (streams carry data at least every report interval). */
   idleMs: 5 * 60_000,
 } as const;
@@ -65,8 +69,17 @@ export type ProxyMessage =
   | { type: "leave" }
   | { type: "egress-blocked"; destinations?: unknown; dropped?: unknown };
 
-const ADDRESS = /^[0-9a-fA-F.:[\]]{1,64}:\d{1,5}$/;
-const isAddress = (v: unknown) => typeof v === "string" && ADDRESS.test(v);
+const ADDRESS = /^[0-9a-fA-F.:[\]]{1,64}:(\d{1,5})$/;
+const isPort = (p: string) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535;
+/** "ADDR:PORT" with a port a socket can connect to (a proxy that dialled port 99999 would throw). */
+const isAddress = (v: unknown) => typeof v === "string" && ADDRESS.test(v) && isPort(ADDRESS.exec(v)![1]!);
+
+/** Where a workload listens, per port: {"8080": "127.1.2.3:8080"}, as hellos and endpoint registrations carry it. */
+export function isListenerTable(l: unknown): l is Record<string, string> {
+  if (typeof l !== "object" || l === null || Array.isArray(l)) return false;
+  const entries = Object.entries(l);
+  return entries.length <= 1024 && entries.every(([p, a]) => isPort(p) && isAddress(a));
+}
 
 /** The message, typed, or why it is not one. */
 export function checkProxyMessage(m: unknown): ProxyMessage | string {
@@ -75,13 +88,11 @@ export function checkProxyMessage(m: unknown): ProxyMessage | string {
   switch (r.type) {
     case "hello": {
       const l = r.listeners;
-      if (typeof l !== "object" || l === null || Array.isArray(l)) return "hello without listeners";
-      const entries = Object.entries(l);
-      if (entries.length > 1024 || !entries.every(([p, a]) => /^\d{1,5}$/.test(p) && isAddress(a))) return "hello with listeners that are not {PORT: ADDR:PORT}";
+      if (!isListenerTable(l)) return "hello with listeners that are not {PORT: ADDR:PORT}";
       // A gateway has no outbound listener: "" or absent.
       const optional = (v: unknown) => v === undefined || v === "" || isAddress(v);
       if (!optional(r.outbound) || !optional(r.stats)) return "hello with an outbound or stats address that is not ADDR:PORT";
-      return { type: "hello", listeners: l as Record<string, string>, outbound: (r.outbound as string) || undefined, stats: (r.stats as string) || undefined };
+      return { type: "hello", listeners: l, outbound: (r.outbound as string) || undefined, stats: (r.stats as string) || undefined };
     }
     case "ack":
       return Number.isSafeInteger(r.version) ? { type: "ack", version: r.version as number } : "ack without a version";

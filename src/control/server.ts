@@ -2,9 +2,10 @@
 // long-lived HTTP/2 stream per proxy carrying versioned, debounced, scoped
 // configuration and the proxy's ACK/NACK. An admin API on loopback serves
 // the CLI (apply, get, proxy-status, proxy-config).
+import { capConnections } from "../proxy/limits.js";
 import { SERVER_TLS } from "../net/tls-server.js";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, createHash } from "node:crypto";
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -21,7 +22,8 @@ import { parseTexts } from "../store/apply.js";
 import type { ConfigStore, ResourceKey } from "../store/store.js";
 import { adminAuthorized } from "./admin-credential.js";
 import { AlertLog } from "./alerts.js";
-import { readJson, checkProxyMessage, LIMITS, type ProxyMessage } from "./limits.js";
+import { Lineage } from "./lineage.js";
+import { readJson, checkProxyMessage, isListenerTable, LIMITS, type ProxyMessage } from "./limits.js";
 import { redactKeys } from "./redact.js";
 import { EndpointBook } from "./endpoints.js";
 import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
@@ -48,17 +50,26 @@ export interface ControlPlaneOptions {
   /** PEM roots proxies trust when they originate TLS to hosts outside the mesh. */
   outsideRoots?: string;
   audit?: (line: Record<string, unknown>) => void;
+  /** Where the instances' certificate lineage is kept across restarts (none: after a restart every proxy must bootstrap again). */
+  lineageFile?: string;
   /** Where endpoints are remembered across restarts (none: a restart forgets them). */
   endpointsFile?: string;
   /** How long a proxy's endpoints are still served after its stream drops (or the control plane restarts) while it reconnects (ZEROMESH_ENDPOINT_GRACE). */
   endpointGraceMs: number;
 }
 
+/** Blocked-egress reports closer together than this are ignored (proxies send one a second). */
+const BLOCKED_REPORT_MIN_MS = 500;
+
 interface Session {
   stream: ServerHttp2Stream;
   record: ProxyRecord;
   /** The proxy said it is stopping: its endpoints go when the stream closes. */
   leaving: boolean;
+  /** A stream says hello once: every hello rewrites the endpoint book and pushes to every proxy. */
+  helloSeen: boolean;
+  /** When its last blocked-egress report was taken (proxies report once a second; more often is ignored). */
+  lastReport: number;
 }
 
 /** Who is on the proxies' endpoint: a workload instance, proven by a bootstrap credential or its current certificate. */
@@ -71,8 +82,6 @@ interface Caller {
   serial?: string;
 }
 
-/** How many certificates of one instance stay good for its streams: the current one and those still in rotation overlap. */
-const LINEAGE = 3;
 
 export class ControlPlane {
   private secure?: Http2SecureServer;
@@ -82,11 +91,8 @@ export class ControlPlane {
   private readonly sessions = new Map<string, Session>();
   private readonly endpoints: EndpointBook;
   private readonly alerts = new AlertLog();
-  /**
-   * Serials of the certificates issued to each instance since its last bootstrap: only they open its
-   * stream or renew it. Another instance's certificate (even of the same service account) is not one.
-   */
-  private readonly lineage = new Map<string, string[]>();
+  /** The certificates that speak for each instance (lineage.ts). */
+  private readonly lineage: Lineage;
   private graceTimer?: NodeJS.Timeout;
   private stopping = false;
   private pushVersion = 0;
@@ -100,6 +106,7 @@ export class ControlPlane {
   adminAddress = "";
 
   constructor(private readonly opts: ControlPlaneOptions) {
+    this.lineage = new Lineage(opts.lineageFile, (error) => this.audit("lineage-read-error", { error }));
     this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now(), (error) =>
       this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-save-error", code: Codes.IO, error }));
   }
@@ -128,15 +135,18 @@ export class ControlPlane {
   async start(): Promise<void> {
     const host = this.opts.host ?? "127.0.0.1";
     const serving = await this.servingCertificate();
-    this.secure = createSecureServer({ ...SERVER_TLS, ...serving.tls, requestCert: true, rejectUnauthorized: false });
+    // A proxy needs two streams (its certificate, its config stream); a handshake gets as long as a proxy's listener gives one.
+    this.secure = createSecureServer({ ...SERVER_TLS, ...serving.tls, requestCert: true, rejectUnauthorized: false, handshakeTimeout: LIMITS.headersMs, settings: { maxConcurrentStreams: 16, maxHeaderListSize: 16 * 1024 } });
     this.rotateServingAt(serving.notAfter);
     this.secure.on("stream", (stream, headers) => void this.onStream(stream, headers).catch((e) => this.fail(stream, headers, e)));
     this.secure.on("sessionError", () => {});
     // A peer that opens connections and never finishes a handshake or a request is dropped.
     this.secure.setTimeout(LIMITS.idleMs);
+    capConnections(this.secure, LIMITS.proxyConnections);
     await new Promise<void>((r) => this.secure!.listen(this.opts.port ?? 15012, host, r));
     this.address = `${host}:${(this.secure.address() as AddressInfo).port}`;
     this.admin = createHttpServer({ headersTimeout: LIMITS.headersMs, requestTimeout: LIMITS.adminRequestMs, maxHeaderSize: 16 * 1024 }, (req, res) => void this.onAdmin(req, res).catch((e) => this.adminFailed(req, res, e)));
+    capConnections(this.admin, LIMITS.adminConnections);
     await new Promise<void>((r) => this.admin!.listen(this.opts.adminPort ?? 15014, host, r));
     this.adminAddress = `${host}:${(this.admin.address() as AddressInfo).port}`;
     const awaited = this.endpoints.awaited();
@@ -219,10 +229,7 @@ export class ControlPlane {
     const workload = headers["x-zeromesh-workload"];
     const w = typeof workload === "string" ? Registry.of(this.opts.store.snapshot()).workload(workload) : undefined;
     if (!spiffe || !w || w.spiffe !== spiffe) throw new ZmError(Codes.BOOTSTRAP, `the certificate's identity ${spiffe ?? "(none)"} is not the identity of workload ${String(workload)}`);
-    const known = this.lineage.get(w.id);
-    if (known && !known.includes(cert.serialNumber)) throw new ZmError(Codes.BOOTSTRAP, `certificate ${cert.serialNumber} was not issued to ${w.id} (another instance's, or one from before its last bootstrap)`);
-    // After a restart the control plane knows no lineage yet: the first valid certificate starts it again.
-    if (!known) this.lineage.set(w.id, [cert.serialNumber]);
+    if (!this.lineage.speaksFor(w.id, cert.serialNumber)) throw new ZmError(Codes.BOOTSTRAP, `certificate ${cert.serialNumber} was not issued to ${w.id} (another instance's, or one from before its last bootstrap)`);
     return { workload: w.id, spiffe, serial: cert.serialNumber };
   }
 
@@ -239,18 +246,18 @@ export class ControlPlane {
   /** One certificate per bootstrap credential (spent first, refunded if signing fails); renewals extend the instance's lineage. */
   private async issueCertificate(stream: ServerHttp2Stream, caller: Caller): Promise<void> {
     const body = await readJson<{ csr?: unknown }>(stream, LIMITS.csrBytes);
-    if (caller.claim) this.opts.bootstrap.spend(caller.claim, new Date());
+    const csr = typeof body.csr === "string" ? body.csr : "";
+    if (caller.claim) this.opts.bootstrap.spend(caller.claim, new Date(), createHash("sha256").update(csr).digest("base64url"));
     let issued;
     try {
-      issued = await this.opts.ca.sign(typeof body.csr === "string" ? body.csr : "", caller.spiffe);
+      issued = await this.opts.ca.sign(csr, caller.spiffe);
     } catch (e) {
       if (caller.claim) this.opts.bootstrap.refund(caller.claim);
       throw e;
     }
     const cert = new X509Certificate(issued.certPem);
     // A bootstrap starts a new lineage: the instance's earlier certificates (a previous process's) open nothing any more.
-    const lineage = caller.claim ? [] : this.lineage.get(caller.workload) ?? [];
-    this.lineage.set(caller.workload, [...lineage, cert.serialNumber].slice(-LINEAGE));
+    this.lineage.issued(caller.workload, cert.serialNumber, caller.claim !== undefined);
     if (caller.claim) for (const s of this.sessions.values()) if (s.record.id === caller.workload) s.stream.close();
     const record: ProxyRecord = this.proxies.get(caller.workload) ?? { id: caller.workload, connected: false, listeners: {} };
     record.certificate = { serial: cert.serialNumber, notBefore: cert.validFrom, notAfter: cert.validTo, spiffe: caller.spiffe };
@@ -272,7 +279,7 @@ export class ControlPlane {
     record.sentVersion = undefined;
     record.nack = undefined;
     this.proxies.set(workload, record);
-    const session: Session = { stream, record, leaving: false };
+    const session: Session = { stream, record, leaving: false, helloSeen: false, lastReport: 0 };
     this.sessions.set(workload, session);
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
     onJsonLines(stream, (m: unknown) => {
@@ -306,6 +313,9 @@ export class ControlPlane {
   private onProxyMessage(session: Session, m: ProxyMessage): void {
     const record = session.record;
     if (m.type === "egress-blocked") {
+      const now = Date.now();
+      if (now - session.lastReport < BLOCKED_REPORT_MIN_MS) return;
+      session.lastReport = now;
       const alerts = AlertLog.fromReport(record.id, m as Parameters<typeof AlertLog.fromReport>[1], new Date());
       this.alerts.add(alerts);
       for (const a of alerts) this.opts.audit?.({ ...a });
@@ -313,6 +323,8 @@ export class ControlPlane {
       session.leaving = true;
       session.stream.end();
     } else if (m.type === "hello") {
+      if (session.helloSeen) return this.dropSession(session, "a second hello on one stream");
+      session.helloSeen = true;
       // A proxy announces listeners on its own workload's address only: never someone else's endpoints.
       const w = Registry.of(this.opts.store.snapshot()).workload(record.id);
       const foreign = Object.values(m.listeners).find((a) => w && a.slice(0, a.lastIndexOf(":")) !== w.address);
@@ -326,8 +338,9 @@ export class ControlPlane {
       record.ackedVersion = Math.max(record.ackedVersion ?? 0, m.version);
       this.notifyWaiters();
     } else if (m.type === "nack" && m.version !== undefined) {
+      // One audit line per rejected version, however often the proxy says it.
+      if (record.nack?.version !== m.version) this.opts.audit?.({ time: new Date().toISOString(), event: "config-rejected", proxy: record.id, version: m.version, error: m.error });
       record.nack = { version: m.version, error: m.error ?? "" };
-      this.opts.audit?.({ time: new Date().toISOString(), event: "config-rejected", proxy: record.id, version: m.version, error: m.error });
       this.notifyWaiters();
     }
   }
@@ -392,7 +405,7 @@ export class ControlPlane {
    * proxy whose configuration it changed. A proxy a Sidecar scope hides the change from was sent nothing and is
    * not waited for.
    */
-  async waitEnforced(v: number, timeoutMs: number): Promise<{ acked: string[]; rejected: string[]; pending: string[] }> {
+  async waitEnforced(v: number, timeoutMs: number): Promise<{ acked: string[]; rejected: string[]; pending: string[]; disconnected: string[] }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const push = this.pushes.find((p) => p.snapshot >= v);
@@ -404,7 +417,10 @@ export class ControlPlane {
       const ids = push?.sentTo ?? [];
       const pending = push ? ids.filter((id) => state(id) === "pending") : ["(not pushed yet)"];
       const left = deadline - Date.now();
-      if (!pending.length || left <= 0) return { acked: ids.filter((id) => state(id) === "acked"), rejected: ids.filter((id) => state(id) === "rejected"), pending };
+      // A proxy whose stream dropped may still be serving (its endpoints stay for the grace) with what it had: it was
+      // sent nothing, and cannot be said to enforce the change.
+      const disconnected = [...this.proxies.values()].filter((p) => !p.connected && p.connectedAt).map((p) => p.id);
+      if (!pending.length || left <= 0) return { acked: ids.filter((id) => state(id) === "acked"), rejected: ids.filter((id) => state(id) === "rejected"), pending, disconnected };
       await new Promise<void>((r) => {
         const t = setTimeout(r, left);
         this.waiters.push(() => {
@@ -503,7 +519,7 @@ export class ControlPlane {
       }
       case "POST /v1/endpoints": {
         const body = await readJson<{ workload: string; listeners: Record<string, string> | null }>(req, LIMITS.smallBytes);
-        if (typeof body.workload !== "string" || (body.listeners !== null && (typeof body.listeners !== "object" || !Object.values(body.listeners).every((v) => typeof v === "string")))) {
+        if (typeof body.workload !== "string" || (body.listeners !== null && !isListenerTable(body.listeners))) {
           throw new ZmError(Codes.BAD_MESSAGE, "an endpoint registration is {workload: \"ns/name\", listeners: {PORT: \"ADDR:PORT\"} | null}");
         }
         this.endpoints.register(body.workload, body.listeners);

@@ -4,11 +4,12 @@ import type { Duplex } from "node:stream";
  * Reads from `stream` until `decide` has an answer, then puts the bytes back
  * so the next consumer sees the stream from its first byte.
  */
-export function peek<T>(stream: Duplex, decide: (buf: Buffer, ended: boolean) => T | undefined, quiet?: { afterMs: number; value: T }): Promise<T> {
+export function peek<T>(stream: Duplex, decide: (buf: Buffer, ended: boolean) => T | undefined, quiet?: { afterMs: number; value: T | ((buf: Buffer) => T) }): Promise<T> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
     // A server-first protocol (Postgres, MySQL, SMTP) sends nothing until the server speaks: stop waiting.
-    const timer = quiet ? setTimeout(() => finish(quiet.value), quiet.afterMs) : undefined;
+    // What arrived by then may say what the silence means (`value` as a function of it).
+    const timer = quiet ? setTimeout(() => finish(typeof quiet.value === "function" ? (quiet.value as (b: Buffer) => T)(buf) : quiet.value), quiet.afterMs) : undefined;
     const finish = (v: T) => {
       clearTimeout(timer);
       stream.off("data", onData);

@@ -16,7 +16,9 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
     http,
     principal: arrival.mtlsFrom?.principal,
     sourceIp: arrival.sourceIp,
-    remoteIp: arrival.remoteIp ?? arrival.headers?.["x-forwarded-for"]?.split(",")[0]?.trim() ?? arrival.sourceIp,
+    // What a gateway's edge step decided (X-Forwarded-For as far as numTrustedProxies trusts it), else the peer: never
+    // a header's first entry, which the client writes.
+    remoteIp: arrival.remoteIp ?? arrival.sourceIp,
     destinationPort: port,
     sni: req.scheme === "https" ? req.host : undefined,
     host: requestAuthority(req),

@@ -1,5 +1,6 @@
 // A gateway workload handling one connection: server by port and SNI, TLS
 // termination with the server's credential, then VirtualService routing.
+import { atTheEdge } from "./edge-headers.js";
 import { normalizeAtProxy } from "./path-normalization.js";
 import { hostWithoutPort } from "../api/host.js";
 import type { Secret } from "../api/types.js";
@@ -16,10 +17,11 @@ import { requestAuthority } from "./request.js";
 import { matchHttpRoute, matchTcpRoute, matchTlsRoute, vsName } from "./routing.js";
 import { cipherCheck, clientCertAccepted, verifyClientCert, verifyServerCert, versionsOverlap } from "./tls.js";
 
-export function handleAtGateway(walk: Walk, gw: Workload, servicePort: number, targetPort: number, arrival: Arrival): Decision {
+export function handleAtGateway(walk: Walk, gw: Workload, servicePort: number, targetPort: number, arrived: Arrival): Decision {
   const at = proxyLabel(gw);
   const bad = normalizeAtProxy(walk, at);
   if (bad) return bad;
+  const arrival = atTheEdge(walk, arrived);
   const { index, trail, req } = walk;
   // AuthorizationPolicy selecting the gateway runs before routing (L7 on HTTP servers, L4 otherwise).
   const authz = (http: boolean) => authorize(walk, gw, targetPort, arrival, http);

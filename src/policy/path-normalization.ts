@@ -50,7 +50,10 @@ function canonicalize(path: string): string | undefined {
       out += UNRESERVED.test(decoded) ? decoded : path.slice(i, i + 3);
       i += 2;
     } else if (MUST_ESCAPE.test(c)) {
-      for (const b of Buffer.from(c, "utf8")) out += `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+      // Node hands over a request line's bytes as latin1 (one character a byte): each is one byte to escape. A
+      // character past 0xFF can only come from elsewhere, and is escaped as its UTF-8.
+      const bytes = c.charCodeAt(0) <= 0xff ? [c.charCodeAt(0)] : Buffer.from(c, "utf8");
+      for (const b of bytes) out += `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
     } else out += c;
   }
   return out;

@@ -105,12 +105,14 @@ export class ProxyAgent {
   /** Sends a fresh CSR (the key stays with this proxy; a child process makes both) and swaps credentials; retries until it succeeds. */
   private async renewCertificate(): Promise<void> {
     for (;;) {
+      let csr: CsrAndKey | undefined;
       try {
         // Made ahead (right after the last certificate arrived), so a rotation waits only for the control plane.
         const ahead = this.nextCsr;
         this.nextCsr = undefined;
         // A request made ahead that failed is made again now; a fresh one that fails is retried by this loop.
-        const { csrPem, keyPem } = await (ahead?.catch(() => createCsrInChild(this.opts.spiffe)) ?? createCsrInChild(this.opts.spiffe));
+        csr = await (ahead?.catch(() => createCsrInChild(this.opts.spiffe)) ?? createCsrInChild(this.opts.spiffe));
+        const { csrPem, keyPem } = csr;
         const session = this.connectSession();
         const body = await new Promise<string>((resolve, reject) => {
           const req = session.request({ ":method": "POST", ":path": "/v1/certificate", ...this.authHeaders() });
@@ -140,6 +142,8 @@ export class ProxyAgent {
         return;
       } catch (e) {
         if (this.stopped) return;
+        // The same CSR asks again: a bootstrap credential buys the certificate of one CSR, whose answer may have been lost.
+        if (csr) this.nextCsr = Promise.resolve(csr);
         this.event({ event: "certificate-error", error: (e as Error).message });
         await sleep(this.nextBackoff());
       }

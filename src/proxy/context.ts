@@ -1,3 +1,4 @@
+import { resetLocally } from "./local-resets.js";
 import { constants as h2constants } from "node:http2";
 import type { Decision } from "../policy/decision.js";
 import type { Env } from "../policy/context.js";
@@ -81,6 +82,6 @@ export function reset(socket: { resetAndDestroy?: () => unknown; destroy: () => 
 
 /** Ends one request the proxy refuses: an HTTP/2 stream is reset on its own, an HTTP/1.1 connection as a whole. */
 export function abortRequest(req: { socket: { resetAndDestroy?: () => unknown; destroy: () => unknown }; stream?: { close(code?: number): void } }): void {
-  if (req.stream) req.stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+  if (req.stream) resetLocally(req.stream, h2constants.NGHTTP2_REFUSED_STREAM);
   else reset(req.socket);
 }

@@ -23,7 +23,7 @@ import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { endWithAlert } from "../net/tls-alert.js";
-import { edgeHeaders } from "./edge-headers.js";
+import { edgeHeaders } from "../policy/edge-headers.js";
 import { splice } from "./splice.js";
 import { resolveHop } from "./state.js";
 import { openHop } from "./upstream.js";

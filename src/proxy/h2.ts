@@ -1,6 +1,7 @@
 // HTTP/2 through the proxies: one multiplexed session per next hop (mesh
 // mTLS, or h2c to a local application), and forwarding of one stream with
 // its trailers (gRPC's status travels in them).
+import { resetLocally } from "./local-resets.js";
 import { UPSTREAM_CANCEL } from "./limits.js";
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { connect as netConnect } from "node:net";
@@ -87,7 +88,7 @@ export function forwardH2(
 
   const answer = (status: number, body: string, error: Error) => {
     if (!to.headersSent) to.writeHead(status, { "content-type": "text/plain" }).end(body);
-    else to.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    else resetLocally(to.stream, constants.NGHTTP2_INTERNAL_ERROR);
     run.finish({ status, error });
   };
   from.on("data", (c: Buffer) => {
@@ -115,7 +116,7 @@ export function forwardH2(
 
   const canRetry = () => !run.finished && run.attempts < maxAttempts && keptBytes <= REPLAY_LIMIT;
   const retry = () => {
-    current?.close(constants.NGHTTP2_CANCEL);
+    if (current) cancelUpstream(current);
     current = undefined;
     run.retryAfterBackoff(attempt);
   };
@@ -130,7 +131,7 @@ export function forwardH2(
     current = up;
     run.armPerTry(route, () => {
       if (route && retriableFailure(route.retries, "per-try-timeout") && canRetry()) return retry();
-      up.close(constants.NGHTTP2_CANCEL);
+      cancelUpstream(up);
       answer(504, "upstream request timeout", new Error("per-try timeout"));
     });
     up.on("response", (headers, flags) => {
@@ -161,7 +162,7 @@ export function forwardH2(
   };
 
   run.begin(route, () => {
-    current?.close(constants.NGHTTP2_CANCEL);
+    if (current) cancelUpstream(current);
     answer(504, "upstream request timeout", new Error(`route timeout after ${route?.timeoutMs} ms`));
   }, attempt);
 }
@@ -170,7 +171,7 @@ export function forwardH2(
 const cancelBudgets = new WeakMap<object, { tokens: number; at: number }>();
 
 /**
- * Cancels an upstream stream its client gave up on. Many clients share one session to a next hop, and a flood of
+ * Cancels an upstream stream its client gave up on (or a retry, a timeout replaced). Many clients share one session to a next hop, and a flood of
  * resets on it (one rapid-reset client relaying its own) would make the peer close it for all of them: beyond the
  * session's budget the stream is not reset but left to finish, its answer read and dropped.
  */
@@ -186,6 +187,9 @@ function cancelUpstream(up: ClientHttp2Stream): void {
     b.tokens--;
     return void up.close(constants.NGHTTP2_CANCEL);
   }
+  // Whatever it answers goes nowhere: no handler of the request it served may see it.
+  for (const e of ["response", "trailers", "data", "end", "error"]) up.removeAllListeners(e);
+  up.unpipe();
   up.on("error", () => {});
   up.resume();
   if (!up.writableEnded) up.end();

@@ -9,6 +9,13 @@ export interface ListenerLimits {
   headersTimeoutMs: number;
   /** Open connections per listener; beyond it new ones are reset at once (Envoy's per-listener connection limit). */
   maxConnections: number;
+  /** An idle keep-alive HTTP connection, or an HTTP/2 session with nothing going on, is closed after this (pools on the other side keep theirs as long). */
+  idleMs: number;
+  /**
+   * An HTTP/1.1 request with no bytes either way for this long is ended (Envoy's stream_idle_timeout, 5 min): a body
+   * that stopped coming cannot hold its connection for ever, a slow upstream answer still has minutes.
+   */
+  streamIdleMs: number;
 }
 
 /**
@@ -49,6 +56,8 @@ export const DEFAULT_LIMITS: ListenerLimits = Object.freeze({
   // Far above what a workload's callers legitimately hold (pools keep at most 256 per peer), far below the
   // ~20,000 slow connections that exhausted a gateway; file descriptors (ulimit 1024–65536) are the real bound.
   maxConnections: 4096,
+  idleMs: 60_000,
+  streamIdleMs: 300_000,
 });
 
 /**

@@ -9,7 +9,7 @@ import { abortRequest, attemptsOf, summary, reset, type AccessLogEntry, type Pro
 import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";
 import { badRequest, relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
-import { HttpFront, IDLE_MS } from "./http-front.js";
+import { HttpFront } from "./http-front.js";
 import { rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek, type HttpKind } from "../net/peek.js";
 import { sniff } from "./sniff.js";
@@ -27,7 +27,8 @@ export function outboundServer(ctx: ProxyContext): Server {
     if (!dest) return void abortRequest(req);
     void onRequest(ctx, req, res, dest).catch(() => res.destroy());
   }, ctx.limits);
-  const server = createServer({ noDelay: true, keepAliveTimeout: IDLE_MS, headersTimeout: ctx.limits.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  const server = createServer({ noDelay: true, keepAliveTimeout: ctx.limits.idleMs, headersTimeout: ctx.limits.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  server.timeout = ctx.limits.streamIdleMs;
   server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, (s, dest, kind) => {
     tunnels.set(s, dest);
     inTunnel.take(s, kind);

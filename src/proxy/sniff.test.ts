@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { MESH_ALPN, sniff } from "./sniff.js";
+import { MESH_ALPN, sniff, sniffStream } from "./sniff.js";
 
 /** Captures the first bytes a real client sends. */
 async function firstBytes(start: (port: number) => void): Promise<Buffer> {
@@ -31,9 +31,30 @@ test("sniff: a real TLS ClientHello yields SNI and ALPN; plaintext is plaintext"
   assert.deepEqual(sniff(plain), { kind: "plaintext" });
 });
 
-test("sniff: partial records ask for more; garbage after the record header is someone else's TLS", () => {
+test("sniff: partial records ask for more; what is not one readable ClientHello is invalid, never routed", async () => {
   assert.deepEqual(sniff(Buffer.from([0x16, 0x03])), { kind: "need-more" });
   assert.deepEqual(sniff(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x10, 1, 2])), { kind: "need-more" });
-  assert.deepEqual(sniff(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x09, 0x09])), { kind: "tls", alpn: [] });
+  assert.equal(sniff(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x09, 0x09])).kind === "tls" && (sniff(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x02, 0x09, 0x09])) as { invalid?: string }).invalid !== undefined, true);
   assert.deepEqual(sniff(Buffer.alloc(0)), { kind: "need-more" });
+  // A real ClientHello split over two records: its name would be in the second, which a proxy routing by the first never reads.
+  const hello = await firstBytes((port) => tlsConnect({ port, host: "127.0.0.1", servername: "api.example.com" }).on("error", () => {}));
+  const body = hello.subarray(5);
+  const half = Math.floor(body.length / 2);
+  const record = (b: Buffer) => Buffer.concat([Buffer.from([0x16, 0x03, 0x01, b.length >> 8, b.length & 255]), b]);
+  const split = Buffer.concat([record(body.subarray(0, half)), record(body.subarray(half))]);
+  assert.match((sniff(split) as { invalid?: string }).invalid ?? "", /cannot read/);
+});
+
+test("sniffStream: a ClientHello begun and not finished in time is invalid; silence is plaintext (server-first protocols)", async () => {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  const classify = (first: Buffer) => new Promise<unknown>((resolve) => {
+    srv.once("connection", (s: Socket) => void sniffStream(s).then((v) => (resolve(v), s.destroy())));
+    const c = netConnect(port, "127.0.0.1", () => first.length && c.write(first));
+    c.on("error", () => {});
+  });
+  assert.deepEqual(await classify(Buffer.alloc(0)), { kind: "plaintext" });
+  assert.match(((await classify(Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00, 0x01]))) as { invalid?: string }).invalid ?? "", /did not arrive in time/);
+  srv.close();
 });

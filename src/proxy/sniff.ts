@@ -20,10 +20,13 @@ export type Sniffed =
  * SNIFF_TIMEOUT_MS, as with server-first protocols.
  */
 export function sniffStream(stream: Duplex): Promise<Exclude<Sniffed, { kind: "need-more" }>> {
+  // Silence is a server-first protocol; a ClientHello begun and not finished in time is no hello a proxy may route
+  // by (its name may come later, or never): refused rather than passed on as plaintext.
+  const silence = (buf: Buffer): Exclude<Sniffed, { kind: "need-more" }> => (buf[0] === 0x16 ? { kind: "tls", alpn: [], invalid: "a ClientHello that did not arrive in time" } : { kind: "plaintext" });
   return peek(stream, (buf, ended) => {
     const s = sniff(buf);
-    return s.kind === "need-more" ? (ended ? ({ kind: "plaintext" } as const) : undefined) : s;
-  }, { afterMs: SNIFF_TIMEOUT_MS, value: { kind: "plaintext" } as const });
+    return s.kind === "need-more" ? (ended ? silence(buf) : undefined) : s;
+  }, { afterMs: SNIFF_TIMEOUT_MS, value: silence });
 }
 
 const MAX_HELLO = 16 * 1024 + 5;
@@ -33,14 +36,15 @@ export function sniff(buf: Buffer): Sniffed {
   if (buf[0] !== 0x16) return { kind: "plaintext" };
   if (buf.length < 5) return { kind: "need-more" };
   const recordLen = buf.readUInt16BE(3);
-  if (recordLen + 5 > MAX_HELLO) return { kind: "tls", alpn: [] };
+  if (recordLen + 5 > MAX_HELLO) return { kind: "tls", alpn: [], invalid: "a TLS record larger than TLS allows" };
   if (buf.length < 5 + recordLen) return { kind: "need-more" };
   try {
     return { kind: "tls", ...parseClientHello(buf.subarray(5, 5 + recordLen)) };
   } catch (e) {
-    if (e instanceof InvalidHello) return { kind: "tls", alpn: [], invalid: e.message };
-    // Not a ClientHello we can read: treat it as someone else's TLS.
-    return { kind: "tls", alpn: [] };
+    // A ClientHello this proxy cannot read whole from the first record (split over records, or not a ClientHello at
+    // all) gives no name to route or decide by: refused, never passed on without one (Envoy's tls_inspector reads
+    // the whole hello; clients send it in one record).
+    return { kind: "tls", alpn: [], invalid: e instanceof InvalidHello ? e.message : `a ClientHello this proxy cannot read (${(e as Error).message})` };
   }
 }
 

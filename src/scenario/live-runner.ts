@@ -33,6 +33,9 @@ interface RunningWorkload {
   listeners: Record<string, string>;
 }
 
+/** How long after a connection-level failure the runner waits for news of a mesh process dying. */
+const CRASH_GRACE_MS = 100;
+
 const hostPort = (s: string) => ({ host: s.slice(0, s.lastIndexOf(":")), port: Number(s.slice(s.lastIndexOf(":") + 1)) });
 
 export async function runLive(s: Scenario): Promise<ProbeResult[]> {
@@ -274,7 +277,9 @@ export class LiveMesh {
     const crashedBefore = this.crashed();
     if (crashedBefore) return { ...base, pass: false, seen: crashedBefore, trail: staticDecision.trail };
     const outcome: Outcome = await send(req, route);
-    // A refusal that came from a process dying is no refusal: the probe fails, whatever it expected.
+    // A refusal that came from a process dying is no refusal: the probe fails, whatever it expected. The exit may be
+    // reported a moment after the client saw the reset: give it that moment before believing the refusal.
+    if (outcome.kind === "error") await new Promise((r) => setTimeout(r, CRASH_GRACE_MS));
     const crashed = this.crashed();
     if (crashed) return { ...base, pass: false, seen: `${crashed} (during this probe)`, trail: staticDecision.trail };
     const diff = checkExpect(p.expect, outcome);

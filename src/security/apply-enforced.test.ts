@@ -6,10 +6,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect as h2connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCsr } from "../ca/x509.js";
 import { run } from "../cli/main.js";
 import { send } from "../scenario/client.js";
-import { controlFixture, io, waitUntil } from "../testing/control-plane.js";
+import { controlCall, controlFixture, csrFor, io, waitUntil } from "../testing/control-plane.js";
 
 const MUTE = `
 ---
@@ -57,8 +56,8 @@ test("attack: a request sent the moment apply returns meets the policy it applie
     }
 
     // b/mute: a proxy speaking the stream protocol by hand, acknowledging what it is sent only while `acking`.
-    const key = await createCsr("spiffe://cluster.local/ns/b/sa/mute");
-    const issued = await (await f.ca()).sign(key.csrPem, "spiffe://cluster.local/ns/b/sa/mute");
+    const key = await csrFor("spiffe://cluster.local/ns/b/sa/mute");
+    const issued = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/mute")}` }, key.body)).body) as { certPem: string; chainPem: string };
     const status = async () => (await f.admin(cp).call<{ proxy: string; status: string }[]>("GET", "/v1/proxy-status")).body.find((p) => p.proxy === "b/mute")?.status;
     const open = (acking: boolean) => {
       const session = h2connect(`https://${cp.address}`, { ca: f.rootPem, cert: issued.certPem + issued.chainPem, key: key.keyPem, checkServerIdentity: () => undefined });

@@ -4,15 +4,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { connect as h2connect } from "node:http2";
 import { connect as netConnect } from "node:net";
 import { join } from "node:path";
-import { createCsr, createRoot, issueLeaf } from "../ca/x509.js";
+import { createRoot, issueLeaf } from "../ca/x509.js";
 import { AdminClient } from "../control/admin-client.js";
 import { ADMIN_TOKEN_FILE } from "../control/admin-credential.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { send } from "../scenario/client.js";
-import { controlFixture, waitUntil } from "../testing/control-plane.js";
+import { controlCall, controlFixture, csrFor, waitUntil } from "../testing/control-plane.js";
 
 const WEB = "spiffe://cluster.local/ns/b/sa/web";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -37,32 +36,6 @@ spec:
     metadata: {labels: {gw: b}, annotations: {inject.istio.io/templates: gateway}}
     spec: {containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8443}]}]}
 `;
-
-/** One request on the proxies' endpoint (HTTP/2 over TLS), with whatever credential the caller has. */
-async function controlCall(address: string, rootPem: string, path: string, headers: Record<string, string>, body: string, tls: { cert?: string; key?: string } = {}): Promise<{ status: number; body: string }> {
-  const session = h2connect(`https://${address}`, { ca: rootPem, ...tls, checkServerIdentity: () => undefined });
-  session.on("error", () => {});
-  try {
-    return await new Promise((resolve, reject) => {
-      const req = session.request({ ":method": "POST", ":path": path, ...headers });
-      let status = 0;
-      let data = "";
-      req.on("response", (h) => (status = Number(h[":status"])));
-      req.setEncoding("utf8");
-      req.on("data", (c: string) => (data += c));
-      req.on("end", () => resolve({ status, body: data }));
-      req.on("error", reject);
-      req.end(body);
-    });
-  } finally {
-    session.close();
-  }
-}
-
-const csrFor = async (spiffe: string) => {
-  const { csrPem, keyPem } = await createCsr(spiffe);
-  return { body: JSON.stringify({ csr: csrPem }), keyPem };
-};
 
 test("attack: the admin API without the credential reads, changes and bootstraps nothing; with it, no private key is ever shown", { timeout: 60_000 }, async () => {
   const root = await createRoot("gateway certs", { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000) });
@@ -109,9 +82,9 @@ test("attack: the admin API without the credential reads, changes and bootstraps
   }
 });
 
-test("attack: a bootstrap credential buys one certificate; streams need the instance's own current certificate", { timeout: 60_000 }, async () => {
+test("attack: a bootstrap credential buys one certificate; streams need the instance's own current certificate, also after a restart", { timeout: 60_000 }, async () => {
   const f = await controlFixture({ extraYaml: EXTRA });
-  const cp = await f.open();
+  let cp = await f.open();
   try {
     const token = cp.issueBootstrap("b/web");
     assert.ok(f.audits.some((a) => a.event === "bootstrap-issued" && a.workload === "b/web"), "issuing is audited");
@@ -135,6 +108,16 @@ test("attack: a bootstrap credential buys one certificate; streams need the inst
     const renew = await controlCall(cp.address, f.rootPem, "/v1/certificate", { "x-zeromesh-workload": "b/web" }, (await csrFor(WEB)).body, { cert: webCert.certPem + webCert.chainPem, key: web.keyPem });
     assert.equal(renew.status, 200, "b/web's own certificate renews it");
     assert.ok(f.audits.some((a) => a.event === "proxy-refused" && /not issued to b\/web/.test(String(a.why))), "the attempt is audited");
+
+    // A restarted control plane remembers whose certificates are whose: b/web2's is still not b/web's,
+    // and b/web2's own still renews b/web2 (it is not made to bootstrap again).
+    const [port, adminPort] = [Number(cp.address.split(":")[1]), Number(cp.adminAddress.split(":")[1])];
+    await cp.stop();
+    cp = await f.open(port, adminPort);
+    const after = await controlCall(cp.address, f.rootPem, "/v1/stream", { "x-zeromesh-workload": "b/web" }, "", { cert: web2Cert.certPem + web2Cert.chainPem, key: web2.keyPem });
+    assert.equal(after.status, 403, "after a restart, another instance's certificate still does not speak for b/web");
+    const own = await controlCall(cp.address, f.rootPem, "/v1/certificate", { "x-zeromesh-workload": "b/web2" }, (await csrFor(WEB)).body, { cert: web2Cert.certPem + web2Cert.chainPem, key: web2.keyPem });
+    assert.equal(own.status, 200, "and each instance's own certificate still renews it");
   } finally {
     await f.stop([], cp);
   }
@@ -181,7 +164,7 @@ test("attack: garbage on a proxy's stream and oversized admin requests close tha
     const key = await csrFor(WEB);
     const cert = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/web2")}` }, key.body)).body) as { certPem: string; chainPem: string };
     const tls = { cert: cert.certPem + cert.chainPem, key: key.keyPem };
-    for (const [what, payload] of [["a line that is not JSON", "not json at all\n"], ["a line longer than the limit", "x".repeat(1100 * 1024)], ["a listener on another workload's address", JSON.stringify({ type: "hello", listeners: { "8080": `${f.reg.workload("b/web")!.address}:8080` } }) + "\n"], ["a message of no known type", "{\"type\":\"shutdown\"}\n"]] as const) {
+    for (const [what, payload] of [["a line that is not JSON", "not json at all\n"], ["a line longer than the limit", "x".repeat(1100 * 1024)], ["a listener on another workload's address", JSON.stringify({ type: "hello", listeners: { "8080": `${f.reg.workload("b/web")!.address}:8080` } }) + "\n"], ["a message of no known type", "{\"type\":\"shutdown\"}\n"], ["a listener on a port no socket has", JSON.stringify({ type: "hello", listeners: { "8081": `${f.reg.workload("b/web2")!.address}:99999` } }) + "\n"]] as const) {
       const before = f.audits.filter((a) => a.event === "proxy-message-rejected").length;
       const r = await controlCall(cp.address, f.rootPem, "/v1/stream", { "x-zeromesh-workload": "b/web2" }, payload, tls);
       assert.equal(r.status, 200, `${what}: the stream was opened`);

@@ -29,13 +29,23 @@ test("attack: ALLOW_ANY passthrough never reaches the node's own addresses, in a
   // Stand-ins for what listens on the node: the control plane's admin API, another workload's application.
   const secret = createServer((_q, s) => s.end("node-local secret"));
   const port = await listen(secret);
-  const m = await startMesh({ yaml: meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080 }]), proxies: { "a/client": undefined }, options: { outboundPort: 15021 } });
+  // The same server also stands for a host on the internet, reached by a name the mesh resolves: passthrough works.
+  const decisions: string[] = [];
+  const m = await startMesh({
+    yaml: meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080 }]), proxies: { "a/client": undefined },
+    names: { [`outside.example.com:${port}`]: `127.0.0.1:${port}` },
+    options: { outboundPort: 15021, logAll: true, log: (e) => void decisions.push(`${e.authority} ${e.decision.code ?? "allowed"} ${e.error ?? ""}`) },
+  });
   try {
     const proxy = m.outbound("a/client");
     const get = (host: string): Promise<string> => send({ scheme: "http", host, port, method: "GET", path: "/", headers: {} } as ClientRequest, { proxy }).then((r) => (r.kind === "response" ? `${r.status} ${r.body}` : r.kind === "error" ? r.error : r.kind));
-    for (const host of ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "0177.0.0.1", "127.1", "[::1]", "app.localhost", hostname()]) {
+    assert.equal(await get("outside.example.com"), "200 node-local secret", "passthrough reaches a host outside by name");
+    for (const host of ["127.0.0.1", "localhost", "2130706433", "0x7f.1", "0177.0.0.1", "127.1", "::1", "app.localhost", hostname()]) {
+      decisions.length = 0;
       const r = await get(host);
       assert.ok(!r.includes("node-local secret"), `http://${host}:${port}/ reached the node: ${r}`);
+      // Refused by the rule, not by accident (a lookup failing, a timeout): the decision names it, or the lookup guard did.
+      assert.ok(decisions.some((d) => d.includes("ZM_DENY_NODE_LOCAL") || d.includes("the node itself")), `${host}: ${r}; decisions ${decisions.join(" | ")}`);
     }
     for (const target of [`127.0.0.1:${port}`, `localhost:${port}`, `0x7f.1:${port}`, `2130706433:${port}`, `[::1]:${port}`, `${proxy.host}:${proxy.port}`]) {
       assert.equal(await rawConnect(proxy, target), "refused", `CONNECT ${target}`);

@@ -64,6 +64,26 @@ test("slow clients: a partial-header connection is closed after the header timeo
   });
 });
 
+test("slow clients: a request whose body stops coming is ended after the stream idle timeout, at a sidecar's inbound and outbound", { timeout: 60_000 }, async () => {
+  await withMesh({ streamIdleMs: 500 }, async (m, call) => {
+    const stalled = "POST / HTTP/1.1\r\nhost: web.b\r\ncontent-length: 10\r\n\r\nabc";
+    const inbound = m.listener("b/web", 8080);
+    const outbound = m.outbound("a/client");
+    const clients = [
+      ...Array.from({ length: 20 }, () => rawClient(inbound.host, inbound.port, stalled)),
+      ...Array.from({ length: 20 }, () => rawClient(outbound.host, outbound.port, stalled.replace("POST / ", "POST http://web.b:8080/ "))),
+    ];
+    try {
+      assert.equal(await call(), 200, "a legitimate request is served meanwhile");
+      const ends = await Promise.all(clients.map((c) => within(c.ended, 10_000, "open" as const)));
+      assert.equal(ends.filter((e) => e === "open").length, 0, "every stalled upload was ended, none held for ever");
+      assert.equal(await call(), 200);
+    } finally {
+      for (const c of clients) c.socket.destroy();
+    }
+  });
+});
+
 test("slow clients: plaintext to a STRICT port is reset at its first bytes, before any end of headers", { timeout: 30_000 }, async () => {
   await withMesh({}, async (m, call) => {
     m.push(STRICT);

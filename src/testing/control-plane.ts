@@ -1,11 +1,13 @@
 // A control plane in this process with real proxy agents over real sockets: the harness of the control-plane
 // tests and of the attacks on it (src/security/).
 import { mkdtempSync } from "node:fs";
+import { connect as h2connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_MESH } from "../api/mesh.js";
 import { startApp } from "../app/server.js";
 import { CertificateAuthority } from "../ca/authority.js";
+import { createCsr } from "../ca/x509.js";
 import { BootstrapAuthority } from "../ca/bootstrap.js";
 import { AdminClient } from "../control/admin-client.js";
 import { ADMIN_TOKEN_FILE, openOrCreateAdminToken } from "../control/admin-credential.js";
@@ -33,7 +35,7 @@ export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string;
     const cp = new ControlPlane({
       store, ca: await ca(),
       bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, adminToken, port, adminPort, debounceMs: 10,
-      endpointsFile: join(stateDir, "endpoints.json"), endpointGraceMs: opts.graceMs ?? 15_000, audit: (line) => audits.push(line),
+      endpointsFile: join(stateDir, "endpoints.json"), lineageFile: join(stateDir, "lineage.json"), endpointGraceMs: opts.graceMs ?? 15_000, audit: (line) => audits.push(line),
     });
     await cp.start();
     return cp;
@@ -71,3 +73,31 @@ export const waitUntil = async (cond: () => boolean | Promise<boolean>, limitMs 
     await new Promise((r) => setTimeout(r, 20));
   }
 };
+
+/** One request on the proxies' endpoint (HTTP/2 over TLS), with whatever credential the caller has. */
+export async function controlCall(address: string, rootPem: string, path: string, headers: Record<string, string>, body: string, tls: { cert?: string; key?: string } = {}): Promise<{ status: number; body: string }> {
+  const session = h2connect(`https://${address}`, { ca: rootPem, ...tls, checkServerIdentity: () => undefined });
+  session.on("error", () => {});
+  try {
+    return await new Promise((resolve, reject) => {
+      const req = session.request({ ":method": "POST", ":path": path, ...headers });
+      let status = 0;
+      let data = "";
+      req.on("response", (h) => (status = Number(h[":status"])));
+      req.setEncoding("utf8");
+      req.on("data", (c: string) => (data += c));
+      req.on("end", () => resolve({ status, body: data }));
+      req.on("error", reject);
+      req.end(body);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+/** A fresh key and a CSR for `spiffe`, as the body of a /v1/certificate request. */
+export const csrFor = async (spiffe: string) => {
+  const { csrPem, keyPem } = await createCsr(spiffe);
+  return { body: JSON.stringify({ csr: csrPem }), keyPem };
+};
+

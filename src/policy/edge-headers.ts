@@ -2,6 +2,8 @@
 // use_remote_address: true): the client may not speak for the mesh, so its
 // own identity and Envoy headers go, and X-Forwarded-For gets the address
 // that actually connected.
+import type { Walk } from "./context.js";
+import type { Arrival } from "./inbound.js";
 
 /**
  * Rewrites `headers` in place for a request arriving at a gateway from `peer`
@@ -21,4 +23,17 @@ export function edgeHeaders(headers: Record<string, string>, peer: string | unde
   const remote = hops[Math.max(0, hops.length - 1 - numTrustedProxies)];
   if (external && remote) headers["x-envoy-external-address"] = remote;
   return remote;
+}
+
+/**
+ * The static walk's edge step at a gateway (the live gateway applies edgeHeaders to the request it forwards before
+ * it decides): the request goes on with the edge's headers, and the arrival with the client address policy sees.
+ */
+export function atTheEdge(walk: Walk, arrival: Arrival): Arrival {
+  if (walk.env.scope === "hop" || walk.req.scheme === "tcp" || walk.req.method === "CONNECT") return arrival;
+  const headers = { ...walk.req.headers };
+  const trusted = walk.index.snapshot.mesh.defaultConfig.gatewayTopology?.numTrustedProxies ?? 0;
+  const remoteIp = edgeHeaders(headers, arrival.sourceIp, trusted, !arrival.mtlsFrom);
+  walk.req = { ...walk.req, headers };
+  return { ...arrival, remoteIp };
 }
