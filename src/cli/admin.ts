@@ -27,6 +27,7 @@ export async function adminCall<T>(c: AdminClient, method: "GET" | "POST", path:
   try {
     r = await c.call<T & { error?: string; errors?: string[]; code?: string }>(method, path, body);
   } catch (e) {
+    if (e instanceof ZmError) throw e;
     throw new ZmError(Codes.IO, `cannot reach the control plane's admin API (${(e as Error).message}); is \`zeromesh up\` running? Set ZEROMESH_ADMIN or --admin`);
   }
   if (r.status >= 300) throw new ZmError((r.body.code as typeof Codes[keyof typeof Codes]) ?? Codes.INVALID, r.body.errors?.join("\n") ?? r.body.error ?? `HTTP ${r.status}`);

@@ -8,8 +8,6 @@ export const LIMITS = {
   applyBytes: 16 * 1024 * 1024,
   /** A CSR. */
   csrBytes: 64 * 1024,
-  /** Bootstrap and endpoint registrations. */
-  smallBytes: 64 * 1024,
   /** One message on a proxy's stream (acks, hello, blocked-egress reports of at most 256 destinations). */
   proxyLineBytes: 1024 * 1024,
   /** Headers of an admin request must arrive within this. */
@@ -50,7 +48,11 @@ const tooLarge = (limit: number) => new ZmError(Codes.TOO_LARGE, `the request bo
 
 /** A JSON object body; anything else is ZM_BAD_MESSAGE. */
 export async function readJson<T extends object>(s: NodeJS.ReadableStream & { headers?: Record<string, unknown> }, limit: number): Promise<Partial<T>> {
-  const text = await readBody(s, limit, s.headers?.["content-length"] as string | undefined);
+  return parseJsonObject<T>(await readBody(s, limit, s.headers?.["content-length"] as string | undefined));
+}
+
+/** A body already read, as a JSON object; anything else is ZM_BAD_MESSAGE. */
+export function parseJsonObject<T extends object>(text: string): Partial<T> {
   let v: unknown;
   try {
     v = JSON.parse(text);

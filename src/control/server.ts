@@ -20,10 +20,10 @@ import { spiffeOf } from "../proxy/credentials.js";
 import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import type { ConfigStore, ResourceKey } from "../store/store.js";
-import { adminAuthorized } from "./admin-credential.js";
+import { AdminChallenges } from "./admin-credential.js";
 import { AlertLog } from "./alerts.js";
 import { Lineage } from "./lineage.js";
-import { readJson, checkProxyMessage, isListenerTable, LIMITS, type ProxyMessage } from "./limits.js";
+import { readBody, readJson, parseJsonObject, checkProxyMessage, isListenerTable, LIMITS, type ProxyMessage } from "./limits.js";
 import { redactKeys } from "./redact.js";
 import { EndpointBook } from "./endpoints.js";
 import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
@@ -91,6 +91,8 @@ export class ControlPlane {
   private readonly sessions = new Map<string, Session>();
   private readonly endpoints: EndpointBook;
   private readonly alerts = new AlertLog();
+  /** Challenges for signed admin requests (the credential itself never travels). */
+  private readonly challenges: AdminChallenges;
   /** The certificates that speak for each instance (lineage.ts). */
   private readonly lineage: Lineage;
   private graceTimer?: NodeJS.Timeout;
@@ -107,6 +109,7 @@ export class ControlPlane {
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.lineage = new Lineage(opts.lineageFile, (error) => this.audit("lineage-read-error", { error }));
+    this.challenges = new AdminChallenges(opts.adminToken);
     this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now(), (error) =>
       this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-save-error", code: Codes.IO, error }));
   }
@@ -470,7 +473,14 @@ export class ControlPlane {
   }
 
   private async onAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!adminAuthorized(req.headers.authorization, this.opts.adminToken)) throw new ZmError(Codes.ADMIN_AUTH, "the admin API needs the admin credential (Authorization: Bearer, from the control plane's state directory)");
+    // The one unauthenticated call: a challenge to sign a request over, with this control plane's proof that it holds
+    // the credential (so a client never signs anything for a process squatting on this port).
+    if (req.method === "GET" && req.url === "/v1/challenge") return this.respond(res, 200, this.challenges.issue());
+    // The signature covers the body, so the body is read first (within the largest limit; a larger declared one is
+    // refused before a byte of it is read).
+    const text = await readBody(req, LIMITS.applyBytes, req.headers["content-length"]);
+    const refused = this.challenges.verify(req.headers.authorization, req.method ?? "", req.url ?? "", text);
+    if (refused) throw new ZmError(Codes.ADMIN_AUTH, refused);
     const url = new URL(req.url ?? "/", "http://admin");
     const route = `${req.method} ${url.pathname}`;
     const store = this.opts.store;
@@ -486,7 +496,7 @@ export class ControlPlane {
         return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, stats: p.stats ?? null, certificate: p.certificate ?? null, version: p.sentVersion ?? null, config: p.sentJson ? redactKeys(JSON.parse(p.sentJson)) : null });
       }
       case "POST /v1/apply": case "POST /v1/validate": {
-        const body = await readJson<{ files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string }>(req, LIMITS.applyBytes);
+        const body = parseJsonObject<{ files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string }>(text);
         if (!Array.isArray(body.files) || !body.files.every((f) => typeof f?.file === "string" && typeof f?.text === "string") || (body.remove !== undefined && !Array.isArray(body.remove))) {
           throw new ZmError(Codes.BAD_MESSAGE, "an apply is {files: [{file, text}], mesh?, remove?: [{kind, namespace, name}], cause?}");
         }
@@ -512,13 +522,13 @@ export class ControlPlane {
         return this.respond(res, 200, { version: store.snapshot().version, items: list.map((r) => redactKeys(manifestOf(r))) });
       }
       case "POST /v1/bootstrap": {
-        const body = await readJson<{ workload?: unknown }>(req, LIMITS.smallBytes);
+        const body = parseJsonObject<{ workload?: unknown }>(text);
         if (typeof body.workload !== "string") throw new ZmError(Codes.BAD_MESSAGE, "a bootstrap request is {workload: \"ns/name\"}");
         const spiffe = Registry.of(store.snapshot()).workload(body.workload)?.spiffe;
         return this.respond(res, 200, { token: this.issueBootstrap(body.workload, `admin API from ${req.socket.remoteAddress}`), spiffe, control: this.address, rootPem: this.opts.ca.rootPem });
       }
       case "POST /v1/endpoints": {
-        const body = await readJson<{ workload: string; listeners: Record<string, string> | null }>(req, LIMITS.smallBytes);
+        const body = parseJsonObject<{ workload: string; listeners: Record<string, string> | null }>(text);
         if (typeof body.workload !== "string" || (body.listeners !== null && !isListenerTable(body.listeners))) {
           throw new ZmError(Codes.BAD_MESSAGE, "an endpoint registration is {workload: \"ns/name\", listeners: {PORT: \"ADDR:PORT\"} | null}");
         }

@@ -3,12 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
-import { request as httpRequest } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { createRoot, issueLeaf } from "../ca/x509.js";
 import { AdminClient } from "../control/admin-client.js";
-import { ADMIN_TOKEN_FILE } from "../control/admin-credential.js";
+import { ADMIN_TOKEN_FILE, signAdminRequest } from "../control/admin-credential.js";
+import { listen } from "../testing/net.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { send } from "../scenario/client.js";
 import { controlCall, controlFixture, csrFor, waitUntil } from "../testing/control-plane.js";
@@ -56,16 +57,54 @@ test("attack: the admin API without the credential reads, changes and bootstraps
       ["register an endpoint", "POST", "/v1/endpoints", { workload: "b/web", listeners: { "8080": "127.0.0.1:1" } }],
       ["read a gateway's configuration", "GET", "/v1/proxy-config?proxy=b/gw", undefined],
     ];
-    for (const client of [new AdminClient(cp.adminAddress), new AdminClient(cp.adminAddress, "0".repeat(64)), new AdminClient(cp.adminAddress, f.adminToken.slice(0, 63) + "x")]) {
+    // Callers without the credential: no signature, a bearer guess, a signature over a real challenge with a wrong key.
+    const [adminHost, adminPort] = cp.adminAddress.split(":");
+    const withHeader = (authorization: () => Promise<string | undefined>) => async (method: string, path: string, body?: unknown) => {
+      const text = body === undefined ? "" : JSON.stringify(body);
+      const header = await authorization();
+      return new Promise<{ status: number; code?: string }>((resolve) => {
+        const req = httpRequest({ host: adminHost, port: Number(adminPort), method, path, headers: header ? { authorization: header } : {} }, (r) => {
+          let data = "";
+          r.on("data", (c) => (data += c));
+          r.on("end", () => resolve({ status: r.statusCode ?? 0, code: (JSON.parse(data) as { code?: string }).code }));
+        });
+        req.end(text);
+      });
+    };
+    const challenge = async () => (await new AdminClient(cp.adminAddress).call<{ challenge: string }>("GET", "/v1/challenge")).body.challenge;
+    const callers = [
+      withHeader(async () => undefined),
+      withHeader(async () => `Bearer ${"0".repeat(64)}`),
+      withHeader(async () => `ZM-HMAC c=${await challenge()},m=${"A".repeat(43)}`),
+    ];
+    for (const caller of callers) {
       for (const [what, method, path, body] of calls) {
-        const r = await client.call<{ code?: string }>(method, path, body);
-        assert.equal(r.status, 401, `${what} without the credential`);
-        assert.equal(r.body.code, "ZM_ADMIN_UNAUTHENTICATED");
+        const r = await caller(method, path, body);
+        assert.deepEqual(r, { status: 401, code: "ZM_ADMIN_UNAUTHENTICATED" }, `${what} without the credential`);
       }
     }
+    await assert.rejects(new AdminClient(cp.adminAddress, "0".repeat(64)).call("GET", "/v1/proxy-status"), /could not prove/, "a client with another credential does not even sign for this control plane");
     assert.equal(f.store.snapshot().version, version, "nothing was applied");
     assert.ok(f.audits.filter((a) => a.event === "admin-refused").length >= 15, "every refusal is audited");
     assert.equal(statSync(join(f.stateDir, ADMIN_TOKEN_FILE)).mode & 0o777, 0o600, "the credential is its owner's alone");
+
+    // The credential never travels: a request is signed over a challenge from the endpoint, which must first prove it
+    // holds the credential. A process squatting on the admin port (the control plane restarting) gets nothing.
+    const seen: string[] = [];
+    const squatter = createServer((q, s) => {
+      seen.push(`${q.method} ${q.url} ${q.headers.authorization ?? ""}`);
+      s.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ challenge: "A".repeat(32), proof: "B".repeat(43) }));
+    });
+    const squatPort = await listen(squatter);
+    await assert.rejects(new AdminClient(`127.0.0.1:${squatPort}`, f.adminToken).call("GET", "/v1/resources?kind=Secret"), (e) => (e as { code?: string }).code === "ZM_ADMIN_UNAUTHENTICATED" && /could not prove/.test((e as Error).message));
+    squatter.close();
+    assert.deepEqual(seen, ["GET /v1/challenge "], "the squatter was asked for a challenge, and sent nothing signed, let alone the credential");
+    // A signed request is good once: sent again (a replay), it is refused.
+    const offered = (await new AdminClient(cp.adminAddress).call<{ challenge: string; proof: string }>("GET", "/v1/challenge")).body;
+    const signed = signAdminRequest(f.adminToken, offered, "GET", "/v1/proxy-status", "");
+    const once = () => new Promise<number>((resolve) => httpRequest({ host: "127.0.0.1", port: Number(cp.adminAddress.split(":")[1]), path: "/v1/proxy-status", headers: { authorization: signed } }, (r) => (r.resume(), resolve(r.statusCode ?? 0))).end());
+    assert.equal(await once(), 200);
+    assert.equal(await once(), 401, "a replayed request is refused");
 
     // The administrator sees certificates, never keys: not in resources, not in a gateway's configuration.
     const admin = f.admin(cp);
@@ -172,7 +211,7 @@ test("attack: garbage on a proxy's stream and oversized admin requests close tha
     }
     assert.equal(JSON.stringify(await f.admin(cp).call("GET", "/v1/proxy-config?proxy=b/web").then((r) => r.body)).includes(`"8080":"${f.reg.workload("b/web")!.address}`), true, "b/web's endpoint is still its own");
 
-    // Oversized and malformed admin requests, with the credential.
+    // Oversized admin requests are refused before they are read (whoever sends them); malformed ones with the credential.
     const [host, port] = cp.adminAddress.split(":");
     const raw = (head: string, body: Buffer | string) => new Promise<string>((resolve) => {
       const s = netConnect(Number(port), host!, () => {
@@ -185,10 +224,10 @@ test("attack: garbage on a proxy's stream and oversized admin requests close tha
       s.on("error", () => {});
       setTimeout(() => s.destroy(), 10_000);
     });
-    const declared = await raw(`POST /v1/apply HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${f.adminToken}\r\nContent-Length: 524288000\r\n\r\n`, Buffer.alloc(1024 * 1024, 0x61));
+    const declared = await raw(`POST /v1/apply HTTP/1.1\r\nHost: x\r\nContent-Length: 524288000\r\n\r\n`, Buffer.alloc(1024 * 1024, 0x61));
     assert.match(declared, /^HTTP\/1\.1 413/, "a declared 500 MB body is refused before it is read");
     const chunked = await new Promise<number>((resolve) => {
-      const req = httpRequest({ host, port: Number(port), method: "POST", path: "/v1/apply", headers: { authorization: `Bearer ${f.adminToken}`, "transfer-encoding": "chunked" } }, (res) => {
+      const req = httpRequest({ host, port: Number(port), method: "POST", path: "/v1/apply", headers: { "transfer-encoding": "chunked" } }, (res) => {
         resolve(res.statusCode ?? 0);
         res.resume();
       });
