@@ -12,6 +12,8 @@ export interface StandInIdentity {
   namespace: string;
   /** Fixed body from a scenario's `apps` override. */
   body?: string;
+  /** Documents an external host serves (a scenario's `externals[].files`: path → body, answered 200). */
+  files?: Record<string, string>;
 }
 
 export interface StandInResponse {
@@ -29,6 +31,8 @@ export function standInRespond(id: StandInIdentity, req: StandInRequest): StandI
     const code = Number(status[1]);
     return { status: code >= 100 && code <= 599 ? code : 400, headers: { "content-type": "text/plain" }, body: "" };
   }
+  const file = id.files?.[path];
+  if (file !== undefined) return { status: 200, headers: { "content-type": isJson(file) ? "application/json" : "text/plain" }, body: file };
   const delay = /^\/delay\/(\d+(?:\.\d+)?)$/.exec(path);
   const delayMs = delay ? Math.round(Math.min(Number(delay[1]), 10) * 1000) : undefined;
   if (id.body !== undefined) return { status: 200, headers: { "content-type": "text/plain" }, body: id.body, delayMs };
@@ -38,4 +42,13 @@ export function standInRespond(id: StandInIdentity, req: StandInRequest): StandI
 
 function json(v: unknown): StandInResponse {
   return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(v) };
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

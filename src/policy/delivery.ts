@@ -150,7 +150,7 @@ export function reachExternal(walk: Walk, host: string, port: number, originateT
   }
   if (originateTls && ext.serve === "https" && req.scheme === "http") {
     trail.add({ stage: "tls", at: host, message: "the proxy originates TLS; the application speaks plain HTTP" });
-    return serveWith(walk, { serve: "http", body: ext.body }, `external ${host}:${port}`, { workload: host, namespace: "external" }, {});
+    return serveWith(walk, { serve: "http", body: ext.body, files: ext.files }, `external ${host}:${port}`, { workload: host, namespace: "external" }, {});
   }
   return serveWith(walk, ext, `external ${host}:${port}`, { workload: host, namespace: "external" }, {});
 }

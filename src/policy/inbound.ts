@@ -123,7 +123,7 @@ export function serveWith(
     trail.add({ stage: "app", at, message: "an HTTP server answers raw bytes with 400 Bad Request" });
     return trail.end({ kind: "response", status: 400, body: "" }, `${at} is an HTTP server`);
   }
-  const res = standInRespond({ ...id, body: behaviour.body }, { method: req.method, path: req.path, headers: { host: requestAuthority(req), ...req.headers, ...extraHeaders } });
+  const res = standInRespond({ ...id, body: behaviour.body, files: behaviour.files }, { method: req.method, path: req.path, headers: { host: requestAuthority(req), ...req.headers, ...extraHeaders } });
   trail.add({ stage: "app", at, message: `answers ${res.status}${res.delayMs ? ` after ${formatMs(res.delayMs)}` : ""}` });
   const late = firstExpired(walk.timing, walk.timing.elapsedMs + (res.delayMs ?? 0));
   if (late) {

@@ -6,8 +6,8 @@ import type { Protocol } from "../api/types.js";
 import type { Workload } from "../registry/model.js";
 
 export type ServerBehaviour =
-  | { serve: "http"; body?: string }
-  | { serve: "https"; chain: X509Certificate[]; body?: string }
+  | { serve: "http"; body?: string; files?: Record<string, string> }
+  | { serve: "https"; chain: X509Certificate[]; body?: string; files?: Record<string, string> }
   | { serve: "tcp-echo" };
 
 export interface World {

@@ -81,7 +81,7 @@ export class LiveMesh {
       for (const port of e.ports) {
         const leaf = this.pki.externals.get(e.host);
         const mode: AppMode = isTlsPort(port) && leaf ? { serve: "https", certPem: leaf.certPem, keyPem: leaf.keyPem } : { serve: "http" };
-        const app = await startApp({ workload: e.host, namespace: "external" }, mode, "127.0.0.1");
+        const app = await startApp({ workload: e.host, namespace: "external", files: e.files }, mode, "127.0.0.1");
         this.externals.push(app);
         this.names[`${e.host}:${port}`] = `127.0.0.1:${app.port}`;
       }

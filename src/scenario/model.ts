@@ -68,7 +68,8 @@ export interface Scenario {
   /** Resources text of included files (in order), then the file's own. */
   resources: { text: string; label: string }[];
   certificates: CertificateSpec[];
-  externals: { host: string; ports: number[] }[];
+  /** `files`: documents the host serves (path → body, 200), e.g. a JWKS for a RequestAuthentication's jwksUri. */
+  externals: { host: string; ports: number[]; files?: Record<string, string> }[];
   apps: AppSpec[];
   steps: Step[];
 }

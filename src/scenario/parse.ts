@@ -55,12 +55,14 @@ export function parseScenario(text: string, path: string, cwd: string, seen: str
   if (res !== undefined) resources.push({ text: res, label: `${file} resources` });
   certificates.push(...r.field("certificates").list().map(readCertificate));
   externals.push(...r.field("externals").list().map((e) => {
-    e.object(["host", "ports"]);
+    e.object(["host", "ports", "files"]);
     const host = e.field("host").string({ required: true }) ?? "";
     const err = host ? checkHost(host, { wildcard: false }) : undefined;
     if (err) e.field("host").error(err);
     const ports = e.field("ports").list().map((p) => p.port({ required: true }) ?? 0);
-    return { host, ports: ports.length ? ports : [80, 443] };
+    const files = e.field("files").present ? e.field("files").stringMap() : undefined;
+    for (const path of Object.keys(files ?? {})) if (!path.startsWith("/")) e.field("files").error(`"${path}" must be a path starting with /`);
+    return { host, ports: ports.length ? ports : [80, 443], ...(files ? { files } : {}) };
   }));
   apps.push(...r.field("apps").list().map(readApp));
   const steps = isInclude ? [] : r.field("steps").list({ required: true }).map(readStep);

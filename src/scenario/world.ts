@@ -17,8 +17,8 @@ export function scenarioWorld(s: Scenario, pki: TestPki, now: Date): World {
     external(host, port) {
       const e = s.externals.find((x) => x.host === host);
       if (!e || !e.ports.includes(port)) return undefined;
-      if (isTlsPort(port)) return { serve: "https", chain: [pki.externals.get(host)!.cert] };
-      return { serve: "http" };
+      if (isTlsPort(port)) return { serve: "https", chain: [pki.externals.get(host)!.cert], files: e.files };
+      return { serve: "http", files: e.files };
     },
   };
 }
