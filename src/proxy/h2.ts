@@ -168,7 +168,7 @@ export function forwardH2(
 }
 
 /** Resets per upstream session a client's cancellations may still cause: a bucket of UPSTREAM_CANCEL.burst, refilled at UPSTREAM_CANCEL.perSecond. */
-const cancelBudgets = new WeakMap<object, { tokens: number; at: number }>();
+const cancelBudgets = new WeakMap<object, { tokens: number; at: number; draining: number }>();
 
 /**
  * Cancels an upstream stream its client gave up on (or a retry, a timeout replaced). Many clients share one session to a next hop, and a flood of
@@ -179,14 +179,18 @@ function cancelUpstream(up: ClientHttp2Stream): void {
   const now = Date.now();
   const session = up.session;
   if (!session) return void up.close(constants.NGHTTP2_CANCEL);
-  const b = cancelBudgets.get(session) ?? { tokens: UPSTREAM_CANCEL.burst, at: now };
+  const b = cancelBudgets.get(session) ?? { tokens: UPSTREAM_CANCEL.burst, at: now, draining: 0 };
   b.tokens = Math.min(UPSTREAM_CANCEL.burst, b.tokens + ((now - b.at) / 1000) * UPSTREAM_CANCEL.perSecond);
   b.at = now;
   cancelBudgets.set(session, b);
-  if (b.tokens >= 1) {
-    b.tokens--;
+  // Past the budget a stream is drained, but only so many at once: drained streams hold the peer's stream slots
+  // (a slow upstream), and beyond UPSTREAM_CANCEL.maxDraining a reset costs the others less than a full session.
+  if (b.tokens >= 1 || b.draining >= UPSTREAM_CANCEL.maxDraining) {
+    b.tokens = Math.max(0, b.tokens - 1);
     return void up.close(constants.NGHTTP2_CANCEL);
   }
+  b.draining++;
+  up.once("close", () => b.draining--);
   // Whatever it answers goes nowhere: no handler of the request it served may see it.
   for (const e of ["response", "trailers", "data", "end", "error"]) up.removeAllListeners(e);
   up.unpipe();

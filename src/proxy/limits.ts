@@ -45,8 +45,11 @@ export interface H2Policy {
 export const H2_EDGE: H2Policy = { settings: { ...H2_SETTINGS, maxConcurrentStreams: 100 }, prematureMs: 1000, minStreams: 100 };
 export const H2_MESH: H2Policy = { settings: { ...H2_SETTINGS, maxConcurrentStreams: 1000 }, prematureMs: 1000, maxPremature: { count: 1000, windowMs: 10_000 } };
 
-/** How many cancellations one upstream HTTP/2 session relays as resets (a burst, then per second); see h2.ts cancelUpstream. */
-export const UPSTREAM_CANCEL = { burst: 200, perSecond: 20 } as const;
+/**
+ * How many cancellations one upstream HTTP/2 session relays as resets (a burst, then per second), and how many
+ * cancelled streams it lets finish unread at once beyond that; see h2.ts cancelUpstream.
+ */
+export const UPSTREAM_CANCEL = { burst: 200, perSecond: 20, maxDraining: 100 } as const;
 
 /** A proxied TCP connection with no bytes either way for this long is closed (Envoy tcp_proxy's default idle_timeout, 1 h). */
 export const TCP_IDLE_MS = 3_600_000;
