@@ -187,3 +187,18 @@ test("gateway: several gateways each serve only the Gateways selecting them", ()
   assert.equal(outcomeOf(check(s, out, "http://shop.example.com/")), 200);
   assert.equal(outcomeOf(check(s, "outside@istio-system/other:80", "http://shop.example.com/")), "reset");
 });
+
+test("inbound: connection.sni conditions see the SNI of TLS the application terminates; CUSTOM denials answer as ext_authz does", () => {
+  const denySni = (sni: string) => snapshotOf([meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "tlsapp", port: 8443, portName: "https" }]), ISTIO,
+    doc("AuthorizationPolicy", "b", "no-sni", `selector: {matchLabels: {app: tlsapp}}\naction: DENY\nrules: [{when: [{key: connection.sni, values: ["${sni}"]}]}]`, "security.istio.io/v1")].join("\n---\n"));
+  // Denied at the server's sidecar (reset by the policy) for that name; for another, past authorization to the application.
+  const denied = check(denySni("tlsapp.b"), "a/client", "https://tlsapp.b:8443/");
+  assert.deepEqual([outcomeOf(denied), denied.code, denied.policy], ["reset", "ZM_DENY_AUTHZ", "AuthorizationPolicy/b/no-sni"]);
+  const other = check(denySni("other.b"), "a/client", "https://tlsapp.b:8443/");
+  assert.notEqual(other.code, "ZM_DENY_AUTHZ", other.reason);
+  assert.ok(other.trail.some((t) => t.stage === "app"), "it reached the application");
+  const custom = snapshotOf([APPS, ISTIO, doc("AuthorizationPolicy", "b", "ext", `selector: {matchLabels: {app: web}}\naction: CUSTOM\nprovider: {name: ext}\nrules: [{}]`, "security.istio.io/v1")].join("\n---\n"),
+    { extensionProviders: [{ name: "ext", kind: "envoyExtAuthzHttp", service: "authz.b.svc.cluster.local", port: 9000 }] });
+  const d = check(custom, "a/client", "http://web.b/");
+  assert.deepEqual([outcomeOf(d), d.outcome.kind === "response" && d.outcome.body, d.code], [403, "", "ZM_DENY_EXT_AUTHZ"]);
+});
