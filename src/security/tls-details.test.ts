@@ -21,8 +21,8 @@ async function gatewayMesh() {
   const backendPort = await listen(raw);
   const validity = { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000) };
   const root = await createRoot("test CA", validity);
-  const leaf = await issueLeaf(root, { commonName: "shop.example.com", dnsNames: ["shop.example.com"], validity });
-  const servers = "\n  - {port: {number: 8443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-credential}}\n  - {port: {number: 8443, name: tls, protocol: TLS}, hosts: [pass.example.com], tls: {mode: PASSTHROUGH}}";
+  const leaf = await issueLeaf(root, { commonName: "shop.example.com", dnsNames: ["shop.example.com", "admin.example.com"], validity });
+  const servers = "\n  - {port: {number: 8443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: shop-credential}}\n  - {port: {number: 8443, name: https-admin, protocol: HTTPS}, hosts: [admin.example.com], tls: {mode: MUTUAL, credentialName: shop-credential}}\n  - {port: {number: 8443, name: tls, protocol: TLS}, hosts: [pass.example.com], tls: {mode: PASSTHROUGH}}";
   const yaml = `apiVersion: v1
 kind: Namespace
 metadata: {name: edge}
@@ -54,6 +54,14 @@ spec:
   hosts: [pass.example.com]
   gateways: [gw]
   tls: [{match: [{sniHosts: [pass.example.com]}], route: [{destination: {host: backend.edge.svc.cluster.local, port: {number: 9443}}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: pages, namespace: edge}
+spec:
+  hosts: [shop.example.com, admin.example.com]
+  gateways: [gw]
+  http: [{match: [{authority: {exact: admin.example.com}}], directResponse: {status: 200, body: {string: "admin pages"}}}, {directResponse: {status: 200, body: {string: "shop pages"}}}]
 `;
   const m = await startMesh({ yaml, proxies: { "edge/gw": undefined }, direct: { "edge/backend": { "9443": `127.0.0.1:${backendPort}` } } });
   const stop = async () => {
@@ -148,6 +156,29 @@ test("attack: client-initiated renegotiation is refused", { timeout: 30_000 }, a
       setTimeout(() => resolve("refused: no answer"), 5000);
     });
     assert.match(outcome, /^refused/, outcome);
+  } finally {
+    await m.stop();
+  }
+});
+
+test("attack: the SNI of one gateway server with the Host of another does not reach the other's routes (MUTUAL admin behind SIMPLE shop)", { timeout: 30_000 }, async () => {
+  const { m, at, rootPem } = await gatewayMesh();
+  const get = (servername: string, host: string) => new Promise<string>((resolve) => {
+    const c = tlsConnect({ host: at.host, port: at.port, servername, ca: rootPem }, () => c.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    let got = "";
+    c.on("data", (d) => (got += d));
+    c.on("error", () => {});
+    c.on("close", () => resolve(`${got.split("\r\n")[0]} ${got.slice(got.indexOf("\r\n\r\n") + 4)}`.trim()));
+    setTimeout(() => c.destroy(), 5000);
+  });
+  try {
+    const shop = await get("shop.example.com", "shop.example.com");
+    assert.match(shop, /^HTTP\/1\.1 200 OK/);
+    assert.ok(shop.includes("shop pages"), shop);
+    // admin.example.com needs a client certificate (MUTUAL); naming shop in SNI must not get around that.
+    const smuggled = await get("shop.example.com", "admin.example.com");
+    assert.doesNotMatch(smuggled, /admin pages/, smuggled);
+    assert.match(smuggled, /^HTTP\/1\.1 404/);
   } finally {
     await m.stop();
   }
