@@ -4,9 +4,10 @@
 // for one certificate: a credential that leaked after its proxy used it (or
 // that another process used first) gets nothing.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Codes, ZmError } from "../api/errors.js";
+import { saveStateFile } from "../store/state-file.js";
 
 export interface BootstrapIdentity {
   /** "ns/name" of the workload instance. */
@@ -76,8 +77,7 @@ export class BootstrapAuthority {
     for (const [id, v] of this.spent) if (v.e < now.getTime()) this.spent.delete(id);
     this.spent.set(claim.id, { e: claim.expiresAt, csr });
     if (this.spentFile) {
-      writeFileSync(`${this.spentFile}.tmp`, JSON.stringify(Object.fromEntries(this.spent)), { mode: 0o600 });
-      renameSync(`${this.spentFile}.tmp`, this.spentFile);
+      saveStateFile(this.spentFile, Object.fromEntries(this.spent));
     }
   }
 

@@ -8,7 +8,8 @@
 // proxy that has not reconnected yet, and the first to reconnect would lose
 // their routes to the others (Istio keeps endpoints in Kubernetes, not in
 // istiod, for the same reason). Pure apart from its file; time is passed in.
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { saveStateFile } from "../store/state-file.js";
 import type { EndpointTable } from "./proxy-config.js";
 
 interface Saved {
@@ -111,10 +112,8 @@ export class EndpointBook {
   private save(): void {
     if (!this.file) return;
     const saved: Saved = { sidecars: this.sidecars(), plain: this.plain };
-    // Written aside and renamed, so a crash mid-write leaves the previous book, never half of one.
     try {
-      writeFileSync(`${this.file}.tmp`, JSON.stringify(saved));
-      renameSync(`${this.file}.tmp`, this.file);
+      saveStateFile(this.file, saved);
       this.failing = undefined;
     } catch (e) {
       // The book in memory still serves; only a restart would lose what was not saved.

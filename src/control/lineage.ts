@@ -3,7 +3,8 @@
 // account; the lineage proves the instance, so another instance of the same service account cannot open this one's
 // stream or renew as it. Kept in the state directory: a restarted control plane must not take the first certificate
 // it sees for an instance at its word.
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { saveStateFile } from "../store/state-file.js";
 
 /** How many certificates of one instance stay good: the current one and those still in rotation overlap. */
 const KEEP = 3;
@@ -32,7 +33,6 @@ export class Lineage {
   issued(instance: string, serial: string, bootstrap: boolean): void {
     this.serials.set(instance, [...(bootstrap ? [] : this.serials.get(instance) ?? []), serial].slice(-KEEP));
     if (!this.file) return;
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(Object.fromEntries(this.serials)), { mode: 0o600 });
-    renameSync(`${this.file}.tmp`, this.file);
+    saveStateFile(this.file, Object.fromEntries(this.serials));
   }
 }
