@@ -4,10 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { connect } from "node:net";
 import { gatewayYaml, meshYaml } from "../testing/helpers.js";
 import { startMesh } from "../testing/mesh.js";
-import { listen } from "../testing/net.js";
+import { listen, rawExchange } from "../testing/net.js";
 
 const YAML = meshYaml([{ ns: "edge", name: "unused" }, { ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080 }]) +
   gatewayYaml("edge", "gw", 8084, '[{port: {number: 8084, name: http, protocol: HTTP}, hosts: ["*"]}]') + `---
@@ -17,17 +16,6 @@ metadata: {name: web, namespace: edge}
 spec: {hosts: [web.example.com], gateways: [gw], http: [{route: [{destination: {host: web.b.svc.cluster.local, port: {number: 8080}}}]}]}
 `;
 
-/** Raw bytes to `at`; everything that comes back until the peer closes (or 5 s). */
-function raw(at: { host: string; port: number }, bytes: string | Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(at.port, at.host, () => s.write(bytes));
-    let got = "";
-    s.on("data", (d) => (got += d.toString("latin1")));
-    s.on("error", () => {});
-    s.on("close", () => resolve(got));
-    setTimeout(() => s.destroy(), 5000);
-  });
-}
 const statuses = (answer: string) => [...answer.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
 
 test("held: smuggling, pipelining, h2c upgrade and oversized headers at a gateway never reach the application as a second request", { timeout: 60_000 }, async () => {
@@ -51,20 +39,20 @@ test("held: smuggling, pipelining, h2c upgrade and oversized headers at a gatewa
       ["bare LF", `POST /a HTTP/1.1\n${H.replace("\r\n", "\n")}Content-Length: 0\nTransfer-Encoding: chunked\n\n0\n\n${smuggled}`],
     ];
     for (const [what, bytes] of attempts) {
-      const answer = await raw(gw, bytes);
+      const answer = await rawExchange(gw, bytes);
       assert.ok(!seen.includes("GET /smuggled"), `${what}: the application saw a smuggled request (gateway answered ${statuses(answer).join(",") || "nothing"})`);
       assert.ok(statuses(answer).every((s) => s === 400 || s === 200), `${what}: ${answer.split("\r\n")[0]}`);
       assert.ok(statuses(answer).length <= 1, `${what}: one request, one answer at most`);
     }
     // Pipelining is HTTP/1.1: two requests in one write are two requests, answered in order.
-    assert.deepEqual(statuses(await raw(gw, `GET /one HTTP/1.1\r\n${H}\r\nGET /two HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)), [200, 200]);
+    assert.deepEqual(statuses(await rawExchange(gw, `GET /one HTTP/1.1\r\n${H}\r\nGET /two HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)), [200, 200]);
     assert.deepEqual(seen.slice(-2), ["GET /one", "GET /two"]);
     // Upgrade: h2c is not honoured (no 101): the request is answered as HTTP/1.1.
-    const upgrade = await raw(gw, `GET /up HTTP/1.1\r\n${H}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`);
+    const upgrade = await rawExchange(gw, `GET /up HTTP/1.1\r\n${H}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`);
     assert.doesNotMatch(upgrade, /^HTTP\/1\.1 101/);
     // 64 KiB of headers: 431, and the gateway goes on serving.
-    assert.match(await raw(gw, `GET /big HTTP/1.1\r\n${H}X-Big: ${"a".repeat(64 * 1024)}\r\n\r\n`), /^HTTP\/1\.1 431/);
-    assert.deepEqual(statuses(await raw(gw, `GET /after HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)), [200]);
+    assert.match(await rawExchange(gw, `GET /big HTTP/1.1\r\n${H}X-Big: ${"a".repeat(64 * 1024)}\r\n\r\n`), /^HTTP\/1\.1 431/);
+    assert.deepEqual(statuses(await rawExchange(gw, `GET /after HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)), [200]);
   } finally {
     await m.stop();
     app.close();
@@ -87,10 +75,10 @@ test("held: malformed handshakes and prefaces on every port of a gateway and a s
     Buffer.alloc(4096, 0),
   ][i % 6]!;
   try {
-    for (const at of targets) await Promise.all(Array.from({ length: 150 }, (_, i) => raw(at, garbage(i))));
-    const answer = await raw(m.listener("edge/gw", 8084), "GET / HTTP/1.1\r\nHost: web.example.com\r\nConnection: close\r\n\r\n");
+    for (const at of targets) await Promise.all(Array.from({ length: 150 }, (_, i) => rawExchange(at, garbage(i))));
+    const answer = await rawExchange(m.listener("edge/gw", 8084), "GET / HTTP/1.1\r\nHost: web.example.com\r\nConnection: close\r\n\r\n");
     assert.deepEqual(statuses(answer), [200], "the gateway still serves");
-    const viaSidecar = await raw(m.outbound("a/client"), "GET http://web.b:8080/ HTTP/1.1\r\nHost: web.b:8080\r\nConnection: close\r\n\r\n");
+    const viaSidecar = await rawExchange(m.outbound("a/client"), "GET http://web.b:8080/ HTTP/1.1\r\nHost: web.b:8080\r\nConnection: close\r\n\r\n");
     assert.deepEqual(statuses(viaSidecar), [200], "the sidecars still serve");
   } finally {
     await m.stop();

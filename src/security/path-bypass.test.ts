@@ -2,23 +2,16 @@
 // targets a client library would tidy up: raw bytes on a socket, each must meet the normalized path (or 400).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../paths.js";
 import { parseScenarioFile } from "../scenario/parse.js";
 import { LiveMesh } from "../scenario/live-runner.js";
+import { rawExchange } from "../testing/net.js";
 
 /** One raw HTTP/1.1 request; the status code and body of the answer (or "closed" when there is none). */
-function raw(at: string, requestLine: string, host: string): Promise<{ status: string; body: string }> {
-  const [h, p] = [at.slice(0, at.lastIndexOf(":")), Number(at.slice(at.lastIndexOf(":") + 1))];
-  return new Promise((resolve) => {
-    const s = connect(p, h, () => s.write(`${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
-    let got = "";
-    s.on("data", (d) => (got += d.toString("latin1")));
-    s.on("error", () => {});
-    s.on("close", () => resolve({ status: /^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? "closed", body: got.slice(got.indexOf("\r\n\r\n") + 4) }));
-    setTimeout(() => s.destroy(), 8000);
-  });
+async function raw(at: string, requestLine: string, host: string): Promise<{ status: string; body: string }> {
+  const got = await rawExchange({ host: at.slice(0, at.lastIndexOf(":")), port: Number(at.slice(at.lastIndexOf(":") + 1)) }, `${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 8000);
+  return { status: /^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? "closed", body: got.slice(got.indexOf("\r\n\r\n") + 4) };
 }
 
 const BYPASSES = ["/admin", "/x/../admin", "/./admin", "/%2e%2e/admin", "/%2E%2e/admin", "/x/..\\admin", "/public/%2e%2e/admin", "/%61dmin", "/admin/../admin/", "http://evil.example.com/admin", "http://web.example.com/x/../admin"];

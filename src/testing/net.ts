@@ -61,7 +61,7 @@ export interface RawClient {
 }
 
 /** A raw TCP client writing `bytes` as they are, where a client library would tidy a request up (or finish it). */
-export function rawClient(host: string, port: number, bytes: string): RawClient {
+export function rawClient(host: string, port: number, bytes: string | Buffer): RawClient {
   const socket = connect(port, host, () => socket.write(bytes));
   let got = "";
   let reset = false;
@@ -80,4 +80,12 @@ export function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T 
       resolve(v);
     });
   });
+}
+
+/** Raw bytes to a listener, and everything that comes back until the peer closes (or `limitMs` passes). */
+export async function rawExchange(at: { host: string; port: number }, bytes: string | Buffer, limitMs = 5000): Promise<string> {
+  const c = rawClient(at.host, at.port, bytes);
+  await within(c.ended, limitMs, "open");
+  c.socket.destroy();
+  return c.received();
 }
