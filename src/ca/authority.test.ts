@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer, type TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,4 +121,42 @@ test("bootstrap: a credential proves one identity until it expires", () => {
   auth.refund(claim);
   auth.spend(claim, t, "csr-3");
   assert.throws(() => auth.spend(claim, t, "csr-1"), /already used/, "a refund (no certificate was issued) lets another CSR have it");
+});
+
+test("bootstrap: good up to its expiry to the millisecond; malformed and oversized credentials are refused before any check", () => {
+  const auth = BootstrapAuthority.openOrCreate(tmp());
+  const t = new Date("2026-11-21T12:00:00Z");
+  const token = auth.issue({ workload: "shop/web", spiffe: WEB }, t);
+  assert.equal(auth.verify(token, t).expiresAt, t.getTime());
+  assert.throws(() => auth.verify(token, new Date(t.getTime() + 1)), /expired/);
+  const [payload, mac] = token.split(".");
+  for (const bad of [`${payload}.${mac}.x`, `.${mac}`, `${payload}.`, `${payload}.${mac}${"A".repeat(4097)}`, "a".repeat(4097) + "." + "b"]) {
+    assert.throws(() => auth.verify(bad, t), (e) => e instanceof ZmError && e.code === "ZM_BOOTSTRAP_REJECTED" && /malformed/.test(e.message), bad.slice(0, 30));
+  }
+  // A signature of the right length but not ours.
+  assert.throws(() => auth.verify(`${payload}.${"A".repeat(mac!.length)}`, t), /does not verify/);
+});
+
+test("bootstrap: its key and the spent list are the owner's alone; spent credentials past expiry are forgotten; a damaged list is ignored entry by entry", () => {
+  const dir = tmp();
+  const auth = BootstrapAuthority.openOrCreate(dir);
+  assert.equal(statSync(join(dir, "bootstrap.key")).mode & 0o777, 0o600);
+  assert.match(readFileSync(join(dir, "bootstrap.key"), "utf8"), /^[0-9a-f]{64}$/);
+  const t = new Date("2026-11-21T12:00:00Z");
+  const early = auth.verify(auth.issue({ workload: "shop/web", spiffe: WEB }, new Date(t.getTime() + 1000)), t);
+  const late = auth.verify(auth.issue({ workload: "shop/web", spiffe: WEB }, new Date(t.getTime() + HOUR)), t);
+  auth.spend(early, t, "csr-a");
+  const file = join(dir, "bootstrap-spent.json");
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, "utf8"))), [early.id]);
+  // At its expiry it is still remembered; a millisecond later, the next spend forgets it (the signature check refuses it now).
+  auth.spend(late, new Date(t.getTime() + 1000), "csr-b");
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, "utf8"))).sort(), [early.id, late.id].sort());
+  auth.spend(late, new Date(t.getTime() + 1001), "csr-b");
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, "utf8"))), [late.id]);
+  // A list with a bad entry keeps the good ones; one that is not JSON is no list.
+  writeFileSync(file, JSON.stringify({ [late.id]: { e: late.expiresAt, csr: "csr-b" }, x: { e: "soon", csr: "c" }, y: { e: 1 }, z: null }));
+  assert.throws(() => BootstrapAuthority.openOrCreate(dir).spend(late, t, "csr-other"), /already used/);
+  writeFileSync(file, "{not json");
+  BootstrapAuthority.openOrCreate(dir).spend(late, t, "csr-other");
 });
