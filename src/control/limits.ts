@@ -17,6 +17,10 @@ export const LIMITS = {
   maxSyncWaitMs: 60_000,
   /** Connections to the proxies' endpoint: one per proxy and a few in rotation, for meshes of thousands. */
   proxyConnections: 16_384,
+  /** Connections to the proxies' endpoint without a mesh certificate (bootstrapping proxies), in all and from one address, and how long each may stay (control/admission.ts). */
+  unauthenticated: 1024,
+  unauthenticatedPerSource: 128,
+  unauthenticatedMs: 30_000,
   /** Connections to the admin API (the CLI, the dashboard, scripts). */
   adminConnections: 256,
   /** A proxy's TLS connection with nothing on it (streams carry data at least every report interval). */

@@ -3,6 +3,7 @@
 // configuration and the proxy's ACK/NACK. An admin API on loopback serves
 // the CLI (apply, get, proxy-status, proxy-config).
 import { capConnections } from "../proxy/limits.js";
+import { admitProxyConnections, type AdmissionLimits } from "./admission.js";
 import { SERVER_TLS } from "../net/tls-server.js";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { X509Certificate, createHash } from "node:crypto";
@@ -56,6 +57,8 @@ export interface ControlPlaneOptions {
   endpointsFile?: string;
   /** How long a proxy's endpoints are still served after its stream drops (or the control plane restarts) while it reconnects (ZEROMESH_ENDPOINT_GRACE). */
   endpointGraceMs: number;
+  /** Limits on connections without a mesh certificate (LIMITS' by default; tests shorten the lifetime). */
+  admission?: Partial<AdmissionLimits>;
 }
 
 /** Blocked-egress reports closer together than this are ignored (proxies send one a second). */
@@ -146,6 +149,7 @@ export class ControlPlane {
     // A peer that opens connections and never finishes a handshake or a request is dropped.
     this.secure.setTimeout(LIMITS.idleMs);
     capConnections(this.secure, LIMITS.proxyConnections);
+    admitProxyConnections(this.secure, { ...LIMITS, ...this.opts.admission });
     await new Promise<void>((r) => this.secure!.listen(this.opts.port ?? 15012, host, r));
     this.address = `${host}:${(this.secure.address() as AddressInfo).port}`;
     this.admin = createHttpServer({ headersTimeout: LIMITS.headersMs, requestTimeout: LIMITS.adminRequestMs, maxHeaderSize: 16 * 1024 }, (req, res) => void this.onAdmin(req, res).catch((e) => this.adminFailed(req, res, e)));

@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { createServer, request as httpRequest } from "node:http";
-import { connect as netConnect } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { createRoot, issueLeaf } from "../ca/x509.js";
 import { AdminClient } from "../control/admin-client.js";
@@ -253,5 +254,39 @@ test("attack: garbage on a proxy's stream and oversized admin requests close tha
     assert.equal(ok.kind === "response" && ok.status, 200);
   } finally {
     await f.stop([web, client], cp);
+  }
+});
+
+test("attack: a flood of connections that never authenticate (held mid-handshake, or after one without a certificate) keeps no proxy out, and ends by itself", { timeout: 60_000 }, async () => {
+  const f = await controlFixture({ admission: { unauthenticated: 64, unauthenticatedPerSource: 32, unauthenticatedMs: 1500 } });
+  const cp = await f.open();
+  const [host, port] = [cp.address.split(":")[0]!, Number(cp.address.split(":")[1])];
+  const held: { closed: boolean }[] = [];
+  const hold = (s: Socket) => {
+    const h = { closed: false };
+    s.on("error", () => {});
+    s.on("close", () => (h.closed = true));
+    held.push(h);
+  };
+  const agents: ProxyAgent[] = [];
+  try {
+    // 100 TCP connections that never say a word, and 20 that finish a handshake without a certificate and then idle.
+    for (let i = 0; i < 100; i++) hold(netConnect(port, host));
+    for (let i = 0; i < 20; i++) hold(tlsConnect({ host, port, ca: f.rootPem, ALPNProtocols: ["h2"], checkServerIdentity: () => undefined }));
+    await waitUntil(() => held.filter((h) => h.closed).length >= 120 - 32, 10_000);
+    assert.ok(held.filter((h) => !h.closed).length <= 32, "one source holds at most its share of unauthenticated connections");
+
+    // Proxies bootstrap and open their streams through it.
+    for (const id of ["b/web", "a/client"]) agents.push(f.agent(id, cp.address, f.rootPem, cp.issueBootstrap(id)));
+    await Promise.all(agents.map((a) => a.start()));
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    // What the flood still holds ends within the unauthenticated lifetime; the proxies' authenticated streams do not.
+    await waitUntil(() => held.every((h) => h.closed), 10_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(cp.synced(["b/web", "a/client"]), true, "authenticated streams outlive the unauthenticated lifetime");
+    assert.equal(f.events.filter((e) => /"event":"connected"/.test(e)).length, 2, "each proxy connected once: no stream was cut");
+    assert.ok(!f.events.some((e) => /"event":"stream-error"/.test(e)), f.events.filter((e) => /stream-error/.test(e)).join("\n"));
+  } finally {
+    await f.stop(agents, cp);
   }
 });

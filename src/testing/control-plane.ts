@@ -12,6 +12,7 @@ import { BootstrapAuthority } from "../ca/bootstrap.js";
 import { AdminClient } from "../control/admin-client.js";
 import { ADMIN_TOKEN_FILE, openOrCreateAdminToken } from "../control/admin-credential.js";
 import { ControlPlane } from "../control/server.js";
+import type { AdmissionLimits } from "../control/admission.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
@@ -26,7 +27,7 @@ export function io() {
   return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), usage: (t: string) => (err.push(t), 2) } };
 }
 
-export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number } = {}) {
+export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number; admission?: Partial<AdmissionLimits> } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), "zm-cp-"));
   const store = new MemoryStore(parseTexts([{ text: CONTROL_YAML + (opts.extraYaml ?? ""), file: "mesh.yaml" }], DEFAULT_MESH).resources);
   const adminTokenFile = join(stateDir, ADMIN_TOKEN_FILE);
@@ -35,7 +36,7 @@ export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string;
     const cp = new ControlPlane({
       store, ca: await ca(),
       bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, adminToken, port, adminPort, debounceMs: 10,
-      endpointsFile: join(stateDir, "endpoints.json"), lineageFile: join(stateDir, "lineage.json"), endpointGraceMs: opts.graceMs ?? 15_000, audit: (line) => audits.push(line),
+      endpointsFile: join(stateDir, "endpoints.json"), lineageFile: join(stateDir, "lineage.json"), endpointGraceMs: opts.graceMs ?? 15_000, admission: opts.admission, audit: (line) => audits.push(line),
     });
     await cp.start();
     return cp;
