@@ -40,6 +40,8 @@ export interface ServicePort {
 
 export interface KubeService extends Base<"Service"> {
   selector?: Record<string, string>;
+  /** spec.clusterIP as written ("None": headless); allocated from the service CIDR when absent. */
+  clusterIP?: string;
   ports: ServicePort[];
   exportTo: string[];
 }

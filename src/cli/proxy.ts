@@ -2,11 +2,12 @@ import { createWriteStream, readFileSync } from "node:fs";
 import { text } from "node:stream/consumers";
 import { loadSettings } from "../config/settings.js";
 import { ProxyAgent } from "../proxy/agent.js";
+import { CAPTURE_INBOUND_PORT, INBOUND_PASSTHROUGH_SOURCE } from "../node/capture.js";
 import { parse } from "./args.js";
 import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token-file FILE|- [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE] [--log-every-request] [--gateway]";
+const USAGE = "zeromesh proxy --workload NS/NAME --spiffe ID --address IP --control HOST:PORT --root-cert FILE --token-file FILE|- [--ports P,...] [--app PORT=HOST:PORT ...] [--outbound-port 15001] [--access-log stdout|off|FILE] [--log-every-request] [--gateway] [--capture]";
 
 /** One sidecar as its own process; prints JSON lines (events and access log) on stdout. */
 export async function proxyCommand(argv: string[], io: Io): Promise<number> {
@@ -14,7 +15,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
     workload: { type: "string" }, spiffe: { type: "string" }, address: { type: "string" }, control: { type: "string" },
     "root-cert": { type: "string" }, "token-file": { type: "string" }, ports: { type: "string" }, app: { type: "string", multiple: true },
     "outbound-port": { type: "string" }, "access-log": { type: "string" }, gateway: { type: "boolean" },
-    "log-every-request": { type: "boolean" },
+    "log-every-request": { type: "boolean" }, capture: { type: "boolean" },
   }, USAGE);
   const accessLog = values["access-log"] ?? "stdout";
   const file = accessLog !== "stdout" && accessLog !== "off" ? createWriteStream(accessLog, { flags: "a" }) : undefined;
@@ -37,6 +38,8 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
       ports: (values.ports ?? "").split(",").filter(Boolean).map(Number),
       outboundPort: values["outbound-port"] ? Number(values["outbound-port"]) : undefined,
       gateway: values.gateway,
+      // In a pod (zeromesh run, the node agent): traffic arrives by transparent capture, as with istio-iptables.
+      capture: values.capture ? { inboundPort: CAPTURE_INBOUND_PORT, appSource: INBOUND_PASSTHROUGH_SOURCE } : undefined,
       log,
       logAll: values["log-every-request"],
     },

@@ -8,7 +8,8 @@ import { SERVER_TLS } from "../net/tls-server.js";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { X509Certificate, createHash } from "node:crypto";
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import { reset } from "../proxy/context.js";
 import type { TLSSocket } from "node:tls";
 import { Codes, ZmError, errorsOf, formatIssue, type Issue } from "../api/errors.js";
 import { manifestOf } from "../api/load.js";
@@ -40,6 +41,7 @@ export interface ControlPlaneOptions {
   bootstrapTtlMs: number;
   /** The admin API's credential (admin-credential.ts): every admin call must carry it. */
   adminToken: string;
+  /** Address of the proxies' endpoint (default 127.0.0.1; 0.0.0.0 when pods or other nodes reach it). The admin API stays on loopback. */
   host?: string;
   /** Port of the proxies' TLS endpoint (0: any free port). */
   port?: number;
@@ -100,6 +102,9 @@ export class ControlPlane {
   private readonly lineage: Lineage;
   private graceTimer?: NodeJS.Timeout;
   private stopping = false;
+  private readonly proxySockets = new Set<Socket>();
+  /** Pods' addresses by workload instance, from the node agents that run them. */
+  private readonly podAddresses = new Map<string, string>();
   private pushVersion = 0;
   /** The latest pushes: which snapshot each carried and which proxies it sent a new configuration to (what an apply waits for). */
   private pushes: { snapshot: number; version: number; sentTo: string[] }[] = [];
@@ -150,12 +155,19 @@ export class ControlPlane {
     this.secure.setTimeout(LIMITS.idleMs);
     capConnections(this.secure, LIMITS.proxyConnections);
     admitProxyConnections(this.secure, { ...LIMITS, ...this.opts.admission });
+    this.secure.on("connection", (socket: Socket) => {
+      this.proxySockets.add(socket);
+      socket.once("close", () => this.proxySockets.delete(socket));
+    });
     await new Promise<void>((r) => this.secure!.listen(this.opts.port ?? 15012, host, r));
-    this.address = `${host}:${(this.secure.address() as AddressInfo).port}`;
+    // Listening on every address (pods reach it on their bridge's), local proxies still dial loopback.
+    this.address = `${host === "0.0.0.0" ? "127.0.0.1" : host}:${(this.secure.address() as AddressInfo).port}`;
     this.admin = createHttpServer({ headersTimeout: LIMITS.headersMs, requestTimeout: LIMITS.adminRequestMs, maxHeaderSize: 16 * 1024 }, (req, res) => void this.onAdmin(req, res).catch((e) => this.adminFailed(req, res, e)));
     capConnections(this.admin, LIMITS.adminConnections);
-    await new Promise<void>((r) => this.admin!.listen(this.opts.adminPort ?? 15014, host, r));
-    this.adminAddress = `${host}:${(this.admin.address() as AddressInfo).port}`;
+    // The admin API is the local administrator's only: never on an address other machines or pods reach.
+    const adminHost = /^127\./.test(host) ? host : "127.0.0.1";
+    await new Promise<void>((r) => this.admin!.listen(this.opts.adminPort ?? 15014, adminHost, r));
+    this.adminAddress = `${adminHost}:${(this.admin.address() as AddressInfo).port}`;
     const awaited = this.endpoints.awaited();
     if (awaited.length) this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-remembered", proxies: awaited, graceMs: this.opts.endpointGraceMs });
     this.expireEndpointsLater();
@@ -197,6 +209,8 @@ export class ControlPlane {
     clearTimeout(this.graceTimer);
     this.unsubscribe?.();
     for (const s of this.sessions.values()) s.stream.close();
+    // A peer that went without a word (a pod's namespace removed under it) would hold close() for the idle timeout.
+    for (const socket of this.proxySockets) reset(socket);
     await Promise.all([
       new Promise<void>((r) => (this.secure ? this.secure.close(() => r()) : r())),
       new Promise<void>((r) => {
@@ -205,6 +219,15 @@ export class ControlPlane {
         this.admin.close(() => r());
       }),
     ]);
+  }
+
+  /**
+   * The node that runs `workload` in a pod gave it `ip` (as a pod's status.podIP): its proxy announces listeners
+   * there. Undefined takes it back (the pod is gone).
+   */
+  assignPodAddress(workload: string, ip: string | undefined): void {
+    if (ip === undefined) this.podAddresses.delete(workload);
+    else this.podAddresses.set(workload, ip);
   }
 
   /** A credential a new proxy presents once to prove which workload it runs as. */
@@ -333,9 +356,11 @@ export class ControlPlane {
       if (session.helloSeen) return this.dropSession(session, "a second hello on one stream");
       session.helloSeen = true;
       // A proxy announces listeners on its own workload's address only: never someone else's endpoints.
+      // In a pod, that is the pod's IP, which its node gave it (assignPodAddress).
       const w = Registry.of(this.opts.store.snapshot()).workload(record.id);
-      const foreign = Object.values(m.listeners).find((a) => w && a.slice(0, a.lastIndexOf(":")) !== w.address);
-      if (foreign) return this.dropSession(session, `hello announces ${foreign}, not on the workload's address ${w!.address}`);
+      const own = this.podAddresses.get(record.id) ?? w?.address;
+      const foreign = Object.values(m.listeners).find((a) => w && a.slice(0, a.lastIndexOf(":")) !== own);
+      if (foreign) return this.dropSession(session, `hello announces ${foreign}, not on the workload's address ${own}`);
       record.listeners = m.listeners;
       record.outbound = m.outbound;
       record.stats = m.stats;

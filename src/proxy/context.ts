@@ -39,6 +39,8 @@ export interface ProxyContext {
   readonly id: string;
   /** The workload's own address: every connection the proxy opens leaves from it. */
   readonly address: string;
+  /** In a pod, the source of connections to the application (127.0.0.6), so the capture does not take them back to the proxy. */
+  readonly appSource?: string;
   state(): ProxyState | undefined;
   credentials(): Credentials | undefined;
   env(state: ProxyState): Env;

@@ -12,7 +12,7 @@ import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
 import { ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type Failure, type ForwardResult } from "./http-forward.js";
 import { IdleCache } from "./idle-cache.js";
-import { bindFrom } from "./source-address.js";
+import { bindFrom, plaintextSource } from "./source-address.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
@@ -24,7 +24,7 @@ export class H2Sessions {
   readonly cache: IdleCache<ClientHttp2Session>;
 
   /** `localAddress`: the workload's own address, the source of every session. */
-  constructor(private readonly localAddress: string | undefined, limits: { idleMs: number; max: number; now?: () => number }) {
+  constructor(private readonly localAddress: string | undefined, limits: { idleMs: number; max: number; now?: () => number }, private readonly appSource?: string) {
     // Node keeps no public count of a session's open streams; a graceful close makes that safe.
     this.cache = new IdleCache({ ...limits, busy: () => false, close: (s) => s.close() });
   }
@@ -34,8 +34,8 @@ export class H2Sessions {
       // The mesh ALPN marks the hop as mTLS for the peer's sniffing; HTTP/2 runs inside as prior knowledge.
       const session = h2connect(`http://${t.host}:${t.port}`, {
         createConnection: () => {
-          const from = bindFrom(this.localAddress, t.host);
-          return t.mtls ? tlsConnect({ host: t.host, port: t.port, ...from, ...meshClientTls(t, creds!) }) : netConnect({ port: t.port, host: t.host, ...from });
+          if (t.mtls) return tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds!) });
+          return netConnect({ port: t.port, host: t.host, ...bindFrom(plaintextSource(this.localAddress, this.appSource, t.host), t.host) });
         },
       });
       // Every stream sent while the session connects waits for "connect" (to tell a connect failure from a reset).

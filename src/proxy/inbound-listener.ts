@@ -1,4 +1,5 @@
-// The sidecar's inbound side: one listener per workload port. Mesh mTLS
+// The sidecar's inbound side: one listener per workload port (or, in a pod,
+// one for every port, by original destination). Mesh mTLS
 // (a ClientHello offering the mesh ALPN) is terminated here; plaintext and an
 // application's own TLS pass as they are. Every request or connection is
 // decided by the engine before it reaches the application.
@@ -21,13 +22,36 @@ import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { splice } from "./splice.js";
-import { bindFrom } from "./source-address.js";
+import { bindFrom, plaintextSource } from "./source-address.js";
+import { originalDestination } from "../net/original-dst.js";
 
 export function inboundServer(ctx: ProxyContext, port: number): Server {
+  // No Nagle: a response written in pieces must not wait for the peer's delayed ACK (40 ms stalls).
+  return createServer({ noDelay: true }, inboundHandler(ctx, port));
+}
+
+/** What one workload port does with each connection that arrives for it. */
+function inboundHandler(ctx: ProxyContext, port: number): (socket: Socket) => void {
   const front: HttpFront = new HttpFront((req, res) => onHttp(ctx, port, front, req, res), ctx.limits, H2_MESH);
   const mtls = meshTlsServer(ctx, (tls, peer) => void serve(ctx, port, tls, peer, false, front).catch(() => tls.destroy()));
-  // No Nagle: a response written in pieces must not wait for the peer's delayed ACK (40 ms stalls).
-  return createServer({ noDelay: true }, (socket) => void accept(ctx, port, socket, front, mtls).catch(() => reset(socket)));
+  return (socket) => void accept(ctx, port, socket, front, mtls).catch(() => reset(socket));
+}
+
+/**
+ * The inbound side of a pod's sidecar (transparent capture, node/capture.ts): every connection to the pod arrives
+ * here redirected and is handled as its original port's, declared or not (Istio's inbound passthrough). One made
+ * straight to this port, or redirected from one of the proxy's own ports, is refused.
+ */
+export function capturedInboundServer(ctx: ProxyContext, ownPorts: ReadonlySet<number>): Server {
+  const handlers = new Map<number, (socket: Socket) => void>();
+  return createServer({ noDelay: true }, (socket) => {
+    socket.on("error", () => {});
+    const dest = originalDestination(socket);
+    if (!dest || ownPorts.has(dest.port)) return void reset(socket);
+    let handle = handlers.get(dest.port);
+    if (!handle) handlers.set(dest.port, (handle = inboundHandler(ctx, dest.port)));
+    handle(socket);
+  });
 }
 
 const peers = new WeakMap<object, Peer | undefined>();
@@ -75,7 +99,7 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   }
   const series = inboundSeries(ctx, state, peer, port, "tcp");
   ctx.metrics.tcpOpened("SERVER", series);
-  splice(stream, connect({ port: app.port, host: app.host, ...bindFrom(ctx.address, app.host) }), () => {
+  splice(stream, connect({ port: app.port, host: app.host, ...bindFrom(plaintextSource(ctx.address, ctx.appSource, app.host), app.host) }), () => {
     ctx.metrics.tcpClosed("SERVER", series);
     log({ upstream: `${app.host}:${app.port}` });
   });

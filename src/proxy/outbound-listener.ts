@@ -1,7 +1,9 @@
 // The sidecar's outbound side: an HTTP proxy (absolute-form requests and
-// CONNECT tunnels) that the application reaches through HTTP_PROXY/HTTPS_PROXY.
+// CONNECT tunnels) that the application reaches through HTTP_PROXY/HTTPS_PROXY
+// in loopback mode, or the port a pod's captured connections are redirected to.
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { Socket } from "node:net";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { originalDestination } from "../net/original-dst.js";
 import { decideOutbound } from "../policy/engine.js";
 import { DenyCodes, type Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
@@ -19,7 +21,33 @@ import { resolveHop } from "./state.js";
 import { HopError, openHop } from "./upstream.js";
 
 export function outboundServer(ctx: ProxyContext): Server {
-  // HTTP inside a CONNECT tunnel (gRPC clients use their proxy this way) is decided request by request, like absolute-form requests.
+  const tunnel = tunnelFront(ctx);
+  const server = createServer({ noDelay: true, keepAliveTimeout: ctx.limits.idleMs, headersTimeout: ctx.limits.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  server.timeout = ctx.limits.streamIdleMs;
+  server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, tunnel).catch(() => reset(socket)));
+  server.on("clientError", rejectMalformed);
+  return server;
+}
+
+/**
+ * The outbound side of a pod's sidecar (transparent capture, node/capture.ts): every connection the application
+ * makes arrives here redirected, and goes on as a CONNECT to its original destination would. A connection made
+ * straight to this port (no original destination of its own) is refused: it would loop.
+ */
+export function capturedOutboundServer(ctx: ProxyContext): NetServer {
+  const tunnel = tunnelFront(ctx);
+  return createNetServer({ noDelay: true }, (socket) => {
+    socket.on("error", () => {});
+    const dest = originalDestination(socket);
+    if (!dest) return void reset(socket);
+    void onTunnel(ctx, socket, dest, tunnel).catch(() => reset(socket));
+  });
+}
+
+type TunnelHttp = (s: Socket, dest: { host: string; port: number }, kind: "h1" | "h2") => void;
+
+/** HTTP inside a tunnel (a CONNECT, or a captured connection) is decided request by request, like absolute-form requests. */
+function tunnelFront(ctx: ProxyContext): TunnelHttp {
   const tunnels = new WeakMap<object, { host: string; port: number }>();
   const inTunnel: HttpFront = new HttpFront((req, res) => {
     const conn = inTunnel.connectionOf(req);
@@ -27,14 +55,10 @@ export function outboundServer(ctx: ProxyContext): Server {
     if (!dest) return void abortRequest(req);
     void onRequest(ctx, req, res, dest).catch(() => res.destroy());
   }, ctx.limits);
-  const server = createServer({ noDelay: true, keepAliveTimeout: ctx.limits.idleMs, headersTimeout: ctx.limits.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
-  server.timeout = ctx.limits.streamIdleMs;
-  server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, (s, dest, kind) => {
+  return (s, dest, kind) => {
     tunnels.set(s, dest);
     inTunnel.take(s, kind);
-  }).catch(() => reset(socket)));
-  server.on("clientError", rejectMalformed);
-  return server;
+  };
 }
 
 /** The end of one HTTP request: its metrics, and its access-log line when logging is on (status undefined: no response). */
@@ -105,15 +129,21 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   }
 }
 
-async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer, http: (s: Socket, dest: { host: string; port: number }, kind: "h1" | "h2") => void): Promise<void> {
-  const started = Date.now();
+async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer, http: TunnelHttp): Promise<void> {
   socket.on("error", () => {});
-  const state = ctx.state();
   // The CONNECT target read as a URL host is (0x7f.1, 2130706433 and 0177.0.0.1 are 127.0.0.1), so policy sees the address it is.
   const connectTo = /^\S+:\d+$/.test(req.url ?? "") ? hostAndPort(req.url!) : undefined;
-  if (!state || !connectTo) return void reset(socket);
+  if (!ctx.state() || !connectTo) return void reset(socket);
   if (head.length) socket.unshift(head);
   socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+  await onTunnel(ctx, socket, connectTo, http);
+}
+
+/** A connection to `connectTo` (a CONNECT's target, or a captured connection's original destination). */
+async function onTunnel(ctx: ProxyContext, socket: Socket, connectTo: { host: string; port: number }, http: TunnelHttp): Promise<void> {
+  const started = Date.now();
+  const state = ctx.state();
+  if (!state) return void reset(socket); // fail closed without configuration
   // What follows decides the scheme: a ClientHello is TLS (routed by SNI), HTTP is decided per request, anything else is opaque TCP.
   type Kind = { kind: "tls"; sni?: string; invalid?: string } | { kind: "plaintext"; http: HttpKind };
   const kind = await peek(socket, (buf, ended): Kind | undefined => {

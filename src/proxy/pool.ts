@@ -12,7 +12,7 @@ import type { Credentials } from "./credentials.js";
 import { H2Sessions } from "./h2.js";
 import { IdleCache } from "./idle-cache.js";
 import { Pool } from "./undici-pool.js";
-import { bindFrom } from "./source-address.js";
+import { bindFrom, plaintextSource } from "./source-address.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Keep-alive connections per hop; undici also honours the server's `Keep-Alive: timeout` hint. */
@@ -40,6 +40,8 @@ export const POOL_IDLE_MS = POOL.keepAliveTimeout;
 export interface PoolsOptions {
   /** The workload's own address: connections leave from it (see source-address.ts). */
   localAddress?: string;
+  /** In a pod: plaintext to the workload's own address (its application) leaves from here instead (node/capture.ts). */
+  appSource?: string;
   idleMs?: number;
   max?: number;
   now?: () => number;
@@ -53,11 +55,13 @@ export class Pools {
   private generation = new WeakMap<Credentials, number>();
   private nextGen = 0;
   private readonly localAddress: string | undefined;
+  private readonly appSource: string | undefined;
   /** Evicts idle pools while no request comes to do it. */
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(opts: PoolsOptions = {}) {
     this.localAddress = opts.localAddress;
+    this.appSource = opts.appSource;
     const idleMs = opts.idleMs ?? POOL_IDLE_MS;
     const limits = { idleMs, max: opts.max ?? MAX_POOLS, now: opts.now };
     // A pool with requests queued or running is busy; close() lets whatever is left finish.
@@ -65,7 +69,7 @@ export class Pools {
     this.mtls = pools();
     this.plain = pools();
     this.originating = pools();
-    this.h2 = new H2Sessions(opts.localAddress, limits);
+    this.h2 = new H2Sessions(opts.localAddress, limits, opts.appSource);
     this.sweeper = setInterval(() => this.caches().forEach((c) => c.sweep()), idleMs).unref();
   }
 
@@ -94,7 +98,7 @@ export class Pools {
 
   /** Plain HTTP to an address: the local application, or a hop without mTLS. */
   plainPool(host: string, port: number): Pool {
-    return this.plain.get(`${host}:${port}`, () => new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect({ port, host, ...bindFrom(this.localAddress, host) }), false) }));
+    return this.plain.get(`${host}:${port}`, () => new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect({ port, host, ...bindFrom(plaintextSource(this.localAddress, this.appSource, host), host) }), false) }));
   }
 
   /** TLS originated by the proxy toward a host outside the mesh (DestinationRule tls SIMPLE), verified against `ca`. */

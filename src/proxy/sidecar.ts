@@ -10,8 +10,8 @@ import type { ProxyConfig } from "../control/proxy-config.js";
 import type { AccessLogEntry, ProxyContext } from "./context.js";
 import type { Credentials } from "./credentials.js";
 import { gatewayServer } from "./gateway-listener.js";
-import { inboundServer } from "./inbound-listener.js";
-import { outboundServer } from "./outbound-listener.js";
+import { capturedInboundServer, inboundServer } from "./inbound-listener.js";
+import { capturedOutboundServer, outboundServer } from "./outbound-listener.js";
 import { Balancer } from "./balancer.js";
 import { BlockedEgressCounter } from "./blocked-egress.js";
 import { renderLabels, type PeerLabels } from "./metric-labels.js";
@@ -42,6 +42,12 @@ export interface SidecarOptions {
   statsPort?: number;
   /** Run as a gateway (gateway injection): Gateway servers on the workload's ports, no outbound proxy. */
   gateway?: boolean;
+  /**
+   * Run in a pod whose traffic is captured (node/capture.ts): the outbound port takes the application's redirected
+   * connections, the inbound port everything sent to the pod, and the application is reached at the pod's address
+   * on its own ports, from `appSource`. Every port is exact: a capture to a port the proxy does not hold would lose traffic.
+   */
+  capture?: { inboundPort: number; appSource: string };
   /** Upstream pool limits (tests make them small). */
   pools?: Pick<PoolsOptions, "idleMs" | "max">;
   /** Header timeout and connections per listener (default DEFAULT_LIMITS; tests make them small). */
@@ -73,7 +79,7 @@ export class Sidecar implements ProxyContext {
 
   constructor(private readonly opts: SidecarOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.pools = new Pools({ localAddress: opts.address, ...opts.pools });
+    this.pools = new Pools({ localAddress: opts.address, appSource: opts.capture?.appSource, ...opts.pools });
   }
 
   get id(): string {
@@ -88,8 +94,11 @@ export class Sidecar implements ProxyContext {
   credentials(): Credentials | undefined {
     return this.creds;
   }
+  get appSource(): string | undefined {
+    return this.opts.capture?.appSource;
+  }
   appTarget(port: number) {
-    return this.opts.apps[port];
+    return this.opts.apps[port] ?? (this.opts.capture ? { host: this.opts.address, port } : undefined);
   }
   logs(side: Side): boolean {
     return this.opts.log !== undefined && (this.opts.logAll === true || this.current?.telemetry[side].accessLog === true);
@@ -136,6 +145,7 @@ export class Sidecar implements ProxyContext {
   }
 
   async start(): Promise<void> {
+    if (this.opts.capture) return this.startCaptured(this.opts.capture);
     if (!this.opts.gateway) {
       const outbound = outboundServer(this);
       this.outboundAddress = await listen(outbound, this.opts.address, this.opts.outboundPort ?? OUTBOUND_PORT);
@@ -147,12 +157,33 @@ export class Sidecar implements ProxyContext {
       this.serve(s);
     }
     // Last, so a workload port that happens to be 15090 keeps its number.
-    const stats = createHttpServer((req, res) => {
+    const stats = this.statsServer();
+    this.statsAddress = await listen(stats, this.opts.address, this.opts.statsPort ?? STATS_PORT);
+    this.serve(stats);
+  }
+
+  /** In a pod: one outbound and one inbound listener take every captured connection; workload ports are the pod's own. */
+  private async startCaptured(capture: { inboundPort: number }): Promise<void> {
+    const outboundPort = this.opts.outboundPort ?? OUTBOUND_PORT;
+    const statsPort = this.opts.statsPort ?? STATS_PORT;
+    const outbound = capturedOutboundServer(this);
+    // Loopback only: a REDIRECT in the pod's OUTPUT chain sends here; nothing outside the pod can reach it.
+    this.outboundAddress = await listenExactly(outbound, "127.0.0.1", outboundPort);
+    this.serve(outbound);
+    const inbound = capturedInboundServer(this, new Set([outboundPort, capture.inboundPort, statsPort, 15020, 15021]));
+    await listenExactly(inbound, "0.0.0.0", capture.inboundPort);
+    this.serve(inbound);
+    for (const port of this.opts.ports) this.listeners[String(port)] = `${this.opts.address}:${port}`;
+    const stats = this.statsServer();
+    this.statsAddress = await listenExactly(stats, this.opts.address, statsPort);
+    this.serve(stats);
+  }
+
+  private statsServer(): Server {
+    return createHttpServer((req, res) => {
       if (req.method === "GET" && req.url === "/stats/prometheus") res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(this.metrics.render());
       else res.writeHead(404).end();
     });
-    this.statsAddress = await listen(stats, this.opts.address, this.opts.statsPort ?? STATS_PORT);
-    this.serve(stats);
   }
 
   private serve(server: Server | NetServer): void {
@@ -170,6 +201,15 @@ export class Sidecar implements ProxyContext {
     for (const socket of this.accepted) socket.destroy();
     await closed;
   }
+}
+
+/** Listens on exactly this port, or fails saying which. */
+async function listenExactly(server: Server | NetServer, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  return `${host}:${port}`;
 }
 
 /** Listens on the port, or on a free one when the port is privileged or taken (the control plane publishes the real one). */

@@ -14,6 +14,15 @@ export function bindFrom(local: string | undefined, host: string): { localAddres
   return isIPv4(host) ? { localAddress: local } : { localAddress: local, family: 4, ...guarded };
 }
 
+/**
+ * The source of a plaintext connection to `host`: the workload's own address, except toward that address itself in
+ * a pod, where it is the application and the connection must leave from `appSource` (127.0.0.6) for the capture
+ * to let it through rather than take it back to the proxy.
+ */
+export function plaintextSource(local: string | undefined, appSource: string | undefined, host: string): string | undefined {
+  return appSource && host === local ? appSource : local;
+}
+
 /** DNS as usual, except that an answer naming the node itself is an error. */
 const awayFromNode = ((hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
   dnsLookup(hostname, options, (err, address: string | LookupAddress[], family?: number) => {

@@ -22,6 +22,8 @@ export interface MeshService {
   resolution: Resolution;
   /** Label selector picking mesh workloads (Service selector, ServiceEntry workloadSelector). */
   selector?: Record<string, string>;
+  /** Its virtual addresses (a Service's clusterIP, a ServiceEntry's addresses; allocated when none: service-addresses.ts). */
+  addresses: string[];
   /** Addresses given by a ServiceEntry's endpoints. */
   staticEndpoints: { address?: string; ports: Record<string, number>; labels: Record<string, string> }[];
 }

@@ -8,6 +8,7 @@ import type { Snapshot } from "../store/snapshot.js";
 import { CLUSTER_DOMAIN, candidateNames, serviceFqdn } from "./dns.js";
 import { injectsSidecar, isGatewayPod } from "./injection.js";
 import type { Endpoint, MeshService, ServiceModelPort, Workload } from "./model.js";
+import { allocateAddresses, type AddressRequest } from "./service-addresses.js";
 
 /**
  * Services, workloads and endpoints derived from one snapshot. Pure and
@@ -18,6 +19,7 @@ export class Registry {
   readonly workloads: Workload[] = [];
   private readonly byHost = new Map<string, MeshService[]>();
   private readonly wildcardServices: MeshService[] = [];
+  private readonly byAddress = new Map<string, MeshService[]>();
   private readonly byOwner = new Map<string, Workload[]>();
   private readonly byId = new Map<string, Workload>();
   private readonly workloadsByNs = new Map<string, Workload[]>();
@@ -113,6 +115,7 @@ export class Registry {
   }
 
   private buildServices(): void {
+    const requests: AddressRequest[] = [];
     for (const svc of this.snapshot.list("Service")) {
       this.addService({
         source: `Service/${svc.meta.namespace}/${svc.meta.name}`,
@@ -120,8 +123,9 @@ export class Registry {
         namespace: svc.meta.namespace, name: svc.meta.name,
         ports: svc.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol })),
         exportTo: exportSet(svc.exportTo, svc.meta.namespace), external: false, resolution: "STATIC",
-        selector: svc.selector, staticEndpoints: [],
+        selector: svc.selector, staticEndpoints: [], addresses: [],
       });
+      requests.push({ key: `Service/${svc.meta.namespace}/${svc.meta.name}`, given: svc.clusterIP ? [svc.clusterIP] : [], pool: svc.clusterIP === "None" ? undefined : "service" });
     }
     for (const se of this.snapshot.list("ServiceEntry")) {
       for (const host of se.hosts) {
@@ -130,9 +134,15 @@ export class Registry {
           hostname: host, namespace: se.meta.namespace, name: se.meta.name,
           ports: se.ports.map((p) => ({ name: p.name, port: p.number, targetPort: p.targetPort ?? p.number, protocol: p.protocol })),
           exportTo: exportSet(se.exportTo, se.meta.namespace), external: se.location === "MESH_EXTERNAL", resolution: se.resolution,
-          selector: se.workloadSelector, staticEndpoints: se.endpoints,
+          selector: se.workloadSelector, staticEndpoints: se.endpoints, addresses: [],
         });
+        requests.push({ key: `ServiceEntry/${se.meta.namespace}/${se.meta.name}/${host}`, given: se.addresses, pool: host.startsWith("*") ? undefined : "auto" });
       }
+    }
+    const addresses = allocateAddresses(requests);
+    for (const s of this.services) {
+      s.addresses = addresses.get(s.source.startsWith("Service/") ? s.source : `${s.source}/${s.hostname}`) ?? [];
+      for (const a of s.addresses) pushTo(this.byAddress, a, s);
     }
   }
 
@@ -155,6 +165,8 @@ export class Registry {
    * forms, exact hostnames, then wildcard ServiceEntry hosts.
    */
   lookup(name: string, namespace: string): MeshService[] {
+    // An address is a service's when it is one of its virtual addresses (what a captured connection was sent to).
+    if (isIP(name)) return this.byAddress.get(name) ?? this.byHost.get(name) ?? [];
     for (const fqdn of candidateNames(name, namespace)) {
       const found = this.byHost.get(fqdn);
       if (found?.length) return found;
@@ -165,6 +177,7 @@ export class Registry {
 
   /** True when `name` resolves to an in-cluster Service (kube-dns would answer). */
   isClusterName(name: string, namespace: string): boolean {
+    if (isIP(name)) return (this.byAddress.get(name) ?? []).some((s) => s.source.startsWith("Service/"));
     return candidateNames(name, namespace).some((f) => f.endsWith(`.svc.${CLUSTER_DOMAIN}`) && (this.byHost.get(f)?.length ?? 0) > 0);
   }
 

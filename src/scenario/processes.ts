@@ -10,20 +10,22 @@ export class MeshProcess {
   private readonly child: ChildProcess;
   readonly lines: Record<string, unknown>[] = [];
   readonly stderr: string[] = [];
-  private waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  private waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void; fail: () => void }[] = [];
   private exited = false;
   private stopping = false;
   private exitStatus = "";
 
   /**
    * `nodeArgs`: flags for this process's Node (e.g. a proxy's heap sizing); `stdin`: written to the child's stdin,
-   * which then closes (credentials go this way, never as arguments); `env`: added to this process's environment.
+   * which then closes (credentials go this way, never as arguments); `env`: added to this process's environment;
+   * `wrap`: a command that runs Node (inside a pod: `ip netns exec NS setpriv ... --`), which execs it in place.
    */
-  constructor(readonly name: string, args: string[], opts: { nodeArgs?: string[]; stdin?: string; env?: Record<string, string> } = {}) {
-    const { nodeArgs = [], stdin } = opts;
+  constructor(readonly name: string, args: string[], opts: { nodeArgs?: string[]; stdin?: string; env?: Record<string, string>; wrap?: string[] } = {}) {
+    const { nodeArgs = [], stdin, wrap = [] } = opts;
     // ZEROMESH_NODE_ARGS passes flags to every mesh process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const extra = (process.env.ZEROMESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    this.child = spawn(process.execPath, [...nodeArgs, ...extra, CLI, ...args], { stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: opts.env ? { ...process.env, ...opts.env } : process.env });
+    const argv = [...wrap, process.execPath, ...nodeArgs, ...extra, CLI, ...args];
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"], env: opts.env ? { ...process.env, ...opts.env } : process.env });
     if (stdin !== undefined) this.child.stdin!.on("error", () => {}).end(stdin);
     let out = "";
     this.child.stdout!.setEncoding("utf8").on("data", (c: string) => {
@@ -49,6 +51,8 @@ export class MeshProcess {
     this.child.on("exit", (code, signal) => {
       this.exited = true;
       this.exitStatus = signal ? `signal ${signal}` : `code ${code}`;
+      // Nothing it has not printed yet will come: whoever waits for a line learns now.
+      setImmediate(() => this.waiters.splice(0).forEach((w) => w.fail()));
     });
   }
 
@@ -59,9 +63,11 @@ export class MeshProcess {
   waitFor(test: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
     const seen = this.lines.find(test);
     if (seen) return Promise.resolve(seen);
+    const why = () => new Error(`${this.name} did not become ready${this.exited ? ` (it exited, ${this.exitStatus})` : ` in ${timeoutMs} ms`}: ${this.stderr.slice(-5).join(" | ")}`);
+    if (this.exited) return Promise.reject(why());
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.name} did not become ready in ${timeoutMs} ms${this.exited ? " (it exited)" : ""}: ${this.stderr.slice(-5).join(" | ")}`)), timeoutMs);
-      this.waiters.push({ test, resolve: (l) => (clearTimeout(t), resolve(l)) });
+      const t = setTimeout(() => reject(why()), timeoutMs);
+      this.waiters.push({ test, resolve: (l) => (clearTimeout(t), resolve(l)), fail: () => (clearTimeout(t), reject(why())) });
     });
   }
 

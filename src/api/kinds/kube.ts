@@ -37,6 +37,7 @@ export function readService(doc: Reader, origin: Origin): KubeService {
   return {
     kind: "Service", meta, origin, ports,
     selector: spec.field("selector").present ? spec.field("selector").stringMap() : undefined,
+    clusterIP: spec.field("clusterIP").string(),
     exportTo: exportAnno ? exportAnno.split(",").map((s) => s.trim()).filter(Boolean) : [],
   };
 }

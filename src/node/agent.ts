@@ -1,0 +1,153 @@
+// The node agent (a kubelet with istio-cni's part): runs this machine's workload instances as pods. For each, a
+// network namespace with its own IP and the capture rules (pod-network.ts), and its sidecar inside it as its own
+// user (Istio's 1337) with a bootstrap credential down its stdin; the application runs there too, as another user
+// with no capabilities (`zeromesh run`, `zeromesh exec`). It also answers the pods' DNS (dns-server.ts).
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Registry } from "../registry/registry.js";
+import { MeshProcess } from "../scenario/processes.js";
+import { CAPTURE_INBOUND_PORT } from "./capture.js";
+import { PodDns } from "./dns-server.js";
+import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, type NodeNetwork } from "./pod-network.js";
+
+/** The sidecar's user and group in every pod (Istio's 1337), and the application's (nobody). */
+export const PROXY_UID = 1337;
+export const APP_UID = 65534;
+const OUTBOUND_PORT = 15001;
+const STATS_PORT = 15090;
+
+export interface PodInfo {
+  /** The workload instance, "ns/name". */
+  id: string;
+  ip: string;
+  netns: string;
+}
+
+export interface NodeAgentOptions extends NodeNetwork {
+  /** The configuration now (for each workload's identity and ports, and DNS answers). */
+  registry: () => Registry;
+  /** The control plane's proxies' endpoint port (it listens on the pods' gateway address too), and its root. */
+  controlPort: number;
+  rootPem: string;
+  /** A one-time bootstrap credential for a workload instance. */
+  bootstrap: (workload: string) => string;
+  /** Tells the control plane the pod's address (its proxy announces listeners there), or that it is gone. */
+  assignAddress: (workload: string, ip: string | undefined) => void;
+  /** Where pods' files live (the root certificate their sidecars read): readable by the sidecars' user, so outside the 0700 state directory (/run/zeromesh/NODE). */
+  runDir: string;
+  log?: (line: string) => void;
+}
+
+export class NodeAgent {
+  private readonly pods = new Map<string, PodInfo & { proxy: MeshProcess }>();
+  private readonly used = new Set<number>();
+  private dns?: PodDns;
+  readonly gateway: string;
+
+  constructor(private readonly opts: NodeAgentOptions) {
+    this.gateway = addressing(opts).gateway;
+  }
+
+  /** The node's bridge, and DNS for its pods on the bridge's address. */
+  async start(): Promise<void> {
+    await ensureBridge(this.opts);
+    mkdirSync(this.opts.runDir, { recursive: true, mode: 0o755 });
+    chmodSync(this.opts.runDir, 0o755);
+    this.dns = new PodDns((fqdn) => {
+      const services = this.opts.registry().servicesByHostname(fqdn);
+      return services.length ? services.flatMap((s) => s.addresses) : undefined;
+    });
+    await this.dns.listen(this.gateway, 53);
+  }
+
+  list(): PodInfo[] {
+    return [...this.pods.values()].map(({ id, ip, netns }) => ({ id, ip, netns }));
+  }
+
+  pod(id: string): PodInfo | undefined {
+    const p = this.pods.get(id);
+    return p && { id: p.id, ip: p.ip, netns: p.netns };
+  }
+
+  /** Creates the pod of workload instance `id` and starts its sidecar; resolves once the sidecar holds its certificate and listens. */
+  async createPod(id: string): Promise<PodInfo> {
+    if (this.pods.has(id)) throw new Error(`${id} already has a pod on this node`);
+    const reg = this.opts.registry();
+    const w = reg.workload(id);
+    if (!w) throw new Error(`no workload instance ${id} in the configuration`);
+    const n = this.allocate();
+    const ip = podAddress(this.opts, n);
+    const ports = reg.workloadPorts(w);
+    let netns: string | undefined;
+    let proxy: MeshProcess | undefined;
+    try {
+      netns = await createPodNetwork(this.opts, {
+        pod: id, ip,
+        capture: { inboundPort: CAPTURE_INBOUND_PORT, outboundPort: OUTBOUND_PORT, proxyUid: PROXY_UID, proxyGid: PROXY_UID, excludeInboundPorts: [STATS_PORT, 15020, 15021], excludeOutbound: [{ address: this.gateway, port: 53 }] },
+        dns: { nameserver: this.gateway, search: [`${w.namespace}.svc.cluster.local`, "svc.cluster.local", "cluster.local"] },
+      });
+      const dir = join(this.opts.runDir, netns);
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      chmodSync(dir, 0o755);
+      writeFileSync(join(dir, "root-cert.pem"), this.opts.rootPem, { mode: 0o644 });
+      this.opts.assignAddress(id, ip);
+      proxy = new MeshProcess(`sidecar ${id}`, [
+        "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", ip, "--control", `${this.gateway}:${this.opts.controlPort}`,
+        "--root-cert", join(dir, "root-cert.pem"), "--token-file", "-", "--ports", ports.join(","), "--capture", "--access-log", "off",
+      ], { stdin: this.opts.bootstrap(id), wrap: inPodAs(netns, PROXY_UID, PROXY_UID, []) });
+      await proxy.waitFor((l) => l.type === "ready", 20_000);
+      this.pods.set(id, { id, ip, netns, proxy });
+      this.opts.log?.(`pod ${id} at ${ip} (network namespace ${netns})`);
+      return { id, ip, netns };
+    } catch (e) {
+      this.opts.assignAddress(id, undefined);
+      await proxy?.stop();
+      await deletePodNetwork(this.opts, id);
+      if (netns) rmSync(join(this.opts.runDir, netns), { recursive: true, force: true });
+      this.used.delete(n);
+      throw e;
+    }
+  }
+
+  /** The argv that runs `command` in the pod of `id` as its application (no capabilities, another user than the sidecar's). */
+  execArgv(id: string, command: string[]): string[] {
+    const p = this.pods.get(id);
+    if (!p) throw new Error(`${id} has no pod on this node`);
+    return inPodAs(p.netns, APP_UID, APP_UID, command);
+  }
+
+  /** Whether the pod's sidecar died (its reason), undefined while it runs. */
+  crashed(id: string): string | undefined {
+    return this.pods.get(id)?.proxy.crashed;
+  }
+
+  async deletePod(id: string): Promise<void> {
+    const p = this.pods.get(id);
+    if (!p) return;
+    this.pods.delete(id);
+    await p.proxy.stop();
+    this.opts.assignAddress(id, undefined);
+    await deletePodNetwork(this.opts, id);
+    rmSync(join(this.opts.runDir, p.netns), { recursive: true, force: true });
+    this.used.delete(Number(p.ip.split(".")[3]));
+    this.opts.log?.(`pod ${id} removed`);
+  }
+
+  /** Removes every pod, the DNS server and the bridge. */
+  async stop(): Promise<void> {
+    for (const id of [...this.pods.keys()]) await this.deletePod(id);
+    this.dns?.close();
+    await removeBridge(this.opts);
+    rmSync(this.opts.runDir, { recursive: true, force: true });
+  }
+
+  private allocate(): number {
+    for (let n = 2; n <= 254; n++) {
+      if (!this.used.has(n)) {
+        this.used.add(n);
+        return n;
+      }
+    }
+    throw new Error(`pod CIDR ${this.opts.podCidr} is full`);
+  }
+}

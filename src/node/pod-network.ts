@@ -1,0 +1,124 @@
+// A node's pod network on plain Linux, as a CNI bridge plugin builds it: one bridge per node with the pod CIDR's
+// first address, and per pod a network namespace, a veth pair (host end on the bridge, pod end named eth0 with
+// the pod's IP), loopback, a default route through the bridge, its DNS settings (`ip netns exec` mounts
+// /etc/netns/NAME/resolv.conf over /etc/resolv.conf), unprivileged low ports (as container runtimes set), and the
+// capture rules (capture.ts). Every step is an iproute2 or iptables command; removal undoes them all.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { captureRules, type CaptureOptions } from "./capture.js";
+
+const run = promisify(execFile);
+
+/** Runs one command; a failure says which command and what it printed. */
+export async function sh(cmd: string, args: string[], input?: string): Promise<string> {
+  try {
+    if (input === undefined) return (await run(cmd, args)).stdout;
+    return await new Promise<string>((resolve, reject) => {
+      const child = execFile(cmd, args, (e, stdout, stderr) => (e ? reject(Object.assign(e, { stderr })) : resolve(stdout)));
+      child.stdin!.end(input);
+    });
+  } catch (e) {
+    const err = e as Error & { stderr?: string };
+    throw new Error(`${cmd} ${args.join(" ")}: ${(err.stderr || err.message).trim()}`);
+  }
+}
+
+const short = (s: string, n: number) => createHash("sha256").update(s).digest("hex").slice(0, n);
+
+export interface NodeNetwork {
+  /** Names this node's bridge and namespaces, so two meshes on one machine never share them. */
+  node: string;
+  /** The pod CIDR, a /24: "10.244.N.0/24". */
+  podCidr: string;
+}
+
+export interface PodAddressing {
+  bridge: string;
+  /** The bridge's address: the pods' gateway, where the node's own services (control plane, DNS) listen for pods. */
+  gateway: string;
+  prefix: number;
+}
+
+export function addressing(net: NodeNetwork): PodAddressing {
+  const [base, prefix] = net.podCidr.split("/") as [string, string];
+  const octets = base.split(".").map(Number);
+  if (octets.length !== 4 || Number(prefix) !== 24 || octets[3] !== 0) throw new Error(`pod CIDR ${net.podCidr}: a /24 network address is required`);
+  return { bridge: `zmbr${short(net.node, 8)}`, gateway: `${octets.slice(0, 3).join(".")}.1`, prefix: 24 };
+}
+
+/** The pod's n-th address in the CIDR (n ≥ 2; .1 is the gateway). */
+export function podAddress(net: NodeNetwork, n: number): string {
+  if (!(n >= 2 && n <= 254)) throw new Error(`pod CIDR ${net.podCidr} has no address number ${n}`);
+  return `${net.podCidr.split(".").slice(0, 3).join(".")}.${n}`;
+}
+
+export const netnsName = (net: NodeNetwork, pod: string) => `zm-${short(net.node, 6)}-${short(pod, 8)}`;
+const hostVeth = (net: NodeNetwork, pod: string) => `zv${short(`${net.node}/${pod}`, 12)}`;
+
+/** Creates the node's bridge (idempotent). */
+export async function ensureBridge(net: NodeNetwork): Promise<PodAddressing> {
+  const a = addressing(net);
+  const exists = await sh("ip", ["link", "show", a.bridge]).then(() => true, () => false);
+  if (!exists) {
+    await sh("ip", ["link", "add", a.bridge, "type", "bridge"]);
+    await sh("ip", ["addr", "add", `${a.gateway}/${a.prefix}`, "dev", a.bridge]);
+  }
+  await sh("ip", ["link", "set", a.bridge, "up"]);
+  return a;
+}
+
+export async function removeBridge(net: NodeNetwork): Promise<void> {
+  await sh("ip", ["link", "del", addressing(net).bridge]).catch(() => {});
+}
+
+export interface PodNetworkSpec {
+  /** The workload instance, "ns/name". */
+  pod: string;
+  ip: string;
+  capture: CaptureOptions;
+  dns: { nameserver: string; search: string[] };
+}
+
+/** Builds the pod's namespace; on any failure, removes what was made. Returns the namespace's name. */
+export async function createPodNetwork(net: NodeNetwork, spec: PodNetworkSpec): Promise<string> {
+  const a = await ensureBridge(net);
+  const ns = netnsName(net, spec.pod);
+  const veth = hostVeth(net, spec.pod);
+  const inPod = (...args: string[]) => sh("ip", ["netns", "exec", ns, ...args]);
+  try {
+    await sh("ip", ["netns", "add", ns]);
+    await sh("ip", ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+    await sh("ip", ["link", "set", veth, "master", a.bridge, "up"]);
+    await sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    await sh("ip", ["-n", ns, "addr", "add", `${spec.ip}/${a.prefix}`, "dev", "eth0"]);
+    await sh("ip", ["-n", ns, "link", "set", "eth0", "up"]);
+    await sh("ip", ["-n", ns, "route", "add", "default", "via", a.gateway]);
+    // Applications bind their declared ports (80 too) without privileges, as in a container.
+    await inPod("sysctl", "-qw", "net.ipv4.ip_unprivileged_port_start=0");
+    const etc = join("/etc/netns", ns);
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, "resolv.conf"), `nameserver ${spec.dns.nameserver}\nsearch ${spec.dns.search.join(" ")}\noptions ndots:5\n`);
+    writeFileSync(join(etc, "hosts"), `127.0.0.1 localhost\n${spec.ip} ${spec.pod.split("/")[1]}\n`);
+    await sh("ip", ["netns", "exec", ns, "iptables-restore", "--noflush"], captureRules(spec.capture));
+    return ns;
+  } catch (e) {
+    await deletePodNetwork(net, spec.pod);
+    throw e;
+  }
+}
+
+/** Removes the pod's namespace (its veth and rules go with it) and its DNS files. Never throws. */
+export async function deletePodNetwork(net: NodeNetwork, pod: string): Promise<void> {
+  const ns = netnsName(net, pod);
+  await sh("ip", ["link", "del", hostVeth(net, pod)]).catch(() => {});
+  await sh("ip", ["netns", "del", ns]).catch(() => {});
+  rmSync(join("/etc/netns", ns), { recursive: true, force: true });
+}
+
+/** The command line that runs `argv` inside the pod as `uid`:`gid`, with no capabilities (it cannot undo the capture). */
+export function inPodAs(ns: string, uid: number, gid: number, argv: string[]): string[] {
+  return ["ip", "netns", "exec", ns, "setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", ...argv];
+}

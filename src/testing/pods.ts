@@ -1,0 +1,88 @@
+// A control plane and a node agent in this process, with real pods (network namespaces, veth, iptables capture)
+// and their sidecars as processes inside them: the harness of the pod tests. Needs root, iptables and the
+// SO_ORIGINAL_DST addon; `podsUnavailable()` says why not when they are missing.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_MESH, type MeshConfig } from "../api/mesh.js";
+import { CertificateAuthority } from "../ca/authority.js";
+import { BootstrapAuthority } from "../ca/bootstrap.js";
+import { openOrCreateAdminToken } from "../control/admin-credential.js";
+import { ControlPlane } from "../control/server.js";
+import { originalDstUnavailable } from "../net/original-dst.js";
+import { NodeAgent } from "../node/agent.js";
+import { Registry } from "../registry/registry.js";
+import { parseTexts } from "../store/apply.js";
+import { MemoryStore } from "../store/memory.js";
+
+/** Why pods cannot run here, or undefined when they can. */
+export function podsUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return "pods need root (network namespaces, veth, iptables)";
+  for (const tool of ["ip", "iptables-restore", "setpriv", "curl"]) {
+    try {
+      execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+    } catch {
+      return `pods need ${tool} (apt-get install -y iproute2 iptables util-linux curl)`;
+    }
+  }
+  return originalDstUnavailable();
+}
+
+let nextNode = 0;
+
+/** A mesh of `yaml` with a node agent whose pod CIDR is unique to this process and test. */
+export async function podFixture(yaml: string, mesh: Partial<MeshConfig> = {}) {
+  const stateDir = mkdtempSync(join(tmpdir(), "zm-pods-"));
+  const store = new MemoryStore(parseTexts([{ text: yaml, file: "mesh.yaml" }], { ...DEFAULT_MESH, ...mesh }).resources, { ...DEFAULT_MESH, ...mesh });
+  const audits: Record<string, unknown>[] = [];
+  const ca = await CertificateAuthority.open({ stateDir, workloadTtlMs: 3_600_000 });
+  const cp = new ControlPlane({
+    store, ca, bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 300_000, adminToken: openOrCreateAdminToken(join(stateDir, "admin.token")),
+    host: "0.0.0.0", port: 0, adminPort: 0, debounceMs: 10, endpointGraceMs: 15_000, audit: (line) => audits.push(line),
+  });
+  await cp.start();
+  // A /24 per fixture: the third octet from this process's id and a counter, so concurrent test files do not meet.
+  const octet = (process.pid * 7 + nextNode++) % 200 + 20;
+  const nodeName = `t${process.pid}-${octet}`;
+  const node = new NodeAgent({
+    node: nodeName, podCidr: `10.247.${octet}.0/24`,
+    registry: () => Registry.of(store.snapshot()), controlPort: Number(cp.address.split(":")[1]), rootPem: ca.rootPem,
+    bootstrap: (id) => cp.issueBootstrap(id, "test node agent"), assignAddress: (id, ip) => cp.assignPodAddress(id, ip), runDir: join("/run/zeromesh", nodeName),
+  });
+  await node.start();
+  /** Runs `command` in a pod as its application would; resolves with its exit code and output. */
+  const exec = (id: string, command: string[], timeoutMs = 10_000) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const argv = node.execArgv(id, command);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME: "/tmp" } });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => (clearTimeout(t), resolve({ code, out, err })));
+  });
+  /** A long-running application in a pod (a server), stopped by stop(). */
+  const serve = (id: string, command: string[]) => {
+    const argv = node.execArgv(id, command);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp" } });
+    const log: string[] = [];
+    child.stdout.setEncoding("utf8").on("data", (d: string) => log.push(d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => log.push(d));
+    apps.push(child);
+    return { log, child };
+  };
+  const apps: ReturnType<typeof spawn>[] = [];
+  const stop = async () => {
+    for (const a of apps) a.kill("SIGKILL");
+    await node.stop();
+    await cp.stop();
+  };
+  /** Applies more configuration and waits until every proxy enforces it. */
+  const apply = async (more: string) => {
+    const e = store.commit({ upsert: parseTexts([{ text: more, file: "step.yaml" }], store.snapshot().mesh).resources, cause: "test step" });
+    const r = await cp.waitEnforced(e.version, 10_000);
+    if (r.pending.length) throw new Error(`not enforced by ${r.pending.join(", ")}`);
+  };
+  return { store, cp, node, exec, serve, apply, stop, audits };
+}
