@@ -17,6 +17,8 @@ export const Codes = {
   ADMIN_AUTH: "ZM_ADMIN_UNAUTHENTICATED",
   TOO_LARGE: "ZM_REQUEST_TOO_LARGE",
   BAD_MESSAGE: "ZM_BAD_MESSAGE",
+  NO_PODS: "ZM_PODS_UNAVAILABLE",
+  POD: "ZM_POD_FAILED",
 } as const;
 export type Code = (typeof Codes)[keyof typeof Codes];
 

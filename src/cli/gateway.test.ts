@@ -37,7 +37,7 @@ test("gateway: run by hand; a rotated Secret is served to new connections withou
   const [v1, v2] = [await issueLeaf(root, { commonName: "shop.example.com", dnsNames: ["shop.example.com"], validity }), await issueLeaf(root, { commonName: "shop.example.com", dnsNames: ["shop.example.com"], validity })];
   const secret = (c: typeof v1) => `apiVersion: v1\nkind: Secret\nmetadata: {name: shop-credential, namespace: edge}\ntype: kubernetes.io/tls\ndata: {tls.crt: ${b64(c.certPem)}, tls.key: ${b64(c.keyPem)}}`;
   const port = 21_000 + Math.floor(Math.random() * 20_000);
-  const cp = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--port", "0", "--admin-port", "0"]);
+  const cp = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--port", "0", "--admin-port", "0", "--loopback"]);
   const procs: MeshProcess[] = [];
   try {
     const ready = await cp.waitFor((l) => l.ready === true);

@@ -84,7 +84,7 @@ test("gRPC through an ingress gateway (h2c and TLS with ALPN h2) to a sidecar: s
   const root = await createRoot("greeter", validity);
   const leaf = await issueLeaf(root, { commonName: "greeter.example.com", dnsNames: ["greeter.example.com"], validity });
   const port = 21_000 + Math.floor(Math.random() * 20_000);
-  const cp = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--port", "0", "--admin-port", "0"]);
+  const cp = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--port", "0", "--admin-port", "0", "--loopback"]);
   const procs: MeshProcess[] = [];
   const clients: grpc.Client[] = [];
   try {

@@ -12,7 +12,8 @@ commands:
   test [--static] FILE|DIR...    run scenario files: a real mesh per file (or the engine alone with --static)
   up [--config DIR]              run the control plane (CA, config store, proxy streams, admin API)
   proxy --workload NS/NAME ...   run one sidecar (started for you by the scenario runner)
-  run --namespace NS --name NAME --port P -- COMMAND   start an application with its sidecar (joins as a WorkloadEntry)
+  run --namespace NS --name NAME --port P -- COMMAND   start an application with its sidecar (in a pod where the control plane runs pods; joins as a WorkloadEntry)
+  exec NS/WORKLOAD -- COMMAND    run a command inside a workload's pod (as kubectl exec)
   gateway --namespace NS --name NAME --labels k=v --port P   run a gateway by hand (selected by Gateway resources)
   apply|delete -f PATH...        change a running control plane's configuration (all or nothing)
   get KIND [-n NS] [-o yaml]     list its resources
@@ -37,6 +38,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "proxy": return await (await import("./proxy.js")).proxyCommand(rest, io);
       case "app": return await (await import("./app.js")).appCommand(rest, io);
       case "run": return await (await import("./run.js")).runCommand(rest, io);
+      case "exec": return await (await import("./exec.js")).execCommand(rest, io);
       case "gateway": return await (await import("./gateway.js")).gatewayCommand(rest, io);
       case "proxy-status": return await (await import("./admin.js")).proxyStatusCommand(rest, io);
       case "proxy-config": return await (await import("./admin.js")).proxyConfigCommand(rest, io);

@@ -26,7 +26,7 @@ function runToEnd(args: string[], env: Record<string, string>): Promise<{ code: 
 
 test("run: an application with its sidecar joins the mesh; calls go through mTLS and policy", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "zm-run-"));
-  const cp = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--port", "0", "--admin-port", "0"]);
+  const cp = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--port", "0", "--admin-port", "0", "--loopback"]);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   let server: MeshProcess | undefined;
   try {

@@ -1,23 +1,27 @@
 // `zeromesh run`: an application with its sidecar on this machine. The
-// workload joins the mesh as a WorkloadEntry; the application's outbound
-// traffic goes through the sidecar (HTTP_PROXY/HTTPS_PROXY) and its ports are
-// reached only through the sidecar, on the workload's own loopback address.
+// workload joins the mesh as a WorkloadEntry. Where the control plane runs
+// pods, the application runs unmodified in one (its own network namespace,
+// traffic captured, as nobody without capabilities). Otherwise (--loopback, or
+// no pods here: said loudly) its outbound traffic goes through the sidecar only
+// because it honours HTTP_PROXY, and nothing isolates it.
 import { spawn } from "node:child_process";
 import { stringify } from "yaml";
 import { loadSettings } from "../config/settings.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { loopbackAddressFor } from "../registry/registry.js";
 import { adminCall, adminClient } from "./admin.js";
+import { APP_UID } from "../node/agent.js";
+import { inPodAs } from "../node/pod-network.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh run --namespace NS --name NAME [--service-account SA] [--labels k=v,...] --port P... [--admin HOST:PORT] [--access-log stdout|off] -- COMMAND [ARGS...]";
+const USAGE = "zeromesh run --namespace NS --name NAME [--service-account SA] [--labels k=v,...] --port P... [--admin HOST:PORT] [--access-log stdout|off] [--loopback] -- COMMAND [ARGS...]";
 
 export async function runCommand(argv: string[], io: Io): Promise<number> {
   const dash = argv.indexOf("--");
   const { values } = parse(dash >= 0 ? argv.slice(0, dash) : argv, {
     namespace: { type: "string" }, name: { type: "string" }, "service-account": { type: "string" }, labels: { type: "string" },
-    port: { type: "string", multiple: true }, admin: { type: "string" }, "access-log": { type: "string" },
+    port: { type: "string", multiple: true }, admin: { type: "string" }, "access-log": { type: "string" }, loopback: { type: "boolean" },
   }, USAGE);
   const command = dash >= 0 ? argv.slice(dash + 1) : [];
   if (!values.namespace || !values.name || !command.length) return io.usage(USAGE);
@@ -35,6 +39,18 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     spec: { address, labels: { app: values.name, ...labels }, serviceAccount: sa, ports: Object.fromEntries(ports.map((p) => [`port-${p}`, p])) },
   };
   await adminCall(admin, "POST", "/v1/apply", { files: [{ file: `zeromesh run ${id}`, text: stringify(entry) }], cause: `zeromesh run ${id}` });
+  const removeEntry = () => adminCall(admin, "POST", "/v1/apply", { files: [], remove: [{ kind: "WorkloadEntry", namespace: values.namespace!, name: values.name! }], cause: `zeromesh run ${id} exited` }).catch(() => {});
+  if (!values.loopback) {
+    const pod = await adminCall<{ ip: string; netns: string }>(admin, "POST", "/v1/pods", { workload: id }).catch((e: Error) => e);
+    if (!(pod instanceof Error)) {
+      io.err(`zeromesh: ${id} in a pod at ${pod.ip} (network namespace ${pod.netns}); its traffic is captured by its sidecar; application ports ${ports.join(", ") || "none"}`);
+      const code = await runInPod(pod.netns, command, { ZEROMESH_WORKLOAD: id, ZEROMESH_ADDRESS: pod.ip }, io);
+      await adminCall(admin, "POST", "/v1/pods/delete", { workload: id }).catch(() => {});
+      await removeEntry();
+      return code;
+    }
+    io.err(`zeromesh: WARNING: no pod for ${id} (${pod.message}); running it in LOOPBACK mode: it is NOT isolated, and only a client that honours HTTP_PROXY goes through its sidecar`);
+  }
   const boot = await adminCall<{ token: string; spiffe: string; control: string; rootPem: string }>(admin, "POST", "/v1/bootstrap", { workload: id });
   const agent = new ProxyAgent({
     control: boot.control, rootPem: boot.rootPem, token: boot.token, spiffe: boot.spiffe, rotateAt: settings.rotateAt,
@@ -61,6 +77,29 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     });
   });
   await agent.stop();
-  await adminCall(admin, "POST", "/v1/apply", { files: [], remove: [{ kind: "WorkloadEntry", namespace: values.namespace, name: values.name }], cause: `zeromesh run ${id} exited` }).catch(() => {});
+  await removeEntry();
   return code;
+}
+
+const POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Runs `command` in the pod as its application (nobody, no capabilities), with this terminal; its exit code. */
+export function runInPod(netns: string, command: string[], env: Record<string, string>, io: Io): Promise<number> {
+  const argv = inPodAs(netns, APP_UID, APP_UID, command);
+  // A container's environment, not the caller's: its PATH may lead into directories only the caller can read.
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", env: { PATH: POD_PATH, HOME: "/tmp", TERM: process.env.TERM ?? "dumb", ...env } });
+  return new Promise<number>((resolve) => {
+    const stop = () => child.kill("SIGTERM");
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    child.on("exit", (c, sig) => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve(c ?? (sig ? 128 : 1));
+    });
+    child.on("error", (e) => {
+      io.err(`zeromesh: cannot start ${command[0]} in the pod: ${e.message}`);
+      resolve(127);
+    });
+  });
 }

@@ -10,11 +10,16 @@ import { GatewayLauncher } from "../control/gateways.js";
 import { ControlPlane } from "../control/server.js";
 import { FileSource } from "../store/files.js";
 import { MemoryStore } from "../store/memory.js";
+import { NodeAgent } from "../node/agent.js";
+import { freePodCidr } from "../node/pod-network.js";
+import { podsUnavailable } from "../node/available.js";
+import { Registry } from "../registry/registry.js";
+import { createHash } from "node:crypto";
 import { parse } from "./args.js";
 import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--json]";
+const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--json]";
 
 /** Runs the control plane until interrupted. */
 export async function upCommand(argv: string[], io: Io): Promise<number> {
@@ -23,7 +28,10 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     names: { type: "string" }, json: { type: "boolean" }, "outside-roots": { type: "string" },
     // The scenario runner starts every workload itself, gateways included.
     "no-gateways": { type: "boolean" },
+    // Pods (network namespaces, capture) when this process may make them, unless --loopback; --pods insists.
+    loopback: { type: "boolean" }, pods: { type: "boolean" }, "pod-cidr": { type: "string" },
   }, USAGE);
+  if (values.loopback && values.pods) return io.usage(USAGE);
   const settings = loadSettings(process.env, { stateDir: values["state-dir"] });
   // The state directory holds the CA key, the bootstrap secret and the admin credential: its owner's alone.
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
@@ -35,7 +43,20 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   for (const i of files.load()) io.err(formatIssue(i));
   files.watch();
   const ca = await CertificateAuthority.open({ stateDir: settings.stateDir, pluginDir: settings.caDir || undefined, workloadTtlMs: settings.workloadCertTtl });
-  const cp = new ControlPlane({
+  const unavailable = values.loopback ? "--loopback" : podsUnavailable();
+  if (unavailable && values.pods) {
+    io.err(`zeromesh: pods are unavailable here: ${unavailable}`);
+    return 1;
+  }
+  // The node agent for this machine's pods (single node: in this process); it needs the control plane and vice versa.
+  let cp: ControlPlane | undefined = undefined;
+  const node = unavailable ? undefined : new NodeAgent({
+    node: createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12), podCidr: values["pod-cidr"] ?? (await freePodCidr()),
+    registry: () => Registry.of(store.snapshot()), controlPort: () => Number(cp!.address.split(":")[1]), rootPem: ca.rootPem,
+    bootstrap: (id) => cp!.issueBootstrap(id, "node agent"), assignAddress: (id, ip) => cp!.assignPodAddress(id, ip),
+    runDir: join("/run/zeromesh", createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12)), log: (l) => io.err(`zeromesh: ${l}`),
+  });
+  cp = new ControlPlane({
     store, ca, bootstrap: BootstrapAuthority.openOrCreate(settings.stateDir), bootstrapTtlMs: settings.bootstrapTtl,
     adminToken: openOrCreateAdminToken(adminTokenPath(settings)),
     port: values.port !== undefined ? Number(values.port) : 15012, adminPort: values["admin-port"] !== undefined ? Number(values["admin-port"]) : 15014,
@@ -43,13 +64,18 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     outsideRoots: values["outside-roots"] ? readFileSync(values["outside-roots"], "utf8") : undefined,
     audit: (line) => io.err(JSON.stringify({ audit: line })),
     endpointsFile: join(settings.stateDir, "endpoints.json"), lineageFile: join(settings.stateDir, "lineage.json"), endpointGraceMs: settings.endpointGrace,
+    // Pods reach the proxies' endpoint on their bridge's address; the admin API stays on loopback.
+    host: node ? "0.0.0.0" : undefined, pods: node,
   });
   await cp.start();
+  await node?.start();
   const gateways = values["no-gateways"] ? undefined : new GatewayLauncher(store, cp, ca.rootPem, settings.stateDir, (l) => io.err(l), proxyNodeArgs(settings));
   gateways?.start();
-  if (values.json) io.out(JSON.stringify({ ready: true, control: cp.address, admin: cp.adminAddress, adminTokenFile: adminTokenPath(settings), rootPem: ca.rootPem }));
+  const mode = node ? `pods on ${node.podCidr} (bridge ${node.gateway}; zeromesh run and exec)` : `LOOPBACK: workloads are NOT isolated from each other or from this machine (${unavailable})`;
+  if (values.json) io.out(JSON.stringify({ ready: true, control: cp.address, admin: cp.adminAddress, adminTokenFile: adminTokenPath(settings), rootPem: ca.rootPem, pods: node ? { cidr: node.podCidr, gateway: node.gateway } : null }));
   else {
     io.out(`zeromesh control plane (${ca.source})`);
+    io.out(`  workloads           ${mode}`);
     io.out(`  proxies connect to  ${cp.address} (mTLS, HTTP/2)`);
     io.out(`  admin API           http://${cp.adminAddress}  (zeromesh proxy-status, apply, get)`);
     io.out(`  admin credential    ${adminTokenPath(settings)} (mode 0600: the CLI reads it)`);
@@ -58,6 +84,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   await untilStopped();
   files.close();
   gateways?.stop();
+  await node?.stop();
   await cp.stop();
   return 0;
 }

@@ -54,7 +54,7 @@ test("up: gateways declared in the configuration are started, started again when
   const dir = mkdtempSync(join(tmpdir(), "zm-upgw-"));
   mkdirSync(join(dir, "config"));
   writeFileSync(join(dir, "config", "edge.yaml"), CONFIG);
-  const up = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--config", join(dir, "config"), "--port", "0", "--admin-port", "0"]);
+  const up = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--config", join(dir, "config"), "--port", "0", "--admin-port", "0", "--loopback"]);
   try {
     await up.waitFor((l) => l.ready === true);
     const route = { direct: { host: loopbackAddressFor("edge/public"), port: 18080 } };

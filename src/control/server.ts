@@ -59,8 +59,17 @@ export interface ControlPlaneOptions {
   endpointsFile?: string;
   /** How long a proxy's endpoints are still served after its stream drops (or the control plane restarts) while it reconnects (ZEROMESH_ENDPOINT_GRACE). */
   endpointGraceMs: number;
+  /** This machine's node agent, when it runs pods (node/agent.ts): the admin API creates, lists and removes them. */
+  pods?: PodRuntime;
   /** Limits on connections without a mesh certificate (LIMITS' by default; tests shorten the lifetime). */
   admission?: Partial<AdmissionLimits>;
+}
+
+/** What the admin API needs of a node agent. */
+export interface PodRuntime {
+  createPod(workload: string): Promise<{ id: string; ip: string; netns: string }>;
+  deletePod(workload: string): Promise<void>;
+  list(): { id: string; ip: string; netns: string }[];
 }
 
 /** Blocked-egress reports closer together than this are ignored (proxies send one a second). */
@@ -515,7 +524,24 @@ export class ControlPlane {
     const store = this.opts.store;
     switch (route) {
       case "GET /v1/proxy-status":
-        return this.respond(res, 200, [...this.proxies.values()].map((p) => ({ proxy: p.id, connected: p.connected, status: syncStatus(p), sent: p.sentVersion ?? null, acked: p.ackedVersion ?? null, nack: p.nack ?? null })));
+        return this.respond(res, 200, [...this.proxies.values()].map((p) => ({ proxy: p.id, connected: p.connected, status: syncStatus(p), sent: p.sentVersion ?? null, acked: p.ackedVersion ?? null, nack: p.nack ?? null, pod: this.podAddresses.get(p.id) ?? null })));
+      case "GET /v1/pods":
+        return this.respond(res, 200, this.opts.pods?.list() ?? []);
+      case "POST /v1/pods": case "POST /v1/pods/delete": {
+        if (!this.opts.pods) throw new ZmError(Codes.NO_PODS, "this control plane runs no pods (zeromesh up --loopback, or pods are unavailable on this machine: see its start-up message)");
+        const body = parseJsonObject<{ workload: string }>(text);
+        if (typeof body.workload !== "string" || !/^[a-z0-9-.]+\/[a-z0-9-.]+$/.test(body.workload)) throw new ZmError(Codes.BAD_MESSAGE, "a pod request is {workload: \"NS/NAME\"}");
+        if (route === "POST /v1/pods/delete") {
+          await this.opts.pods.deletePod(body.workload);
+          this.opts.audit?.({ time: new Date().toISOString(), event: "pod-deleted", workload: body.workload });
+          return this.respond(res, 200, { deleted: body.workload });
+        }
+        const pod = await this.opts.pods.createPod(body.workload).catch((e: Error) => {
+          throw new ZmError(Codes.POD, `pod for ${body.workload}: ${e.message}`);
+        });
+        this.opts.audit?.({ time: new Date().toISOString(), event: "pod-created", workload: pod.id, ip: pod.ip, netns: pod.netns });
+        return this.respond(res, 200, pod);
+      }
       case "GET /v1/alerts":
         return this.respond(res, 200, this.alerts.list());
       case "GET /v1/proxy-config": {

@@ -27,7 +27,7 @@ export interface NodeAgentOptions extends NodeNetwork {
   /** The configuration now (for each workload's identity and ports, and DNS answers). */
   registry: () => Registry;
   /** The control plane's proxies' endpoint port (it listens on the pods' gateway address too), and its root. */
-  controlPort: number;
+  controlPort: () => number;
   rootPem: string;
   /** A one-time bootstrap credential for a workload instance. */
   bootstrap: (workload: string) => string;
@@ -46,6 +46,10 @@ export class NodeAgent {
 
   constructor(private readonly opts: NodeAgentOptions) {
     this.gateway = addressing(opts).gateway;
+  }
+
+  get podCidr(): string {
+    return this.opts.podCidr;
   }
 
   /** The node's bridge, and DNS for its pods on the bridge's address. */
@@ -92,7 +96,7 @@ export class NodeAgent {
       writeFileSync(join(dir, "root-cert.pem"), this.opts.rootPem, { mode: 0o644 });
       this.opts.assignAddress(id, ip);
       proxy = new MeshProcess(`sidecar ${id}`, [
-        "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", ip, "--control", `${this.gateway}:${this.opts.controlPort}`,
+        "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", ip, "--control", `${this.gateway}:${this.opts.controlPort()}`,
         "--root-cert", join(dir, "root-cert.pem"), "--token-file", "-", "--ports", ports.join(","), "--capture", "--access-log", "off",
       ], { stdin: this.opts.bootstrap(id), wrap: inPodAs(netns, PROXY_UID, PROXY_UID, []) });
       await proxy.waitFor((l) => l.type === "ready", 20_000);

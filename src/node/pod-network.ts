@@ -58,6 +58,13 @@ export function podAddress(net: NodeNetwork, n: number): string {
 export const netnsName = (net: NodeNetwork, pod: string) => `zm-${short(net.node, 6)}-${short(pod, 8)}`;
 const hostVeth = (net: NodeNetwork, pod: string) => `zv${short(`${net.node}/${pod}`, 12)}`;
 
+/** The first 10.244.N.0/24 that no address or route on this machine is in yet (so two meshes on one machine never share one). */
+export async function freePodCidr(): Promise<string> {
+  const used = (await sh("ip", ["-4", "-o", "addr", "show"])) + (await sh("ip", ["-4", "route", "show"]));
+  for (let n = 0; n < 256; n++) if (!used.includes(`10.244.${n}.`)) return `10.244.${n}.0/24`;
+  throw new Error("no free pod CIDR in 10.244.0.0/16 on this machine");
+}
+
 /** Creates the node's bridge (idempotent). */
 export async function ensureBridge(net: NodeNetwork): Promise<PodAddressing> {
   const a = addressing(net);

@@ -10,23 +10,22 @@ import { CertificateAuthority } from "../ca/authority.js";
 import { BootstrapAuthority } from "../ca/bootstrap.js";
 import { openOrCreateAdminToken } from "../control/admin-credential.js";
 import { ControlPlane } from "../control/server.js";
-import { originalDstUnavailable } from "../net/original-dst.js";
+import { podsUnavailable as nodePodsUnavailable } from "../node/available.js";
 import { NodeAgent } from "../node/agent.js";
 import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import { MemoryStore } from "../store/memory.js";
 
-/** Why pods cannot run here, or undefined when they can. */
+/** Why pod tests cannot run here (what pods need, and curl for the tests' clients), or undefined when they can. */
 export function podsUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return "pods need root (network namespaces, veth, iptables)";
-  for (const tool of ["ip", "iptables-restore", "setpriv", "curl"]) {
-    try {
-      execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    } catch {
-      return `pods need ${tool} (apt-get install -y iproute2 iptables util-linux curl)`;
-    }
+  const why = nodePodsUnavailable();
+  if (why) return why;
+  try {
+    execFileSync("sh", ["-c", "command -v curl && command -v python3"], { stdio: "ignore" });
+  } catch {
+    return "the pod tests run curl and python3 in pods (apt-get install -y curl python3)";
   }
-  return originalDstUnavailable();
+  return undefined;
 }
 
 let nextNode = 0;
@@ -47,7 +46,7 @@ export async function podFixture(yaml: string, mesh: Partial<MeshConfig> = {}) {
   const nodeName = `t${process.pid}-${octet}`;
   const node = new NodeAgent({
     node: nodeName, podCidr: `10.247.${octet}.0/24`,
-    registry: () => Registry.of(store.snapshot()), controlPort: Number(cp.address.split(":")[1]), rootPem: ca.rootPem,
+    registry: () => Registry.of(store.snapshot()), controlPort: () => Number(cp.address.split(":")[1]), rootPem: ca.rootPem,
     bootstrap: (id) => cp.issueBootstrap(id, "test node agent"), assignAddress: (id, ip) => cp.assignPodAddress(id, ip), runDir: join("/run/zeromesh", nodeName),
   });
   await node.start();
