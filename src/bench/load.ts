@@ -15,6 +15,8 @@ export interface Target {
   hostHeader: string;
   /** HTTPS to the target (SNI = hostHeader). */
   https?: boolean;
+  /** A command that runs wrk where the client is (a pod's network namespace: `ip netns exec NS`). */
+  wrap?: string[];
 }
 
 /** Requests per second from wrk at fixed concurrency. */
@@ -24,7 +26,8 @@ export function wrkThroughput(t: Target, opts: { connections: number; seconds: n
   const pin = t.https ? `wrk.resolve = function(host, service) wrk.addrs = wrk.lookup("${t.host}", service) end\n` : "";
   writeFileSync(script, `${pin}wrk.path = "${t.path}"\nwrk.headers["Host"] = "${t.hostHeader}"\n`);
   const url = t.https ? `https://${t.hostHeader}:${t.port}` : `http://${t.host}:${t.port}`;
-  const r = spawnSync("wrk", ["-t1", `-c${opts.connections}`, `-d${opts.seconds}s`, "-s", script, url], { encoding: "utf8" });
+  const argv = [...(t.wrap ?? []), "wrk", "-t1", `-c${opts.connections}`, `-d${opts.seconds}s`, "-s", script, url];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
   const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(r.stdout);

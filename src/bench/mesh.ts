@@ -12,6 +12,8 @@ import { startNodeFloorPair } from "./node-floor.js";
 import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { createRoot, issueLeaf } from "../ca/x509.js";
 import { ensureTools } from "./tools.js";
+import { podsUnavailable } from "../node/available.js";
+import { startPodPair } from "./pods.js";
 
 const GATEWAY = (certPem: string, keyPem: string) => `
 ---
@@ -140,12 +142,19 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     stops.unshift(() => nginx.stop());
     const floor = await startNodeFloorPair(dir, backendAddr, proxyNodeArgs(loadSettings()));
     stops.unshift(() => floor.stop());
+    // Pods, where this machine may make them: the same pair with traffic captured by iptables instead of HTTP_PROXY.
+    const podsWhy = podsUnavailable();
+    const pods = podsWhy ? undefined : await startPodPair(dir, CONFIG);
+    if (pods) stops.unshift(() => pods.stop());
+    else log(`(pod-mode row left out: ${podsWhy})`);
+    if (pods) log(`pods: two pods from nothing to the first allowed request in ${pods.startMs} ms (network namespaces, capture, sidecars' certificates and configuration, the server started)`);
     const proxy = mesh.outboundOf("bench/client")!.split(":");
     const targets: Record<string, Target> = {
       direct: { host: bh!, port: Number(bp), path: "/", hostHeader: "server.bench:8080" },
       nginx: { host: nginx.front.host, port: nginx.front.port, path: "/", hostHeader: "server.bench:8080" },
       "node floor": { host: floor.front.host, port: floor.front.port, path: "/", hostHeader: "server.bench:8080" },
       zeromesh: { host: proxy[0]!, port: Number(proxy[1]), path: "http://server.bench:8080/", hostHeader: "server.bench:8080" },
+      ...(pods ? { "zeromesh pods": pods.target } : {}),
     };
     // Warm up every path (JIT, TLS sessions, pools).
     for (const t of Object.values(targets)) wrkThroughput(t, { connections: 4, seconds: 1, dir });
@@ -157,22 +166,25 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
       ...nginx.pids.map((pid, i) => ({ path: "nginx", name: `nginx ${i ? "server" : "client"} side`, pid })),
       ...floor.pids.map((pid, i) => ({ path: "node floor", name: `node floor ${i ? "server" : "client"} side`, pid })),
       ...sidecars.map(([owner, pid]) => ({ path: "zeromesh", name: `sidecar ${owner}`, pid })),
+      ...(pods?.pids ?? []).map((pid, i) => ({ path: "zeromesh pods", name: `pod sidecar bench/${i ? "server" : "client"}`, pid })),
     ];
     const pids = procs.map((p) => p.pid);
     const before = pids.map(usage);
     const tp: Record<string, { rps: number; requests: number; stealPct: number }> = {};
     for (const [name, t] of Object.entries(targets)) tp[name] = await withSteal(() => wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir }));
     const after = pids.map(usage);
-    log("| path | requests/s | vs nginx pair | CPU stolen by other guests |");
-    log("|---|---:|---:|---:|");
-    const LABEL: Record<string, string> = { direct: "direct (no proxies)", nginx: "nginx mTLS pair", "node floor": "node floor pair (mTLS, no policy)", zeromesh: "zeromesh sidecars (mTLS)" };
-    for (const [name, r] of Object.entries(tp)) log(`| ${LABEL[name]} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× | ${r.stealPct.toFixed(0)}% |`);
+    log("|---|---:|---:|---:|---:|");
+    const LABEL: Record<string, string> = { direct: "direct (no proxies)", nginx: "nginx mTLS pair", "node floor": "node floor pair (mTLS, no policy)", zeromesh: "zeromesh sidecars (mTLS, loopback: HTTP_PROXY)", "zeromesh pods": "zeromesh sidecars in pods (mTLS, iptables capture)" };
+    log("| path | requests/s | vs nginx pair | vs node floor | CPU stolen by other guests |");
+    for (const [name, r] of Object.entries(tp)) log(`| ${LABEL[name]} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× | ${(r.rps / tp["node floor"]!.rps).toFixed(2)}× | ${r.stealPct.toFixed(0)}% |`);
 
     log(`\nadded latency at a fixed ${opts.rate} requests/s (open loop, ${opts.seconds} s), in ms over the direct path`);
     // The generator itself warms up first (a discarded pass on each path).
-    for (const t of Object.values(targets)) await fixedRateLatency(t, opts.rate, 1);
+    // (The latency generator runs in this process, outside any pod: the pod row has throughput and resources only.)
+    const inProcess = Object.entries(targets).filter(([, t]) => !t.wrap);
+    for (const [, t] of inProcess) await fixedRateLatency(t, opts.rate, 1);
     const lat: Record<string, Percentiles & { stealPct: number }> = {};
-    for (const [name, t] of Object.entries(targets)) lat[name] = await withSteal(() => fixedRateLatency(t, opts.rate, opts.seconds));
+    for (const [name, t] of inProcess) lat[name] = await withSteal(() => fixedRateLatency(t, opts.rate, opts.seconds));
     const d = lat.direct!;
     log("| path | p50 | p90 | p99 | errors | CPU stolen |");
     log("|---|---:|---:|---:|---:|---:|");

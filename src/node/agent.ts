@@ -8,7 +8,7 @@ import type { Registry } from "../registry/registry.js";
 import { MeshProcess } from "../scenario/processes.js";
 import { CAPTURE_INBOUND_PORT } from "./capture.js";
 import { PodDns } from "./dns-server.js";
-import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, type NodeNetwork } from "./pod-network.js";
+import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, removeStalePods, type NodeNetwork } from "./pod-network.js";
 
 /** The sidecar's user and group in every pod (Istio's 1337), and the application's (nobody). */
 export const PROXY_UID = 1337;
@@ -54,6 +54,8 @@ export class NodeAgent {
 
   /** The node's bridge, and DNS for its pods on the bridge's address. */
   async start(): Promise<void> {
+    const stale = await removeStalePods(this.opts);
+    if (stale.length) this.opts.log?.(`removed ${stale.length} pod(s) a previous run of this node left: ${stale.join(", ")}`);
     await ensureBridge(this.opts);
     mkdirSync(this.opts.runDir, { recursive: true, mode: 0o755 });
     chmodSync(this.opts.runDir, 0o755);
@@ -106,8 +108,11 @@ export class NodeAgent {
     } catch (e) {
       this.opts.assignAddress(id, undefined);
       await proxy?.stop();
-      await deletePodNetwork(this.opts, id);
-      if (netns) rmSync(join(this.opts.runDir, netns), { recursive: true, force: true });
+      // Only what this call made: a failed createPodNetwork has removed its own half already.
+      if (netns) {
+        await deletePodNetwork(this.opts, id);
+        rmSync(join(this.opts.runDir, netns), { recursive: true, force: true });
+      }
       this.used.delete(n);
       throw e;
     }

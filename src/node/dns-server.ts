@@ -20,21 +20,27 @@ export function systemResolvers(file = "/etc/resolv.conf"): string[] {
 }
 
 const TTL = 30;
+/** Response codes, carried in the header's low four bits (dns-packet reads them into `rcode` but encodes only `flags`). */
+const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3 } as const;
+type Rcode = keyof typeof RCODE;
+
+/** The response code of a decoded message. */
+export const rcodeOf = (p: packet.Packet): string => (p as packet.Packet & { rcode?: string }).rcode ?? "NOERROR";
 const FORWARD_TIMEOUT_MS = 2000;
 
 /** The answer to one query, or undefined to forward it. Pure. */
 export function answer(query: packet.Packet, resolve: MeshResolver): packet.Packet | undefined {
   const q = query.questions?.[0];
-  if (!q) return { type: "response", id: query.id, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: [], answers: [], rcode: "FORMERR" } as packet.Packet;
+  if (!q) return { type: "response", id: query.id, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | RCODE.FORMERR, questions: [], answers: [] };
   const name = q.name.toLowerCase().replace(/\.$/, "");
   const addresses = resolve(name);
   const inCluster = name === CLUSTER_DOMAIN || name.endsWith(`.${CLUSTER_DOMAIN}`);
   if (addresses === undefined && !inCluster) return undefined;
   const found = addresses ?? [];
-  const response = (rcode: string, answers: packet.Answer[]): packet.Packet => ({
-    type: "response", id: query.id, flags: packet.AUTHORITATIVE_ANSWER | packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE,
-    questions: [q], answers, rcode,
-  } as packet.Packet);
+  const response = (rcode: Rcode, answers: packet.Answer[]): packet.Packet => ({
+    type: "response", id: query.id, flags: packet.AUTHORITATIVE_ANSWER | packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | RCODE[rcode],
+    questions: [q], answers,
+  });
   if (!found.length) return response("NXDOMAIN", []);
   // A known name has IPv4 addresses only: AAAA (and anything else) is an empty answer, not an error.
   if (q.type !== "A") return response("NOERROR", []);
@@ -66,15 +72,17 @@ export class PodDns {
     }
     const mine = answer(query, this.resolve);
     if (mine) return packet.encode(mine);
-    return (await this.forward(msg)) ?? packet.encode({ type: "response", id: query.id, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: query.questions, answers: [], rcode: "SERVFAIL" } as packet.Packet);
+    return (await this.forward(msg)) ?? packet.encode({ type: "response", id: query.id, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | RCODE.SERVFAIL, questions: query.questions, answers: [] });
   }
 
-  /** The first upstream's answer, as it came. */
+  /** The first upstream's answer, as it came ("ADDR", or "IPv4:PORT"). */
   private forward(msg: Buffer): Promise<Buffer | undefined> {
     const upstream = this.upstreams[0];
     if (!upstream) return Promise.resolve(undefined);
+    const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(upstream);
+    const [address, port] = m ? [m[1]!, Number(m[2])] : [upstream, 53];
     return new Promise((resolve) => {
-      const s = createSocket(upstream.includes(":") ? "udp6" : "udp4");
+      const s = createSocket(address.includes(":") ? "udp6" : "udp4");
       const done = (v: Buffer | undefined) => {
         clearTimeout(timer);
         s.close();
@@ -83,7 +91,7 @@ export class PodDns {
       const timer = setTimeout(() => done(undefined), FORWARD_TIMEOUT_MS);
       s.on("message", (reply) => done(reply));
       s.on("error", () => done(undefined));
-      s.send(msg, 53, upstream);
+      s.send(msg, port, address);
     });
   }
 

@@ -55,7 +55,19 @@ export function podAddress(net: NodeNetwork, n: number): string {
   return `${net.podCidr.split(".").slice(0, 3).join(".")}.${n}`;
 }
 
-export const netnsName = (net: NodeNetwork, pod: string) => `zm-${short(net.node, 6)}-${short(pod, 8)}`;
+const netnsPrefix = (net: NodeNetwork) => `zm-${short(net.node, 6)}-`;
+export const netnsName = (net: NodeNetwork, pod: string) => `${netnsPrefix(net)}${short(pod, 8)}`;
+
+/** Removes the pods a previous run of this node left (it crashed, or was killed): their namespaces take their veths along. */
+export async function removeStalePods(net: NodeNetwork): Promise<string[]> {
+  const prefix = netnsPrefix(net);
+  const stale = (await sh("ip", ["netns", "list"])).split("\n").map((l) => l.split(" ")[0]!).filter((n) => n.startsWith(prefix));
+  for (const ns of stale) {
+    await sh("ip", ["netns", "del", ns]).catch(() => {});
+    rmSync(join("/etc/netns", ns), { recursive: true, force: true });
+  }
+  return stale;
+}
 const hostVeth = (net: NodeNetwork, pod: string) => `zv${short(`${net.node}/${pod}`, 12)}`;
 
 /** The first 10.244.N.0/24 that no address or route on this machine is in yet (so two meshes on one machine never share one). */
@@ -95,8 +107,9 @@ export async function createPodNetwork(net: NodeNetwork, spec: PodNetworkSpec): 
   const ns = netnsName(net, spec.pod);
   const veth = hostVeth(net, spec.pod);
   const inPod = (...args: string[]) => sh("ip", ["netns", "exec", ns, ...args]);
+  // A namespace of that name already there is another pod's (or a leftover removeStalePods handles): never ours to remove.
+  await sh("ip", ["netns", "add", ns]);
   try {
-    await sh("ip", ["netns", "add", ns]);
     await sh("ip", ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns]);
     await sh("ip", ["link", "set", veth, "master", a.bridge, "up"]);
     await sh("ip", ["-n", ns, "link", "set", "lo", "up"]);

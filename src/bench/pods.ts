@@ -1,0 +1,51 @@
+// The pod-mode pair for `npm run bench`: the same two sidecars as the loopback row, but each in a pod whose
+// traffic iptables captures (no HTTP_PROXY), the stand-in server in the server's pod, and wrk in the client's pod
+// calling the Service by name. Needs what pods need (node/available.ts); the row is left out, with the reason, otherwise.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AdminClient } from "../control/admin-client.js";
+import { readAdminToken } from "../control/admin-credential.js";
+import { APP_UID } from "../node/agent.js";
+import { inPodAs } from "../node/pod-network.js";
+import { MeshProcess } from "../scenario/processes.js";
+import type { Target } from "./load.js";
+
+export async function startPodPair(dir: string, config: string): Promise<{ target: Target; pids: number[]; startMs: number; stop: () => Promise<void> }> {
+  const state = join(dir, "pods-state");
+  mkdirSync(join(state, "config"), { recursive: true, mode: 0o700 });
+  writeFileSync(join(state, "config", "bench.yaml"), config);
+  const up = new MeshProcess("pod control plane", ["up", "--json", "--pods", "--no-gateways", "--state-dir", state, "--port", "0", "--admin-port", "0"]);
+  let app: MeshProcess | undefined;
+  const stop = async () => {
+    await app?.stop();
+    await up.stop();
+  };
+  try {
+    const ready = await up.waitFor((l) => l.ready === true, 20_000);
+    const admin = new AdminClient(String(ready.admin), readAdminToken(String(ready.adminTokenFile)));
+    const call = async <T>(method: "GET" | "POST", path: string, body?: unknown) => {
+      const r = await admin.call<T & { error?: string }>(method, path, body);
+      if (r.status !== 200) throw new Error(`${path}: ${r.body.error ?? r.status}`);
+      return r.body;
+    };
+    const started = Date.now();
+    const server = await call<{ netns: string }>("POST", "/v1/pods", { workload: "bench/server" });
+    app = new MeshProcess("pod server app", ["app", "--name", "server", "--namespace", "bench", "--host", "0.0.0.0", "--port", "8080"], { wrap: inPodAs(server.netns, APP_UID, APP_UID, []) });
+    await app.waitFor((l) => l.type === "ready");
+    const client = await call<{ netns: string }>("POST", "/v1/pods", { workload: "bench/client" });
+    const wrap = ["ip", "netns", "exec", client.netns];
+    // Pod start to the first allowed request: both pods, their sidecars' certificates and configuration, the server up.
+    for (;;) {
+      const code = execFileSync(wrap[0]!, [...wrap.slice(1), "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "2", "http://server.bench:8080/"], { encoding: "utf8" });
+      if (code === "200") break;
+      if (Date.now() - started > 20_000) throw new Error(`the pod pair did not answer 200 (last ${code})`);
+    }
+    const startMs = Date.now() - started;
+    const pids = ["bench/client", "bench/server"].map((id) => Number(execFileSync("pgrep", ["-f", `proxy --workload ${id} `], { encoding: "utf8" }).trim().split("\n")[0]));
+    return { target: { host: "server.bench", port: 8080, path: "/", hostHeader: "server.bench:8080", wrap }, pids, startMs, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
