@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer, type TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -159,4 +159,56 @@ test("bootstrap: its key and the spent list are the owner's alone; spent credent
   assert.throws(() => BootstrapAuthority.openOrCreate(dir).spend(late, t, "csr-other"), /already used/);
   writeFileSync(file, "{not json");
   BootstrapAuthority.openOrCreate(dir).spend(late, t, "csr-other");
+});
+
+/** A plug-in CA directory in Istio's layout made with openssl; `bad` breaks one thing about it. */
+function pluginDir(bad?: "not-a-ca" | "wrong-key" | "foreign-root"): string {
+  const dir = tmp();
+  const ossl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  writeFileSync(join(dir, "ext.cnf"), "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n[leaf]\nbasicConstraints=critical,CA:FALSE\n");
+  const root = (name: string) => ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}-cert.pem`, "-days", "2", "-subj", `/CN=${name}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  root("root");
+  root("other");
+  ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.csr", "-subj", "/CN=intermediate");
+  ossl("x509", "-req", "-in", "ca.csr", "-CA", "root-cert.pem", "-CAkey", "root-key.pem", "-CAcreateserial", "-out", "ca-cert.pem", "-days", "1", "-extfile", "ext.cnf", "-extensions", bad === "not-a-ca" ? "leaf" : "ca");
+  if (bad === "wrong-key") execFileSync("cp", ["other-key.pem", "ca-key.pem"], { cwd: dir });
+  execFileSync("sh", ["-c", "cat ca-cert.pem root-cert.pem > cert-chain.pem"], { cwd: dir });
+  if (bad === "foreign-root") execFileSync("sh", ["-c", "cp other-cert.pem root-cert.pem && cp ca-cert.pem cert-chain.pem"], { cwd: dir });
+  return dir;
+}
+
+test("ca: a plug-in CA that is no CA, whose key is not its certificate's, or whose chain leads elsewhere is refused, saying which", async () => {
+  const open = (dir: string) => CertificateAuthority.open({ stateDir: tmp(), pluginDir: dir, workloadTtlMs: HOUR });
+  assert.match((await open(pluginDir())).source, /plug-in CA/);
+  const refused = (re: RegExp) => (e: unknown) => e instanceof ZmError && e.code === "ZM_CA_PLUGIN_INVALID" && re.test(e.message);
+  await assert.rejects(open(pluginDir("not-a-ca")), refused(/ca-cert\.pem is not a CA certificate/));
+  await assert.rejects(open(pluginDir("wrong-key")), refused(/ca-key\.pem does not belong to ca-cert\.pem/));
+  await assert.rejects(open(pluginDir("foreign-root")), refused(/cert-chain\.pem does not lead from ca-cert\.pem to root-cert\.pem/));
+});
+
+test("ca: a CSR with the proven SPIFFE URI and anything more (a DNS name, a second URI) is refused; a root made once is 0600 in a 0700 folder", async () => {
+  const dir = tmp();
+  const ca = await CertificateAuthority.open({ stateDir: dir, workloadTtlMs: HOUR });
+  const csr = (san: string) => {
+    execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k.pem", "-out", "r.csr", "-subj", "/CN=x", "-addext", `subjectAltName=${san}`], { cwd: dir, stdio: "pipe" });
+    return readFileSync(join(dir, "r.csr"), "utf8");
+  };
+  const mismatch = (e: unknown) => e instanceof ZmError && e.code === "ZM_CA_IDENTITY_MISMATCH";
+  await assert.rejects(ca.sign(csr(`URI:${WEB},DNS:evil.example.com`), WEB), mismatch);
+  await assert.rejects(ca.sign(csr(`URI:${WEB},URI:${DB}`), WEB), mismatch);
+  const ok = await ca.sign(csr(`URI:${WEB}`), WEB);
+  const cert = new X509Certificate(ok.certPem);
+  assert.equal(cert.subjectAltName, `URI:${WEB}`);
+  assert.match(cert.subject, /CN=shop\/sa\/web/);
+  // Valid from five minutes back (clocks differ a little between machines).
+  const skew = Date.now() - new Date(cert.validFrom).getTime();
+  assert.ok(skew >= 4 * 60_000 && skew <= 6 * 60_000, `notBefore ${cert.validFrom}`);
+  assert.equal(statSync(join(dir, "ca")).mode & 0o777, 0o700);
+  assert.equal(statSync(join(dir, "ca", "root-key.pem")).mode & 0o777, 0o600);
+  const root = new X509Certificate(ca.rootPem);
+  const years = (new Date(root.validTo).getTime() - Date.now()) / (365 * 86_400_000);
+  assert.ok(years > 9.9 && years < 10.1, "the root lives ten years");
+  // A root whose key went missing is not reused: a new root is made.
+  rmSync(join(dir, "ca", "root-key.pem"));
+  assert.notEqual((await CertificateAuthority.open({ stateDir: dir, workloadTtlMs: HOUR })).rootPem, ca.rootPem);
 });

@@ -2,27 +2,14 @@
 // applications in pods, `zeromesh exec` into one, and proxy-status naming each pod's address: as processes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../paths.js";
 import { MeshProcess } from "../scenario/processes.js";
+import { runCli } from "../testing/cli.js";
 import { podsUnavailable } from "../testing/pods.js";
 
-const CLI = join(PROJECT_ROOT, "dist", "cli", "main.js");
 
-function cli(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (err += d));
-    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
-    p.on("exit", (code) => (clearTimeout(t), resolve({ code: code ?? 1, out, err })));
-  });
-}
 
 test("pods from the CLI: up runs pods, run puts python and curl in them unmodified, exec enters one, proxy-status shows pod IPs", { skip: podsUnavailable(), timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "zm-cli-pods-"));
@@ -33,28 +20,27 @@ test("pods from the CLI: up runs pods, run puts python and curl in them unmodifi
     assert.ok(ready.pods, `up runs pods here: ${JSON.stringify(ready.pods)}`);
     const env = { ZEROMESH_ADMIN: String(ready.admin), ZEROMESH_ADMIN_TOKEN_FILE: String(ready.adminTokenFile) };
     const ns = `apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: demo}\nspec: {selector: {app: web}, ports: [{name: http, port: 8080}]}\n`;
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(join(dir, "ns.yaml"), ns);
-    assert.equal((await cli(["apply", "-f", join(dir, "ns.yaml")], env)).code, 0);
+    assert.equal((await runCli(["apply", "-f", join(dir, "ns.yaml")], env)).code, 0);
 
     web = new MeshProcess("web", ["run", "--namespace", "demo", "--name", "web", "--port", "8080", "--", "python3", "-m", "http.server", "8080"], { env });
     // The client: plain curl, no proxy settings, by the Service's name.
     let got = { code: 1, out: "", err: "" };
     for (let i = 0; i < 40 && !got.out.endsWith("200"); i++) {
-      got = await cli(["run", "--namespace", "demo", "--name", "client", "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3", "http://web.demo:8080/"], env);
+      got = await runCli(["run", "--namespace", "demo", "--name", "client", "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3", "http://web.demo:8080/"], env);
       if (!got.out.endsWith("200")) await new Promise((r) => setTimeout(r, 250));
     }
     assert.equal(got.out, "200", got.err);
     assert.match(got.err, /demo\/client in a pod at 10\.244\.\d+\.\d+/);
 
-    const status = await cli(["proxy-status"], env);
+    const status = await runCli(["proxy-status"], env);
     assert.match(status.out, /demo\/web\s+10\.244\.\d+\.\d+\s+yes\s+SYNCED/, status.out);
-    const inside = await cli(["exec", "demo/web", "--", "sh", "-c", "id -u; ip -4 -o addr show eth0; cat /etc/resolv.conf"], env);
+    const inside = await runCli(["exec", "demo/web", "--", "sh", "-c", "id -u; ip -4 -o addr show eth0; cat /etc/resolv.conf"], env);
     assert.equal(inside.code, 0, inside.err);
     assert.match(inside.out, /^65534\n/, "as nobody");
     assert.match(inside.out, /eth0\s+inet 10\.244\.\d+\.\d+\/24/);
     assert.match(inside.out, /search demo\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
-    const missing = await cli(["exec", "demo/nothing", "--", "true"], env);
+    const missing = await runCli(["exec", "demo/nothing", "--", "true"], env);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /demo\/nothing has no pod on this machine \(pods: demo\/web\)/);
   } finally {

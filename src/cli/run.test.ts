@@ -2,27 +2,15 @@
 // application's traffic goes through its sidecar, over mTLS, under policy.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../paths.js";
 import { AdminClient } from "../control/admin-client.js";
 import { readAdminToken } from "../control/admin-credential.js";
 import { MeshProcess } from "../scenario/processes.js";
+import { runCli } from "../testing/cli.js";
 
-const CLI = join(PROJECT_ROOT, "dist", "cli", "main.js");
 
-function runToEnd(args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (err += d));
-    p.on("exit", (code) => resolve({ code: code ?? 1, out, err }));
-  });
-}
 
 test("run: an application with its sidecar joins the mesh; calls go through mTLS and policy", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "zm-run-"));
@@ -42,13 +30,13 @@ test("run: an application with its sidecar joins the mesh; calls go through mTLS
     const clientArgs = ["run", "--namespace", "demo", "--name", "client", "--access-log", "off", "--", process.execPath, "-e", clientJs];
 
     // The server's sidecar needs its certificate and config before the first call succeeds.
-    let first = await runToEnd(clientArgs, env);
-    for (let i = 0; i < 50 && !first.out.startsWith("200"); i++) first = await runToEnd(clientArgs, env);
+    let first = await runCli(clientArgs, env);
+    for (let i = 0; i < 50 && !first.out.startsWith("200"); i++) first = await runCli(clientArgs, env);
     assert.match(first.out, /^200 hello from By=spiffe:\/\/cluster\.local\/ns\/demo\/sa\/hello;URI=spiffe:\/\/cluster\.local\/ns\/demo\/sa\/default/);
 
     assert.equal((await apply(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-default, namespace: demo}\nspec:\n  selector: {matchLabels: {app: hello}}\n  action: DENY\n  rules: [{from: [{source: {principals: ["cluster.local/ns/demo/sa/default"]}}]}]`)).status, 200);
-    let denied = await runToEnd(clientArgs, env);
-    for (let i = 0; i < 50 && !denied.out.startsWith("403"); i++) denied = await runToEnd(clientArgs, env);
+    let denied = await runCli(clientArgs, env);
+    for (let i = 0; i < 50 && !denied.out.startsWith("403"); i++) denied = await runCli(clientArgs, env);
     assert.match(denied.out, /^403 RBAC: access denied/);
     writeFileSync(join(dir, "done"), "");
   } finally {
