@@ -173,9 +173,9 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     const tp: Record<string, { rps: number; requests: number; stealPct: number }> = {};
     for (const [name, t] of Object.entries(targets)) tp[name] = await withSteal(() => wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir }));
     const after = pids.map(usage);
-    log("|---|---:|---:|---:|---:|");
     const LABEL: Record<string, string> = { direct: "direct (no proxies)", nginx: "nginx mTLS pair", "node floor": "node floor pair (mTLS, no policy)", zeromesh: "zeromesh sidecars (mTLS, loopback: HTTP_PROXY)", "zeromesh pods": "zeromesh sidecars in pods (mTLS, iptables capture)" };
     log("| path | requests/s | vs nginx pair | vs node floor | CPU stolen by other guests |");
+    log("|---|---:|---:|---:|---:|");
     for (const [name, r] of Object.entries(tp)) log(`| ${LABEL[name]} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× | ${(r.rps / tp["node floor"]!.rps).toFixed(2)}× | ${r.stealPct.toFixed(0)}% |`);
 
     log(`\nadded latency at a fixed ${opts.rate} requests/s (open loop, ${opts.seconds} s), in ms over the direct path`);

@@ -42,7 +42,7 @@ export async function startPodPair(dir: string, config: string): Promise<{ targe
       if (Date.now() - started > 20_000) throw new Error(`the pod pair did not answer 200 (last ${code})`);
     }
     const startMs = Date.now() - started;
-    const pids = ["bench/client", "bench/server"].map((id) => Number(execFileSync("pgrep", ["-f", `proxy --workload ${id} `], { encoding: "utf8" }).trim().split("\n")[0]));
+    const pids = ["bench/client", "bench/server"].map((id) => Number(execFileSync("pgrep", ["-f", `proxy --workload ${id} .*--capture`], { encoding: "utf8" }).trim().split("\n")[0]));
     return { target: { host: "server.bench", port: 8080, path: "/", hostHeader: "server.bench:8080", wrap }, pids, startMs, stop };
   } catch (e) {
     await stop();
