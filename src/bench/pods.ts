@@ -19,7 +19,7 @@ export async function startPodPair(dir: string, config: string): Promise<{ targe
   let app: MeshProcess | undefined;
   const stop = async () => {
     await app?.stop();
-    await up.stop();
+    await up.stop(20_000); // it removes its pods and bridge first
   };
   try {
     const ready = await up.waitFor((l) => l.ready === true, 20_000);

@@ -15,6 +15,7 @@ test("pods from the CLI: up runs pods, run puts python and curl in them unmodifi
   const dir = mkdtempSync(join(tmpdir(), "zm-cli-pods-"));
   const up = new MeshProcess("control plane", ["up", "--json", "--state-dir", dir, "--port", "0", "--admin-port", "0", "--no-gateways"]);
   let web: MeshProcess | undefined;
+  let bridge = "";
   try {
     const ready = await up.waitFor((l) => l.ready === true, 20_000);
     assert.ok(ready.pods, `up runs pods here: ${JSON.stringify(ready.pods)}`);
@@ -43,8 +44,13 @@ test("pods from the CLI: up runs pods, run puts python and curl in them unmodifi
     const missing = await runCli(["exec", "demo/nothing", "--", "true"], env);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /demo\/nothing has no pod on this machine \(pods: demo\/web\)/);
+    bridge = String((ready.pods as { gateway: string }).gateway);
   } finally {
     await web?.stop();
-    await up.stop();
+    // It removes its pods and its bridge before it exits.
+    await up.stop(20_000);
   }
+  // Nothing of the node's network is left: no namespace, no bridge with its address.
+  const { execFileSync } = await import("node:child_process");
+  assert.doesNotMatch(execFileSync("ip", ["-4", "-o", "addr", "show"], { encoding: "utf8" }), new RegExp(`inet ${bridge.replace(/\./g, "\\.")}/`));
 });

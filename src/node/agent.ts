@@ -144,7 +144,7 @@ export class NodeAgent {
 
   /** Removes every pod, the DNS server and the bridge. */
   async stop(): Promise<void> {
-    for (const id of [...this.pods.keys()]) await this.deletePod(id);
+    await Promise.all([...this.pods.keys()].map((id) => this.deletePod(id)));
     this.dns?.close();
     await removeBridge(this.opts);
     rmSync(this.opts.runDir, { recursive: true, force: true });

@@ -88,12 +88,13 @@ export class MeshProcess {
     return `${this.name} exited unexpectedly (${this.exitStatus})${this.stderr.length ? `: ${this.stderr.slice(-3).join(" | ")}` : ""}`;
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM, then SIGKILL after `graceMs` (a control plane with pods needs longer: it removes them first). */
+  async stop(graceMs = 2000): Promise<void> {
     this.stopping = true;
     if (this.exited) return;
     const done = new Promise<void>((r) => this.child.once("exit", () => r()));
     this.child.kill("SIGTERM");
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 2000);
+    const t = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     await done;
     clearTimeout(t);
   }
