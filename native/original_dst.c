@@ -35,22 +35,23 @@ static napi_value OriginalDst(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (argc > 1) napi_get_value_int32(env, args[1], &family);
+  struct sockaddr_storage sa;
+  socklen_t len = sizeof sa;
+  memset(&sa, 0, sizeof sa);
+  int v6 = family == 6;
+  if (getsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IP6T_SO_ORIGINAL_DST : SO_ORIGINAL_DST, &sa, &len) != 0) {
+    return fail(env, v6 ? "getsockopt(IP6T_SO_ORIGINAL_DST)" : "getsockopt(SO_ORIGINAL_DST)", errno);
+  }
   char text[INET6_ADDRSTRLEN];
   int port;
-  if (family == 6) {
-    struct sockaddr_in6 sa;
-    socklen_t len = sizeof sa;
-    memset(&sa, 0, sizeof sa);
-    if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &sa, &len) != 0) return fail(env, "getsockopt(IP6T_SO_ORIGINAL_DST)", errno);
-    inet_ntop(AF_INET6, &sa.sin6_addr, text, sizeof text);
-    port = ntohs(sa.sin6_port);
+  if (sa.ss_family == AF_INET6) {
+    const struct sockaddr_in6* a = (const struct sockaddr_in6*)&sa;
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
   } else {
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    memset(&sa, 0, sizeof sa);
-    if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &sa, &len) != 0) return fail(env, "getsockopt(SO_ORIGINAL_DST)", errno);
-    inet_ntop(AF_INET, &sa.sin_addr, text, sizeof text);
-    port = ntohs(sa.sin_port);
+    const struct sockaddr_in* a = (const struct sockaddr_in*)&sa;
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
   }
   napi_value result, address, portValue;
   napi_create_object(env, &result);
