@@ -133,8 +133,14 @@ test("bootstrap: good up to its expiry to the millisecond; malformed and oversiz
   for (const bad of [`${payload}.${mac}.x`, `.${mac}`, `${payload}.`, `${payload}.${mac}${"A".repeat(4097)}`, "a".repeat(4097) + "." + "b"]) {
     assert.throws(() => auth.verify(bad, t), (e) => e instanceof ZmError && e.code === "ZM_BOOTSTRAP_REJECTED" && /malformed/.test(e.message), bad.slice(0, 30));
   }
-  // A signature of the right length but not ours.
-  assert.throws(() => auth.verify(`${payload}.${"A".repeat(mac!.length)}`, t), /does not verify/);
+  // A signature of the right length but not ours, or of another length: refused as such, not as a crash.
+  const notOurs = (e: unknown) => e instanceof ZmError && e.code === "ZM_BOOTSTRAP_REJECTED" && /does not verify/.test(e.message);
+  assert.throws(() => auth.verify(`${payload}.${"A".repeat(mac!.length)}`, t), notOurs);
+  assert.throws(() => auth.verify(`${payload}.${mac!.slice(1)}`, t), notOurs);
+  // 4,096 characters is still a credential's size (refused by its signature); one more is not.
+  const padded = `${payload}.${"A".repeat(4096 - payload!.length - 1)}`;
+  assert.equal(padded.length, 4096);
+  assert.throws(() => auth.verify(padded, t), notOurs);
 });
 
 test("bootstrap: its key and the spent list are the owner's alone; spent credentials past expiry are forgotten; a damaged list is ignored entry by entry", () => {
@@ -157,6 +163,10 @@ test("bootstrap: its key and the spent list are the owner's alone; spent credent
   // A list with a bad entry keeps the good ones; one that is not JSON is no list.
   writeFileSync(file, JSON.stringify({ [late.id]: { e: late.expiresAt, csr: "csr-b" }, x: { e: "soon", csr: "c" }, y: { e: 1 }, z: null }));
   assert.throws(() => BootstrapAuthority.openOrCreate(dir).spend(late, t, "csr-other"), /already used/);
+  // ...and a later spend writes back only well-formed entries.
+  const fresh = auth.verify(auth.issue({ workload: "shop/web", spiffe: WEB }, new Date(t.getTime() + HOUR)), t);
+  BootstrapAuthority.openOrCreate(dir).spend(fresh, t, "csr-fresh");
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, "utf8"))).sort(), [late.id, fresh.id].sort());
   writeFileSync(file, "{not json");
   BootstrapAuthority.openOrCreate(dir).spend(late, t, "csr-other");
 });

@@ -59,6 +59,9 @@ test("checkProxyMessage: each message type with its fields checked; anything els
     [{ type: "hello", listeners: L, outbound: "nowhere" }, "hello with an outbound or stats address that is not ADDR:PORT"],
     [{ type: "hello", listeners: L, stats: "127.0.0.1:0" }, "hello with an outbound or stats address that is not ADDR:PORT"],
     [{ type: "hello", listeners: L, outbound: 15001 }, "hello with an outbound or stats address that is not ADDR:PORT"],
+    // An array whose one element is an address reads as that address when coerced to text: still not an address.
+    [{ type: "hello", listeners: L, outbound: ["127.1.2.3:15001"] }, "hello with an outbound or stats address that is not ADDR:PORT"],
+    [{ type: "hello", listeners: { "8080": ["127.1.2.3:8080"] } }, "hello with listeners that are not {PORT: ADDR:PORT}"],
     [{ type: "ack", version: 3 }, { type: "ack", version: 3 }],
     [{ type: "ack", version: "3" }, "ack without a version"],
     [{ type: "ack", version: 1.5 }, "ack without a version"],

@@ -3,7 +3,7 @@
 // (403 with Istio's body, a reset for TCP).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { check, meshYaml, snapshotOf } from "../testing/helpers.js";
+import { check, gatewayYaml, meshYaml, snapshotOf } from "../testing/helpers.js";
 import type { Decision } from "./decision.js";
 import { Registry } from "../registry/registry.js";
 
@@ -80,4 +80,38 @@ test("authorize: with no policy a sidecar records the allow; the request's remot
 test("authorize: connection.sni is the name of TLS the application sent, and nothing for plain HTTP", () => {
   const sni = policy("by-sni", `{action: DENY, rules: [{when: [{key: connection.sni, values: ["web.b"]}]}]}`);
   assert.equal(check(snap(sni), "a/client", "http://web.b/").allow, true, "plain HTTP has no SNI, whatever its Host");
+});
+
+const GATEWAY = meshYaml([{ ns: "edge", name: "unused" }, { ns: "b", name: "web", port: 8080 }]) + gatewayYaml("edge", "gw", 8080, '[{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["*"]}]') + `---
+apiVersion: v1
+kind: Service
+metadata: {name: gw, namespace: edge}
+spec: {selector: {gw: gw}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: edge}
+spec: {hosts: [web.example.com], gateways: [gw], http: [{route: [{destination: {host: web.b.svc.cluster.local, port: {number: 8080}}}]}]}
+`;
+const atGateway = (spec: string) => `---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: edge-policy, namespace: edge}\nspec:\n  selector: {matchLabels: {gw: gw}}\n${spec.replace(/^/gm, "  ")}\n`;
+
+test("authorize at a gateway: its policies deny there (a gateway with policies is not waved through); with none it says nothing", () => {
+  const denyAdmin = snapshotOf(GATEWAY + atGateway(`action: DENY\nrules: [{to: [{operation: {paths: ["/admin"]}}]}]`));
+  const denied = check(denyAdmin, "outside@edge/gw:80", "http://web.example.com/admin");
+  assert.equal(denied.outcome.kind === "response" && denied.outcome.status, 403);
+  assert.equal(denied.policy, "AuthorizationPolicy/edge/edge-policy");
+  assert.equal(check(denyAdmin, "outside@edge/gw:80", "http://web.example.com/shop").allow, true);
+  const open = check(snapshotOf(GATEWAY), "outside@edge/gw:80", "http://web.example.com/");
+  assert.equal(open.allow, true);
+  assert.ok(!open.trail.some((s) => s.stage === "authz" && s.at.includes("gw")), "a gateway with no policy adds nothing to the trail");
+});
+
+test("authorize at a gateway: remoteIpBlocks see the client as X-Forwarded-For names it, when gatewayTopology trusts one proxy in front", () => {
+  const yaml = GATEWAY + atGateway(`action: DENY\nrules: [{from: [{source: {remoteIpBlocks: ["203.0.113.0/24"]}}]}]`);
+  const trusting = snapshotOf(yaml, { defaultConfig: { holdApplicationUntilProxyStarts: false, gatewayTopology: { numTrustedProxies: 1 } } });
+  const fromBehindLb = check(trusting, "outside@edge/gw:80", "http://web.example.com/", { headers: { "x-forwarded-for": "203.0.113.9" } });
+  assert.equal(fromBehindLb.allow, false, "the client behind the trusted proxy is 203.0.113.9");
+  assert.equal(check(trusting, "outside@edge/gw:80", "http://web.example.com/", { headers: { "x-forwarded-for": "198.51.100.7" } }).allow, true);
+  // Trusting none, the header is the client's own word: the peer is the remote address.
+  assert.equal(check(snapshotOf(yaml), "outside@edge/gw:80", "http://web.example.com/", { headers: { "x-forwarded-for": "203.0.113.9" } }).allow, true);
 });

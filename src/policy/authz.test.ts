@@ -85,7 +85,19 @@ const cases: { name: string; spec: string; ctx?: Partial<AuthzContext>; allow: b
   { name: "TCP: ALLOW rule with ports only matches", spec: `rules: [{to: [{operation: {ports: ["8080"]}}]}]`, ctx: { http: false }, allow: true },
   { name: "TCP: DENY rule ignores methods and matches", spec: `action: DENY\nrules: [{to: [{operation: {methods: ["POST"], ports: ["8080"]}}]}]`, ctx: { http: false }, allow: false },
   { name: "TCP: DENY rule ignores request.headers", spec: `action: DENY\nrules: [{when: [{key: "request.headers[x]", values: ["y"]}]}]`, ctx: { http: false }, allow: false },
-  { name: "TCP: DENY rule still checks L4 fields", spec: `action: DENY\nrules: [{to: [{operation: {methods: ["GET"], ports: ["1"]}}]}]`, ctx: { http: false }, allow: true },
+  { name: "TCP: DENY rule still checks L4 fields", spec: `action: DENY\nrules: [{to: [{operation: {methods: ["GET"], ports: ["1"]}}]}]`, ctx: { http: false }, allow: true },  // Cases found by mutation testing (each would pass with a broken matcher).
+  { name: "principal of no SPIFFE form has no namespace", spec: `rules: [{from: [{source: {namespaces: ["default"]}}]}]`, ctx: { principal: "not-a-spiffe-principal" }, allow: false },
+  { name: "hosts: a host with its port, any case", spec: `rules: [{to: [{operation: {hosts: ["svc.default:8080"]}}]}]`, ctx: { host: "SVC.Default:8080" }, allow: true },
+  { name: "hosts: another host does not match", spec: `rules: [{to: [{operation: {hosts: ["other.default"]}}]}]`, allow: false },
+  { name: "hosts: any of several", spec: `rules: [{to: [{operation: {hosts: ["other.default", "svc.default"]}}]}]`, allow: true },
+  { name: "paths: any of several", spec: `rules: [{to: [{operation: {paths: ["/nope", "/api/items"]}}]}]`, allow: true },
+  { name: "to entries are ORed", spec: `rules: [{to: [{operation: {ports: ["1"]}}, {operation: {ports: ["8080"]}}]}]`, allow: true },
+  { name: "when source.ip is the peer, not remote.ip", spec: `rules: [{when: [{key: source.ip, values: ["10.1.2.0/24"]}]}]`, ctx: { remoteIp: "203.0.113.9" }, allow: true },
+  { name: "when remote.ip is not the peer when a gateway said otherwise", spec: `rules: [{when: [{key: remote.ip, values: ["10.1.2.0/24"]}]}]`, ctx: { remoteIp: "203.0.113.9" }, allow: false },
+  { name: "TCP: ALLOW rule with requestPrincipals never matches", spec: `rules: [{from: [{source: {requestPrincipals: ["*"]}}]}]`, ctx: { http: false }, allow: false },
+  { name: "TCP: DENY rule ignores requestPrincipals and matches", spec: `action: DENY\nrules: [{from: [{source: {requestPrincipals: ["*"]}}]}]`, ctx: { http: false }, allow: false },
+  { name: "TCP: DENY rule ignores notRequestPrincipals and matches", spec: `action: DENY\nrules: [{from: [{source: {notRequestPrincipals: ["*"], principals: ["${SLEEP}"]}}]}]`, ctx: { http: false }, allow: false },
+  { name: "TCP: an ALLOW rule with HTTP fields in any of its operations never matches", spec: `rules: [{to: [{operation: {methods: ["GET"]}}, {operation: {ports: ["8080"]}}]}]`, ctx: { http: false }, allow: false },
 ];
 
 for (const c of cases) {
@@ -124,6 +136,23 @@ test("authz: CUSTOM runs first and never short-circuits DENY or ALLOW; an author
   assert.deepEqual([elsewhere.allow, elsewhere.policy], [false, "AuthorizationPolicy/default/allow-api"], "ALLOW policies still apply after a CUSTOM that did not match");
   const notMatching = evaluateAuthz([custom], { ...base, path: "/other" }, DEFAULT_MESH);
   assert.equal(notMatching.allow, true);
+});
+
+test("authz: CUSTOM needs an ext-authz provider of that name: another provider's, or one of another kind, is none", () => {
+  const custom = policy(`action: CUSTOM\nprovider: {name: ext}\nrules: [{}]`, { name: "ext" });
+  const none = /does not define as an ext-authz provider/;
+  const others = { extensionProviders: [{ name: "other", kind: "envoyExtAuthzHttp" as const, service: "a.default", port: 9000 }] };
+  const r = evaluateAuthz([custom], base, others as typeof DEFAULT_MESH & typeof others);
+  assert.equal(r.customProvider, undefined);
+  assert.match(r.reason, none);
+  const notAuthz = { extensionProviders: [{ name: "ext", kind: "envoyFileAccessLog" as const, path: "/dev/stdout" }] };
+  const n = evaluateAuthz([custom], base, notAuthz as unknown as typeof DEFAULT_MESH);
+  assert.equal(n.customProvider, undefined);
+  assert.match(n.reason, none);
+  const grpc = { extensionProviders: [{ name: "other", kind: "envoyExtAuthzHttp" as const, service: "a.default", port: 9000 }, { name: "ext", kind: "envoyExtAuthzGrpc" as const, service: "b.default", port: 9001 }] };
+  const g = evaluateAuthz([custom], base, grpc as unknown as typeof DEFAULT_MESH);
+  assert.equal(g.customProvider, "ext");
+  assert.equal(g.allow, false);
 });
 
 test("authz: dry-run policies are recorded but not enforced", () => {

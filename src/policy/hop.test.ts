@@ -23,6 +23,7 @@ test("hop: the client sidecar forwards to an endpoint over mTLS, naming the iden
   assert.equal(old.outcome.kind === "forward" && old.outcome.mtls, false, "auto mTLS: plaintext to a workload without a sidecar");
   const ext = decideOutbound(env, client, req("https://api.example.com/"));
   assert.deepEqual([ext.outcome.kind, ext.outcome.kind === "forward" && ext.outcome.address], ["forward", "api.example.com"]);
+  assert.equal(ext.outcome.kind === "forward" && ext.outcome.originateTls, false, "passthrough carries the client's own TLS: the proxy originates none");
 });
 
 test("hop: the server sidecar delivers with the caller's identity, or denies", () => {

@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { check, from, meshYaml, outcomeOf, req, snapshotOf } from "../testing/helpers.js";
+import { Registry } from "../registry/registry.js";
 import { decide } from "./engine.js";
 import { defaultWorld } from "./world.js";
 
@@ -28,6 +29,13 @@ test("outbound: plain HTTP is routed by its Host header, TLS and TCP by the addr
   // TCP: the Host header a client might carry means nothing.
   assert.equal(outcomeOf(check(snap(), "a/client", "tcp://db.b:5432", { headers: { host: "unknown.example" } })), "echo");
   assert.equal(outcomeOf(check(regOnly(), "a/client", "tcp://unknown.example:5432", { headers: { host: "db.b" } })), "reset");
+});
+
+test("outbound: a request to a service's second port goes to that port", () => {
+  const multi = `apiVersion: v1\nkind: Service\nmetadata: {name: multi, namespace: b}\nspec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 80}, {name: http-alt, port: 8080, targetPort: 80}]}`;
+  const d = check(snap(multi), "a/client", "http://multi.b:8080/");
+  assert.equal(outcomeOf(d), 200);
+  assert.ok(d.trail.some((s) => s.stage === "route" && /multi\.b\.svc\.cluster\.local:8080/.test(s.message)), JSON.stringify(d.trail.map((s) => s.message)));
 });
 
 test("outbound: a request target that is not a path is 400 at the client sidecar, before any routing", () => {
@@ -69,6 +77,12 @@ test("outbound: ALLOW_ANY passthrough of an in-cluster Service goes to its endpo
   const noPort = check(snap(ONLY_OWN_NAMESPACE), "a/client", "http://web.b:81/");
   assert.equal(outcomeOf(noPort), "refused");
   assert.equal(noPort.code, "ZM_NO_HEALTHY_ENDPOINT");
+  // Without a Sidecar too: a Service's name on a port it does not have is no route to it, and passthrough finds nothing.
+  assert.equal(outcomeOf(check(snap(), "a/client", "http://web.b:81/")), "refused");
+  // Passthrough to an in-cluster endpoint arrives from the client's address: the destination's ipBlocks see it.
+  const client = Registry.of(snap()).instancesOf("a/client")[0]!;
+  const denyClient = `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-client, namespace: b}\nspec: {action: DENY, rules: [{from: [{source: {ipBlocks: ["${client.address}/32"]}}]}]}`;
+  assert.equal(outcomeOf(check(snap(ONLY_OWN_NAMESPACE, denyClient), "a/client", "http://web.b/")), 403);
   // A ServiceEntry's host out of scope is not an in-cluster Service: it goes out as the client asked.
   assert.deepEqual(check(snap(EXTERNAL, ONLY_OWN_NAMESPACE), "a/client", "http://api.example.com/").outcome, { kind: "forwarded", host: "api.example.com", port: 80 });
 });
