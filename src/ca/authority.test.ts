@@ -161,7 +161,7 @@ test("bootstrap: its key and the spent list are the owner's alone; spent credent
   auth.spend(late, new Date(t.getTime() + 1001), "csr-b");
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, "utf8"))), [late.id]);
   // A list with a bad entry keeps the good ones; one that is not JSON is no list.
-  writeFileSync(file, JSON.stringify({ [late.id]: { e: late.expiresAt, csr: "csr-b" }, x: { e: "soon", csr: "c" }, y: { e: 1 }, z: null }));
+  writeFileSync(file, JSON.stringify({ z: null, x: { e: "soon", csr: "c" }, y: { e: 1 }, w: { e: late.expiresAt }, [late.id]: { e: late.expiresAt, csr: "csr-b" } }));
   assert.throws(() => BootstrapAuthority.openOrCreate(dir).spend(late, t, "csr-other"), /already used/);
   // ...and a later spend writes back only well-formed entries.
   const fresh = auth.verify(auth.issue({ workload: "shop/web", spiffe: WEB }, new Date(t.getTime() + HOUR)), t);
@@ -178,7 +178,8 @@ function pluginDir(bad?: "not-a-ca" | "wrong-key" | "foreign-root"): string {
   writeFileSync(join(dir, "ext.cnf"), "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n[leaf]\nbasicConstraints=critical,CA:FALSE\n");
   const root = (name: string) => ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}-cert.pem`, "-days", "2", "-subj", `/CN=${name}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
   root("root");
-  root("other");
+  // Another root with the same name and its own key: only a signature check tells them apart.
+  ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "other-key.pem", "-out", "other-cert.pem", "-days", "2", "-subj", "/CN=root", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
   ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.csr", "-subj", "/CN=intermediate");
   ossl("x509", "-req", "-in", "ca.csr", "-CA", "root-cert.pem", "-CAkey", "root-key.pem", "-CAcreateserial", "-out", "ca-cert.pem", "-days", "1", "-extfile", "ext.cnf", "-extensions", bad === "not-a-ca" ? "leaf" : "ca");
   if (bad === "wrong-key") execFileSync("cp", ["other-key.pem", "ca-key.pem"], { cwd: dir });
@@ -194,6 +195,25 @@ test("ca: a plug-in CA that is no CA, whose key is not its certificate's, or who
   await assert.rejects(open(pluginDir("not-a-ca")), refused(/ca-cert\.pem is not a CA certificate/));
   await assert.rejects(open(pluginDir("wrong-key")), refused(/ca-key\.pem does not belong to ca-cert\.pem/));
   await assert.rejects(open(pluginDir("foreign-root")), refused(/cert-chain\.pem does not lead from ca-cert\.pem to root-cert\.pem/));
+});
+
+test("ca: a plug-in CA two levels below its root is found through cert-chain.pem", async () => {
+  const dir = tmp();
+  const ossl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  writeFileSync(join(dir, "ext.cnf"), "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+  const key = (name: string) => ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}-key.pem`];
+  ossl("req", "-x509", ...key("root"), "-out", "root-cert.pem", "-days", "2", "-subj", "/CN=root", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  ossl("req", ...key("mid"), "-out", "mid.csr", "-subj", "/CN=mid");
+  ossl("x509", "-req", "-in", "mid.csr", "-CA", "root-cert.pem", "-CAkey", "root-key.pem", "-CAcreateserial", "-out", "mid-cert.pem", "-days", "1", "-extfile", "ext.cnf", "-extensions", "ca");
+  ossl("req", ...key("ca"), "-out", "ca.csr", "-subj", "/CN=mesh");
+  ossl("x509", "-req", "-in", "ca.csr", "-CA", "mid-cert.pem", "-CAkey", "mid-key.pem", "-CAcreateserial", "-out", "ca-cert.pem", "-days", "1", "-extfile", "ext.cnf", "-extensions", "ca");
+  execFileSync("sh", ["-c", "cat ca-cert.pem mid-cert.pem root-cert.pem > cert-chain.pem"], { cwd: dir });
+  const ca = await CertificateAuthority.open({ stateDir: tmp(), pluginDir: dir, workloadTtlMs: HOUR });
+  const issued = await issue(ca, WEB);
+  assert.equal((issued.chainPem.match(/BEGIN CERTIFICATE/g) ?? []).length, 3, "the leaf travels with ca-cert, mid and root");
+  // Without the middle certificate, the chain does not reach the root.
+  execFileSync("sh", ["-c", "cat ca-cert.pem root-cert.pem > cert-chain.pem"], { cwd: dir });
+  await assert.rejects(CertificateAuthority.open({ stateDir: tmp(), pluginDir: dir, workloadTtlMs: HOUR }), /does not lead from ca-cert\.pem to root-cert\.pem/);
 });
 
 test("ca: a CSR with the proven SPIFFE URI and anything more (a DNS name, a second URI) is refused; a root made once is 0600 in a 0700 folder", async () => {

@@ -24,6 +24,21 @@ export interface CaOptions {
 
 const PLUGIN_FILES = ["ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"] as const;
 
+/**
+ * Whether `cert` chains to `root` through certificates of `pool`: each one issued (by name and by signature) by
+ * the next, the last by the root. The root merely being in the pool proves nothing.
+ */
+function leadsToRoot(cert: X509Certificate, pool: X509Certificate[], root: X509Certificate): boolean {
+  const used = new Set<string>();
+  for (let current = cert; ; ) {
+    if (current.checkIssued(root) && current.verify(root.publicKey)) return true;
+    const issuer = pool.find((c) => !used.has(c.fingerprint256) && current.checkIssued(c) && current.verify(c.publicKey));
+    if (!issuer) return false;
+    used.add(issuer.fingerprint256);
+    current = issuer;
+  }
+}
+
 export class CertificateAuthority {
   private constructor(
     private readonly signer: KeyedCert,
@@ -67,8 +82,8 @@ export class CertificateAuthority {
     const rootPem = read("root-cert.pem");
     const chainPem = read("cert-chain.pem");
     const root = new X509Certificate(rootPem);
-    const chain = [signer.cert, ...(chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p))];
-    if (!chain.some((c) => c.checkIssued(root) && c.verify(root.publicKey))) throw new ZmError(Codes.CA_PLUGIN, `${dir}: cert-chain.pem does not lead from ca-cert.pem to root-cert.pem`);
+    const chain = (chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
+    if (!leadsToRoot(signer.cert, chain, root)) throw new ZmError(Codes.CA_PLUGIN, `${dir}: cert-chain.pem does not lead from ca-cert.pem to root-cert.pem`);
     // Workloads present their leaf, ca-cert and the rest of the chain, so peers need only the root.
     const intermediates = chainPem.includes(signer.certPem.trim()) ? chainPem : signer.certPem + chainPem;
     return new CertificateAuthority(signer, rootPem, intermediates, ttlMs, now, `plug-in CA from ${dir}`);

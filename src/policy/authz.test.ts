@@ -94,6 +94,7 @@ const cases: { name: string; spec: string; ctx?: Partial<AuthzContext>; allow: b
   { name: "to entries are ORed", spec: `rules: [{to: [{operation: {ports: ["1"]}}, {operation: {ports: ["8080"]}}]}]`, allow: true },
   { name: "when source.ip is the peer, not remote.ip", spec: `rules: [{when: [{key: source.ip, values: ["10.1.2.0/24"]}]}]`, ctx: { remoteIp: "203.0.113.9" }, allow: true },
   { name: "when remote.ip is not the peer when a gateway said otherwise", spec: `rules: [{when: [{key: remote.ip, values: ["10.1.2.0/24"]}]}]`, ctx: { remoteIp: "203.0.113.9" }, allow: false },
+  { name: "TCP: ALLOW rule with principals only matches", spec: `rules: [{from: [{source: {principals: ["${SLEEP}"]}}]}]`, ctx: { http: false }, allow: true },
   { name: "TCP: ALLOW rule with requestPrincipals never matches", spec: `rules: [{from: [{source: {requestPrincipals: ["*"]}}]}]`, ctx: { http: false }, allow: false },
   { name: "TCP: DENY rule ignores requestPrincipals and matches", spec: `action: DENY\nrules: [{from: [{source: {requestPrincipals: ["*"]}}]}]`, ctx: { http: false }, allow: false },
   { name: "TCP: DENY rule ignores notRequestPrincipals and matches", spec: `action: DENY\nrules: [{from: [{source: {notRequestPrincipals: ["*"], principals: ["${SLEEP}"]}}]}]`, ctx: { http: false }, allow: false },
