@@ -42,7 +42,11 @@ const table: { name: string; sidecar: string; host: string; visible: boolean; li
   { name: "root namespace default applies without a local Sidecar", sidecar: "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n" + sidecar("istio-system", "default", `egress: [{hosts: ["./*"]}]`), host: "peer.a.svc.cluster.local", visible: true },
   { name: "root namespace default's ./ is the workload's namespace", sidecar: "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n" + sidecar("istio-system", "default", `egress: [{hosts: ["./*"]}]`), host: "svc.b.svc.cluster.local", visible: false },
   { name: "port-specific listener", sidecar: sidecar("a", "s", `egress: [{port: {number: 80, protocol: HTTP, name: http}, hosts: ["b/*"]}, {hosts: ["c/*"]}]`), host: "svc.b.svc.cluster.local", visible: true },
-  { name: "port-specific listener shadows the catch-all", sidecar: sidecar("a", "s", `egress: [{port: {number: 80, protocol: HTTP, name: http}, hosts: ["b/*"]}, {hosts: ["c/*"]}]`), host: "svc.c.svc.cluster.local", visible: false },
+  { name: "port-specific listener shadows the catch-all", sidecar: sidecar("a", "s", `egress: [{port: {number: 80, protocol: HTTP, name: http}, hosts: ["b/*"]}, {hosts: ["c/*"]}]`), host: "svc.c.svc.cluster.local", visible: false },  // Cases found by mutation testing.
+  { name: "a Sidecar selecting other workloads does not apply", sidecar: sidecar("a", "peer-only", `workloadSelector: {labels: {app: peer}}\negress: [{hosts: ["./*"]}]`), host: "svc.b.svc.cluster.local", visible: true },
+  { name: "a root-namespace Sidecar with a selector is no mesh default", sidecar: "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n---\n" + sidecar("istio-system", "peer-only", `workloadSelector: {labels: {app: peer}}\negress: [{hosts: ["./*"]}]`), host: "svc.b.svc.cluster.local", visible: true },
+  { name: "the catch-all after a listener for another port", sidecar: sidecar("a", "s", `egress: [{port: {number: 9000, protocol: HTTP, name: http}, hosts: ["./*"]}, {hosts: ["b/*"]}]`), host: "svc.b.svc.cluster.local", visible: true, line: 'egress[1].hosts[0] "b/*"' },
+  { name: "listeners for other ports only: nothing on this port", sidecar: sidecar("a", "s", `egress: [{port: {number: 9000, protocol: HTTP, name: http}, hosts: ["*/*"]}]`), host: "svc.b.svc.cluster.local", visible: false },
 ];
 
 for (const c of table) {
