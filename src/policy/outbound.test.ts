@@ -31,6 +31,13 @@ test("outbound: plain HTTP is routed by its Host header, TLS and TCP by the addr
   assert.equal(outcomeOf(check(regOnly(), "a/client", "tcp://unknown.example:5432", { headers: { host: "db.b" } })), "reset");
 });
 
+test("outbound: policy reads the normalized path, not the one the client wrote", () => {
+  const s = snap(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-admin, namespace: b}\nspec: {action: DENY, rules: [{to: [{operation: {paths: ["/admin"]}}]}]}`);
+  const d = decide({ snapshot: s, world: defaultWorld() }, from(s, "a/client"), { ...req("http://web.b/"), path: "/public/../admin" });
+  assert.equal(outcomeOf(d), 403);
+  assert.ok(d.trail.some((t) => /path \/public\/\.\.\/admin normalized to \/admin/.test(t.message)));
+});
+
 test("outbound: a request to a service's second port goes to that port", () => {
   const multi = `apiVersion: v1\nkind: Service\nmetadata: {name: multi, namespace: b}\nspec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 80}, {name: http-alt, port: 8080, targetPort: 80}]}`;
   const d = check(snap(multi), "a/client", "http://multi.b:8080/");

@@ -45,6 +45,9 @@ const CASES: [string, PathNormalization, string][] = [
   ["/a\u00c3\u00a9", "BASE", "/a%C3%A9"],
   ["/a\u20ac", "BASE", "/a%E2%82%AC"],
   ["/%zz/../b", "BASE", "/b"],
+  // found by mutation testing: only "%" starts an escape; U+00FF is one latin1 byte
+  ["/41/a%7Ez", "BASE", "/41/a~z"],
+  ["/\u00ff", "BASE", "/%FF"],
   // not a path
   ["*", "BASE", "error"],
   ["admin", "NONE", "error"],
@@ -70,4 +73,6 @@ test("absolute-form targets give their authority and path", () => {
   assert.deepEqual(splitAbsoluteForm("http://user@evil.example.com:8080"), { authority: "evil.example.com:8080", target: "/" });
   assert.deepEqual(splitAbsoluteForm("HTTPS://h/x/../y?q"), { authority: "h", target: "/x/../y?q" });
   assert.equal(splitAbsoluteForm("/admin"), undefined);
+  // An absolute URL in the query is not the target's.
+  assert.equal(splitAbsoluteForm("/r?next=http://evil.example.com/x"), undefined);
 });

@@ -58,3 +58,19 @@ test("sniffStream: a ClientHello begun and not finished in time is invalid; sile
   assert.match(((await classify(Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00, 0x01]))) as { invalid?: string }).invalid ?? "", /did not arrive in time/);
   srv.close();
 });
+
+test("sniff: a record longer than TLS allows is invalid at once; a handshake message that is no ClientHello is invalid", async () => {
+  // 0xFFFF bytes announced: more than a TLS record may hold, refused from its header alone.
+  const huge = sniff(Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0x01]));
+  assert.equal(huge.kind, "tls");
+  assert.match((huge as { invalid?: string }).invalid ?? "", /larger than TLS allows/);
+  // A real ClientHello with its handshake type changed to ServerHello (2): the same bytes, never routed by.
+  const hello = await firstBytes((port) => tlsConnect({ port, host: "127.0.0.1", servername: "api.example.com" }).on("error", () => {}));
+  assert.deepEqual(sniff(hello), { kind: "tls", sni: "api.example.com", alpn: [] });
+  const notHello = Buffer.from(hello);
+  notHello[5] = 0x02;
+  const s = sniff(notHello);
+  assert.equal(s.kind, "tls");
+  assert.ok((s as { invalid?: string }).invalid, "invalid");
+  assert.equal((s as { sni?: string }).sni, undefined);
+});
