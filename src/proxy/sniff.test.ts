@@ -74,3 +74,61 @@ test("sniff: a record longer than TLS allows is invalid at once; a handshake mes
   assert.ok((s as { invalid?: string }).invalid, "invalid");
   assert.equal((s as { sni?: string }).sni, undefined);
 });
+
+/** A ClientHello record built by hand: extensions as given (none at all when `extensions` is undefined). */
+function clientHello(extensions?: [number, Buffer][]): Buffer {
+  const fixed = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32), Buffer.from([0]), Buffer.from([0, 2, 0x13, 0x01]), Buffer.from([1, 0])]);
+  const exts = extensions === undefined ? Buffer.alloc(0) : (() => {
+    const all = Buffer.concat(extensions.map(([type, data]) => Buffer.concat([u16(type), u16(data.length), data])));
+    return Buffer.concat([u16(all.length), all]);
+  })();
+  const body = Buffer.concat([fixed, exts]);
+  const handshake = Buffer.concat([Buffer.from([1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
+  return Buffer.concat([Buffer.from([0x16, 3, 1]), u16(handshake.length), handshake]);
+}
+const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+const serverName = (name: string, nameType = 0) => {
+  const n = Buffer.from(name, "latin1");
+  return Buffer.concat([u16(n.length + 3), Buffer.from([nameType]), u16(n.length), n]);
+};
+const alpnList = (protocols: string[], claimed?: number) => {
+  const list = Buffer.concat(protocols.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p)])));
+  return Buffer.concat([u16(claimed ?? list.length), list]);
+};
+const invalid = (s: ReturnType<typeof sniff>) => (s as { invalid?: string }).invalid;
+
+test("sniff: hand-built ClientHellos at the parser's edges", () => {
+  // Built right, it reads as a real one does.
+  assert.deepEqual(sniff(clientHello([[0, serverName("a.example")], [16, alpnList(["h2", "http/1.1"])]])), { kind: "tls", sni: "a.example", alpn: ["h2", "http/1.1"] });
+  // No extensions at all (a legal, old-style hello): no name, not an error.
+  assert.deepEqual(sniff(clientHello()), { kind: "tls", alpn: [] });
+  // The name as the last extension is read.
+  assert.equal((sniff(clientHello([[16, alpnList(["h2"])], [0, serverName("last.example")]])) as { sni?: string }).sni, "last.example");
+  // An empty extension repeated at the very end is still a repeat.
+  assert.match(invalid(sniff(clientHello([[0, serverName("a.example")], [23, Buffer.alloc(0)], [23, Buffer.alloc(0)]]))) ?? "", /extension 23 twice/);
+  // A server_name of another name type is no host name; an empty host name is one, empty.
+  assert.equal((sniff(clientHello([[0, serverName("x", 1)]])) as { sni?: string }).sni, undefined);
+  assert.equal((sniff(clientHello([[0, serverName("")]])) as { sni?: string }).sni, "");
+  // ALPN: an empty extension body names nothing; a list that claims more than it holds is read as far as it goes.
+  assert.deepEqual(sniff(clientHello([[16, Buffer.alloc(0)]])), { kind: "tls", alpn: [] });
+  assert.deepEqual((sniff(clientHello([[16, alpnList(["h2"], 10)]])) as { alpn: string[] }).alpn, ["h2"]);
+  // ...and one that claims less than it holds is read only as far as it claims.
+  assert.deepEqual((sniff(clientHello([[16, alpnList(["h2", "x1"], 3)]])) as { alpn: string[] }).alpn, ["h2"]);
+  // An empty extension list, and a server_name too short to hold a name: valid, nameless.
+  assert.deepEqual(sniff(clientHello([])), { kind: "tls", alpn: [] });
+  assert.deepEqual(sniff(clientHello([[0, Buffer.from([0, 1, 0])]])), { kind: "tls", alpn: [] });
+});
+
+test("sniff: a record of exactly TLS's maximum (16 KiB) is read; one byte more is refused from its header", () => {
+  const sized = (recordLength: number) => {
+    const base = clientHello([[0, serverName("big.example")], [21, Buffer.alloc(0)]]);
+    // Grow the padding extension (21) until the record is the size asked for.
+    return clientHello([[0, serverName("big.example")], [21, Buffer.alloc(recordLength - (base.length - 5))]]);
+  };
+  const max = sized(16 * 1024);
+  assert.equal(max.readUInt16BE(3), 16 * 1024);
+  assert.deepEqual(sniff(max), { kind: "tls", sni: "big.example", alpn: [] });
+  const over = sized(16 * 1024 + 1);
+  assert.equal(over.readUInt16BE(3), 16 * 1024 + 1);
+  assert.match(invalid(sniff(over.subarray(0, 5))) ?? "", /larger than TLS allows/);
+});
