@@ -62,20 +62,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   await agent.start();
   const proxy = `http://${agent.sidecar.outboundAddress}`;
   io.err(`zeromesh: ${id} (${boot.spiffe}) at ${address}; sidecar proxy ${proxy}; application ports ${ports.join(", ") || "none"} on 127.0.0.1`);
-  const child = spawn(command[0]!, command.slice(1), {
-    stdio: "inherit",
-    env: { ...process.env, HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, NO_PROXY: "", ZEROMESH_WORKLOAD: id, ZEROMESH_ADDRESS: address },
-  });
-  const code = await new Promise<number>((resolve) => {
-    const stop = () => child.kill("SIGTERM");
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    child.on("exit", (c, sig) => resolve(c ?? (sig ? 128 : 1)));
-    child.on("error", (e) => {
-      io.err(`zeromesh: cannot start ${command[0]}: ${e.message}`);
-      resolve(127);
-    });
-  });
+  const code = await runChild(command, command[0]!, { ...process.env, HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, NO_PROXY: "", ZEROMESH_WORKLOAD: id, ZEROMESH_ADDRESS: address }, io);
   await agent.stop();
   await removeEntry();
   return code;
@@ -85,9 +72,13 @@ const POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Runs `command` in the pod as its application (nobody, no capabilities), with this terminal; its exit code. */
 export function runInPod(netns: string, command: string[], env: Record<string, string>, io: Io): Promise<number> {
-  const argv = inPodAs(netns, APP_UID, APP_UID, command);
   // A container's environment, not the caller's: its PATH may lead into directories only the caller can read.
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", env: { PATH: POD_PATH, HOME: "/tmp", TERM: process.env.TERM ?? "dumb", ...env } });
+  return runChild(inPodAs(netns, APP_UID, APP_UID, command), `${command[0]} in the pod`, { PATH: POD_PATH, HOME: "/tmp", TERM: process.env.TERM ?? "dumb", ...env }, io);
+}
+
+/** Runs `argv` with this terminal, passing on SIGINT and SIGTERM; its exit code (128 when a signal ended it, 127 when it could not start). */
+function runChild(argv: string[], what: string, env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", env });
   return new Promise<number>((resolve) => {
     const stop = () => child.kill("SIGTERM");
     process.once("SIGINT", stop);
@@ -98,7 +89,7 @@ export function runInPod(netns: string, command: string[], env: Record<string, s
       resolve(c ?? (sig ? 128 : 1));
     });
     child.on("error", (e) => {
-      io.err(`zeromesh: cannot start ${command[0]} in the pod: ${e.message}`);
+      io.err(`zeromesh: cannot start ${what}: ${e.message}`);
       resolve(127);
     });
   });
