@@ -62,26 +62,29 @@ export class UnauthenticatedPool<T> {
 
 /**
  * Applies `limits` to a TLS server (the proxies' endpoint, which asks for but does not require client certificates).
- * Call after every other "connection" listener is added: it runs first.
+ * Call after every other "connection" listener is added: it runs first. Returns what resets every connection
+ * still open (stopping: a peer that went without a word would hold the server's close() for its idle timeout).
+ *
+ * Connections are reset at the TCP socket: once TLS and an HTTP/2 session sit on it, neither's destroy() closes the
+ * descriptor while the peer sends nothing (checked on Node 20); a reset of the socket under them ends both.
  */
-export function admitProxyConnections(server: Server, limits: AdmissionLimits): UnauthenticatedPool<Connection> {
-  const pool = new UnauthenticatedPool<Connection>(limits.unauthenticated, limits.unauthenticatedPerSource);
+export function admitProxyConnections(server: Server, limits: AdmissionLimits): { resetAll(): void } {
+  const pool = new UnauthenticatedPool<Socket>(limits.unauthenticated, limits.unauthenticatedPerSource);
   // A TCP connection and the TLS socket over it share their remote address and port: that pair names it.
-  const open = new Map<string, Connection>();
+  const open = new Map<string, { socket: Socket; place: object; timer: NodeJS.Timeout }>();
   const handlers = server.listeners("connection") as ((socket: unknown) => void)[];
   server.removeAllListeners("connection");
   server.on("connection", (socket: Socket) => {
-    const c = new Connection(socket, `${socket.remoteAddress}|${socket.remotePort}`);
-    const { place, evicted } = pool.admit(socket.remoteAddress ?? "", c);
-    for (const old of evicted) old.close();
-    c.place = place;
-    c.timer = setTimeout(() => c.close(), limits.unauthenticatedMs);
-    c.timer.unref();
-    open.set(c.key, c);
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    const { place, evicted } = pool.admit(socket.remoteAddress ?? "", socket);
+    for (const old of evicted) reset(old);
+    const timer = setTimeout(() => reset(socket), limits.unauthenticatedMs);
+    timer.unref();
+    open.set(key, { socket, place, timer });
     socket.once("close", () => {
-      clearTimeout(c.timer);
+      clearTimeout(timer);
       pool.leave(place);
-      open.delete(c.key);
+      open.delete(key);
     });
     for (const h of handlers) h.call(server, socket);
   });
@@ -91,21 +94,5 @@ export function admitProxyConnections(server: Server, limits: AdmissionLimits): 
     clearTimeout(c.timer);
     pool.leave(c.place);
   });
-  return pool;
-}
-
-/** One connection to the endpoint: TCP, then TLS over it. */
-class Connection {
-  place: object = {};
-  timer?: NodeJS.Timeout;
-
-  constructor(readonly tcp: Socket, readonly key: string) {}
-
-  /**
-   * Resets the TCP connection. Once TLS and an HTTP/2 session sit on it, neither's destroy() closes the descriptor
-   * while the peer sends nothing (checked on Node 20); a reset of the TCP socket under them does, and ends both.
-   */
-  close(): void {
-    reset(this.tcp);
-  }
+  return { resetAll: () => open.forEach((c) => reset(c.socket)) };
 }

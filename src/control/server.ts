@@ -8,8 +8,7 @@ import { SERVER_TLS } from "../net/tls-server.js";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { X509Certificate, createHash } from "node:crypto";
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from "node:http2";
-import type { AddressInfo, Socket } from "node:net";
-import { reset } from "../proxy/context.js";
+import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Codes, ZmError, errorsOf, formatIssue, type Issue } from "../api/errors.js";
 import { manifestOf } from "../api/load.js";
@@ -111,7 +110,7 @@ export class ControlPlane {
   private readonly lineage: Lineage;
   private graceTimer?: NodeJS.Timeout;
   private stopping = false;
-  private readonly proxySockets = new Set<Socket>();
+  private admission?: { resetAll(): void };
   /** Pods' addresses by workload instance, from the node agents that run them. */
   private readonly podAddresses = new Map<string, string>();
   private pushVersion = 0;
@@ -163,11 +162,7 @@ export class ControlPlane {
     // A peer that opens connections and never finishes a handshake or a request is dropped.
     this.secure.setTimeout(LIMITS.idleMs);
     capConnections(this.secure, LIMITS.proxyConnections);
-    admitProxyConnections(this.secure, { ...LIMITS, ...this.opts.admission });
-    this.secure.on("connection", (socket: Socket) => {
-      this.proxySockets.add(socket);
-      socket.once("close", () => this.proxySockets.delete(socket));
-    });
+    this.admission = admitProxyConnections(this.secure, { ...LIMITS, ...this.opts.admission });
     await new Promise<void>((r) => this.secure!.listen(this.opts.port ?? 15012, host, r));
     // Listening on every address (pods reach it on their bridge's), local proxies still dial loopback.
     this.address = `${host === "0.0.0.0" ? "127.0.0.1" : host}:${(this.secure.address() as AddressInfo).port}`;
@@ -219,7 +214,7 @@ export class ControlPlane {
     this.unsubscribe?.();
     for (const s of this.sessions.values()) s.stream.close();
     // A peer that went without a word (a pod's namespace removed under it) would hold close() for the idle timeout.
-    for (const socket of this.proxySockets) reset(socket);
+    this.admission?.resetAll();
     await Promise.all([
       new Promise<void>((r) => (this.secure ? this.secure.close(() => r()) : r())),
       new Promise<void>((r) => {
