@@ -6,15 +6,13 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Registry } from "../registry/registry.js";
 import { MeshProcess } from "../scenario/processes.js";
-import { CAPTURE_INBOUND_PORT } from "./capture.js";
+import { CAPTURE_INBOUND_PORT, OUTBOUND_PORT, UNCAPTURED_INBOUND_PORTS } from "../proxy/ports.js";
 import { PodDns } from "./dns-server.js";
 import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, removeStalePods, type NodeNetwork } from "./pod-network.js";
 
 /** The sidecar's user and group in every pod (Istio's 1337), and the application's (nobody). */
 export const PROXY_UID = 1337;
 export const APP_UID = 65534;
-const OUTBOUND_PORT = 15001;
-const STATS_PORT = 15090;
 
 export interface PodInfo {
   /** The workload instance, "ns/name". */
@@ -89,7 +87,7 @@ export class NodeAgent {
     try {
       netns = await createPodNetwork(this.opts, {
         pod: id, ip,
-        capture: { inboundPort: CAPTURE_INBOUND_PORT, outboundPort: OUTBOUND_PORT, proxyUid: PROXY_UID, proxyGid: PROXY_UID, excludeInboundPorts: [STATS_PORT, 15020, 15021], excludeOutbound: [{ address: this.gateway, port: 53 }] },
+        capture: { inboundPort: CAPTURE_INBOUND_PORT, outboundPort: OUTBOUND_PORT, proxyUid: PROXY_UID, proxyGid: PROXY_UID, excludeInboundPorts: [...UNCAPTURED_INBOUND_PORTS], excludeOutbound: [{ address: this.gateway, port: 53 }] },
         dns: { nameserver: this.gateway, search: [`${w.namespace}.svc.cluster.local`, "svc.cluster.local", "cluster.local"] },
       });
       const dir = join(this.opts.runDir, netns);

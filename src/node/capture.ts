@@ -17,9 +17,6 @@ export interface CaptureOptions {
   excludeOutbound: { address: string; port: number }[];
 }
 
-/** The sidecar's inbound port in a pod (Istio's 15006); its outbound port is the sidecar's usual 15001. */
-export const CAPTURE_INBOUND_PORT = 15006;
-
 /** The source address a sidecar delivers inbound traffic from, so that its own delivery is not captured again (Envoy's 127.0.0.6). */
 export const INBOUND_PASSTHROUGH_SOURCE = "127.0.0.6";
 

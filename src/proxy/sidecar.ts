@@ -19,10 +19,8 @@ import { ProxyMetrics } from "./metrics.js";
 import { Pools, type PoolsOptions } from "./pool.js";
 import { DEFAULT_LIMITS, capConnections, type ListenerLimits } from "./limits.js";
 import { stateFrom, type ProxyState } from "./state.js";
+import { OUTBOUND_PORT, STATS_PORT, UNCAPTURED_INBOUND_PORTS } from "./ports.js";
 
-export const OUTBOUND_PORT = 15001;
-/** Where Envoy serves its Prometheus stats in Istio; here on the workload's own address. */
-export const STATS_PORT = 15090;
 
 export interface SidecarOptions {
   /** Workload instance, "ns/name". */
@@ -170,7 +168,7 @@ export class Sidecar implements ProxyContext {
     // Loopback only: a REDIRECT in the pod's OUTPUT chain sends here; nothing outside the pod can reach it.
     this.outboundAddress = await listenExactly(outbound, "127.0.0.1", outboundPort);
     this.serve(outbound);
-    const inbound = capturedInboundServer(this, new Set([outboundPort, capture.inboundPort, statsPort, 15020, 15021]));
+    const inbound = capturedInboundServer(this, new Set([outboundPort, capture.inboundPort, statsPort, ...UNCAPTURED_INBOUND_PORTS]));
     await listenExactly(inbound, "0.0.0.0", capture.inboundPort);
     this.serve(inbound);
     for (const port of this.opts.ports) this.listeners[String(port)] = `${this.opts.address}:${port}`;
