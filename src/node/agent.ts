@@ -21,6 +21,16 @@ export interface PodInfo {
   netns: string;
 }
 
+interface Pod extends Omit<PodInfo, "netns"> {
+  /** Its address's number in the pod CIDR. */
+  n: number;
+  /** Set once its network exists. */
+  netns?: string;
+  proxy?: MeshProcess;
+  /** Its sidecar holds its certificate and listens: the pod is in service. */
+  ready?: boolean;
+}
+
 export interface NodeAgentOptions extends NodeNetwork {
   /** The configuration now (for each workload's identity and ports, and DNS answers). */
   registry: () => Registry;
@@ -37,8 +47,8 @@ export interface NodeAgentOptions extends NodeNetwork {
 }
 
 export class NodeAgent {
-  private readonly pods = new Map<string, PodInfo & { proxy: MeshProcess }>();
-  private readonly used = new Set<number>();
+  /** Pods by workload instance; a pod being made is here from its first step, with no sidecar yet. */
+  private readonly pods = new Map<string, Pod>();
   private dns?: PodDns;
   readonly gateway: string;
 
@@ -65,12 +75,7 @@ export class NodeAgent {
   }
 
   list(): PodInfo[] {
-    return [...this.pods.values()].map(({ id, ip, netns }) => ({ id, ip, netns }));
-  }
-
-  pod(id: string): PodInfo | undefined {
-    const p = this.pods.get(id);
-    return p && { id: p.id, ip: p.ip, netns: p.netns };
+    return [...this.pods.values()].filter((p) => p.ready).map(({ id, ip, netns }) => ({ id, ip, netns: netns! }));
   }
 
   /** Creates the pod of workload instance `id` and starts its sidecar; resolves once the sidecar holds its certificate and listens. */
@@ -79,39 +84,31 @@ export class NodeAgent {
     const reg = this.opts.registry();
     const w = reg.workload(id);
     if (!w) throw new Error(`no workload instance ${id} in the configuration`);
+    // Taken before the first await: a second request for the same instance meanwhile is refused, never interleaved.
     const n = this.allocate();
-    const ip = podAddress(this.opts, n);
-    const ports = reg.workloadPorts(w);
-    let netns: string | undefined;
-    let proxy: MeshProcess | undefined;
+    const pod: Pod = { id, n, ip: podAddress(this.opts, n) };
+    this.pods.set(id, pod);
     try {
-      netns = await createPodNetwork(this.opts, {
-        pod: id, ip,
+      pod.netns = await createPodNetwork(this.opts, {
+        pod: id, ip: pod.ip,
         capture: { inboundPort: CAPTURE_INBOUND_PORT, outboundPort: OUTBOUND_PORT, proxyUid: PROXY_UID, proxyGid: PROXY_UID, excludeInboundPorts: [...UNCAPTURED_INBOUND_PORTS], excludeOutbound: [{ address: this.gateway, port: 53 }] },
         dns: { nameserver: this.gateway, search: [`${w.namespace}.svc.cluster.local`, "svc.cluster.local", "cluster.local"] },
       });
-      const dir = join(this.opts.runDir, netns);
+      const dir = join(this.opts.runDir, pod.netns);
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       chmodSync(dir, 0o755);
       writeFileSync(join(dir, "root-cert.pem"), this.opts.rootPem, { mode: 0o644 });
-      this.opts.assignAddress(id, ip);
-      proxy = new MeshProcess(`sidecar ${id}`, [
-        "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", ip, "--control", `${this.gateway}:${this.opts.controlPort()}`,
-        "--root-cert", join(dir, "root-cert.pem"), "--token-file", "-", "--ports", ports.join(","), "--capture", "--access-log", "off",
-      ], { stdin: this.opts.bootstrap(id), wrap: inPodAs(netns, PROXY_UID, PROXY_UID, []) });
-      await proxy.waitFor((l) => l.type === "ready", 20_000);
-      this.pods.set(id, { id, ip, netns, proxy });
-      this.opts.log?.(`pod ${id} at ${ip} (network namespace ${netns})`);
-      return { id, ip, netns };
+      this.opts.assignAddress(id, pod.ip);
+      pod.proxy = new MeshProcess(`sidecar ${id}`, [
+        "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", pod.ip, "--control", `${this.gateway}:${this.opts.controlPort()}`,
+        "--root-cert", join(dir, "root-cert.pem"), "--token-file", "-", "--ports", reg.workloadPorts(w).join(","), "--capture", "--access-log", "off",
+      ], { stdin: this.opts.bootstrap(id), wrap: inPodAs(pod.netns, PROXY_UID, PROXY_UID, []) });
+      await pod.proxy.waitFor((l) => l.type === "ready", 20_000);
+      pod.ready = true;
+      this.opts.log?.(`pod ${id} at ${pod.ip} (network namespace ${pod.netns})`);
+      return { id, ip: pod.ip, netns: pod.netns };
     } catch (e) {
-      this.opts.assignAddress(id, undefined);
-      await proxy?.stop();
-      // Only what this call made: a failed createPodNetwork has removed its own half already.
-      if (netns) {
-        await deletePodNetwork(this.opts, id);
-        rmSync(join(this.opts.runDir, netns), { recursive: true, force: true });
-      }
-      this.used.delete(n);
+      await this.teardown(pod);
       throw e;
     }
   }
@@ -119,25 +116,28 @@ export class NodeAgent {
   /** The argv that runs `command` in the pod of `id` as its application (no capabilities, another user than the sidecar's). */
   execArgv(id: string, command: string[]): string[] {
     const p = this.pods.get(id);
-    if (!p) throw new Error(`${id} has no pod on this node`);
-    return inPodAs(p.netns, APP_UID, APP_UID, command);
-  }
-
-  /** Whether the pod's sidecar died (its reason), undefined while it runs. */
-  crashed(id: string): string | undefined {
-    return this.pods.get(id)?.proxy.crashed;
+    if (!p?.ready) throw new Error(`${id} has no pod on this node`);
+    return inPodAs(p.netns!, APP_UID, APP_UID, command);
   }
 
   async deletePod(id: string): Promise<void> {
     const p = this.pods.get(id);
-    if (!p) return;
-    this.pods.delete(id);
-    await p.proxy.stop();
-    this.opts.assignAddress(id, undefined);
-    await deletePodNetwork(this.opts, id);
-    rmSync(join(this.opts.runDir, p.netns), { recursive: true, force: true });
-    this.used.delete(Number(p.ip.split(".")[3]));
+    if (!p?.ready) return; // none, one still being made (its own failure or success decides), or one going already
+    p.ready = false;
+    await this.teardown(p);
     this.opts.log?.(`pod ${id} removed`);
+  }
+
+  /** Undoes whatever of the pod was made: its sidecar, its address at the control plane, its network and files. */
+  private async teardown(p: Pod): Promise<void> {
+    await p.proxy?.stop();
+    this.opts.assignAddress(p.id, undefined);
+    // Only what this agent made: a createPodNetwork that failed has removed its own half already.
+    if (p.netns) {
+      await deletePodNetwork(this.opts, p.id);
+      rmSync(join(this.opts.runDir, p.netns), { recursive: true, force: true });
+    }
+    this.pods.delete(p.id);
   }
 
   /** Removes every pod, the DNS server and the bridge. */
@@ -148,13 +148,10 @@ export class NodeAgent {
     rmSync(this.opts.runDir, { recursive: true, force: true });
   }
 
+  /** The lowest address number no pod holds. */
   private allocate(): number {
-    for (let n = 2; n <= 254; n++) {
-      if (!this.used.has(n)) {
-        this.used.add(n);
-        return n;
-      }
-    }
+    const used = new Set([...this.pods.values()].map((p) => p.n));
+    for (let n = 2; n <= 254; n++) if (!used.has(n)) return n;
     throw new Error(`pod CIDR ${this.opts.podCidr} is full`);
   }
 }

@@ -23,7 +23,11 @@ test("pods: unmodified curl and python in pods, policy by identity and pod IP, R
     const started = Date.now();
     const sleep = await f.node.createPod("a/sleep");
     const web = await f.node.createPod("b/web");
-    const intruder = await f.node.createPod("c/intruder");
+    // Two requests for the same instance at once: one pod, and the refused one leaves the other's address alone.
+    const twice = await Promise.allSettled([f.node.createPod("c/intruder"), f.node.createPod("c/intruder")]);
+    assert.deepEqual(twice.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    assert.match(String((twice.find((r) => r.status === "rejected") as PromiseRejectedResult).reason), /already has a pod/);
+    const intruder = (twice.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<{ ip: string }>).value;
     const app = f.serve("b/web", ["python3", "-m", "http.server", "8080", "--bind", "0.0.0.0"]);
     await waitUntil(() => f.cp.synced(["a/sleep", "b/web", "c/intruder"]), 20_000);
     await waitUntil(async () => statusOf(await f.exec("a/sleep", curl("http://web.b:8080/"))) === "200", 10_000);
