@@ -4,6 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { adminCall } from "../cli/admin.js";
 import { AdminClient } from "../control/admin-client.js";
 import { readAdminToken } from "../control/admin-credential.js";
 import { APP_UID } from "../node/agent.js";
@@ -24,16 +25,11 @@ export async function startPodPair(dir: string, config: string): Promise<{ targe
   try {
     const ready = await up.waitFor((l) => l.ready === true, 20_000);
     const admin = new AdminClient(String(ready.admin), readAdminToken(String(ready.adminTokenFile)));
-    const call = async <T>(method: "GET" | "POST", path: string, body?: unknown) => {
-      const r = await admin.call<T & { error?: string }>(method, path, body);
-      if (r.status !== 200) throw new Error(`${path}: ${r.body.error ?? r.status}`);
-      return r.body;
-    };
     const started = Date.now();
-    const server = await call<{ netns: string }>("POST", "/v1/pods", { workload: "bench/server" });
+    const server = await adminCall<{ netns: string }>(admin, "POST", "/v1/pods", { workload: "bench/server" });
     app = new MeshProcess("pod server app", ["app", "--name", "server", "--namespace", "bench", "--host", "0.0.0.0", "--port", "8080"], { wrap: inPodAs(server.netns, APP_UID, APP_UID, []) });
     await app.waitFor((l) => l.type === "ready");
-    const client = await call<{ netns: string }>("POST", "/v1/pods", { workload: "bench/client" });
+    const client = await adminCall<{ netns: string }>(admin, "POST", "/v1/pods", { workload: "bench/client" });
     const wrap = ["ip", "netns", "exec", client.netns];
     // Pod start to the first allowed request: both pods, their sidecars' certificates and configuration, the server up.
     for (;;) {
