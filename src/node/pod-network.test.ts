@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { podsUnavailable } from "./available.js";
-import { addressing, createPodNetwork, deletePodNetwork, freePodCidr, netnsName, podAddress, removeBridge, removeStalePods, sh } from "./pod-network.js";
+import { addressing, createPodNetwork, ensureBridge, deletePodNetwork, freePodCidr, netnsName, podAddress, removeBridge, removeStalePods, sh } from "./pod-network.js";
 
 const capture = { inboundPort: 15006, outboundPort: 15001, proxyUid: 1337, proxyGid: 1337, excludeInboundPorts: [15090], excludeOutbound: [] };
 
@@ -23,6 +23,7 @@ test("pod network: addresses from the CIDR, the bridge's first; anything else is
 
 test("pod network: made and removed without a trace; what a crashed run left is removed on the next start", { skip: podsUnavailable() }, async () => {
   const net = { node: `pn-${process.pid}`, podCidr: await freePodCidr() };
+  await ensureBridge(net);
   const ns = await createPodNetwork(net, { pod: "a/one", ip: podAddress(net, 2), capture, dns: { nameserver: addressing(net).gateway, search: ["a.svc.cluster.local"] } });
   try {
     assert.match(await sh("ip", ["netns", "list"]), new RegExp(`^${ns}\\b`, "m"));

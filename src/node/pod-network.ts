@@ -101,9 +101,9 @@ export interface PodNetworkSpec {
   dns: { nameserver: string; search: string[] };
 }
 
-/** Builds the pod's namespace; on any failure, removes what was made. Returns the namespace's name. */
+/** Builds the pod's namespace on the node's bridge (ensureBridge first); on any failure, removes what was made. Returns the namespace's name. */
 export async function createPodNetwork(net: NodeNetwork, spec: PodNetworkSpec): Promise<string> {
-  const a = await ensureBridge(net);
+  const a = addressing(net);
   const ns = netnsName(net, spec.pod);
   const veth = hostVeth(net, spec.pod);
   const inPod = (...args: string[]) => sh("ip", ["netns", "exec", ns, ...args]);
