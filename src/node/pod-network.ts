@@ -7,23 +7,15 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { captureRules, type CaptureOptions } from "./capture.js";
 
-const run = promisify(execFile);
-
-/** Runs one command; a failure says which command and what it printed. */
-export async function sh(cmd: string, args: string[], input?: string): Promise<string> {
-  try {
-    if (input === undefined) return (await run(cmd, args)).stdout;
-    return await new Promise<string>((resolve, reject) => {
-      const child = execFile(cmd, args, (e, stdout, stderr) => (e ? reject(Object.assign(e, { stderr })) : resolve(stdout)));
-      child.stdin!.end(input);
-    });
-  } catch (e) {
-    const err = e as Error & { stderr?: string };
-    throw new Error(`${cmd} ${args.join(" ")}: ${(err.stderr || err.message).trim()}`);
-  }
+/** Runs one command (`input` on its stdin, which is closed either way); a failure says which command and what it printed. */
+export function sh(cmd: string, args: string[], input = ""): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = execFile(cmd, args, (e, stdout, stderr) => (e ? reject(new Error(`${cmd} ${args.join(" ")}: ${(stderr || e.message).trim()}`)) : resolve(stdout)));
+    // A command that reads nothing may be gone before its stdin closes: that is no error.
+    child.stdin!.on("error", () => {}).end(input);
+  });
 }
 
 const short = (s: string, n: number) => createHash("sha256").update(s).digest("hex").slice(0, n);
