@@ -51,6 +51,10 @@ test("pod DNS over UDP: a real resolver's query is answered; names the mesh lack
     c.send(packet.encode(query(name)), port, "127.0.0.1");
   });
   const port = Number(at.split(":")[1]);
+  // Garbage, a truncated header and an oversized datagram are not answered, and the server goes on answering.
+  const junk = createSocket("udp4");
+  for (const bytes of [Buffer.from("GET / HTTP/1.1\r\n\r\n"), Buffer.from([0x12, 0x34, 0x01]), Buffer.alloc(60_000, 0xff)]) await new Promise((r) => junk.send(bytes, port, "127.0.0.1", r));
+  junk.close();
   assert.deepEqual((await ask(port, "web.b.svc.cluster.local")).answers?.map((a) => (a as { data: string }).data), ["10.96.1.2"]);
   assert.equal(rcodeOf(await ask(port, "example.org")), "SERVFAIL", "no upstream");
   assert.equal(rcodeOf(await ask(port, "nothing.b.svc.cluster.local")), "NXDOMAIN");
