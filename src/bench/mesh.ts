@@ -135,7 +135,7 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     const now = Date.now();
     const validity = { notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000) };
     const ingressCert = await issueLeaf(await createRoot("bench ingress", validity), { commonName: "bench.example.com", dnsNames: ["bench.example.com"], validity });
-    const mesh = new LiveMesh({ file: "bench", name: "bench", resources: [{ text: CONFIG + GATEWAY(ingressCert.certPem, ingressCert.keyPem), label: "bench.yaml" }], certificates: [], externals: [], apps: [], steps: [] }, (w) => (w.name === "server" ? backendAddr : undefined), ["--access-log", "off"]);
+    const mesh = new LiveMesh({ file: "bench", name: "bench", resources: [{ text: CONFIG + GATEWAY(ingressCert.certPem, ingressCert.keyPem), label: "bench.yaml" }], certificates: [], externals: [], apps: [], steps: [] }, { appAt: (w) => (w.name === "server" ? backendAddr : undefined), proxyArgs: ["--access-log", "off"] });
     stops.unshift(() => mesh.stop());
     await mesh.start();
     const nginx = await startNginxPair(dir, backendAddr);

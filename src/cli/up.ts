@@ -21,6 +21,12 @@ import type { Io } from "./io.js";
 
 const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--json]";
 
+/** The addresses `--names` gives a host ("host:port" → "address:port"), for the pods' DNS. */
+export function outsideAddresses(names: Record<string, string>, host: string): string[] | undefined {
+  const found = [...new Set(Object.entries(names).filter(([k]) => k.slice(0, k.lastIndexOf(":")) === host).map(([, v]) => v.slice(0, v.lastIndexOf(":"))))];
+  return found.length ? found : undefined;
+}
+
 /** Runs the control plane until interrupted. */
 export async function upCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
@@ -48,19 +54,22 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     io.err(`zeromesh: pods are unavailable here: ${unavailable}`);
     return 1;
   }
+  const names: Record<string, string> = values.names && existsSync(values.names) ? JSON.parse(readFileSync(values.names, "utf8")) : {};
   // The node agent for this machine's pods (single node: in this process); it needs the control plane and vice versa.
   let cp: ControlPlane | undefined = undefined;
   const node = unavailable ? undefined : new NodeAgent({
     node: createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12), podCidr: values["pod-cidr"] ?? (await freePodCidr()),
     registry: () => Registry.of(store.snapshot()), controlPort: () => Number(cp!.address.split(":")[1]), rootPem: ca.rootPem,
-    bootstrap: (id) => cp!.issueBootstrap(id, "node agent"), assignAddress: (id, ip) => cp!.assignPodAddress(id, ip),
+    bootstrap: (id) => cp!.issueBootstrap(id, "node agent"), assignAddress: (id, ip) => cp!.assignPodAddress(id, ip), registerEndpoints: (id, l) => cp!.registerEndpoints(id, l),
+    // --names is the whole outside world (a scenario's): the pods' DNS knows no other name. Without it, the node's resolver answers.
+    outsideNames: values.names ? (host) => outsideAddresses(names, host) ?? [] : undefined,
     runDir: join("/run/zeromesh", createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12)), log: (l) => io.err(`zeromesh: ${l}`),
   });
   cp = new ControlPlane({
     store, ca, bootstrap: BootstrapAuthority.openOrCreate(settings.stateDir), bootstrapTtlMs: settings.bootstrapTtl,
     adminToken: openOrCreateAdminToken(adminTokenPath(settings)),
     port: values.port !== undefined ? Number(values.port) : 15012, adminPort: values["admin-port"] !== undefined ? Number(values["admin-port"]) : 15014,
-    names: values.names && existsSync(values.names) ? JSON.parse(readFileSync(values.names, "utf8")) : {},
+    names,
     outsideRoots: values["outside-roots"] ? readFileSync(values["outside-roots"], "utf8") : undefined,
     audit: (line) => io.err(JSON.stringify({ audit: line })),
     endpointsFile: join(settings.stateDir, "endpoints.json"), lineageFile: join(settings.stateDir, "lineage.json"), endpointGraceMs: settings.endpointGrace,

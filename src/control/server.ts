@@ -69,6 +69,8 @@ export interface PodRuntime {
   createPod(workload: string): Promise<{ id: string; ip: string; netns: string }>;
   deletePod(workload: string): Promise<void>;
   list(): { id: string; ip: string; netns: string }[];
+  /** Every push's endpoints (for the pods' cluster-IP rules); the configuration counts as in sync once this resolves. */
+  applyServices?(endpoints: EndpointTable): Promise<void>;
 }
 
 /** Blocked-egress reports closer together than this are ignored (proxies send one a second). */
@@ -114,6 +116,8 @@ export class ControlPlane {
   /** Pods' addresses by workload instance, from the node agents that run them. */
   private readonly podAddresses = new Map<string, string>();
   private pushVersion = 0;
+  /** Pushes whose endpoints the node agent has not yet made into pods' cluster-IP rules. */
+  private podRulesPending = 0;
   /** The latest pushes: which snapshot each carried and which proxies it sent a new configuration to (what an apply waits for). */
   private pushes: { snapshot: number; version: number; sentTo: string[] }[] = [];
   private timer?: NodeJS.Timeout;
@@ -234,7 +238,12 @@ export class ControlPlane {
     else this.podAddresses.set(workload, ip);
   }
 
-  /** A credential a new proxy presents once to prove which workload it runs as. */
+  /** Listeners of a workload instance without a proxy (its application's own), or null when it is gone. */
+  registerEndpoints(workload: string, listeners: Record<string, string> | null): void {
+    this.endpoints.register(workload, listeners);
+    this.schedulePush(0);
+  }
+
   /** Issues a credential for one workload instance (good for one certificate, for ZEROMESH_BOOTSTRAP_TTL); audited. */
   issueBootstrap(workload: string, by = "control plane"): string {
     const w = Registry.of(this.opts.store.snapshot()).workload(workload);
@@ -422,12 +431,19 @@ export class ControlPlane {
       stream.write(JSON.stringify({ type: "config", config }) + "\n");
     }
     this.pushes = [...this.pushes.slice(-99), { snapshot: snapshot.version, version, sentTo }];
+    if (this.opts.pods?.applyServices) {
+      this.podRulesPending++;
+      void this.opts.pods.applyServices(endpoints).finally(() => {
+        this.podRulesPending--;
+        this.notifyWaiters();
+      });
+    }
     this.notifyWaiters();
   }
 
   /** True when no push is pending and every connected proxy acknowledged (or rejected) what it was sent. */
   synced(expected: string[] = []): boolean {
-    if (this.pending) return false;
+    if (this.pending || this.podRulesPending) return false;
     for (const id of expected) if (!this.sessions.has(id)) return false;
     for (const { record } of this.sessions.values()) {
       const s = syncStatus(record);
@@ -582,8 +598,7 @@ export class ControlPlane {
         if (typeof body.workload !== "string" || (body.listeners !== null && !isListenerTable(body.listeners))) {
           throw new ZmError(Codes.BAD_MESSAGE, "an endpoint registration is {workload: \"ns/name\", listeners: {PORT: \"ADDR:PORT\"} | null}");
         }
-        this.endpoints.register(body.workload, body.listeners);
-        this.schedulePush(0);
+        this.registerEndpoints(body.workload, body.listeners);
         return this.respond(res, 200, { ok: true });
       }
       case "GET /v1/sync": {

@@ -7,12 +7,16 @@ import { join } from "node:path";
 import type { Registry } from "../registry/registry.js";
 import { MeshProcess } from "../scenario/processes.js";
 import { CAPTURE_INBOUND_PORT, OUTBOUND_PORT, UNCAPTURED_INBOUND_PORTS } from "../proxy/ports.js";
+import type { EndpointTable } from "../control/proxy-config.js";
 import { PodDns } from "./dns-server.js";
-import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, removeStalePods, type NodeNetwork } from "./pod-network.js";
+import { serviceRules, servicesJump } from "./services.js";
+import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, removeStalePods, sh, type NodeNetwork } from "./pod-network.js";
 
 /** The sidecar's user and group in every pod (Istio's 1337), and the application's (nobody). */
 export const PROXY_UID = 1337;
 export const APP_UID = 65534;
+/** Where the node's DNS proxy (Istio's, on 15053 in the agent) answers the applications of pods with sidecars. */
+export const DNS_PROXY_PORT = 15053;
 
 export interface PodInfo {
   /** The workload instance, "ns/name". */
@@ -29,6 +33,10 @@ interface Pod extends Omit<PodInfo, "netns"> {
   proxy?: MeshProcess;
   /** Its sidecar holds its certificate and listens: the pod is in service. */
   ready?: boolean;
+  /** No proxy: its application's ports are its endpoints. */
+  plain: boolean;
+  /** The cluster-IP rules its namespace holds now. */
+  serviceRules?: string;
 }
 
 export interface NodeAgentOptions extends NodeNetwork {
@@ -41,6 +49,10 @@ export interface NodeAgentOptions extends NodeNetwork {
   bootstrap: (workload: string) => string;
   /** Tells the control plane the pod's address (its proxy announces listeners there), or that it is gone. */
   assignAddress: (workload: string, ip: string | undefined) => void;
+  /** Registers the listeners of a pod without a proxy (its application's own ports), or removes them (null). */
+  registerEndpoints: (workload: string, listeners: Record<string, string> | null) => void;
+  /** Addresses of names outside the mesh that the pods' DNS answers before asking the node's resolver (a scenario's external hosts). */
+  outsideNames?: (host: string) => string[] | undefined;
   /** Where pods' files live (the root certificate their sidecars read): readable by the sidecars' user, so outside the 0700 state directory (/run/zeromesh/NODE). */
   runDir: string;
   log?: (line: string) => void;
@@ -49,7 +61,11 @@ export interface NodeAgentOptions extends NodeNetwork {
 export class NodeAgent {
   /** Pods by workload instance; a pod being made is here from its first step, with no sidecar yet. */
   private readonly pods = new Map<string, Pod>();
-  private dns?: PodDns;
+  private readonly dns: PodDns[] = [];
+  /** The endpoints the cluster-IP rules are made from (the control plane's, at its latest push). */
+  private endpoints: EndpointTable = {};
+  /** Rule updates, one after another. */
+  private servicesQueue = Promise.resolve();
   readonly gateway: string;
 
   constructor(private readonly opts: NodeAgentOptions) {
@@ -67,18 +83,34 @@ export class NodeAgent {
     await ensureBridge(this.opts);
     mkdirSync(this.opts.runDir, { recursive: true, mode: 0o755 });
     chmodSync(this.opts.runDir, 0o755);
-    this.dns = new PodDns((fqdn) => {
+    // Two views, as in Istio: the cluster DNS (Services, then the outside world) that proxies and pods without a
+    // sidecar ask, and the DNS proxy that a sidecar's application is captured to, where ServiceEntry hosts also
+    // have addresses (for its sidecar to route by) — addresses that mean nothing to anyone else.
+    const cluster = (fqdn: string) => {
+      const services = this.opts.registry().servicesByHostname(fqdn).filter((s) => s.source.startsWith("Service/"));
+      return services.length ? services.flatMap((s) => s.addresses) : this.opts.outsideNames?.(fqdn);
+    };
+    const mesh = (fqdn: string) => {
       const services = this.opts.registry().servicesByHostname(fqdn);
-      return services.length ? services.flatMap((s) => s.addresses) : undefined;
-    });
-    await this.dns.listen(this.gateway, 53);
+      return services.length ? services.flatMap((s) => s.addresses) : cluster(fqdn);
+    };
+    for (const [resolve, port] of [[cluster, 53], [mesh, DNS_PROXY_PORT]] as const) {
+      const dns = new PodDns(resolve);
+      this.dns.push(dns);
+      await dns.listen(this.gateway, port);
+    }
   }
 
   list(): PodInfo[] {
     return [...this.pods.values()].filter((p) => p.ready).map(({ id, ip, netns }) => ({ id, ip, netns: netns! }));
   }
 
-  /** Creates the pod of workload instance `id` and starts its sidecar; resolves once the sidecar holds its certificate and listens. */
+  /**
+   * Creates the pod of workload instance `id`, as Istio's injection would shape it: a workload with a sidecar gets the
+   * capture rules and its sidecar; a gateway its proxy as the pod's only process, reached on the pod's own ports (no
+   * capture, as in a gateway Deployment); a workload without a sidecar a plain pod, its application's ports
+   * registered as its endpoints. Resolves once the pod is in service (its proxy, if any, holds its certificate and listens).
+   */
   async createPod(id: string): Promise<PodInfo> {
     if (this.pods.has(id)) throw new Error(`${id} already has a pod on this node`);
     const reg = this.opts.registry();
@@ -86,31 +118,59 @@ export class NodeAgent {
     if (!w) throw new Error(`no workload instance ${id} in the configuration`);
     // Taken before the first await: a second request for the same instance meanwhile is refused, never interleaved.
     const n = this.allocate();
-    const pod: Pod = { id, n, ip: podAddress(this.opts, n) };
+    const pod: Pod = { id, n, ip: podAddress(this.opts, n), plain: !w.sidecar };
     this.pods.set(id, pod);
+    const ports = reg.workloadPorts(w);
+    const captured = w.sidecar && !w.gateway;
     try {
       pod.netns = await createPodNetwork(this.opts, {
         pod: id, ip: pod.ip,
-        capture: { inboundPort: CAPTURE_INBOUND_PORT, outboundPort: OUTBOUND_PORT, proxyUid: PROXY_UID, proxyGid: PROXY_UID, excludeInboundPorts: [...UNCAPTURED_INBOUND_PORTS], excludeOutbound: [{ address: this.gateway, port: 53 }] },
+        capture: captured ? {
+          inboundPort: CAPTURE_INBOUND_PORT, outboundPort: OUTBOUND_PORT, proxyUid: PROXY_UID, proxyGid: PROXY_UID, excludeInboundPorts: [...UNCAPTURED_INBOUND_PORTS],
+          excludeOutbound: [{ address: this.gateway, port: 53 }], dnsProxy: { nameserver: this.gateway, port: DNS_PROXY_PORT },
+        } : undefined,
         dns: { nameserver: this.gateway, search: [`${w.namespace}.svc.cluster.local`, "svc.cluster.local", "cluster.local"] },
       });
+      await sh("ip", ["netns", "exec", pod.netns, "iptables-restore", "--noflush"], servicesJump());
+      await this.applyServiceRules(pod, serviceRules(reg, this.endpoints));
       const dir = join(this.opts.runDir, pod.netns);
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       chmodSync(dir, 0o755);
       writeFileSync(join(dir, "root-cert.pem"), this.opts.rootPem, { mode: 0o644 });
       this.opts.assignAddress(id, pod.ip);
-      pod.proxy = new MeshProcess(`sidecar ${id}`, [
-        "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", pod.ip, "--control", `${this.gateway}:${this.opts.controlPort()}`,
-        "--root-cert", join(dir, "root-cert.pem"), "--token-file", "-", "--ports", reg.workloadPorts(w).join(","), "--capture", "--access-log", "off",
-      ], { stdin: this.opts.bootstrap(id), wrap: inPodAs(pod.netns, PROXY_UID, PROXY_UID, []) });
-      await pod.proxy.waitFor((l) => l.type === "ready", 20_000);
+      if (pod.plain) this.opts.registerEndpoints(id, Object.fromEntries(ports.map((p) => [String(p), `${pod.ip}:${p}`])));
+      else {
+        pod.proxy = new MeshProcess(`${w.gateway ? "gateway" : "sidecar"} ${id}`, [
+          "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", pod.ip, "--control", `${this.gateway}:${this.opts.controlPort()}`,
+          "--root-cert", join(dir, "root-cert.pem"), "--token-file", "-", "--ports", ports.join(","), "--access-log", "off",
+          ...(captured ? ["--capture"] : ["--gateway"]),
+        ], { stdin: this.opts.bootstrap(id), wrap: inPodAs(pod.netns, PROXY_UID, PROXY_UID, []) });
+        await pod.proxy.waitFor((l) => l.type === "ready", 20_000);
+      }
       pod.ready = true;
-      this.opts.log?.(`pod ${id} at ${pod.ip} (network namespace ${pod.netns})`);
+      this.opts.log?.(`pod ${id} at ${pod.ip} (network namespace ${pod.netns}${pod.plain ? ", no sidecar" : w.gateway ? ", gateway" : ""})`);
       return { id, ip: pod.ip, netns: pod.netns };
     } catch (e) {
       await this.teardown(pod);
       throw e;
     }
+  }
+
+  /** New endpoints (the control plane's push): every pod's cluster-IP rules follow; resolves once they are in place. */
+  applyServices(endpoints: EndpointTable): Promise<void> {
+    this.endpoints = endpoints;
+    const next = this.servicesQueue.then(async () => {
+      const rules = serviceRules(this.opts.registry(), this.endpoints);
+      await Promise.all([...this.pods.values()].filter((p) => p.netns).map((p) => this.applyServiceRules(p, rules)));
+    });
+    this.servicesQueue = next.catch((e: Error) => this.opts.log?.(`cluster-IP rules not applied: ${e.message}`));
+    return this.servicesQueue;
+  }
+
+  private async applyServiceRules(p: Pod, rules: string): Promise<void> {
+    if (p.serviceRules === rules) return;
+    await sh("ip", ["netns", "exec", p.netns!, "iptables-restore", "--noflush"], rules);
+    p.serviceRules = rules;
   }
 
   /** The argv that runs `command` in the pod of `id` as its application (no capabilities, another user than the sidecar's). */
@@ -131,6 +191,7 @@ export class NodeAgent {
   /** Undoes whatever of the pod was made: its sidecar, its address at the control plane, its network and files. */
   private async teardown(p: Pod): Promise<void> {
     await p.proxy?.stop();
+    if (p.plain) this.opts.registerEndpoints(p.id, null);
     this.opts.assignAddress(p.id, undefined);
     // Only what this agent made: a createPodNetwork that failed has removed its own half already.
     if (p.netns) {
@@ -143,7 +204,7 @@ export class NodeAgent {
   /** Removes every pod, the DNS server and the bridge. */
   async stop(): Promise<void> {
     await Promise.all([...this.pods.keys()].map((id) => this.deletePod(id)));
-    this.dns?.close();
+    for (const d of this.dns.splice(0)) d.close();
     await removeBridge(this.opts);
     rmSync(this.opts.runDir, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@ const OPTS = { inboundPort: 15006, outboundPort: 15001, proxyUid: 1337, proxyGid
 test("capture rules: istio-iptables' nat table, in its order", () => {
   assert.equal(captureRules(OPTS), [
     "*nat",
-    ":ZM_INBOUND - [0:0]", ":ZM_IN_REDIRECT - [0:0]", ":ZM_OUTPUT - [0:0]", ":ZM_REDIRECT - [0:0]",
+    ":ZM_INBOUND - [0:0]", ":ZM_IN_REDIRECT - [0:0]", ":ZM_OUTPUT - [0:0]", ":ZM_REDIRECT - [0:0]", ":ZM_DNS - [0:0]",
     "-A ZM_INBOUND -p tcp --dport 15020 -j RETURN",
     "-A ZM_INBOUND -p tcp --dport 15021 -j RETURN",
     "-A ZM_INBOUND -p tcp --dport 15090 -j RETURN",
@@ -40,9 +40,16 @@ test("capture rules: ports and owner as given, excluded ports once each; removal
   assert.ok(r.indexOf("--dport 8 ") < r.indexOf("--dport 9 "));
   assert.doesNotMatch(r, /--dport 53/);
   const undo = removalRules();
-  for (const c of ["ZM_INBOUND", "ZM_IN_REDIRECT", "ZM_OUTPUT", "ZM_REDIRECT"]) {
+  assert.doesNotMatch(undo, /-D OUTPUT -p udp/);
+  for (const c of ["ZM_INBOUND", "ZM_IN_REDIRECT", "ZM_OUTPUT", "ZM_REDIRECT", "ZM_DNS"]) {
     assert.match(undo, new RegExp(`-F ${c}\\n`));
     assert.match(undo, new RegExp(`-X ${c}\\n`));
   }
   assert.match(undo, /-D PREROUTING -p tcp -j ZM_INBOUND\n-D OUTPUT -p tcp -j ZM_OUTPUT/);
+});
+
+test("capture rules: DNS capture sends the application's queries to the DNS proxy's port, never the proxy's own", () => {
+  const r = captureRules({ ...OPTS, dnsProxy: { nameserver: "10.250.0.1", port: 15053 } });
+  assert.match(r, /-A OUTPUT -p udp -d 10\.250\.0\.1\/32 --dport 53 -j ZM_DNS\n-A ZM_DNS -m owner --uid-owner 1337 -j RETURN\n-A ZM_DNS -m owner --gid-owner 1337 -j RETURN\n-A ZM_DNS -p udp -j DNAT --to-destination 10\.250\.0\.1:15053\nCOMMIT/);
+  assert.match(removalRules({ dnsProxy: { nameserver: "10.250.0.1", port: 15053 } }), /-D OUTPUT -p udp -d 10\.250\.0\.1\/32 --dport 53 -j ZM_DNS\n/);
 });

@@ -15,12 +15,17 @@ export interface CaptureOptions {
   excludeInboundPorts: number[];
   /** Destinations the application reaches directly, "ADDR:PORT" (the pod's DNS server over TCP). */
   excludeOutbound: { address: string; port: number }[];
+  /**
+   * Istio's DNS capture: the application's queries to `nameserver`:53 go to `port` there instead (the DNS proxy's
+   * view, where ServiceEntry hosts have addresses); the proxy's own queries reach the cluster DNS as sent.
+   */
+  dnsProxy?: { nameserver: string; port: number };
 }
 
 /** The source address a sidecar delivers inbound traffic from, so that its own delivery is not captured again (Envoy's 127.0.0.6). */
 export const INBOUND_PASSTHROUGH_SOURCE = "127.0.0.6";
 
-export const CHAINS = ["ZM_INBOUND", "ZM_IN_REDIRECT", "ZM_OUTPUT", "ZM_REDIRECT"] as const;
+export const CHAINS = ["ZM_INBOUND", "ZM_IN_REDIRECT", "ZM_OUTPUT", "ZM_REDIRECT", "ZM_DNS"] as const;
 
 /** The nat table for `iptables-restore --noflush`, in Istio's order (each rule's reason beside it). */
 export function captureRules(o: CaptureOptions): string {
@@ -46,11 +51,19 @@ export function captureRules(o: CaptureOptions): string {
   rule("-A ZM_OUTPUT -d 127.0.0.1/32 -j RETURN");
   rule("-A ZM_OUTPUT -j ZM_REDIRECT");
   rule(`-A ZM_REDIRECT -p tcp -j REDIRECT --to-ports ${o.outboundPort}`);
+  if (o.dnsProxy) {
+    const ns = o.dnsProxy.nameserver;
+    rule(`-A OUTPUT -p udp -d ${ns}/32 --dport 53 -j ZM_DNS`);
+    rule(`-A ZM_DNS -m owner --uid-owner ${o.proxyUid} -j RETURN`);
+    rule(`-A ZM_DNS -m owner --gid-owner ${o.proxyGid} -j RETURN`);
+    rule(`-A ZM_DNS -p udp -j DNAT --to-destination ${ns}:${o.dnsProxy.port}`);
+  }
   lines.push("COMMIT", "");
   return lines.join("\n");
 }
 
 /** The nat table without the capture: the jumps out of PREROUTING and OUTPUT, then the chains (for `iptables-restore --noflush`). */
-export function removalRules(): string {
-  return ["*nat", "-D PREROUTING -p tcp -j ZM_INBOUND", "-D OUTPUT -p tcp -j ZM_OUTPUT", ...CHAINS.map((c) => `-F ${c}`), ...CHAINS.map((c) => `-X ${c}`), "COMMIT", ""].join("\n");
+export function removalRules(o: Pick<CaptureOptions, "dnsProxy"> = {}): string {
+  const dns = o.dnsProxy ? [`-D OUTPUT -p udp -d ${o.dnsProxy.nameserver}/32 --dport 53 -j ZM_DNS`] : [];
+  return ["*nat", "-D PREROUTING -p tcp -j ZM_INBOUND", "-D OUTPUT -p tcp -j ZM_OUTPUT", ...dns, ...CHAINS.map((c) => `-F ${c}`), ...CHAINS.map((c) => `-X ${c}`), "COMMIT", ""].join("\n");
 }

@@ -89,7 +89,8 @@ export interface PodNetworkSpec {
   /** The workload instance, "ns/name". */
   pod: string;
   ip: string;
-  capture: CaptureOptions;
+  /** The sidecar's transparent capture; none for a pod without a sidecar, or a gateway's. */
+  capture?: CaptureOptions;
   dns: { nameserver: string; search: string[] };
 }
 
@@ -114,7 +115,7 @@ export async function createPodNetwork(net: NodeNetwork, spec: PodNetworkSpec): 
     mkdirSync(etc, { recursive: true });
     writeFileSync(join(etc, "resolv.conf"), `nameserver ${spec.dns.nameserver}\nsearch ${spec.dns.search.join(" ")}\noptions ndots:5\n`);
     writeFileSync(join(etc, "hosts"), `127.0.0.1 localhost\n${spec.ip} ${spec.pod.split("/")[1]}\n`);
-    await sh("ip", ["netns", "exec", ns, "iptables-restore", "--noflush"], captureRules(spec.capture));
+    if (spec.capture) await sh("ip", ["netns", "exec", ns, "iptables-restore", "--noflush"], captureRules(spec.capture));
     return ns;
   } catch (e) {
     await deletePodNetwork(net, spec.pod);

@@ -22,6 +22,8 @@ import { MeshProcess } from "./processes.js";
 import type { ProbeResult } from "./report.js";
 import { probeRequest, probeSource, stepChange } from "./static-runner.js";
 import { scenarioWorld } from "./world.js";
+import { appsInPod, outsideAddresses, sendFromPod } from "./in-pod.js";
+import type { AppSpec } from "../cli/app.js";
 
 interface RunningWorkload {
   workload: Workload;
@@ -29,17 +31,36 @@ interface RunningWorkload {
   apps: RunningApp[];
   proxy?: MeshProcess;
   outbound?: string;
-  /** Where each workload port is reachable: the sidecar's listener, or the app itself. */
+  /** Where each workload port is reachable: the sidecar's listener, or the app itself (in a pod: the pod's address). */
   listeners: Record<string, string>;
+  /** Pod mode: the instance's pod, and its stand-in application's process there. */
+  pod?: { ip: string; netns: string };
+  podApps?: MeshProcess;
 }
+
+/** Where a scenario's workloads run: each in its own pod (network namespace, transparent capture; needs root), or as processes on loopback addresses. */
+export type LiveMode = "pods" | "loopback";
+
+export interface LiveMeshOptions {
+  mode?: LiveMode;
+  /** Send a workload port to an application that already runs (benchmarks), instead of a stand-in. Loopback mode. */
+  appAt?: (w: Workload, port: number) => string | undefined;
+  /** Extra flags for every sidecar process (e.g. the benchmark turns the access log off, as its nginx baseline does). */
+  proxyArgs?: string[];
+  /** Node flags for sidecar processes: the same V8 sizing as the gateways `up` starts. */
+  proxyNode?: string[];
+}
+
+/** Why a probe from the node straight to a workload is not run in loopback mode. */
+export const LOOPBACK_NODE_TARGET = "not run: from: node with target needs workloads isolated from the node, and this loopback mesh does not isolate them (each application listens on 127.0.0.1, reachable by any local process); run it in pod mode (as root)";
 
 /** How long after a connection-level failure the runner waits for news of a mesh process dying. */
 const CRASH_GRACE_MS = 100;
 
 const hostPort = (s: string) => ({ host: s.slice(0, s.lastIndexOf(":")), port: Number(s.slice(s.lastIndexOf(":") + 1)) });
 
-export async function runLive(s: Scenario): Promise<ProbeResult[]> {
-  const mesh = new LiveMesh(s);
+export async function runLive(s: Scenario, mode: LiveMode = "loopback"): Promise<ProbeResult[]> {
+  const mesh = new LiveMesh(s, { mode });
   try {
     await mesh.start();
     return await mesh.runSteps();
@@ -64,32 +85,41 @@ export class LiveMesh {
   private rootFile = "";
   private readonly mirror = new MemoryStore();
   private readonly running = new Map<string, RunningWorkload>();
+  readonly mode: LiveMode;
+  private readonly appAt?: (w: Workload, port: number) => string | undefined;
+  private readonly proxyArgs: string[];
+  private readonly proxyNode: string[];
+  /** Pod mode: gives back the outside hosts' addresses. */
+  private releaseOutside?: () => Promise<void>;
 
-  constructor(
-    private readonly s: Scenario,
-    /** Send a workload port to an application that already runs (benchmarks), instead of a stand-in. */
-    private readonly appAt?: (w: Workload, port: number) => string | undefined,
-    /** Extra flags for every sidecar process (e.g. the benchmark turns the access log off, as its nginx baseline does). */
-    private readonly proxyArgs: string[] = [],
-    /** Node flags for sidecar processes: the same V8 sizing as the gateways `up` starts. */
-    private readonly proxyNode: string[] = proxyNodeArgs(loadSettings()),
-  ) {}
+  constructor(private readonly s: Scenario, opts: LiveMeshOptions = {}) {
+    this.mode = opts.mode ?? "loopback";
+    this.appAt = opts.appAt;
+    this.proxyArgs = opts.proxyArgs ?? [];
+    this.proxyNode = opts.proxyNode ?? proxyNodeArgs(loadSettings());
+  }
 
   async start(): Promise<void> {
     this.pki = await buildPki(this.s, this.now);
-    for (const e of this.s.externals) {
+    // Loopback: every outside host on 127.0.0.1, each port its own. Pods: each host its own address that pods reach
+    // through the node, on its real ports, so that a captured connection's original destination is the host's.
+    const pods = this.mode === "pods";
+    const outside = pods ? await outsideAddresses(this.s.externals.length) : undefined;
+    this.releaseOutside = outside?.release;
+    for (const [i, e] of this.s.externals.entries()) {
       for (const port of e.ports) {
         const leaf = this.pki.externals.get(e.host);
         const mode: AppMode = isTlsPort(port) && leaf ? { serve: "https", certPem: leaf.certPem, keyPem: leaf.keyPem } : { serve: "http" };
-        const app = await startApp({ workload: e.host, namespace: "external", files: e.files }, mode, "127.0.0.1");
+        const host = outside?.addresses[i] ?? "127.0.0.1";
+        const app = await startApp({ workload: e.host, namespace: "external", files: e.files }, mode, host, pods ? port : 0);
         this.externals.push(app);
-        this.names[`${e.host}:${port}`] = `127.0.0.1:${app.port}`;
+        this.names[`${e.host}:${port}`] = `${host}:${app.port}`;
       }
     }
     writeFileSync(join(this.dir, "names.json"), JSON.stringify(this.names));
     // Proxies that originate TLS to the scenario's outside hosts trust its "external" CA, as they would an OS trust store.
     writeFileSync(join(this.dir, "outside-roots.pem"), this.pki.roots.get("external")?.certPem ?? "");
-    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways", "--loopback"]);
+    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways", pods ? "--pods" : "--loopback"]);
     const ready = await this.control.waitFor((l) => l.ready === true);
     this.adminAddress = String(ready.admin);
     this.adminTokenFile = String(ready.adminTokenFile ?? join(this.dir, ADMIN_TOKEN_FILE));
@@ -103,8 +133,10 @@ export class LiveMesh {
 
   async stop(): Promise<void> {
     await Promise.all([...this.running.values()].map((r) => this.stopWorkload(r)));
-    await this.control?.stop();
+    // A control plane with pods removes them (and its bridge) before it exits: give it the time.
+    await this.control?.stop(this.mode === "pods" ? 15_000 : 2000);
     await Promise.all(this.externals.map((a) => a.close()));
+    await this.releaseOutside?.();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -133,6 +165,7 @@ export class LiveMesh {
       if (this.running.has(id)) continue;
       starts.push((async () => {
         const ports = reg.workloadPorts(w);
+        if (this.mode === "pods") return this.startPod(w, ports, world);
         const apps: RunningApp[] = [];
         const appAt: Record<number, string> = {};
         for (const port of w.gateway ? [] : ports) {
@@ -170,9 +203,24 @@ export class LiveMesh {
     // A dead proxy never acknowledges: say that it died rather than wait for it.
     const crashed = this.crashed();
     if (crashed) throw new Error(crashed);
-    const proxies = [...this.running.values()].filter((r) => r.proxy).map((r) => r.workload.id);
+    const proxies = [...this.running.values()].filter((r) => r.proxy || (r.pod && r.workload.sidecar)).map((r) => r.workload.id);
     const sync = await this.admin.call("GET", `/v1/sync?timeoutMs=20000&proxies=${encodeURIComponent(proxies.join(","))}`);
     if (sync.status !== 200) throw new Error(`proxies did not acknowledge the configuration: ${JSON.stringify(sync.body)}`);
+  }
+
+  /** Pod mode: the instance's pod from the control plane's node agent (sidecar or gateway included), then its stand-in ports in it. */
+  private async startPod(w: Workload, ports: number[], world: ReturnType<typeof scenarioWorld>): Promise<void> {
+    const made = await this.admin.call<{ ip: string; netns: string }>("POST", "/v1/pods", { workload: w.id });
+    if (made.status !== 200) throw new Error(`the pod of ${w.id} was not made: ${JSON.stringify(made.body)}`);
+    const r: RunningWorkload = { workload: w, ports, apps: [], pod: made.body, listeners: Object.fromEntries(ports.map((p) => [String(p), `${made.body.ip}:${p}`])) };
+    this.running.set(w.id, r);
+    if (w.gateway) return;
+    const spec: AppSpec = { workload: w.name, namespace: w.namespace, host: "0.0.0.0", ports: ports.map((port) => {
+      const b = world.app(w, port, Registry.of(this.mirror.snapshot()).portProtocol(w, port));
+      const mode: AppMode = b.serve === "https" ? { serve: "https", ...this.certFor(w, port) } : b.serve === "tcp-echo" ? { serve: "tcp-echo" } : { serve: "http" };
+      return { port, mode, body: b.serve === "tcp-echo" ? undefined : b.body };
+    }) };
+    if (spec.ports.length) r.podApps = await appsInPod(made.body.netns, spec);
   }
 
   private certFor(w: Workload, port: number): { certPem: string; keyPem: string } {
@@ -183,6 +231,11 @@ export class LiveMesh {
   }
 
   private async stopWorkload(r: RunningWorkload): Promise<void> {
+    if (r.pod) {
+      await r.podApps?.stop();
+      await this.admin.call("POST", "/v1/pods/delete", { workload: r.workload.id }).catch(() => {});
+      return;
+    }
     await r.proxy?.stop();
     await Promise.all(r.apps.map((a) => a.close()));
     if (!r.proxy) await this.admin.call("POST", "/v1/endpoints", { workload: r.workload.id, listeners: null }).catch(() => {});
@@ -195,7 +248,7 @@ export class LiveMesh {
 
   /** Every mesh process that died without being stopped, said once per probe. */
   private crashed(): string | undefined {
-    const dead = [this.control, ...[...this.running.values()].map((r) => r.proxy)].map((p) => p?.crashed).filter(Boolean);
+    const dead = [this.control, ...[...this.running.values()].flatMap((r) => [r.proxy, r.podApps])].map((p) => p?.crashed).filter(Boolean);
     return dead.length ? dead.join("; ") : undefined;
   }
 
@@ -253,19 +306,27 @@ export class LiveMesh {
     const source = probeSource(p, reg);
     if (typeof source === "string") return { ...base, pass: false, seen: source };
     let route: Route | string;
+    let inPod: string | undefined;
     if (source.kind === "outside") {
       const svc = reg.servicesByHostname(`${source.via.service}.${source.via.namespace}.svc.cluster.local`)[0];
       const sp = svc?.ports.find((x) => x.port === source.via.port);
       const ep = svc && sp ? reg.endpoints(svc, sp)[0] : undefined;
       route = ep ? this.directRoute(`${source.via.service}.${source.via.namespace}`, source.via.port, source.via.namespace) : `no endpoint for ${p.via?.service}`;
     } else if (source.kind === "node") {
-      // The one thing this mesh cannot show: every application listens on the node's loopback, so a process on the
-      // node reaches it around its sidecar, and "never from the node" does not hold. Say so rather than pass.
-      if (source.target) return { ...base, pass: false, seen: `not run: from: node with target needs workloads isolated from the node, and this loopback mesh does not isolate them (each application listens on 127.0.0.1, reachable by any local process)` };
-      route = this.directRoute(p.url.host, p.url.port, "");
+      if (source.target) {
+        // Loopback cannot show this: every application listens on the node's loopback, so a process on the node
+        // reaches it around its sidecar, and "never from the node" does not hold. Say so rather than pass.
+        const pod = this.running.get(source.target.workload.id)?.pod;
+        if (!pod) return { ...base, pass: false, seen: this.mode === "pods" ? `${source.target.workload.id} has no running pod` : LOOPBACK_NODE_TARGET };
+        route = { direct: { host: pod.ip, port: source.target.port } };
+      } else route = this.directRoute(p.url.host, p.url.port, "");
     } else {
       const r = this.running.get(source.workload.id);
-      route = r?.outbound ? { proxy: hostPort(r.outbound) } : this.directRoute(p.url.host, p.url.port, source.workload.namespace, source.workload.address);
+      // In a pod the client resolves and connects as curl would: its sidecar (if any) captures the connection, and a
+      // Service's cluster IP leads to an endpoint as kube-proxy would (node/services.ts).
+      if (r?.pod) route = { direct: { host: p.url.host, port: p.url.port } };
+      else route = r?.outbound ? { proxy: hostPort(r.outbound) } : this.directRoute(p.url.host, p.url.port, source.workload.namespace, source.workload.address);
+      inPod = r?.pod?.netns;
     }
     const staticDecision = decide({ snapshot, world: scenarioWorld(this.s, this.pki, this.now) }, source, probeRequest(p, this.pki));
     if (typeof route === "string") return { ...base, pass: false, seen: route, trail: staticDecision.trail };
@@ -276,7 +337,7 @@ export class LiveMesh {
     };
     const crashedBefore = this.crashed();
     if (crashedBefore) return { ...base, pass: false, seen: crashedBefore, trail: staticDecision.trail };
-    const outcome: Outcome = await send(req, route);
+    const outcome: Outcome = inPod ? await sendFromPod(inPod, req, route) : await send(req, route);
     // A refusal that came from a process dying is no refusal: the probe fails, whatever it expected. The exit may be
     // reported a moment after the client saw the reset: give it that moment before believing the refusal.
     if (outcome.kind === "error") await new Promise((r) => setTimeout(r, CRASH_GRACE_MS));
