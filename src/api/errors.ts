@@ -19,6 +19,7 @@ export const Codes = {
   BAD_MESSAGE: "ZM_BAD_MESSAGE",
   NO_PODS: "ZM_PODS_UNAVAILABLE",
   POD: "ZM_POD_FAILED",
+  NODE: "ZM_NODE_REJECTED",
 } as const;
 export type Code = (typeof Codes)[keyof typeof Codes];
 

@@ -56,6 +56,10 @@ export interface PodTemplate {
   annotations: Record<string, string>;
   serviceAccount: string;
   ports: ContainerPort[];
+  /** The node it is assigned to: `spec.nodeName`, or a `kubernetes.io/hostname` nodeSelector (none: the control plane's own machine). */
+  nodeName?: string;
+  /** The first container's command and args, when given: what a node agent runs as the application (images are not run). */
+  command?: string[];
 }
 
 /** Pod, Deployment, ReplicaSet or StatefulSet: something that runs workloads. */

@@ -3,11 +3,12 @@
 // that never leaves the control plane's state directory, short-lived, and good
 // for one certificate: a credential that leaked after its proxy used it (or
 // that another process used first) gets nothing.
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Codes, ZmError } from "../api/errors.js";
 import { saveStateFile } from "../store/state-file.js";
+import { SignedTokens } from "./signed-token.js";
 
 export interface BootstrapIdentity {
   /** "ns/name" of the workload instance. */
@@ -25,7 +26,7 @@ export class BootstrapAuthority {
   /** Spent credential ids: their expiry (after which the signature check refuses them anyway) and the CSR they bought. */
   private readonly spent = new Map<string, { e: number; csr: string }>();
 
-  constructor(private readonly secret: Buffer, private readonly spentFile?: string) {
+  constructor(private readonly tokens: SignedTokens, private readonly spentFile?: string) {
     if (spentFile && existsSync(spentFile)) {
       try {
         for (const [id, v] of Object.entries(JSON.parse(readFileSync(spentFile, "utf8")) as Record<string, { e: number; csr: string }>)) {
@@ -38,30 +39,17 @@ export class BootstrapAuthority {
   }
 
   static openOrCreate(stateDir: string): BootstrapAuthority {
-    const file = join(stateDir, "bootstrap.key");
-    if (!existsSync(file)) {
-      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-      writeFileSync(file, randomBytes(32).toString("hex"), { mode: 0o600 });
-    }
-    return new BootstrapAuthority(Buffer.from(readFileSync(file, "utf8").trim(), "hex"), join(stateDir, "bootstrap-spent.json"));
-  }
-
-  private mac(payload: string): string {
-    return createHmac("sha256", this.secret).update(payload).digest("base64url");
+    return new BootstrapAuthority(SignedTokens.fromFile(join(stateDir, "bootstrap.key")), join(stateDir, "bootstrap-spent.json"));
   }
 
   issue(id: BootstrapIdentity, expiresAt: Date): string {
-    const payload = Buffer.from(JSON.stringify({ w: id.workload, s: id.spiffe, e: expiresAt.getTime(), j: randomBytes(16).toString("base64url") })).toString("base64url");
-    return `${payload}.${this.mac(payload)}`;
+    return this.tokens.sign({ w: id.workload, s: id.spiffe, e: expiresAt.getTime(), j: randomBytes(16).toString("base64url") });
   }
 
   verify(token: string, now: Date): BootstrapClaim {
-    const [payload, mac, extra] = token.split(".");
-    if (!payload || !mac || extra !== undefined || token.length > 4096) throw new ZmError(Codes.BOOTSTRAP, "malformed bootstrap credential");
-    const want = Buffer.from(this.mac(payload));
-    const got = Buffer.from(mac);
-    if (want.length !== got.length || !timingSafeEqual(want, got)) throw new ZmError(Codes.BOOTSTRAP, "bootstrap credential signature does not verify (issued by another control plane?)");
-    const body = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { w: string; s: string; e: number; j: string };
+    const body = this.tokens.verify<{ w: string; s: string; e: number; j: string }>(token);
+    if (body === "malformed") throw new ZmError(Codes.BOOTSTRAP, "malformed bootstrap credential");
+    if (body === "signature") throw new ZmError(Codes.BOOTSTRAP, "bootstrap credential signature does not verify (issued by another control plane?)");
     if (body.e < now.getTime()) throw new ZmError(Codes.BOOTSTRAP, `bootstrap credential for ${body.w} expired at ${new Date(body.e).toISOString()}`);
     return { workload: body.w, spiffe: body.s, id: body.j, expiresAt: body.e };
   }

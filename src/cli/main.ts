@@ -14,6 +14,9 @@ commands:
   proxy --workload NS/NAME ...   run one sidecar (started for you by the scenario runner)
   run --namespace NS --name NAME --port P -- COMMAND   start an application with its sidecar (in a pod where the control plane runs pods; joins as a WorkloadEntry)
   exec NS/WORKLOAD -- COMMAND    run a command inside a workload's pod (as kubectl exec)
+  node --join ADDR:PORT --join-file FILE   make this machine a node: it runs the pods of the workloads assigned to it (nodeName)
+  node-token NAME --out FILE     a join credential for node NAME (hand the file over out of band)
+  nodes                          the joined nodes: address, pod CIDR, status
   gateway --namespace NS --name NAME --labels k=v --port P   run a gateway by hand (selected by Gateway resources)
   apply|delete -f PATH...        change a running control plane's configuration (all or nothing)
   get KIND [-n NS] [-o yaml]     list its resources
@@ -39,6 +42,9 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "app": return await (await import("./app.js")).appCommand(rest, io);
       case "run": return await (await import("./run.js")).runCommand(rest, io);
       case "exec": return await (await import("./exec.js")).execCommand(rest, io);
+      case "node": return await (await import("./node.js")).nodeCommand(rest, io);
+      case "node-token": return await (await import("./node.js")).nodeTokenCommand(rest, io);
+      case "nodes": return await (await import("./node.js")).nodesCommand(rest, io);
       case "gateway": return await (await import("./gateway.js")).gatewayCommand(rest, io);
       case "proxy-status": return await (await import("./admin.js")).proxyStatusCommand(rest, io);
       case "proxy-config": return await (await import("./admin.js")).proxyConfigCommand(rest, io);

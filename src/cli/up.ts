@@ -11,6 +11,7 @@ import { ControlPlane } from "../control/server.js";
 import { FileSource } from "../store/files.js";
 import { MemoryStore } from "../store/memory.js";
 import { NodeAgent } from "../node/agent.js";
+import { JoinAuthority } from "../ca/join.js";
 import { freePodCidr } from "../node/pod-network.js";
 import { podsUnavailable } from "../node/available.js";
 import { Registry } from "../registry/registry.js";
@@ -19,7 +20,7 @@ import { parse } from "./args.js";
 import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--json]";
+const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--listen ADDR] [--json]";
 
 /** The addresses `--names` gives a host ("host:port" → "address:port"), for the pods' DNS. */
 export function outsideAddresses(names: Record<string, string>, host: string): string[] | undefined {
@@ -36,6 +37,8 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     "no-gateways": { type: "boolean" },
     // Pods (network namespaces, capture) when this process may make them, unless --loopback; --pods insists.
     loopback: { type: "boolean" }, pods: { type: "boolean" }, "pod-cidr": { type: "string" },
+    // The proxies' endpoint on an address other machines reach: nodes join there (zeromesh node --join ADDR:PORT).
+    listen: { type: "string" },
   }, USAGE);
   if (values.loopback && values.pods) return io.usage(USAGE);
   const settings = loadSettings(process.env, { stateDir: values["state-dir"] });
@@ -57,9 +60,9 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   const names: Record<string, string> = values.names && existsSync(values.names) ? JSON.parse(readFileSync(values.names, "utf8")) : {};
   // The node agent for this machine's pods (single node: in this process); it needs the control plane and vice versa.
   let cp: ControlPlane | undefined = undefined;
-  const node = unavailable ? undefined : new NodeAgent({
+  const node: NodeAgent | undefined = unavailable ? undefined : new NodeAgent({
     node: createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12), podCidr: values["pod-cidr"] ?? (await freePodCidr()),
-    registry: () => Registry.of(store.snapshot()), controlPort: () => Number(cp!.address.split(":")[1]), rootPem: ca.rootPem,
+    registry: () => Registry.of(store.snapshot()), control: (): string => `${node!.gateway}:${cp!.address.split(":")[1]}`, rootPem: ca.rootPem,
     bootstrap: (id) => cp!.issueBootstrap(id, "node agent"), assignAddress: (id, ip) => cp!.assignPodAddress(id, ip), registerEndpoints: (id, l) => cp!.registerEndpoints(id, l),
     // --names is the whole outside world (a scenario's): the pods' DNS knows no other name. Without it, the node's resolver answers.
     outsideNames: values.names ? (host) => outsideAddresses(names, host) ?? [] : undefined,
@@ -73,8 +76,9 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     outsideRoots: values["outside-roots"] ? readFileSync(values["outside-roots"], "utf8") : undefined,
     audit: (line) => io.err(JSON.stringify({ audit: line })),
     endpointsFile: join(settings.stateDir, "endpoints.json"), lineageFile: join(settings.stateDir, "lineage.json"), endpointGraceMs: settings.endpointGrace,
-    // Pods reach the proxies' endpoint on their bridge's address; the admin API stays on loopback.
-    host: node ? "0.0.0.0" : undefined, pods: node,
+    // Pods reach the proxies' endpoint on their bridge's address, nodes on --listen's; the admin API stays on loopback.
+    host: node ? "0.0.0.0" : values.listen, pods: node,
+    join: JoinAuthority.openOrCreate(settings.stateDir), joinTtlMs: settings.joinTtl, reservedPodCidrs: () => (node ? [node.podCidr] : []),
   });
   await cp.start();
   await node?.start();
@@ -86,6 +90,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     io.out(`zeromesh control plane (${ca.source})`);
     io.out(`  workloads           ${mode}`);
     io.out(`  proxies connect to  ${cp.address} (mTLS, HTTP/2)`);
+    io.out(`  nodes join at       ${values.listen ? `${values.listen}:${cp.address.split(":")[1]}` : node ? `any address of this machine, port ${cp.address.split(":")[1]}` : "nowhere (loopback only; --listen ADDR takes nodes)"} (zeromesh node-token NAME, then zeromesh node there)`);
     io.out(`  admin API           http://${cp.adminAddress}  (zeromesh proxy-status, apply, get)`);
     io.out(`  admin credential    ${adminTokenPath(settings)} (mode 0600: the CLI reads it)`);
     io.out(`  configuration       ${configDir} (watched)`);

@@ -68,7 +68,7 @@ export class UnauthenticatedPool<T> {
  * Connections are reset at the TCP socket: once TLS and an HTTP/2 session sit on it, neither's destroy() closes the
  * descriptor while the peer sends nothing (checked on Node 20); a reset of the socket under them ends both.
  */
-export function admitProxyConnections(server: Server, limits: AdmissionLimits): { resetAll(): void } {
+export function admitProxyConnections(server: Server, limits: AdmissionLimits): { resetAll(): void; authenticated(peer: { remoteAddress?: string; remotePort?: number }): void } {
   const pool = new UnauthenticatedPool<Socket>(limits.unauthenticated, limits.unauthenticatedPerSource);
   // A TCP connection and the TLS socket over it share their remote address and port: that pair names it.
   const open = new Map<string, { socket: Socket; place: object; timer: NodeJS.Timeout }>();
@@ -88,11 +88,16 @@ export function admitProxyConnections(server: Server, limits: AdmissionLimits): 
     });
     for (const h of handlers) h.call(server, socket);
   });
-  server.on("secureConnection", (tls: TLSSocket) => {
-    const c = open.get(`${tls.remoteAddress}|${tls.remotePort}`);
-    if (!c || !tls.authorized) return; // stays unauthenticated, and its clock keeps running
+  const authenticated = (peer: { remoteAddress?: string; remotePort?: number }) => {
+    const c = open.get(`${peer.remoteAddress}|${peer.remotePort}`);
+    if (!c) return;
     clearTimeout(c.timer);
     pool.leave(c.place);
+  };
+  server.on("secureConnection", (tls: TLSSocket) => {
+    // Without a certificate of this mesh a connection stays unauthenticated, and its clock keeps running.
+    if (tls.authorized) authenticated(tls);
   });
-  return { resetAll: () => open.forEach((c) => reset(c.socket)) };
+  // A node proves itself by its join credential inside the connection, not in the handshake: the endpoint says so.
+  return { resetAll: () => open.forEach((c) => reset(c.socket)), authenticated };
 }

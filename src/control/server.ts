@@ -30,6 +30,8 @@ import { EndpointBook } from "./endpoints.js";
 import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
 import { onJsonLines } from "./ndjson.js";
 import { syncStatus, type ProxyRecord } from "./push.js";
+import { NodeEndpoint } from "./node-endpoint.js";
+import type { JoinAuthority } from "../ca/join.js";
 
 export const CONTROL_SERVER_NAME = "zeromesh-control";
 
@@ -62,6 +64,12 @@ export interface ControlPlaneOptions {
   pods?: PodRuntime;
   /** Limits on connections without a mesh certificate (LIMITS' by default; tests shorten the lifetime). */
   admission?: Partial<AdmissionLimits>;
+  /** Other machines join as nodes with credentials from this authority (none: this control plane takes no nodes). */
+  join?: JoinAuthority;
+  /** How long a join credential lives (ZEROMESH_JOIN_TTL). */
+  joinTtlMs?: number;
+  /** Pod CIDRs never given to a joining node (this machine's own pods'). */
+  reservedPodCidrs?: () => string[];
 }
 
 /** What the admin API needs of a node agent. */
@@ -112,7 +120,7 @@ export class ControlPlane {
   private readonly lineage: Lineage;
   private graceTimer?: NodeJS.Timeout;
   private stopping = false;
-  private admission?: { resetAll(): void };
+  private admission?: ReturnType<typeof admitProxyConnections>;
   /** Pods' addresses by workload instance, from the node agents that run them. */
   private readonly podAddresses = new Map<string, string>();
   private pushVersion = 0;
@@ -127,7 +135,20 @@ export class ControlPlane {
   address = "";
   adminAddress = "";
 
+  /** The nodes' side of the endpoint, when this control plane takes nodes. */
+  readonly nodes?: NodeEndpoint;
+
   constructor(private readonly opts: ControlPlaneOptions) {
+    this.nodes = opts.join ? new NodeEndpoint(opts.join, {
+      snapshot: () => this.opts.store.snapshot(),
+      assignPodAddress: (w, ip) => this.assignPodAddress(w, ip),
+      registerEndpoints: (w, l) => this.registerEndpoints(w, l),
+      issueBootstrap: (w, by) => this.issueBootstrap(w, by),
+      withdraw: (w) => this.endpoints.leave(w),
+      authenticated: (peer) => this.admission?.authenticated(peer),
+      changed: () => this.schedulePush(0),
+      audit: (event, fields) => this.audit(event, fields),
+    }, opts.reservedPodCidrs) : undefined;
     this.lineage = new Lineage(opts.lineageFile, (error) => this.audit("lineage-read-error", { error }));
     this.challenges = new AdminChallenges(opts.adminToken);
     this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now(), (error) =>
@@ -217,6 +238,7 @@ export class ControlPlane {
     clearTimeout(this.graceTimer);
     this.unsubscribe?.();
     for (const s of this.sessions.values()) s.stream.close();
+    this.nodes?.close();
     // A peer that went without a word (a pod's namespace removed under it) would hold close() for the idle timeout.
     this.admission?.resetAll();
     await Promise.all([
@@ -279,6 +301,10 @@ export class ControlPlane {
   private async onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     stream.on("error", () => {});
     const path = headers[":path"];
+    if (typeof path === "string" && path.startsWith("/v1/node/")) {
+      if (!this.nodes) throw new ZmError(Codes.NODE, "this control plane takes no nodes (zeromesh up --listen ADDR)");
+      return this.nodes.onStream(stream, headers, path);
+    }
     const caller = this.authenticate(stream, headers);
     if (path === "/v1/certificate") return this.issueCertificate(stream, caller);
     if (path !== "/v1/stream") throw new ZmError(Codes.NOT_FOUND, `no such endpoint ${path}`);
@@ -431,6 +457,7 @@ export class ControlPlane {
       stream.write(JSON.stringify({ type: "config", config }) + "\n");
     }
     this.pushes = [...this.pushes.slice(-99), { snapshot: snapshot.version, version, sentTo }];
+    this.nodes?.push(snapshot, endpoints, version);
     if (this.opts.pods?.applyServices) {
       this.podRulesPending++;
       void this.opts.pods.applyServices(endpoints).finally(() => {
@@ -536,6 +563,17 @@ export class ControlPlane {
     switch (route) {
       case "GET /v1/proxy-status":
         return this.respond(res, 200, [...this.proxies.values()].map((p) => ({ proxy: p.id, connected: p.connected, status: syncStatus(p), sent: p.sentVersion ?? null, acked: p.ackedVersion ?? null, nack: p.nack ?? null, pod: this.podAddresses.get(p.id) ?? null })));
+      case "GET /v1/nodes":
+        return this.respond(res, 200, this.nodes?.list() ?? []);
+      case "POST /v1/nodes/token": {
+        if (!this.nodes || !this.opts.join) throw new ZmError(Codes.NODE, "this control plane takes no nodes (zeromesh up --listen ADDR)");
+        const body = parseJsonObject<{ node: unknown }>(text);
+        if (typeof body.node !== "string") throw new ZmError(Codes.BAD_MESSAGE, "a join credential request is {node: \"NAME\"}");
+        const expires = new Date(Date.now() + (this.opts.joinTtlMs ?? 86_400_000));
+        const token = this.opts.join.issue(body.node, expires);
+        this.audit("join-credential-issued", { node: body.node, expires: expires.toISOString() });
+        return this.respond(res, 200, { node: body.node, token, expires: expires.toISOString(), rootPem: this.opts.ca.rootPem });
+      }
       case "GET /v1/pods":
         return this.respond(res, 200, this.opts.pods?.list() ?? []);
       case "POST /v1/pods": case "POST /v1/pods/delete": {
@@ -614,7 +652,7 @@ export class ControlPlane {
 
   private fail(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, e: unknown): void {
     const code = e instanceof ZmError ? e.code : "ZM_INTERNAL";
-    const status = code === Codes.BOOTSTRAP || code === Codes.CA_IDENTITY ? 403 : code === Codes.TOO_LARGE ? 413 : e instanceof ZmError ? 400 : 500;
+    const status = code === Codes.BOOTSTRAP || code === Codes.CA_IDENTITY || code === Codes.NODE ? 403 : code === Codes.TOO_LARGE ? 413 : e instanceof ZmError ? 400 : 500;
     if (status === 403 || status === 413) this.audit("proxy-refused", { path: String(headers[":path"]).slice(0, 100), workload: String(headers["x-zeromesh-workload"] ?? "").slice(0, 100), from: stream.session?.socket?.remoteAddress, status, why: (e as Error).message });
     if (stream.destroyed) return;
     if (!stream.headersSent) stream.respond({ ":status": status, "content-type": "application/json" });

@@ -2,6 +2,7 @@
 // network namespace with its own IP and the capture rules (pod-network.ts), and its sidecar inside it as its own
 // user (Istio's 1337) with a bootstrap credential down its stdin; the application runs there too, as another user
 // with no capabilities (`zeromesh run`, `zeromesh exec`). It also answers the pods' DNS (dns-server.ts).
+import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Registry } from "../registry/registry.js";
@@ -37,25 +38,36 @@ interface Pod extends Omit<PodInfo, "netns"> {
   plain: boolean;
   /** The cluster-IP rules its namespace holds now. */
   serviceRules?: string;
+  /** Its manifest's command, running as the application. */
+  app?: ChildProcess;
 }
 
 export interface NodeAgentOptions extends NodeNetwork {
   /** The configuration now (for each workload's identity and ports, and DNS answers). */
   registry: () => Registry;
-  /** The control plane's proxies' endpoint port (it listens on the pods' gateway address too), and its root. */
-  controlPort: () => number;
+  /**
+   * The node's name: it runs the workloads whose pod template names it (`nodeName`). None: the control plane's own
+   * machine, which runs the workloads no node is named for.
+   */
+  name?: string;
+  /** Where sidecars reach the control plane's proxies' endpoint ("ADDR:PORT"), and the mesh root they trust. */
+  control: () => string;
   rootPem: string;
   /** A one-time bootstrap credential for a workload instance. */
-  bootstrap: (workload: string) => string;
+  bootstrap: (workload: string) => string | Promise<string>;
   /** Tells the control plane the pod's address (its proxy announces listeners there), or that it is gone. */
-  assignAddress: (workload: string, ip: string | undefined) => void;
+  assignAddress: (workload: string, ip: string | undefined) => void | Promise<void>;
   /** Registers the listeners of a pod without a proxy (its application's own ports), or removes them (null). */
-  registerEndpoints: (workload: string, listeners: Record<string, string> | null) => void;
+  registerEndpoints: (workload: string, listeners: Record<string, string> | null) => void | Promise<void>;
+  /** Run a manifest's container command as the pod's application (a kubelet would run the image). */
+  runCommands?: boolean;
   /** Addresses of names outside the mesh that the pods' DNS answers before asking the node's resolver (a scenario's external hosts). */
   outsideNames?: (host: string) => string[] | undefined;
   /** Where pods' files live (the root certificate their sidecars read): readable by the sidecars' user, so outside the 0700 state directory (/run/zeromesh/NODE). */
   runDir: string;
   log?: (line: string) => void;
+  /** A pod came into service (true) or was removed (false). */
+  onPod?: (pod: PodInfo, up: boolean) => void;
 }
 
 export class NodeAgent {
@@ -116,6 +128,7 @@ export class NodeAgent {
     const reg = this.opts.registry();
     const w = reg.workload(id);
     if (!w) throw new Error(`no workload instance ${id} in the configuration`);
+    if (w.node !== this.opts.name) throw new Error(`${id} is assigned to ${w.node ? `node ${w.node}` : "the control plane's machine"}, not ${this.opts.name ? `node ${this.opts.name}` : "this one"}`);
     // Taken before the first await: a second request for the same instance meanwhile is refused, never interleaved.
     const n = this.allocate();
     const pod: Pod = { id, n, ip: podAddress(this.opts, n), plain: !w.sidecar };
@@ -137,23 +150,49 @@ export class NodeAgent {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       chmodSync(dir, 0o755);
       writeFileSync(join(dir, "root-cert.pem"), this.opts.rootPem, { mode: 0o644 });
-      this.opts.assignAddress(id, pod.ip);
-      if (pod.plain) this.opts.registerEndpoints(id, Object.fromEntries(ports.map((p) => [String(p), `${pod.ip}:${p}`])));
+      await this.opts.assignAddress(id, pod.ip);
+      if (pod.plain) await this.opts.registerEndpoints(id, Object.fromEntries(ports.map((p) => [String(p), `${pod.ip}:${p}`])));
       else {
         pod.proxy = new MeshProcess(`${w.gateway ? "gateway" : "sidecar"} ${id}`, [
-          "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", pod.ip, "--control", `${this.gateway}:${this.opts.controlPort()}`,
+          "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", pod.ip, "--control", this.opts.control(),
           "--root-cert", join(dir, "root-cert.pem"), "--token-file", "-", "--ports", ports.join(","), "--access-log", "off",
           ...(captured ? ["--capture"] : ["--gateway"]),
-        ], { stdin: this.opts.bootstrap(id), wrap: inPodAs(pod.netns, PROXY_UID, PROXY_UID, []) });
+        ], { stdin: await this.opts.bootstrap(id), wrap: inPodAs(pod.netns, PROXY_UID, PROXY_UID, []) });
         await pod.proxy.waitFor((l) => l.type === "ready", 20_000);
       }
+      if (this.opts.runCommands && w.command) pod.app = this.runApp(pod, w.command);
       pod.ready = true;
+      this.opts.onPod?.({ id, ip: pod.ip, netns: pod.netns }, true);
       this.opts.log?.(`pod ${id} at ${pod.ip} (network namespace ${pod.netns}${pod.plain ? ", no sidecar" : w.gateway ? ", gateway" : ""})`);
       return { id, ip: pod.ip, netns: pod.netns };
     } catch (e) {
       await this.teardown(pod);
       throw e;
     }
+  }
+
+  /** A manifest's command in its pod as the application would run (its output goes to this agent's log). */
+  private runApp(pod: Pod, command: string[]): ChildProcess {
+    const argv = inPodAs(pod.netns!, APP_UID, APP_UID, command);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp" } });
+    const say = (d: Buffer) => this.opts.log?.(`${pod.id}: ${d.toString("utf8").trimEnd()}`);
+    child.stdout!.on("data", say);
+    child.stderr!.on("data", say);
+    child.on("error", (e) => this.opts.log?.(`${pod.id}: ${command[0]} did not start: ${e.message}`));
+    child.on("exit", (code, signal) => pod.ready && this.opts.log?.(`${pod.id}: its application exited (${signal ?? `code ${code}`})`));
+    return child;
+  }
+
+  /**
+   * Makes this node's pods follow the configuration, as a kubelet does: a pod for every workload instance assigned
+   * to this node by name, none for one no longer assigned here (a node without a name makes pods only on request).
+   */
+  async reconcile(): Promise<void> {
+    if (!this.opts.name) return;
+    const wanted = new Set(this.opts.registry().workloads.filter((w) => w.node === this.opts.name).map((w) => w.id));
+    const gone = [...this.pods.values()].filter((p) => p.ready && !wanted.has(p.id)).map((p) => this.deletePod(p.id));
+    const made = [...wanted].filter((id) => !this.pods.has(id)).map((id) => this.createPod(id).catch((e: Error) => this.opts.log?.(`pod ${id} not made: ${e.message}`)));
+    await Promise.all([...gone, ...made]);
   }
 
   /** New endpoints (the control plane's push): every pod's cluster-IP rules follow; resolves once they are in place. */
@@ -185,14 +224,17 @@ export class NodeAgent {
     if (!p?.ready) return; // none, one still being made (its own failure or success decides), or one going already
     p.ready = false;
     await this.teardown(p);
+    this.opts.onPod?.({ id, ip: p.ip, netns: p.netns! }, false);
     this.opts.log?.(`pod ${id} removed`);
   }
 
   /** Undoes whatever of the pod was made: its sidecar, its address at the control plane, its network and files. */
   private async teardown(p: Pod): Promise<void> {
+    p.app?.kill("SIGKILL");
     await p.proxy?.stop();
-    if (p.plain) this.opts.registerEndpoints(p.id, null);
-    this.opts.assignAddress(p.id, undefined);
+    // The control plane may be gone already (a node stopping after it): the pod goes all the same.
+    if (p.plain) await Promise.resolve(this.opts.registerEndpoints(p.id, null)).catch(() => {});
+    await Promise.resolve(this.opts.assignAddress(p.id, undefined)).catch(() => {});
     // Only what this agent made: a createPodNetwork that failed has removed its own half already.
     if (p.netns) {
       await deletePodNetwork(this.opts, p.id);

@@ -135,3 +135,34 @@ export async function deletePodNetwork(net: NodeNetwork, pod: string): Promise<v
 export function inPodAs(ns: string, uid: number, gid: number, argv: string[]): string[] {
   return ["ip", "netns", "exec", ns, "setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", ...argv];
 }
+
+/** Every node's pod CIDR lies in this network: traffic between pods crosses nodes by routes, unchanged. */
+export const POD_NETWORK = "10.244.0.0/16";
+
+const masquerade = (net: NodeNetwork) => ["-t", "nat", "POSTROUTING", "-s", net.podCidr, "!", "-d", POD_NETWORK, "-m", "comment", "--comment", `zeromesh node ${net.node}`, "-j", "MASQUERADE"];
+
+/**
+ * A node among others: it forwards (pods' traffic to other nodes' pods, by route), and what its pods send outside
+ * the pod network leaves with the node's address (the bridge CNI plugin's ipMasq), so the control plane and the
+ * outside world answer the node. Idempotent.
+ */
+export async function joinPodNetwork(net: NodeNetwork): Promise<void> {
+  await sh("sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+  const [t, nat, chain, ...rule] = masquerade(net);
+  const present = await sh("iptables", [t!, nat!, "-C", chain!, ...rule]).then(() => true, () => false);
+  if (!present) await sh("iptables", [t!, nat!, "-A", chain!, ...rule]);
+}
+
+/** Undoes joinPodNetwork's rule (forwarding stays on: other things on the machine may count on it). Never throws. */
+export async function leavePodNetwork(net: NodeNetwork): Promise<void> {
+  const [t, nat, chain, ...rule] = masquerade(net);
+  await sh("iptables", [t!, nat!, "-D", chain!, ...rule]).catch(() => {});
+}
+
+/** Makes the routes to other nodes' pods `want` (CIDR → next hop); returns what is now in place. */
+export async function syncRoutes(have: Map<string, string>, want: { cidr: string; via: string }[]): Promise<Map<string, string>> {
+  const next = new Map(want.map((r) => [r.cidr, r.via]));
+  for (const [cidr] of have) if (!next.has(cidr)) await sh("ip", ["route", "del", cidr]).catch(() => {});
+  for (const [cidr, via] of next) if (have.get(cidr) !== via) await sh("ip", ["route", "replace", cidr, "via", via]);
+  return next;
+}

@@ -5,7 +5,7 @@ import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:h
 import { createCsrInChild, type CsrAndKey } from "../ca/csr-child.js";
 import { onJsonLines } from "../control/ndjson.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
-import { spiffeOf, type Credentials } from "./credentials.js";
+import { checkControlIdentity, type Credentials } from "./credentials.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
 
 export interface AgentOptions {
@@ -23,7 +23,6 @@ export interface AgentOptions {
 /** The largest configuration a proxy takes in one message. */
 const MAX_CONFIG_BYTES = 256 * 1024 * 1024;
 
-const CONTROL_SPIFFE_SUFFIX = "/ns/istio-system/sa/zeromesh-control";
 
 /** How often blocked egress is reported: alerts within about a second, one message per interval however many requests. */
 const BLOCKED_EGRESS_REPORT_MS = 1000;
@@ -92,7 +91,7 @@ export class ProxyAgent {
     const creds = this.sidecar.credentials();
     const s = connect(`https://${this.opts.control}`, {
       ca: this.opts.rootPem, cert: creds ? creds.certPem + creds.chainPem : undefined, key: creds?.keyPem,
-      checkServerIdentity: (_h, cert) => (spiffeOf(cert.raw)?.endsWith(CONTROL_SPIFFE_SUFFIX) ? undefined : new Error("the control plane did not present its mesh identity")),
+      checkServerIdentity: checkControlIdentity,
     });
     s.on("error", () => {});
     return s;

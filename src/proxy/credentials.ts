@@ -30,5 +30,12 @@ export function spiffeOf(raw: Buffer | undefined): string | undefined {
   return uris.length === 1 ? uris[0] : undefined;
 }
 
+const CONTROL_SPIFFE_SUFFIX = "/ns/istio-system/sa/zeromesh-control";
+
+/** A TLS client's server check toward the control plane: its certificate (chained to the mesh root) must carry the control plane's identity. */
+export function checkControlIdentity(_host: string, cert: { raw: Buffer }): Error | undefined {
+  return spiffeOf(cert.raw)?.endsWith(CONTROL_SPIFFE_SUFFIX) ? undefined : new Error("the control plane did not present its mesh identity");
+}
+
 /** "spiffe://td/ns/x/sa/y" → "td/ns/x/sa/y", AuthorizationPolicy's principal form. */
 export const principalOf = (spiffe: string) => spiffe.replace(/^spiffe:\/\//, "");

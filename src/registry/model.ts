@@ -49,6 +49,10 @@ export interface Workload {
   gateway: boolean;
   /** The workload's IP: a WorkloadEntry's address, else a loopback address of its own. */
   address: string;
+  /** The node that runs it (a pod template's nodeName); none: the control plane's own machine. */
+  node?: string;
+  /** What a node agent runs as its application, when the manifest says. */
+  command?: string[];
 }
 
 export interface Endpoint {

@@ -88,7 +88,7 @@ export class Registry {
           owner: `${ns}/${name}`, ownerKind: src.kind, namespace: ns, name, replica: i,
           labels: t.labels, annotations: t.annotations, serviceAccount: t.serviceAccount,
           ...this.identity(ns, t.serviceAccount),
-          containerPorts: t.ports, sidecar: gateway || injectsSidecar(input), gateway, address: "",
+          containerPorts: t.ports, sidecar: gateway || injectsSidecar(input), gateway, address: "", node: t.nodeName, command: t.command,
         });
       }
     }

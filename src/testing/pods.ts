@@ -44,9 +44,9 @@ export async function podFixture(yaml: string, mesh: Partial<MeshConfig> = {}) {
   // A /24 per fixture: the third octet from this process's id and a counter, so concurrent test files do not meet.
   const octet = (process.pid * 7 + nextNode++) % 200 + 20;
   const nodeName = `t${process.pid}-${octet}`;
-  const node = new NodeAgent({
+  const node: NodeAgent = new NodeAgent({
     node: nodeName, podCidr: `10.247.${octet}.0/24`,
-    registry: () => Registry.of(store.snapshot()), controlPort: () => Number(cp.address.split(":")[1]), rootPem: ca.rootPem,
+    registry: () => Registry.of(store.snapshot()), control: (): string => `${node.gateway}:${cp.address.split(":")[1]}`, rootPem: ca.rootPem,
     bootstrap: (id) => cp.issueBootstrap(id, "test node agent"), assignAddress: (id, ip) => cp.assignPodAddress(id, ip), registerEndpoints: (id, l) => cp.registerEndpoints(id, l), runDir: join("/run/zeromesh", nodeName),
   });
   await node.start();

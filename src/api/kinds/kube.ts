@@ -44,7 +44,10 @@ export function readService(doc: Reader, origin: Origin): KubeService {
 
 function readPodSpec(spec: Reader, meta: Reader): PodTemplate {
   const ports: ContainerPort[] = [];
-  for (const c of spec.field("containers").list()) {
+  const containers = spec.field("containers").list();
+  const first = containers[0];
+  const command = first ? [...first.field("command").strings(), ...first.field("args").strings()] : [];
+  for (const c of containers) {
     for (const p of c.field("ports").list()) {
       const port = p.field("containerPort").port({ required: true });
       if (port !== undefined) ports.push({ port, name: p.field("name").string() });
@@ -55,6 +58,8 @@ function readPodSpec(spec: Reader, meta: Reader): PodTemplate {
     annotations: meta.field("annotations").stringMap(),
     serviceAccount: spec.field("serviceAccountName").string() ?? spec.field("serviceAccount").string() ?? "default",
     ports,
+    nodeName: spec.field("nodeName").string() ?? spec.field("nodeSelector").stringMap()["kubernetes.io/hostname"],
+    command: command.length ? command : undefined,
   };
 }
 

@@ -1,0 +1,142 @@
+// The control plane's side of the nodes (node-protocol.ts): it authenticates each call by the node's join
+// credential, gives a joining node its pod CIDR and routes, pushes it the configuration it runs pods from, and
+// takes from it only what concerns workloads assigned to it — their pods' addresses inside its CIDR, their
+// endpoints, and bootstrap credentials (so a node gets identities for its own workloads, never another's).
+// A node whose stream closes has left: its workloads' endpoints go with it.
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { Codes, ZmError } from "../api/errors.js";
+import type { JoinAuthority } from "../ca/join.js";
+import type { Workload } from "../registry/model.js";
+import { Registry } from "../registry/registry.js";
+import type { Snapshot } from "../store/snapshot.js";
+import { LIMITS, readBody } from "./limits.js";
+import { NodeBook, type NodeRecord } from "./nodes.js";
+import { buildNodeConfig, checkBootstrapAsk, checkEndpointReport, checkPodReport, NODE_AUTH_SCHEME, NODE_PATHS } from "./node-protocol.js";
+import type { EndpointTable } from "./proxy-config.js";
+
+export interface NodeEndpointHost {
+  snapshot(): Snapshot;
+  assignPodAddress(workload: string, ip: string | undefined): void;
+  registerEndpoints(workload: string, listeners: Record<string, string> | null): void;
+  issueBootstrap(workload: string, by: string): string;
+  /** The workload's proxy endpoints, withdrawn (its node left). */
+  withdraw(workload: string): void;
+  /** The connection carrying a joined node's stream: no longer an unauthenticated one (admission.ts). */
+  authenticated(peer: { remoteAddress?: string; remotePort?: number }): void;
+  /** Something nodes or proxies must hear about changed. */
+  changed(): void;
+  audit(event: string, fields: Record<string, unknown>): void;
+}
+
+interface NodeSession {
+  stream: ServerHttp2Stream;
+  sentJson?: string;
+}
+
+export class NodeEndpoint {
+  readonly book: NodeBook;
+  private readonly sessions = new Map<string, NodeSession>();
+
+  constructor(private readonly join: JoinAuthority, private readonly host: NodeEndpointHost, reserved: () => string[] = () => []) {
+    this.book = new NodeBook(reserved);
+  }
+
+  /** Handles one `/v1/node/*` stream. */
+  async onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, path: string): Promise<void> {
+    const node = this.authenticate(headers);
+    if (path === NODE_PATHS.stream) return this.open(stream, node);
+    if (!this.sessions.has(node)) throw new ZmError(Codes.NODE, `node ${node} has not joined (open ${NODE_PATHS.stream} first)`);
+    const text = await readBody(stream, LIMITS.csrBytes, headers["content-length"]);
+    let answer: unknown;
+    switch (path) {
+      case NODE_PATHS.pod: {
+        const r = checkPodReport(text);
+        this.assigned(node, r.workload);
+        if (r.ip !== null && !this.book.holds(node, r.ip)) throw new ZmError(Codes.NODE, `${r.ip} is not in node ${node}'s pod CIDR ${this.book.get(node)!.podCidr}`);
+        this.host.assignPodAddress(r.workload, r.ip ?? undefined);
+        answer = { ok: true };
+        break;
+      }
+      case NODE_PATHS.bootstrap: {
+        const w = this.assigned(node, checkBootstrapAsk(text).workload);
+        answer = { token: this.host.issueBootstrap(w.id, `node ${node}`) };
+        break;
+      }
+      case NODE_PATHS.endpoints: {
+        const r = checkEndpointReport(text);
+        this.assigned(node, r.workload);
+        const foreign = Object.values(r.listeners ?? {}).find((a) => !this.book.holds(node, a.slice(0, a.lastIndexOf(":"))));
+        if (foreign) throw new ZmError(Codes.NODE, `${foreign} is not in node ${node}'s pod CIDR`);
+        this.host.registerEndpoints(r.workload, r.listeners);
+        answer = { ok: true };
+        break;
+      }
+      default:
+        throw new ZmError(Codes.NOT_FOUND, `no such endpoint ${path}`);
+    }
+    stream.respond({ ":status": 200, "content-type": "application/json" });
+    stream.end(JSON.stringify(answer));
+  }
+
+  /** Sends each joined node its configuration, when it changed. */
+  push(snapshot: Snapshot, endpoints: EndpointTable, version: number): void {
+    for (const [name, s] of this.sessions) {
+      const node = this.book.get(name)!;
+      const config = buildNodeConfig(snapshot, { name, podCidr: node.podCidr }, this.book.routesFor(name), version, endpoints);
+      const json = JSON.stringify({ ...config, version: 0 });
+      if (json === s.sentJson) continue;
+      s.sentJson = json;
+      s.stream.write(JSON.stringify(config) + "\n");
+    }
+  }
+
+  list(): (NodeRecord & { pods: number })[] {
+    const reg = Registry.of(this.host.snapshot());
+    return this.book.list().map((n) => ({ ...n, pods: reg.workloads.filter((w) => w.node === n.name).length }));
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) s.stream.close();
+  }
+
+  private authenticate(headers: IncomingHttpHeaders): string {
+    const auth = headers["authorization"];
+    if (typeof auth !== "string" || !auth.startsWith(NODE_AUTH_SCHEME)) throw new ZmError(Codes.NODE, `present a join credential: authorization: ${NODE_AUTH_SCHEME}<credential>`);
+    return this.join.verify(auth.slice(NODE_AUTH_SCHEME.length), new Date());
+  }
+
+  /** The workload instance, if the configuration assigns it to `node`; else refused. */
+  private assigned(node: string, id: string): Workload {
+    const w = Registry.of(this.host.snapshot()).workload(id);
+    if (!w) throw new ZmError(Codes.NODE, `no workload instance ${id} in the configuration`);
+    if (w.node !== node) throw new ZmError(Codes.NODE, `${id} is not assigned to node ${node} (its nodeName is ${w.node ?? "unset: it runs on the control plane's machine"})`);
+    return w;
+  }
+
+  private open(stream: ServerHttp2Stream, name: string): void {
+    const address = (stream.session?.socket?.remoteAddress ?? "").replace(/^::ffff:/, "");
+    this.sessions.get(name)?.stream.close();
+    const record = this.book.join(name, address);
+    if (stream.session?.socket) this.host.authenticated(stream.session.socket);
+    const session: NodeSession = { stream };
+    this.sessions.set(name, session);
+    this.host.audit("node-joined", { node: name, address, podCidr: record.podCidr });
+    stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
+    // The node says nothing on this stream; whatever it sends is read and dropped.
+    stream.resume();
+    stream.on("close", () => {
+      if (this.sessions.get(name) !== session) return;
+      this.sessions.delete(name);
+      this.book.leave(name);
+      // Its pods are gone with it (or unreachable): their endpoints, addresses and routes go now, not after a grace.
+      for (const w of Registry.of(this.host.snapshot()).workloads.filter((x) => x.node === name)) {
+        this.host.assignPodAddress(w.id, undefined);
+        this.host.registerEndpoints(w.id, null);
+        this.host.withdraw(w.id);
+      }
+      this.host.audit("node-left", { node: name });
+      this.host.changed();
+    });
+    this.host.changed();
+  }
+}

@@ -1,0 +1,67 @@
+// The control plane ↔ node agent contract (`zeromesh node`), on the proxies' endpoint (HTTP/2 over TLS, the
+// server checked against the mesh root the join file carries). Every request carries the node's join credential
+// as `authorization: Node <credential>`. One long stream carries the node's configuration; unary calls report
+// its pods. Pure: types, paths, and the checks every incoming body passes.
+import { manifestOf } from "../api/convert.js";
+import type { MeshConfig } from "../api/mesh.js";
+import type { Snapshot } from "../store/snapshot.js";
+import { isListenerTable, parseJsonObject } from "./limits.js";
+import type { EndpointTable } from "./proxy-config.js";
+import { Codes, ZmError } from "../api/errors.js";
+
+export const NODE_PATHS = {
+  /** The node's configuration stream (ndjson of NodeConfig); the node is joined while it is open. */
+  stream: "/v1/node/stream",
+  /** {workload, ip | null}: a pod's address (as a pod's status.podIP), or that the pod is gone. */
+  pod: "/v1/node/pod",
+  /** {workload}: a bootstrap credential for a workload instance assigned to this node → {token}. */
+  bootstrap: "/v1/node/bootstrap",
+  /** {workload, listeners | null}: a pod without a sidecar's ports. */
+  endpoints: "/v1/node/endpoints",
+} as const;
+
+export const NODE_AUTH_SCHEME = "Node ";
+
+export interface NodeConfig {
+  type: "config";
+  version: number;
+  node: { name: string; podCidr: string };
+  /** Every other joined node's pod CIDR and where it is reached. */
+  routes: { cidr: string; via: string }[];
+  mesh: MeshConfig;
+  /** What a node agent needs to know: namespaces, Services, ServiceEntries, workloads (never Secrets or policies). */
+  manifests: unknown[];
+  endpoints: EndpointTable;
+}
+
+const NODE_KINDS = new Set(["Namespace", "Service", "ServiceEntry", "Pod", "Deployment", "ReplicaSet", "StatefulSet", "WorkloadEntry"]);
+
+export function buildNodeConfig(snapshot: Snapshot, node: { name: string; podCidr: string }, routes: NodeConfig["routes"], version: number, endpoints: EndpointTable): NodeConfig {
+  const manifests = [...snapshot.resources.values()].filter((r) => NODE_KINDS.has(r.kind)).map((r) => manifestOf(r)).filter((m) => m !== undefined);
+  return { type: "config", version, node, routes, mesh: snapshot.mesh, manifests, endpoints };
+}
+
+const WORKLOAD = /^[a-z0-9][a-z0-9.-]*\/[a-z0-9][a-z0-9.-]*$/;
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function workloadOf(body: Record<string, unknown>): string {
+  if (typeof body.workload !== "string" || !WORKLOAD.test(body.workload)) throw new ZmError(Codes.BAD_MESSAGE, "workload must be \"NS/NAME\"");
+  return body.workload;
+}
+
+export function checkPodReport(text: string): { workload: string; ip: string | null } {
+  const body = parseJsonObject<Record<string, unknown>>(text);
+  const ip = body.ip;
+  if (ip !== null && (typeof ip !== "string" || !IPV4.test(ip))) throw new ZmError(Codes.BAD_MESSAGE, "ip must be an IPv4 address or null");
+  return { workload: workloadOf(body), ip };
+}
+
+export function checkBootstrapAsk(text: string): { workload: string } {
+  return { workload: workloadOf(parseJsonObject<Record<string, unknown>>(text)) };
+}
+
+export function checkEndpointReport(text: string): { workload: string; listeners: Record<string, string> | null } {
+  const body = parseJsonObject<Record<string, unknown>>(text);
+  if (body.listeners !== null && !isListenerTable(body.listeners)) throw new ZmError(Codes.BAD_MESSAGE, "listeners must be {PORT: \"ADDR:PORT\"} or null");
+  return { workload: workloadOf(body), listeners: body.listeners as Record<string, string> | null };
+}

@@ -1,0 +1,58 @@
+// The nodes that joined: each one's name, the address it joined from (where other nodes route its pods), and the
+// pod CIDR the control plane gave it — kept when it leaves, so a node that rejoins gets its CIDR back.
+import { ipInBlocks } from "../api/cidr.js";
+
+export interface NodeRecord {
+  name: string;
+  address: string;
+  podCidr: string;
+  connected: boolean;
+  since: string;
+}
+
+/** Joined nodes' pod CIDRs: 10.244.128.0/24 upwards (the control plane's own machine takes the lowest free ones). */
+const FIRST = 128;
+
+export class NodeBook {
+  private readonly nodes = new Map<string, NodeRecord>();
+
+  /** `reserved`: CIDRs never given out (the control plane's own machine's pods). */
+  constructor(private readonly reserved: () => string[] = () => []) {}
+
+  join(name: string, address: string): NodeRecord {
+    const known = this.nodes.get(name);
+    const record: NodeRecord = { name, address, podCidr: known?.podCidr ?? this.allocate(), connected: true, since: new Date().toISOString() };
+    this.nodes.set(name, record);
+    return record;
+  }
+
+  leave(name: string): void {
+    const n = this.nodes.get(name);
+    if (n) n.connected = false;
+  }
+
+  get(name: string): NodeRecord | undefined {
+    return this.nodes.get(name);
+  }
+
+  list(): NodeRecord[] {
+    return [...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** How `name` reaches every other joined node's pods. */
+  routesFor(name: string): { cidr: string; via: string }[] {
+    return this.list().filter((n) => n.connected && n.name !== name).map((n) => ({ cidr: n.podCidr, via: n.address }));
+  }
+
+  /** Whether `ip` is one of node `name`'s pod addresses. */
+  holds(name: string, ip: string): boolean {
+    const n = this.nodes.get(name);
+    return !!n && ipInBlocks(ip, [n.podCidr]);
+  }
+
+  private allocate(): string {
+    const taken = new Set([...[...this.nodes.values()].map((n) => n.podCidr), ...this.reserved()]);
+    for (let k = FIRST; k < 256; k++) if (!taken.has(`10.244.${k}.0/24`)) return `10.244.${k}.0/24`;
+    throw new Error("no pod CIDR left in 10.244.128.0/17 for another node");
+  }
+}
