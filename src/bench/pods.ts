@@ -26,10 +26,14 @@ export async function startPodPair(dir: string, config: string): Promise<{ targe
     const ready = await up.waitFor((l) => l.ready === true, 20_000);
     const admin = new AdminClient(String(ready.admin), readAdminToken(String(ready.adminTokenFile)));
     const started = Date.now();
-    const server = await adminCall<{ netns: string }>(admin, "POST", "/v1/pods", { workload: "bench/server" });
-    app = new MeshProcess("pod server app", ["app", "--name", "server", "--namespace", "bench", "--host", "0.0.0.0", "--port", "8080"], { wrap: inPodAs(server.netns, APP_UID, APP_UID, []) });
-    await app.waitFor((l) => l.type === "ready");
-    const client = await adminCall<{ netns: string }>(admin, "POST", "/v1/pods", { workload: "bench/client" });
+    // Both pods at once, as a scheduler starts a Deployment's pods; the server's application as soon as its pod is there.
+    const [, client] = await Promise.all([
+      adminCall<{ netns: string }>(admin, "POST", "/v1/pods", { workload: "bench/server" }).then((server) => {
+        app = new MeshProcess("pod server app", ["app", "--name", "server", "--namespace", "bench", "--host", "0.0.0.0", "--port", "8080"], { wrap: inPodAs(server.netns, APP_UID, APP_UID, []) });
+        return app.waitFor((l) => l.type === "ready");
+      }),
+      adminCall<{ netns: string }>(admin, "POST", "/v1/pods", { workload: "bench/client" }),
+    ]);
     const wrap = ["ip", "netns", "exec", client.netns];
     // Pod start to the first allowed request: both pods, their sidecars' certificates and configuration, the server up.
     for (;;) {
