@@ -54,7 +54,7 @@ metadata: {name: bench, namespace: bench}
 spec: {hosts: [bench.example.com], gateways: [bench], http: [{route: [{destination: {host: server, port: {number: 8080}}}]}]}
 `;
 
-const CONFIG = `apiVersion: v1
+export const CONFIG = `apiVersion: v1
 kind: Namespace
 metadata: {name: bench, labels: {istio-injection: enabled}}
 ---

@@ -1,7 +1,7 @@
 import { createWriteStream, readFileSync } from "node:fs";
 import { text } from "node:stream/consumers";
 import { loadSettings } from "../config/settings.js";
-import { ProxyAgent } from "../proxy/agent.js";
+import { createCsrInChild, type CsrAndKey } from "../ca/csr-child.js";
 import { INBOUND_PASSTHROUGH_SOURCE } from "../node/capture.js";
 import { CAPTURE_INBOUND_PORT } from "../proxy/ports.js";
 import { parse } from "./args.js";
@@ -23,8 +23,13 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
   const log = accessLog === "off" ? undefined : (e: object) => (file ? file.write(JSON.stringify(e) + "\n") : io.out(JSON.stringify({ type: "access", ...e })));
   if (!values.workload || !values.spiffe || !values.address || !values.control || !values["root-cert"] || !values["token-file"]) return io.usage(USAGE);
   // The bootstrap credential never rides on a command line (every local user reads /proc/PID/cmdline): a file, or stdin ("-").
-  const token = (await readToken(values["token-file"])).trim();
+  const { token, csr } = parseBootstrap(await readToken(values["token-file"]));
   if (!token) return io.usage(USAGE);
+  // The first key and certificate request: handed down with the credential by a node agent (which keeps the X.509
+  // library loaded), else made by a child process while this one loads the proxy (pod start is one of the budgets).
+  const firstCsr = csr ? Promise.resolve(csr) : createCsrInChild(values.spiffe);
+  firstCsr.catch(() => {}); // a failure is the agent's to retry, when it gets there
+  const { ProxyAgent } = await import("../proxy/agent.js");
   const settings = loadSettings();
   const apps: Record<number, { host: string; port: number }> = {};
   for (const a of values.app ?? []) {
@@ -33,7 +38,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
     apps[Number(m[1])] = { host: m[2]!, port: Number(m[3]) };
   }
   const agent = new ProxyAgent({
-    control: values.control, rootPem: readFileSync(values["root-cert"], "utf8"), token, spiffe: values.spiffe, rotateAt: settings.rotateAt,
+    control: values.control, rootPem: readFileSync(values["root-cert"], "utf8"), token, spiffe: values.spiffe, rotateAt: settings.rotateAt, firstCsr,
     sidecar: {
       id: values.workload, address: values.address, apps,
       ports: (values.ports ?? "").split(",").filter(Boolean).map(Number),
@@ -51,6 +56,19 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
   await untilStopped();
   await agent.stop();
   return 0;
+}
+
+/** What the credential's pipe or file holds: the credential alone, or JSON with it and a first key and CSR. */
+export function parseBootstrap(text: string): { token: string; csr?: CsrAndKey } {
+  const t = text.trim();
+  if (!t.startsWith("{")) return { token: t };
+  try {
+    const j = JSON.parse(t) as { token?: unknown; csrPem?: unknown; keyPem?: unknown };
+    const csr = typeof j.csrPem === "string" && typeof j.keyPem === "string" ? { csrPem: j.csrPem, keyPem: j.keyPem } : undefined;
+    return { token: typeof j.token === "string" ? j.token.trim() : "", csr };
+  } catch {
+    return { token: "" };
+  }
 }
 
 /** The credential from a file, or from stdin for "-" (the mesh passes it down a pipe). */

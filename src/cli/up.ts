@@ -20,7 +20,7 @@ import { parse } from "./args.js";
 import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--listen ADDR] [--json]";
+const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--no-commands] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--listen ADDR] [--json]";
 
 /** The addresses `--names` gives a host ("host:port" → "address:port"), for the pods' DNS. */
 export function outsideAddresses(names: Record<string, string>, host: string): string[] | undefined {
@@ -35,6 +35,8 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     names: { type: "string" }, json: { type: "boolean" }, "outside-roots": { type: "string" },
     // The scenario runner starts every workload itself, gateways included.
     "no-gateways": { type: "boolean" },
+    // ...and their applications: the manifests' container commands are not run.
+    "no-commands": { type: "boolean" },
     // Pods (network namespaces, capture) when this process may make them, unless --loopback; --pods insists.
     loopback: { type: "boolean" }, pods: { type: "boolean" }, "pod-cidr": { type: "string" },
     // The proxies' endpoint on an address other machines reach: nodes join there (zeromesh node --join ADDR:PORT).
@@ -65,6 +67,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     registry: () => Registry.of(store.snapshot()), control: (): string => `${node!.gateway}:${cp!.address.split(":")[1]}`, rootPem: ca.rootPem,
     bootstrap: (id) => cp!.issueBootstrap(id, "node agent"), assignAddress: (id, ip) => cp!.assignPodAddress(id, ip), registerEndpoints: (id, l) => cp!.registerEndpoints(id, l),
     // --names is the whole outside world (a scenario's): the pods' DNS knows no other name. Without it, the node's resolver answers.
+    runCommands: !values["no-commands"],
     outsideNames: values.names ? (host) => outsideAddresses(names, host) ?? [] : undefined,
     runDir: join("/run/zeromesh", createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12)), log: (l) => io.err(`zeromesh: ${l}`),
   });

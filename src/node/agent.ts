@@ -10,6 +10,7 @@ import { MeshProcess } from "../scenario/processes.js";
 import { CAPTURE_INBOUND_PORT, OUTBOUND_PORT, UNCAPTURED_INBOUND_PORTS } from "../proxy/ports.js";
 import type { EndpointTable } from "../control/proxy-config.js";
 import { PodDns } from "./dns-server.js";
+import { createCsr } from "../ca/x509.js";
 import { serviceRules, servicesJump } from "./services.js";
 import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, removeStalePods, sh, type NodeNetwork } from "./pod-network.js";
 
@@ -135,6 +136,10 @@ export class NodeAgent {
     this.pods.set(id, pod);
     const ports = reg.workloadPorts(w);
     const captured = w.sidecar && !w.gateway;
+    // The sidecar's first key and CSR, made here while the network is (this process keeps the X.509 library loaded;
+    // a sidecar would start a child process for it): handed down its stdin with its bootstrap credential.
+    const keyAndCsr = pod.plain ? undefined : createCsr(w.spiffe);
+    keyAndCsr?.catch(() => {});
     try {
       pod.netns = await createPodNetwork(this.opts, {
         pod: id, ip: pod.ip,
@@ -150,6 +155,9 @@ export class NodeAgent {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       chmodSync(dir, 0o755);
       writeFileSync(join(dir, "root-cert.pem"), this.opts.rootPem, { mode: 0o644 });
+      // The application starts beside its sidecar, as a pod's containers do (Istio does not hold it back by default):
+      // what it sends before the sidecar listens is refused, never let through.
+      if (this.opts.runCommands && w.command) pod.app = this.runApp(pod, w.command);
       await this.opts.assignAddress(id, pod.ip);
       if (pod.plain) await this.opts.registerEndpoints(id, Object.fromEntries(ports.map((p) => [String(p), `${pod.ip}:${p}`])));
       else {
@@ -157,10 +165,9 @@ export class NodeAgent {
           "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", pod.ip, "--control", this.opts.control(),
           "--root-cert", join(dir, "root-cert.pem"), "--token-file", "-", "--ports", ports.join(","), "--access-log", "off",
           ...(captured ? ["--capture"] : ["--gateway"]),
-        ], { stdin: await this.opts.bootstrap(id), wrap: inPodAs(pod.netns, PROXY_UID, PROXY_UID, []) });
+        ], { stdin: JSON.stringify({ token: await this.opts.bootstrap(id), ...(await keyAndCsr) }), wrap: inPodAs(pod.netns, PROXY_UID, PROXY_UID, []) });
         await pod.proxy.waitFor((l) => l.type === "ready", 20_000);
       }
-      if (this.opts.runCommands && w.command) pod.app = this.runApp(pod, w.command);
       pod.ready = true;
       this.opts.onPod?.({ id, ip: pod.ip, netns: pod.netns }, true);
       this.opts.log?.(`pod ${id} at ${pod.ip} (network namespace ${pod.netns}${pod.plain ? ", no sidecar" : w.gateway ? ", gateway" : ""})`);

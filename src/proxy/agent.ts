@@ -18,11 +18,12 @@ export interface AgentOptions {
   rotateAt: number;
   sidecar: SidecarOptions;
   events?: (e: Record<string, unknown>) => void;
+  /** The first certificate request, already being made (the process starts it before loading the proxy, to overlap the two). */
+  firstCsr?: Promise<CsrAndKey>;
 }
 
 /** The largest configuration a proxy takes in one message. */
 const MAX_CONFIG_BYTES = 256 * 1024 * 1024;
-
 
 /** How often blocked egress is reported: alerts within about a second, one message per interval however many requests. */
 const BLOCKED_EGRESS_REPORT_MS = 1000;
@@ -42,6 +43,7 @@ export class ProxyAgent {
 
   constructor(private readonly opts: AgentOptions) {
     this.sidecar = new Sidecar(opts.sidecar);
+    this.nextCsr = opts.firstCsr;
   }
 
   private event(e: Record<string, unknown>): void {

@@ -119,7 +119,7 @@ export class LiveMesh {
     writeFileSync(join(this.dir, "names.json"), JSON.stringify(this.names));
     // Proxies that originate TLS to the scenario's outside hosts trust its "external" CA, as they would an OS trust store.
     writeFileSync(join(this.dir, "outside-roots.pem"), this.pki.roots.get("external")?.certPem ?? "");
-    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways", pods ? "--pods" : "--loopback"]);
+    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways", "--no-commands", pods ? "--pods" : "--loopback"]);
     const ready = await this.control.waitFor((l) => l.ready === true);
     this.adminAddress = String(ready.admin);
     this.adminTokenFile = String(ready.adminTokenFile ?? join(this.dir, ADMIN_TOKEN_FILE));
