@@ -38,9 +38,9 @@ const ADMIN = { admin: { type: "string" as const }, output: { type: "string" as 
 
 export async function proxyStatusCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, ADMIN, "zeromesh proxy-status [--admin HOST:PORT] [-o json]");
-  const rows = await adminCall<{ proxy: string; connected: boolean; status: string; sent: number | null; acked: number | null; nack: { error: string } | null; pod: string | null }[]>(adminClient(values.admin), "GET", "/v1/proxy-status");
+  const rows = await adminCall<{ proxy: string; connected: boolean; status: string; sent: number | null; acked: number | null; nack: { error: string } | null; pod: string | null; node: string | null }[]>(adminClient(values.admin), "GET", "/v1/proxy-status");
   if (values.output === "json") io.out(JSON.stringify(rows, null, 2));
-  else io.out(table(["PROXY", "POD IP", "CONNECTED", "STATUS", "SENT", "ACKED", "LAST REJECTION"], rows.map((r) => [r.proxy, r.pod ?? "-", r.connected ? "yes" : "no", r.status, String(r.sent ?? "-"), String(r.acked ?? "-"), r.nack?.error.slice(0, 60) ?? ""])));
+  else io.out(table(["PROXY", "POD IP", "NODE", "CONNECTED", "STATUS", "SENT", "ACKED", "LAST REJECTION"], rows.map((r) => [r.proxy, r.pod ?? "-", r.node ?? "-", r.connected ? "yes" : "no", r.status, String(r.sent ?? "-"), String(r.acked ?? "-"), r.nack?.error.slice(0, 60) ?? ""])));
   return rows.every((r) => r.status === "SYNCED") ? 0 : 1;
 }
 

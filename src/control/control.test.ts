@@ -32,7 +32,7 @@ test("control plane: proxies sync, status and config are visible, an invalid app
     f.cliEnv(cp);
     const st = io();
     assert.equal(await run(["proxy-status"], st.io), 0);
-    assert.match(st.out.join("\n"), /^PROXY\s+POD IP\s+CONNECTED\s+STATUS\s+SENT\s+ACKED/);
+    assert.match(st.out.join("\n"), /^PROXY\s+POD IP\s+NODE\s+CONNECTED\s+STATUS\s+SENT\s+ACKED/);
     assert.match(st.out.join("\n"), /a\/client\s+-\s+yes\s+SYNCED/, "no pod IP in loopback mode");
     const pc = io();
     assert.equal(await run(["proxy-config", "clusters", "a/client"], pc.io), 0);

@@ -561,8 +561,10 @@ export class ControlPlane {
     const route = `${req.method} ${url.pathname}`;
     const store = this.opts.store;
     switch (route) {
-      case "GET /v1/proxy-status":
-        return this.respond(res, 200, [...this.proxies.values()].map((p) => ({ proxy: p.id, connected: p.connected, status: syncStatus(p), sent: p.sentVersion ?? null, acked: p.ackedVersion ?? null, nack: p.nack ?? null, pod: this.podAddresses.get(p.id) ?? null })));
+      case "GET /v1/proxy-status": {
+        const reg = Registry.of(this.opts.store.snapshot());
+        return this.respond(res, 200, [...this.proxies.values()].map((p) => ({ proxy: p.id, connected: p.connected, status: syncStatus(p), sent: p.sentVersion ?? null, acked: p.ackedVersion ?? null, nack: p.nack ?? null, pod: this.podAddresses.get(p.id) ?? null, node: reg.workload(p.id)?.node ?? null })));
+      }
       case "GET /v1/nodes":
         return this.respond(res, 200, this.nodes?.list() ?? []);
       case "POST /v1/nodes/token": {

@@ -115,6 +115,8 @@ spec: {mtls: {mode: STRICT}}
     console.log(`# nodes: two nodes joined and a cross-node request allowed ${Date.now() - started} ms after the nodes started`);
     const ok = await inPod(sleep, curl("http://web.b:8080/"));
     assert.match(ok.out, /Directory listing/);
+    const status = JSON.parse((await cli("proxy-status", "-o", "json")).out) as { proxy: string; pod: string; node: string }[];
+    assert.deepEqual(status.map((r) => [r.proxy, r.pod, r.node]).sort(), [["a/intruder", intruder.ip, m1], ["a/sleep", sleep.ip, m1], ["b/web", web.ip, m2]]);
 
     // Policy by identity and by the caller's pod IP, as the sidecar on the other node sees them.
     writeFileSync(yaml, `apiVersion: security.istio.io/v1
