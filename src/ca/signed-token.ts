@@ -1,19 +1,23 @@
 // A credential the control plane alone can mint and check: a JSON claim, base64url, and its HMAC-SHA256 under a
 // secret kept in the state directory (created 0600 on first use). Bootstrap and join credentials are both made so.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 export class SignedTokens {
   constructor(private readonly secret: Buffer) {}
 
-  /** The secret in `file`, made when there is none. */
+  /** The secret in `file`, made when there is none (whole or not at all); a damaged one is refused, never used short. */
   static fromFile(file: string): SignedTokens {
     if (!existsSync(file)) {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      writeFileSync(file, randomBytes(32).toString("hex"), { mode: 0o600 });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, randomBytes(32).toString("hex"), { mode: 0o600, flag: "wx" });
+      renameSync(tmp, file);
     }
-    return new SignedTokens(Buffer.from(readFileSync(file, "utf8").trim(), "hex"));
+    const text = readFileSync(file, "utf8").trim();
+    if (!/^[0-9a-f]{64}$/.test(text)) throw new Error(`${file} does not hold a 32-byte secret (64 hex digits); remove it to make a new one (every credential it signed stops working)`);
+    return new SignedTokens(Buffer.from(text, "hex"));
   }
 
   private mac(payload: string): string {

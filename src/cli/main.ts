@@ -13,7 +13,7 @@ commands:
   up [--config DIR]              run the control plane (CA, config store, proxy streams, admin API)
   proxy --workload NS/NAME ...   run one sidecar (started for you by the scenario runner)
   run --namespace NS --name NAME --port P -- COMMAND   start an application with its sidecar (in a pod where the control plane runs pods; joins as a WorkloadEntry)
-  exec NS/WORKLOAD -- COMMAND    run a command inside a workload's pod (as kubectl exec)
+  exec [--node NAME] NS/WORKLOAD -- COMMAND   run a command inside a workload's pod (as kubectl exec; --node: on a node's machine)
   node --join ADDR:PORT --join-file FILE   make this machine a node: it runs the pods of the workloads assigned to it (nodeName)
   node-token NAME --out FILE     a join credential for node NAME (hand the file over out of band)
   nodes                          the joined nodes: address, pod CIDR, status

@@ -1,10 +1,12 @@
 // `zeromesh node --join ADDR --join-file FILE`: this machine becomes a node of the mesh whose control plane listens
 // at ADDR. `zeromesh node-token NAME --out FILE`: the administrator's side, a join credential for one node name.
 // `zeromesh nodes`: the joined nodes.
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { Codes, ZmError } from "../api/errors.js";
 import { podsUnavailable } from "../node/available.js";
 import { JoinedNode, type JoinFile } from "../node/joined.js";
+import type { PodInfo } from "../node/agent.js";
+import { writeNodePods } from "../node/pods-file.js";
 import { adminCall, adminClient } from "./admin.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
@@ -44,9 +46,15 @@ export async function nodeCommand(argv: string[], io: Io): Promise<number> {
     return 1;
   }
   const join = readJoinFile(values["join-file"]);
+  const pods = new Map<string, PodInfo>();
   const node = new JoinedNode({
     control: values.join, join, runCommands: !values["no-commands"], log: (l) => io.err(`zeromesh node ${join.node}: ${l}`),
-    onPod: (p, up) => io.out(JSON.stringify({ type: up ? "pod" : "pod-removed", ...p })),
+    onPod: (p, up) => {
+      io.out(JSON.stringify({ type: up ? "pod" : "pod-removed", ...p }));
+      pods.set(p.id, p);
+      if (!up) pods.delete(p.id);
+      writeNodePods(join.node, [...pods.values()]);
+    },
   });
   const ready = await node.start();
   io.out(JSON.stringify({ type: "ready", node: join.node, control: values.join, ...ready }));
@@ -60,7 +68,10 @@ export async function nodeTokenCommand(argv: string[], io: Io): Promise<number> 
   if (positionals.length !== 1 || !values.out) return io.usage(TOKEN_USAGE);
   const r = await adminCall<JoinFile & { expires: string }>(adminClient(values.admin), "POST", "/v1/nodes/token", { node: positionals[0] });
   // Written for the node's eyes only; the credential itself is never printed.
-  writeFileSync(values.out, JSON.stringify({ node: r.node, token: r.token, rootPem: r.rootPem }, null, 2) + "\n", { mode: 0o600 });
+  // A new file, 0600 from its first byte, then moved into place: an existing file's looser mode is never kept.
+  const tmp = `${values.out}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ node: r.node, token: r.token, rootPem: r.rootPem }, null, 2) + "\n", { mode: 0o600, flag: "wx" });
+  renameSync(tmp, values.out);
   io.out(`wrote ${values.out}: the join credential of node ${r.node}, good until ${r.expires}. Hand it to that machine out of band (mode 0600), then run there: zeromesh node --join ADDR:PORT --join-file FILE`);
   return 0;
 }

@@ -35,7 +35,7 @@ test("pods from the CLI: up runs pods, run puts python and curl in them unmodifi
     assert.match(got.err, /demo\/client in a pod at 10\.244\.\d+\.\d+/);
 
     const status = await runCli(["proxy-status"], env);
-    assert.match(status.out, /demo\/web\s+10\.244\.\d+\.\d+\s+yes\s+SYNCED/, status.out);
+    assert.match(status.out, /demo\/web\s+10\.244\.\d+\.\d+\s+-\s+yes\s+SYNCED/, status.out);
     const inside = await runCli(["exec", "demo/web", "--", "sh", "-c", "id -u; ip -4 -o addr show eth0; cat /etc/resolv.conf"], env);
     assert.equal(inside.code, 0, inside.err);
     assert.match(inside.out, /^65534\n/, "as nobody");

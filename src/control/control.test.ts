@@ -33,7 +33,7 @@ test("control plane: proxies sync, status and config are visible, an invalid app
     const st = io();
     assert.equal(await run(["proxy-status"], st.io), 0);
     assert.match(st.out.join("\n"), /^PROXY\s+POD IP\s+NODE\s+CONNECTED\s+STATUS\s+SENT\s+ACKED/);
-    assert.match(st.out.join("\n"), /a\/client\s+-\s+yes\s+SYNCED/, "no pod IP in loopback mode");
+    assert.match(st.out.join("\n"), /a\/client\s+-\s+-\s+yes\s+SYNCED/, "no pod IP (nor node) in loopback mode");
     const pc = io();
     assert.equal(await run(["proxy-config", "clusters", "a/client"], pc.io), 0);
     assert.match(pc.out.join("\n"), /web\.b\.svc\.cluster\.local\s+8080\s+HTTP\s+Service\/b\/web/);

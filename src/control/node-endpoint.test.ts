@@ -18,7 +18,29 @@ spec:
   selector: {matchLabels: {app: on-${n}}}
   template:
     metadata: {labels: {app: on-${n}}}
-    spec: {nodeName: ${n}, containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]}`).join("") + `
+    spec: {nodeName: ${n}, containers: [{name: c, image: x, command: [serve, --secret-flag], env: [{name: TOKEN, value: hush}], ports: [{containerPort: 8080}]}]}`).join("") + `
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: plain, namespace: a}
+spec:
+  selector: {matchLabels: {app: plain}}
+  template:
+    metadata: {labels: {app: plain, sidecar.istio.io/inject: "false"}}
+    spec: {nodeName: n1, containers: [{name: c, image: x, ports: [{containerPort: 9000}]}]}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: impostor, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: impostor}}
+  template:
+    metadata: {labels: {app: impostor}}
+    spec: {nodeName: n1, serviceAccountName: zeromesh-control, containers: [{name: c, image: x}]}
 ---
 apiVersion: v1
 kind: Secret
@@ -73,6 +95,10 @@ test("node endpoint: join, scope of what a node may do, leaving, and a joined no
     const kinds = new Set((c1.manifests as { kind: string }[]).map((m) => m.kind));
     assert.ok(kinds.has("Deployment") && kinds.has("Service") && kinds.has("Namespace"));
     assert.ok(!kinds.has("Secret") && !kinds.has("AuthorizationPolicy"), "a node is sent what it runs pods from, no more");
+    const deployment = (c: NodeConfig, name: string) => JSON.stringify((c.manifests as { metadata: { name: string } }[]).find((m) => m.metadata.name === name));
+    assert.match(deployment(c1, "on-n1"), /--secret-flag.*hush/, "its own workloads whole");
+    assert.doesNotMatch(deployment(c1, "on-n2"), /secret-flag|hush/, "another node's workloads without commands or environment");
+    assert.match(deployment(c1, "on-n2"), /"containerPort":8080.*"nodeName":"n2"|"nodeName":"n2".*"containerPort":8080/);
 
     const n2 = stream(t2);
     await waitUntil(() => n2.configs.length > 0 && n1.configs.at(-1)!.routes.length === 1, 5000);
@@ -82,6 +108,9 @@ test("node endpoint: join, scope of what a node may do, leaving, and a joined no
     const own = await call(t1, "/v1/node/bootstrap", { workload: "a/on-n1" });
     assert.equal(own.status, 200, own.body);
     assert.ok((JSON.parse(own.body) as { token: string }).token);
+    const impostor = await call(t1, "/v1/node/bootstrap", { workload: "istio-system/impostor" });
+    assert.equal(impostor.status, 403, "no workload gets the control plane's identity");
+    assert.match(impostor.body, /control plane's own identity/);
     for (const other of ["a/on-n2", "a/client"]) {
       const r = await call(t1, "/v1/node/bootstrap", { workload: other });
       assert.equal(r.status, 403, other);
@@ -90,11 +119,20 @@ test("node endpoint: join, scope of what a node may do, leaving, and a joined no
     // Pod addresses and endpoints only inside its own CIDR, only for its own workloads.
     assert.equal((await call(t1, "/v1/node/pod", { workload: "a/on-n1", ip: "10.244.129.5" })).status, 403, "an address in n2's CIDR");
     assert.equal((await call(t1, "/v1/node/pod", { workload: "a/on-n2", ip: "10.244.128.5" })).status, 403, "another node's workload");
+    for (const ip of ["10.244.128.0", "10.244.128.1", "10.244.128.255"]) assert.equal((await call(t1, "/v1/node/pod", { workload: "a/on-n1", ip })).status, 403, `${ip}: not a pod's address`);
     assert.equal((await call(t1, "/v1/node/pod", { workload: "a/on-n1", ip: "10.244.128.5" })).status, 200);
-    assert.equal((await call(t1, "/v1/node/endpoints", { workload: "a/on-n1", listeners: { 8080: "10.244.129.5:8080" } })).status, 403);
-    assert.equal((await call(t1, "/v1/node/endpoints", { workload: "a/on-n1", listeners: "x" })).status, 400);
-    assert.equal((await call(t1, "/v1/node/endpoints", { workload: "a/on-n1", listeners: { 8080: "10.244.128.5:8080" } })).status, 200);
-    await waitUntil(() => n2.configs.at(-1)!.endpoints["a/on-n1"]?.["8080"] === "10.244.128.5:8080", 5000);
+    assert.equal((await call(t1, "/v1/node/endpoints", { workload: "a/plain", listeners: { 9000: "10.244.129.5:9000" } })).status, 403);
+    assert.equal((await call(t1, "/v1/node/endpoints", { workload: "a/plain", listeners: "x" })).status, 400);
+    assert.equal((await call(t1, "/v1/node/endpoints", { workload: "a/plain", listeners: { 9000: "::ffff:10.244.128.6:9000" } })).status, 400, "IPv4 only");
+    assert.equal((await call(t1, "/v1/node/endpoints", { workload: "a/on-n1", listeners: { 8080: "10.244.128.5:8080" } })).status, 403, "a sidecar announces its own endpoints");
+    assert.equal((await call(t1, "/v1/node/endpoints", { workload: "a/plain", listeners: { 9000: "10.244.128.6:9000" } })).status, 200);
+    await waitUntil(() => n2.configs.at(-1)!.endpoints["a/plain"]?.["9000"] === "10.244.128.6:9000", 5000);
+
+    // Joining again on another connection ends the first: one connection per node.
+    const dup = stream(t1);
+    await waitUntil(() => n1.session.destroyed || n1.session.closed, 5000);
+    n1.configs.length = 0;
+    Object.assign(n1, dup);
 
     // Longer than an unauthenticated connection may live: the joined nodes are still there.
     await new Promise((r) => setTimeout(r, 900));
@@ -104,7 +142,7 @@ test("node endpoint: join, scope of what a node may do, leaving, and a joined no
 
     // n1 leaves: its endpoints and its route go at once.
     n1.close();
-    await waitUntil(() => n2.configs.at(-1)!.endpoints["a/on-n1"] === undefined && n2.configs.at(-1)!.routes.length === 0, 5000);
+    await waitUntil(() => n2.configs.at(-1)!.endpoints["a/plain"] === undefined && n2.configs.at(-1)!.routes.length === 0, 5000);
     assert.ok(f.audits.some((a) => a.event === "node-left" && a.node === "n1"));
     // Joining again, it gets its CIDR back.
     const again = stream(t1);

@@ -31,11 +31,18 @@ export interface NodeEndpointHost {
 interface NodeSession {
   stream: ServerHttp2Stream;
   sentJson?: string;
+  keepalive: NodeJS.Timeout;
 }
+
+/** How often a joined node's stream carries a line when nothing changes: it is never idle long enough to be cut. */
+const KEEPALIVE_MS = 30_000;
 
 export class NodeEndpoint {
   readonly book: NodeBook;
   private readonly sessions = new Map<string, NodeSession>();
+  /** Which node reported each workload's pod address or endpoints: withdrawn by that record, not by today's assignment. */
+  private readonly owners = new Map<string, string>();
+  private closing = false;
 
   constructor(private readonly join: JoinAuthority, private readonly host: NodeEndpointHost, reserved: () => string[] = () => []) {
     this.book = new NodeBook(reserved);
@@ -51,9 +58,14 @@ export class NodeEndpoint {
     switch (path) {
       case NODE_PATHS.pod: {
         const r = checkPodReport(text);
-        this.assigned(node, r.workload);
-        if (r.ip !== null && !this.book.holds(node, r.ip)) throw new ZmError(Codes.NODE, `${r.ip} is not in node ${node}'s pod CIDR ${this.book.get(node)!.podCidr}`);
-        this.host.assignPodAddress(r.workload, r.ip ?? undefined);
+        // Taking back what it reported is always a node's to do (its workload may have moved meanwhile).
+        if (r.ip === null && this.owners.get(r.workload) === node) this.host.assignPodAddress(r.workload, undefined);
+        else if (r.ip !== null) {
+          this.assigned(node, r.workload);
+          if (!this.book.holds(node, r.ip)) throw new ZmError(Codes.NODE, `${r.ip} is not one of node ${node}'s pod addresses (${this.book.get(node)!.podCidr}, .2 to .254)`);
+          this.owners.set(r.workload, node);
+          this.host.assignPodAddress(r.workload, r.ip);
+        } else this.assigned(node, r.workload);
         answer = { ok: true };
         break;
       }
@@ -64,10 +76,16 @@ export class NodeEndpoint {
       }
       case NODE_PATHS.endpoints: {
         const r = checkEndpointReport(text);
-        this.assigned(node, r.workload);
-        const foreign = Object.values(r.listeners ?? {}).find((a) => !this.book.holds(node, a.slice(0, a.lastIndexOf(":"))));
-        if (foreign) throw new ZmError(Codes.NODE, `${foreign} is not in node ${node}'s pod CIDR`);
-        this.host.registerEndpoints(r.workload, r.listeners);
+        if (r.listeners === null && this.owners.get(r.workload) === node) this.host.registerEndpoints(r.workload, null);
+        else {
+          const w = this.assigned(node, r.workload);
+          // A workload with a sidecar announces its own listeners, over its own mTLS stream: a node never speaks for it.
+          if (w.sidecar) throw new ZmError(Codes.NODE, `${r.workload} has a sidecar: its endpoints are its proxy's to announce`);
+          const foreign = Object.values(r.listeners ?? {}).find((a) => !this.book.holds(node, a.slice(0, a.lastIndexOf(":"))));
+          if (foreign) throw new ZmError(Codes.NODE, `${foreign} is not one of node ${node}'s pod addresses`);
+          this.owners.set(r.workload, node);
+          this.host.registerEndpoints(r.workload, r.listeners);
+        }
         answer = { ok: true };
         break;
       }
@@ -95,8 +113,13 @@ export class NodeEndpoint {
     return this.book.list().map((n) => ({ ...n, pods: reg.workloads.filter((w) => w.node === n.name).length }));
   }
 
+  /** The control plane stops: streams close, and what the nodes reported stays (it is not their leaving). */
   close(): void {
-    for (const s of this.sessions.values()) s.stream.close();
+    this.closing = true;
+    for (const s of this.sessions.values()) {
+      clearInterval(s.keepalive);
+      s.stream.close();
+    }
   }
 
   private authenticate(headers: IncomingHttpHeaders): string {
@@ -115,24 +138,34 @@ export class NodeEndpoint {
 
   private open(stream: ServerHttp2Stream, name: string): void {
     const address = (stream.session?.socket?.remoteAddress ?? "").replace(/^::ffff:/, "");
-    this.sessions.get(name)?.stream.close();
+    // One connection per node: joining again ends the last one's (it holds no other node's streams).
+    const old = this.sessions.get(name);
+    if (old && old.stream.session !== stream.session) old.stream.session?.destroy();
+    else old?.stream.close();
     const record = this.book.join(name, address);
     if (stream.session?.socket) this.host.authenticated(stream.session.socket);
-    const session: NodeSession = { stream };
+    const keepalive = setInterval(() => stream.write(JSON.stringify({ type: "keepalive" }) + "\n"), KEEPALIVE_MS);
+    keepalive.unref();
+    const session: NodeSession = { stream, keepalive };
     this.sessions.set(name, session);
     this.host.audit("node-joined", { node: name, address, podCidr: record.podCidr });
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
     // The node says nothing on this stream; whatever it sends is read and dropped.
     stream.resume();
     stream.on("close", () => {
-      if (this.sessions.get(name) !== session) return;
+      clearInterval(keepalive);
+      if (this.sessions.get(name) !== session || this.closing) return;
       this.sessions.delete(name);
       this.book.leave(name);
-      // Its pods are gone with it (or unreachable): their endpoints, addresses and routes go now, not after a grace.
-      for (const w of Registry.of(this.host.snapshot()).workloads.filter((x) => x.node === name)) {
-        this.host.assignPodAddress(w.id, undefined);
-        this.host.registerEndpoints(w.id, null);
-        this.host.withdraw(w.id);
+      // Its pods are gone with it (or unreachable): what it reported goes now, not after a grace, and so do the
+      // endpoints of its workloads' sidecars whose streams are gone too. (It reports its pods again if it rejoins.)
+      const mine = new Set([...this.owners].filter(([, n]) => n === name).map(([w]) => w));
+      for (const w of Registry.of(this.host.snapshot()).workloads) if (w.node === name) mine.add(w.id);
+      for (const w of mine) {
+        this.owners.delete(w);
+        this.host.assignPodAddress(w, undefined);
+        this.host.registerEndpoints(w, null);
+        this.host.withdraw(w);
       }
       this.host.audit("node-left", { node: name });
       this.host.changed();

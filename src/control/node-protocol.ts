@@ -37,8 +37,24 @@ export interface NodeConfig {
 const NODE_KINDS = new Set(["Namespace", "Service", "ServiceEntry", "Pod", "Deployment", "ReplicaSet", "StatefulSet", "WorkloadEntry"]);
 
 export function buildNodeConfig(snapshot: Snapshot, node: { name: string; podCidr: string }, routes: NodeConfig["routes"], version: number, endpoints: EndpointTable): NodeConfig {
-  const manifests = [...snapshot.resources.values()].filter((r) => NODE_KINDS.has(r.kind)).map((r) => manifestOf(r)).filter((m) => m !== undefined);
+  const manifests = [...snapshot.resources.values()].filter((r) => NODE_KINDS.has(r.kind)).map((r) => {
+    const m = manifestOf(r);
+    // Another node's workloads: what Services select and route by (labels, ports, identity), not their commands or environment.
+    return m && "template" in r && r.template.nodeName !== node.name ? withoutContainerDetails(m) : m;
+  }).filter((m) => m !== undefined);
   return { type: "config", version, node, routes, mesh: snapshot.mesh, manifests, endpoints };
+}
+
+/** A workload manifest whose containers keep only their names and ports. */
+function withoutContainerDetails(m: unknown): unknown {
+  const copy = structuredClone(m) as { kind?: string; spec?: { containers?: unknown; initContainers?: unknown; volumes?: unknown; template?: { spec?: Record<string, unknown> } } };
+  const pod = copy.kind === "Pod" ? (copy.spec as Record<string, unknown> | undefined) : copy.spec?.template?.spec;
+  if (pod) {
+    const containers = Array.isArray(pod.containers) ? pod.containers as Record<string, unknown>[] : [];
+    pod.containers = containers.map((c) => ({ name: c.name, image: c.image, ports: c.ports }));
+    for (const k of Object.keys(pod)) if (!["containers", "serviceAccountName", "serviceAccount", "nodeName", "nodeSelector"].includes(k)) delete pod[k];
+  }
+  return copy;
 }
 
 const WORKLOAD = /^[a-z0-9][a-z0-9.-]*\/[a-z0-9][a-z0-9.-]*$/;
@@ -62,6 +78,7 @@ export function checkBootstrapAsk(text: string): { workload: string } {
 
 export function checkEndpointReport(text: string): { workload: string; listeners: Record<string, string> | null } {
   const body = parseJsonObject<Record<string, unknown>>(text);
-  if (body.listeners !== null && !isListenerTable(body.listeners)) throw new ZmError(Codes.BAD_MESSAGE, "listeners must be {PORT: \"ADDR:PORT\"} or null");
+  const ipv4 = (a: string) => IPV4.test(a.slice(0, a.lastIndexOf(":")));
+  if (body.listeners !== null && (!isListenerTable(body.listeners) || !Object.values(body.listeners).every(ipv4))) throw new ZmError(Codes.BAD_MESSAGE, "listeners must be {PORT: \"IPV4:PORT\"} or null");
   return { workload: workloadOf(body), listeners: body.listeners as Record<string, string> | null };
 }

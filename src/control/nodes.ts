@@ -44,10 +44,11 @@ export class NodeBook {
     return this.list().filter((n) => n.connected && n.name !== name).map((n) => ({ cidr: n.podCidr, via: n.address }));
   }
 
-  /** Whether `ip` is one of node `name`'s pod addresses. */
+  /** Whether `ip` (dotted IPv4) is one of node `name`'s pod addresses: in its /24, not the network, its bridge (.1) or broadcast. */
   holds(name: string, ip: string): boolean {
     const n = this.nodes.get(name);
-    return !!n && ipInBlocks(ip, [n.podCidr]);
+    const last = Number(ip.split(".")[3]);
+    return !!n && /^\d+\.\d+\.\d+\.\d+$/.test(ip) && last >= 2 && last <= 254 && ipInBlocks(ip, [n.podCidr]);
   }
 
   private allocate(): string {

@@ -17,7 +17,7 @@ import { keyOf } from "../api/types.js";
 import { BootstrapAuthority, type BootstrapClaim } from "../ca/bootstrap.js";
 import type { CertificateAuthority } from "../ca/authority.js";
 import { createCsr } from "../ca/x509.js";
-import { spiffeOf } from "../proxy/credentials.js";
+import { CONTROL_SPIFFE_SUFFIX, spiffeOf } from "../proxy/credentials.js";
 import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import type { ConfigStore, ResourceKey } from "../store/store.js";
@@ -144,7 +144,8 @@ export class ControlPlane {
       assignPodAddress: (w, ip) => this.assignPodAddress(w, ip),
       registerEndpoints: (w, l) => this.registerEndpoints(w, l),
       issueBootstrap: (w, by) => this.issueBootstrap(w, by),
-      withdraw: (w) => this.endpoints.leave(w),
+      // A sidecar whose own stream is still open speaks for itself: only the gone ones' endpoints go.
+      withdraw: (w) => this.sessions.has(w) || this.endpoints.leave(w),
       authenticated: (peer) => this.admission?.authenticated(peer),
       changed: () => this.schedulePush(0),
       audit: (event, fields) => this.audit(event, fields),
@@ -208,7 +209,7 @@ export class ControlPlane {
 
   /** The control plane's own certificate, from its own CA, as short-lived as a workload's. */
   private async servingCertificate(): Promise<{ tls: { cert: string; key: string; ca: string }; notAfter: Date }> {
-    const spiffe = `spiffe://${this.opts.store.snapshot().mesh.trustDomain}/ns/istio-system/sa/zeromesh-control`;
+    const spiffe = `spiffe://${this.opts.store.snapshot().mesh.trustDomain}${CONTROL_SPIFFE_SUFFIX}`;
     const { csrPem, keyPem } = await createCsr(spiffe);
     const issued = await this.opts.ca.sign(csrPem, spiffe);
     return { tls: { cert: issued.certPem + issued.chainPem, key: keyPem, ca: this.opts.ca.rootPem }, notAfter: issued.notAfter };
@@ -270,6 +271,8 @@ export class ControlPlane {
   issueBootstrap(workload: string, by = "control plane"): string {
     const w = Registry.of(this.opts.store.snapshot()).workload(workload);
     if (!w) throw new ZmError(Codes.NOT_FOUND, `no workload ${workload} in the configuration`);
+    // Proxies and nodes trust the control plane by this identity (checkControlIdentity): no workload may hold it.
+    if (w.spiffe.endsWith(CONTROL_SPIFFE_SUFFIX)) throw new ZmError(Codes.BOOTSTRAP, `${workload} runs as the control plane's own identity (${w.spiffe}); choose another service account`);
     const expires = new Date(Date.now() + this.opts.bootstrapTtlMs);
     this.audit("bootstrap-issued", { workload, spiffe: w.spiffe, expires: expires.toISOString(), by });
     return this.opts.bootstrap.issue({ workload, spiffe: w.spiffe }, expires);

@@ -181,7 +181,8 @@ export class NodeAgent {
   /** A manifest's command in its pod as the application would run (its output goes to this agent's log). */
   private runApp(pod: Pod, command: string[]): ChildProcess {
     const argv = inPodAs(pod.netns!, APP_UID, APP_UID, command);
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp" } });
+    // Its own process group: what it forks goes with it.
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp" }, detached: true });
     const say = (d: Buffer) => this.opts.log?.(`${pod.id}: ${d.toString("utf8").trimEnd()}`);
     child.stdout!.on("data", say);
     child.stderr!.on("data", say);
@@ -200,6 +201,16 @@ export class NodeAgent {
     const gone = [...this.pods.values()].filter((p) => p.ready && !wanted.has(p.id)).map((p) => this.deletePod(p.id));
     const made = [...wanted].filter((id) => !this.pods.has(id)).map((id) => this.createPod(id).catch((e: Error) => this.opts.log?.(`pod ${id} not made: ${e.message}`)));
     await Promise.all([...gone, ...made]);
+  }
+
+  /** Tells the control plane again what it knows of every pod here (after it lost it: the node rejoined). */
+  async reannounce(): Promise<void> {
+    const reg = this.opts.registry();
+    for (const p of [...this.pods.values()].filter((x) => x.ready)) {
+      await this.opts.assignAddress(p.id, p.ip);
+      const w = reg.workload(p.id);
+      if (p.plain && w) await this.opts.registerEndpoints(p.id, Object.fromEntries(reg.workloadPorts(w).map((port) => [String(port), `${p.ip}:${port}`])));
+    }
   }
 
   /** New endpoints (the control plane's push): every pod's cluster-IP rules follow; resolves once they are in place. */
@@ -237,7 +248,13 @@ export class NodeAgent {
 
   /** Undoes whatever of the pod was made: its sidecar, its address at the control plane, its network and files. */
   private async teardown(p: Pod): Promise<void> {
-    p.app?.kill("SIGKILL");
+    if (p.app?.pid) {
+      try {
+        process.kill(-p.app.pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
     await p.proxy?.stop();
     // The control plane may be gone already (a node stopping after it): the pod goes all the same.
     if (p.plain) await Promise.resolve(this.opts.registerEndpoints(p.id, null)).catch(() => {});

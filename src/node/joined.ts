@@ -46,6 +46,8 @@ export class JoinedNode {
   private stopped = false;
   private attempts = 0;
   private firstConfig?: (c: NodeConfig) => void;
+  /** The stream is new: the control plane may have forgotten this node's pods (it restarted, or saw the node leave). */
+  private rejoined = false;
 
   constructor(private readonly opts: JoinedNodeOptions) {}
 
@@ -67,6 +69,7 @@ export class JoinedNode {
   }
 
   private open(): void {
+    this.rejoined = true;
     const stream = this.connectSession().request({ ":method": "POST", ":path": NODE_PATHS.stream, authorization: `${NODE_AUTH_SCHEME}${this.opts.join.token}` });
     this.stream = stream;
     let status = 0;
@@ -114,9 +117,12 @@ export class JoinedNode {
     this.registry = Registry.of(Snapshot.of(parsed.resources, c.mesh, c.version));
     if (this.agent && this.agent.podCidr !== c.node.podCidr) {
       // The control plane gave this node another CIDR (it restarted and forgot): the pods start again in the new one.
+      await this.reconciling;
       await this.agent.stop();
+      await leavePodNetwork({ node: this.opts.join.node, podCidr: this.agent.podCidr });
       this.agent = undefined;
-    }
+    } else if (this.agent && this.rejoined) await this.agent.reannounce();
+    this.rejoined = false;
     if (!this.agent) {
       const name = this.opts.join.node;
       const agent = new NodeAgent({
@@ -127,7 +133,12 @@ export class JoinedNode {
         registerEndpoints: (workload, listeners) => this.call(NODE_PATHS.endpoints, { workload, listeners }).then(() => {}),
       });
       await agent.start();
-      await joinPodNetwork({ node: name, podCidr: c.node.podCidr });
+      try {
+        await joinPodNetwork({ node: name, podCidr: c.node.podCidr });
+      } catch (e) {
+        await agent.stop();
+        throw e;
+      }
       this.agent = agent;
     }
     this.routes = await syncRoutes(this.routes, c.routes);

@@ -115,6 +115,9 @@ spec: {mtls: {mode: STRICT}}
     console.log(`# nodes: two nodes joined and a cross-node request allowed ${Date.now() - started} ms after the nodes started`);
     const ok = await inPod(sleep, curl("http://web.b:8080/"));
     assert.match(ok.out, /Directory listing/);
+    // kubectl exec on the node: the node's own list of its pods.
+    const viaExec = await lan.run("m1", [process.execPath, lan.cli, "exec", "--node", m1, "a/sleep", "--", "curl", "-s", "-m", "5", "http://web.b:8080/"]);
+    assert.match(viaExec.out, /Directory listing/, viaExec.err);
     const status = JSON.parse((await cli("proxy-status", "-o", "json")).out) as { proxy: string; pod: string; node: string }[];
     assert.deepEqual(status.map((r) => [r.proxy, r.pod, r.node]).sort(), [["a/intruder", intruder.ip, m1], ["a/sleep", sleep.ip, m1], ["b/web", web.ip, m2]]);
 

@@ -111,6 +111,8 @@ export async function createPodNetwork(net: NodeNetwork, spec: PodNetworkSpec): 
     await sh("ip", ["-n", ns, "route", "add", "default", "via", a.gateway]);
     // Applications bind their declared ports (80 too) without privileges, as in a container.
     await inPod("sysctl", "-qw", "net.ipv4.ip_unprivileged_port_start=0");
+    // The capture is IPv4's: a pod has no IPv6 (link-local included), so nothing reaches a neighbour around it.
+    await inPod("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
     const etc = join("/etc/netns", ns);
     mkdirSync(etc, { recursive: true });
     writeFileSync(join(etc, "resolv.conf"), `nameserver ${spec.dns.nameserver}\nsearch ${spec.dns.search.join(" ")}\noptions ndots:5\n`);

@@ -18,7 +18,8 @@ export function serviceRules(reg: Registry, endpoints: EndpointTable): string {
     if (!s.source.startsWith("Service/")) continue;
     for (const address of s.addresses) {
       for (const sp of s.ports) {
-        const at = reg.endpoints(s, sp).map((e) => endpoints[e.workload.id]?.[String(e.port)]).filter((a): a is string => !!a).sort();
+        // IPv4 endpoints only (pods are IPv4): anything else would make the whole table unloadable.
+        const at = reg.endpoints(s, sp).map((e) => endpoints[e.workload.id]?.[String(e.port)]).filter((a): a is string => !!a && /^\d+\.\d+\.\d+\.\d+:\d+$/.test(a)).sort();
         at.forEach((to, i) => {
           // Each endpoint takes its share of what the ones before it left: 1/n, 1/(n-1), …, the last all the rest.
           const left = at.length - i;

@@ -30,7 +30,8 @@ export function spiffeOf(raw: Buffer | undefined): string | undefined {
   return uris.length === 1 ? uris[0] : undefined;
 }
 
-const CONTROL_SPIFFE_SUFFIX = "/ns/istio-system/sa/zeromesh-control";
+/** The control plane's own identity's tail (trust domain first): it serves the proxies' endpoint with it. */
+export const CONTROL_SPIFFE_SUFFIX = "/ns/istio-system/sa/zeromesh-control";
 
 /** A TLS client's server check toward the control plane: its certificate (chained to the mesh root) must carry the control plane's identity. */
 export function checkControlIdentity(_host: string, cert: { raw: Buffer }): Error | undefined {
