@@ -44,8 +44,8 @@ export class NodeEndpoint {
   private readonly owners = new Map<string, string>();
   private closing = false;
 
-  constructor(private readonly join: JoinAuthority, private readonly host: NodeEndpointHost, reserved: () => string[] = () => []) {
-    this.book = new NodeBook(reserved);
+  constructor(private readonly join: JoinAuthority, private readonly host: NodeEndpointHost, reserved: () => string[] = () => [], bookFile?: string) {
+    this.book = new NodeBook(reserved, bookFile);
   }
 
   /** Handles one `/v1/node/*` stream. */

@@ -1,6 +1,8 @@
 // The nodes that joined: each one's name, the address it joined from (where other nodes route its pods), and the
 // pod CIDR the control plane gave it — kept when it leaves, so a node that rejoins gets its CIDR back.
+import { existsSync, readFileSync } from "node:fs";
 import { ipInBlocks } from "../api/cidr.js";
+import { saveStateFile } from "../store/state-file.js";
 
 export interface NodeRecord {
   name: string;
@@ -16,19 +18,37 @@ const FIRST = 128;
 export class NodeBook {
   private readonly nodes = new Map<string, NodeRecord>();
 
-  /** `reserved`: CIDRs never given out (the control plane's own machine's pods). */
-  constructor(private readonly reserved: () => string[] = () => []) {}
+  /**
+   * `reserved`: CIDRs never given out (the control plane's own machine's pods). `file`: where the book is kept, so
+   * that after a restart each node gets its CIDR back and its pods keep their addresses.
+   */
+  constructor(private readonly reserved: () => string[] = () => [], private readonly file?: string) {
+    if (!file || !existsSync(file)) return;
+    try {
+      for (const n of JSON.parse(readFileSync(file, "utf8")) as NodeRecord[]) {
+        if (typeof n?.name === "string" && typeof n.podCidr === "string" && typeof n.address === "string") this.nodes.set(n.name, { ...n, connected: false });
+      }
+    } catch {
+      // An unreadable book gives nodes new CIDRs: their pods start again, nothing is mixed up.
+    }
+  }
 
   join(name: string, address: string): NodeRecord {
     const known = this.nodes.get(name);
     const record: NodeRecord = { name, address, podCidr: known?.podCidr ?? this.allocate(), connected: true, since: new Date().toISOString() };
     this.nodes.set(name, record);
+    this.save();
     return record;
   }
 
   leave(name: string): void {
     const n = this.nodes.get(name);
     if (n) n.connected = false;
+    this.save();
+  }
+
+  private save(): void {
+    if (this.file) saveStateFile(this.file, this.list());
   }
 
   get(name: string): NodeRecord | undefined {

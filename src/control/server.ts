@@ -68,6 +68,8 @@ export interface ControlPlaneOptions {
   join?: JoinAuthority;
   /** How long a join credential lives (ZEROMESH_JOIN_TTL). */
   joinTtlMs?: number;
+  /** Where the joined nodes and their pod CIDRs are kept across restarts. */
+  nodesFile?: string;
   /** Pod CIDRs never given to a joining node (this machine's own pods'). */
   reservedPodCidrs?: () => string[];
 }
@@ -149,7 +151,7 @@ export class ControlPlane {
       authenticated: (peer) => this.admission?.authenticated(peer),
       changed: () => this.schedulePush(0),
       audit: (event, fields) => this.audit(event, fields),
-    }, opts.reservedPodCidrs) : undefined;
+    }, opts.reservedPodCidrs, opts.nodesFile) : undefined;
     this.lineage = new Lineage(opts.lineageFile, (error) => this.audit("lineage-read-error", { error }));
     this.challenges = new AdminChallenges(opts.adminToken);
     this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now(), (error) =>

@@ -38,9 +38,9 @@ test("nodes: two machines join a control plane on a third; pods across them talk
   const env = { ZEROMESH_STATE_DIR: join(dir, "state") };
   try {
     const cpAddress = lan.by("cp").address;
-    const cp = lan.zeromesh("cp", ["up", "--json", "--loopback", "--listen", cpAddress, "--port", "15012", "--admin-port", "0", "--no-gateways", "--config", join(dir, "config")], { env });
-    const ready = await cp.waitFor((l) => l.ready === true);
-    const admin = String(ready.admin);
+    const upArgs = ["up", "--json", "--loopback", "--listen", cpAddress, "--port", "15012", "--admin-port", "0", "--no-gateways", "--config", join(dir, "config")];
+    let cp = lan.zeromesh("cp", upArgs, { env });
+    let admin = String((await cp.waitFor((l) => l.ready === true)).admin);
     const cli = (...args: string[]) => lan.run("cp", [process.execPath, lan.cli, ...args, "--admin", admin], { env });
     const [m1, m2] = [lan.nodeName("m1"), lan.nodeName("m2")];
     const joinFiles: Record<string, string> = {};
@@ -50,8 +50,8 @@ test("nodes: two machines join a control plane on a third; pods across them talk
       assert.equal(made.code, 0, made.err);
       assert.doesNotMatch(made.out, /"token"/, "the credential is written to the file, never printed");
     }
-    const yaml = join(dir, "mesh.yaml");
-    writeFileSync(yaml, `apiVersion: v1
+    const base = join(dir, "mesh.yaml");
+    writeFileSync(base, `apiVersion: v1
 kind: Namespace
 metadata: {name: a, labels: {istio-injection: enabled}}
 ---
@@ -100,7 +100,7 @@ kind: PeerAuthentication
 metadata: {name: strict, namespace: b}
 spec: {mtls: {mode: STRICT}}
 `);
-    const applied = await cli("apply", "-f", yaml);
+    const applied = await cli("apply", "-f", base);
     assert.equal(applied.code, 0, applied.err);
 
     const started = Date.now();
@@ -122,14 +122,15 @@ spec: {mtls: {mode: STRICT}}
     assert.deepEqual(status.map((r) => [r.proxy, r.pod, r.node]).sort(), [["a/intruder", intruder.ip, m1], ["a/sleep", sleep.ip, m1], ["b/web", web.ip, m2]]);
 
     // Policy by identity and by the caller's pod IP, as the sidecar on the other node sees them.
-    writeFileSync(yaml, `apiVersion: security.istio.io/v1
+    const policy = join(dir, "policy.yaml");
+    writeFileSync(policy, `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: web, namespace: b}
 spec:
   selector: {matchLabels: {app: web}}
   rules: [{from: [{source: {principals: [cluster.local/ns/a/sa/sleep, cluster.local/ns/a/sa/intruder], notIpBlocks: ["${intruder.ip}/32"]}}]}]
 `);
-    assert.equal((await cli("apply", "-f", yaml)).code, 0);
+    assert.equal((await cli("apply", "-f", policy)).code, 0);
     await waitUntil(async () => statusOf(await inPod(intruder, curl("http://web.b:8080/"))) === "403", 10_000);
     assert.match((await inPod(intruder, curl("http://web.b:8080/"))).out, /RBAC: access denied/);
     assert.equal(statusOf(await inPod(sleep, curl("http://web.b:8080/"))), "200");
@@ -143,18 +144,31 @@ spec:
     lan.serve("cp", ["python3", "-m", "http.server", "18080", "--bind", cpAddress]);
     const outside = `http://${cpAddress}:18080/`;
     await waitUntil(async () => statusOf(await inPod(sleep, curl(outside))) === "200", 10_000);
-    writeFileSync(yaml, `apiVersion: v1
+    const meshConfig = join(dir, "mesh-config.yaml");
+    writeFileSync(meshConfig, `apiVersion: v1
 kind: ConfigMap
 metadata: {name: istio, namespace: istio-system}
 data:
   mesh: |
     outboundTrafficPolicy: {mode: REGISTRY_ONLY}
 `);
-    assert.equal((await cli("apply", "-f", yaml)).code, 0);
+    assert.equal((await cli("apply", "-f", meshConfig)).code, 0);
     await waitUntil(async () => statusOf(await inPod(sleep, curl(outside))) !== "200", 10_000);
     assert.doesNotMatch((await inPod(sleep, curl(outside))).out, /Directory listing/);
     const listed = JSON.parse((await cli("nodes", "-o", "json")).out) as { name: string; connected: boolean; podCidr: string }[];
     assert.deepEqual(listed.map((n) => [n.name, n.connected]), [[m1, true], [m2, true]]);
+
+    // The control plane restarts (its applied configuration given again, as from a Git source): the nodes join again
+    // with the same CIDRs, report their pods, and cross-node traffic resumes without a pod being made again.
+    await cp.stop(10_000);
+    cp = lan.zeromesh("cp", upArgs, { env });
+    admin = String((await cp.waitFor((l) => l.ready === true)).admin);
+    // Not waiting for the proxies: they come back as their nodes rejoin and report their pods again.
+    const reapplied = await cli("apply", "--no-wait", "-f", base, "-f", policy, "-f", meshConfig);
+    assert.equal(reapplied.code, 0, reapplied.err);
+    await waitUntil(async () => statusOf(await inPod(sleep, curl("http://web.b:8080/"))) === "200", 30_000);
+    assert.equal(statusOf(await inPod(intruder, curl("http://web.b:8080/"))), "403", "and policy with it");
+    assert.ok(!nodes[m2]!.lines.some((l) => l.type === "pod-removed"), "no pod was made again");
 
     // The node that runs web leaves: its endpoints go with it at once, and the caller gets no healthy endpoint.
     await nodes[m2]!.stop(15_000);
