@@ -23,5 +23,5 @@ export async function execCommand(argv: string[], io: Io): Promise<number> {
     io.err(`zeromesh: ${target} has no pod on this machine (pods: ${pods.map((p) => p.id).join(", ") || "none"})`);
     return 1;
   }
-  return runInPod(pod.netns, command, { ZEROMESH_WORKLOAD: pod.id, ZEROMESH_ADDRESS: pod.ip }, io);
+  return runInPod(pod, command, { ZEROMESH_WORKLOAD: pod.id, ZEROMESH_ADDRESS: pod.ip }, io);
 }

@@ -1,7 +1,7 @@
 // `zeromesh run`: an application with its sidecar on this machine. The
 // workload joins the mesh as a WorkloadEntry. Where the control plane runs
 // pods, the application runs unmodified in one (its own network namespace,
-// traffic captured, as nobody without capabilities). Otherwise (--loopback, or
+// traffic captured, as the pod's own user without capabilities). Otherwise (--loopback, or
 // no pods here: said loudly) its outbound traffic goes through the sidecar only
 // because it honours HTTP_PROXY, and nothing isolates it.
 import { spawn } from "node:child_process";
@@ -10,7 +10,7 @@ import { loadSettings } from "../config/settings.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { loopbackAddressFor } from "../registry/registry.js";
 import { adminCall, adminClient } from "./admin.js";
-import { APP_UID } from "../node/agent.js";
+import type { PodInfo } from "../node/agent.js";
 import { inPodAs } from "../node/pod-network.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
@@ -41,10 +41,10 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   await adminCall(admin, "POST", "/v1/apply", { files: [{ file: `zeromesh run ${id}`, text: stringify(entry) }], cause: `zeromesh run ${id}` });
   const removeEntry = () => adminCall(admin, "POST", "/v1/apply", { files: [], remove: [{ kind: "WorkloadEntry", namespace: values.namespace!, name: values.name! }], cause: `zeromesh run ${id} exited` }).catch(() => {});
   if (!values.loopback) {
-    const pod = await adminCall<{ ip: string; netns: string }>(admin, "POST", "/v1/pods", { workload: id }).catch((e: Error) => e);
+    const pod = await adminCall<PodInfo>(admin, "POST", "/v1/pods", { workload: id }).catch((e: Error) => e);
     if (!(pod instanceof Error)) {
       io.err(`zeromesh: ${id} in a pod at ${pod.ip} (network namespace ${pod.netns}); its traffic is captured by its sidecar; application ports ${ports.join(", ") || "none"}`);
-      const code = await runInPod(pod.netns, command, { ZEROMESH_WORKLOAD: id, ZEROMESH_ADDRESS: pod.ip }, io);
+      const code = await runInPod(pod, command, { ZEROMESH_WORKLOAD: id, ZEROMESH_ADDRESS: pod.ip }, io);
       await adminCall(admin, "POST", "/v1/pods/delete", { workload: id }).catch(() => {});
       await removeEntry();
       return code;
@@ -70,10 +70,10 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
 
 const POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** Runs `command` in the pod as its application (nobody, no capabilities), with this terminal; its exit code. */
-export function runInPod(netns: string, command: string[], env: Record<string, string>, io: Io): Promise<number> {
+/** Runs `command` in the pod as its application (the pod's own user, no capabilities), with this terminal; its exit code. */
+export function runInPod(pod: Pick<PodInfo, "netns" | "uid">, command: string[], env: Record<string, string>, io: Io): Promise<number> {
   // A container's environment, not the caller's: its PATH may lead into directories only the caller can read.
-  return runChild(inPodAs(netns, APP_UID, APP_UID, command), `${command[0]} in the pod`, { PATH: POD_PATH, HOME: "/tmp", TERM: process.env.TERM ?? "dumb", ...env }, io);
+  return runChild(inPodAs(pod.netns, pod.uid, pod.uid, command), `${command[0]} in the pod`, { PATH: POD_PATH, HOME: "/tmp", TERM: process.env.TERM ?? "dumb", ...env }, io);
 }
 
 /** Runs `argv` with this terminal, passing on SIGINT and SIGTERM; its exit code (128 when a signal ended it, 127 when it could not start). */

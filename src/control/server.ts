@@ -31,6 +31,7 @@ import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
 import { onJsonLines } from "./ndjson.js";
 import { syncStatus, type ProxyRecord } from "./push.js";
 import { NodeEndpoint } from "./node-endpoint.js";
+import type { PodInfo } from "../node/agent.js";
 import type { JoinAuthority } from "../ca/join.js";
 
 export const CONTROL_SERVER_NAME = "zeromesh-control";
@@ -76,9 +77,9 @@ export interface ControlPlaneOptions {
 
 /** What the admin API needs of a node agent. */
 export interface PodRuntime {
-  createPod(workload: string): Promise<{ id: string; ip: string; netns: string }>;
+  createPod(workload: string): Promise<PodInfo>;
   deletePod(workload: string): Promise<void>;
-  list(): { id: string; ip: string; netns: string }[];
+  list(): PodInfo[];
   /** Every push's endpoints (for the pods' cluster-IP rules); the configuration counts as in sync once this resolves. */
   applyServices?(endpoints: EndpointTable): Promise<void>;
 }

@@ -14,9 +14,19 @@ import { createCsr } from "../ca/x509.js";
 import { serviceRules, servicesJump } from "./services.js";
 import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, removeStalePods, sh, type NodeNetwork } from "./pod-network.js";
 
-/** The sidecar's user and group in every pod (Istio's 1337), and the application's (nobody). */
+/** The sidecar's user and group in every pod (Istio's 1337). */
 export const PROXY_UID = 1337;
-export const APP_UID = 65534;
+
+/**
+ * Each pod's application runs as a user of its own (as distinct containers' users should be): one pod's application
+ * cannot signal or trace another's, and so cannot send as it through that pod's sidecar. Numbered from the node's
+ * name and the pod's address, far above the machine's own users.
+ */
+export function appUid(node: string, n: number): number {
+  let h = 0;
+  for (const c of node) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return 200_000 + (h % 3000) * 256 + n;
+}
 /** Where the node's DNS proxy (Istio's, on 15053 in the agent) answers the applications of pods with sidecars. */
 export const DNS_PROXY_PORT = 15053;
 
@@ -25,9 +35,11 @@ export interface PodInfo {
   id: string;
   ip: string;
   netns: string;
+  /** The user (and group) its application runs as. */
+  uid: number;
 }
 
-interface Pod extends Omit<PodInfo, "netns"> {
+interface Pod extends Omit<PodInfo, "netns" | "uid"> {
   /** Its address's number in the pod CIDR. */
   n: number;
   /** Set once its network exists. */
@@ -115,7 +127,7 @@ export class NodeAgent {
   }
 
   list(): PodInfo[] {
-    return [...this.pods.values()].filter((p) => p.ready).map(({ id, ip, netns }) => ({ id, ip, netns: netns! }));
+    return [...this.pods.values()].filter((p) => p.ready).map((p) => this.info(p));
   }
 
   /**
@@ -169,9 +181,9 @@ export class NodeAgent {
         await pod.proxy.waitFor((l) => l.type === "ready", 20_000);
       }
       pod.ready = true;
-      this.opts.onPod?.({ id, ip: pod.ip, netns: pod.netns }, true);
+      this.opts.onPod?.(this.info(pod), true);
       this.opts.log?.(`pod ${id} at ${pod.ip} (network namespace ${pod.netns}${pod.plain ? ", no sidecar" : w.gateway ? ", gateway" : ""})`);
-      return { id, ip: pod.ip, netns: pod.netns };
+      return this.info(pod);
     } catch (e) {
       await this.teardown(pod);
       throw e;
@@ -180,7 +192,8 @@ export class NodeAgent {
 
   /** A manifest's command in its pod as the application would run (its output goes to this agent's log). */
   private runApp(pod: Pod, command: string[]): ChildProcess {
-    const argv = inPodAs(pod.netns!, APP_UID, APP_UID, command);
+    const uid = appUid(this.opts.node, pod.n);
+    const argv = inPodAs(pod.netns!, uid, uid, command);
     // Its own process group: what it forks goes with it.
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp" }, detached: true });
     const say = (d: Buffer) => this.opts.log?.(`${pod.id}: ${d.toString("utf8").trimEnd()}`);
@@ -234,7 +247,8 @@ export class NodeAgent {
   execArgv(id: string, command: string[]): string[] {
     const p = this.pods.get(id);
     if (!p?.ready) throw new Error(`${id} has no pod on this node`);
-    return inPodAs(p.netns!, APP_UID, APP_UID, command);
+    const uid = appUid(this.opts.node, p.n);
+    return inPodAs(p.netns!, uid, uid, command);
   }
 
   async deletePod(id: string): Promise<void> {
@@ -242,7 +256,7 @@ export class NodeAgent {
     if (!p?.ready) return; // none, one still being made (its own failure or success decides), or one going already
     p.ready = false;
     await this.teardown(p);
-    this.opts.onPod?.({ id, ip: p.ip, netns: p.netns! }, false);
+    this.opts.onPod?.(this.info(p), false);
     this.opts.log?.(`pod ${id} removed`);
   }
 
@@ -273,6 +287,10 @@ export class NodeAgent {
     for (const d of this.dns.splice(0)) d.close();
     await removeBridge(this.opts);
     rmSync(this.opts.runDir, { recursive: true, force: true });
+  }
+
+  private info(p: Pod): PodInfo {
+    return { id: p.id, ip: p.ip, netns: p.netns!, uid: appUid(this.opts.node, p.n) };
   }
 
   /** The lowest address number no pod holds. */

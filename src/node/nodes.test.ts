@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { APP_UID, type PodInfo } from "./agent.js";
+import type { PodInfo } from "./agent.js";
 import { inPodAs } from "./pod-network.js";
 import { machines } from "../testing/machines.js";
 import { podsUnavailable } from "../testing/pods.js";
@@ -20,7 +20,7 @@ const why = podsUnavailable();
 /** Runs `argv` in a pod as its application; exit code and output. */
 function inPod(pod: PodInfo, argv: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const a = inPodAs(pod.netns, APP_UID, APP_UID, argv);
+    const a = inPodAs(pod.netns, pod.uid, pod.uid, argv);
     const child = spawn(a[0]!, a.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin" } });
     let out = "";
     let err = "";

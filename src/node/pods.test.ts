@@ -77,6 +77,13 @@ spec: {mtls: {mode: STRICT}}
     assert.doesNotMatch(blocked.out, /node service/);
     assert.notEqual(statusOf(await f.exec("a/sleep", curl("http://203.0.113.7/"))), "200");
 
+    // Each pod's application is a user of its own: another pod's cannot signal (nor trace) it, while its own pod's can.
+    assert.notEqual(sleep.uid, web.uid);
+    const signalled = await f.exec("a/sleep", ["kill", "-0", String(app.child.pid)]);
+    assert.notEqual(signalled.code, 0);
+    assert.match(signalled.err, /not permitted/);
+    assert.equal((await f.exec("b/web", ["kill", "-0", String(app.child.pid)])).code, 0, "the same pod's user may");
+
     // The application cannot undo the capture, nor use its sidecar's outbound port itself.
     const flush = await f.exec("a/sleep", ["iptables", "-t", "nat", "-F"]);
     assert.notEqual(flush.code, 0, "no CAP_NET_ADMIN");

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { AppSpec } from "../cli/app.js";
-import { APP_UID } from "../node/agent.js";
+import type { PodInfo } from "../node/agent.js";
 import { inPodAs, sh } from "../node/pod-network.js";
 import type { Outcome } from "../policy/decision.js";
 import { PROJECT_ROOT } from "../paths.js";
@@ -16,16 +16,16 @@ const POD_CLIENT = join(PROJECT_ROOT, "dist", "scenario", "pod-client.js");
 const POD_CLIENT_KILL_MS = 15_000;
 
 /** A workload's stand-in ports as one process in its pod, as the application's user; resolves once it listens. */
-export async function appsInPod(netns: string, spec: AppSpec): Promise<MeshProcess> {
-  const app = new MeshProcess(`app ${spec.namespace}/${spec.workload}`, ["app", "--spec", "-"], { stdin: JSON.stringify(spec), wrap: inPodAs(netns, APP_UID, APP_UID, []) });
+export async function appsInPod(pod: Pick<PodInfo, "netns" | "uid">, spec: AppSpec): Promise<MeshProcess> {
+  const app = new MeshProcess(`app ${spec.namespace}/${spec.workload}`, ["app", "--spec", "-"], { stdin: JSON.stringify(spec), wrap: inPodAs(pod.netns, pod.uid, pod.uid, []) });
   await app.waitFor((l) => l.type === "ready");
   return app;
 }
 
 /** Sends one probe from inside a pod, as its application would (its DNS, its capture, its pod IP). */
-export function sendFromPod(netns: string, request: ClientRequest, route: Route): Promise<Outcome> {
+export function sendFromPod(pod: Pick<PodInfo, "netns" | "uid">, request: ClientRequest, route: Route): Promise<Outcome> {
   return new Promise((resolve) => {
-    const argv = inPodAs(netns, APP_UID, APP_UID, [process.execPath, POD_CLIENT]);
+    const argv = inPodAs(pod.netns, pod.uid, pod.uid, [process.execPath, POD_CLIENT]);
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";

@@ -24,6 +24,7 @@ import { probeRequest, probeSource, stepChange } from "./static-runner.js";
 import { scenarioWorld } from "./world.js";
 import { appsInPod, outsideAddresses, sendFromPod } from "./in-pod.js";
 import type { AppSpec } from "../cli/app.js";
+import type { PodInfo } from "../node/agent.js";
 
 interface RunningWorkload {
   workload: Workload;
@@ -34,7 +35,7 @@ interface RunningWorkload {
   /** Where each workload port is reachable: the sidecar's listener, or the app itself (in a pod: the pod's address). */
   listeners: Record<string, string>;
   /** Pod mode: the instance's pod, and its stand-in application's process there. */
-  pod?: { ip: string; netns: string };
+  pod?: PodInfo;
   podApps?: MeshProcess;
 }
 
@@ -210,7 +211,7 @@ export class LiveMesh {
 
   /** Pod mode: the instance's pod from the control plane's node agent (sidecar or gateway included), then its stand-in ports in it. */
   private async startPod(w: Workload, ports: number[], world: ReturnType<typeof scenarioWorld>): Promise<void> {
-    const made = await this.admin.call<{ ip: string; netns: string }>("POST", "/v1/pods", { workload: w.id });
+    const made = await this.admin.call<PodInfo>("POST", "/v1/pods", { workload: w.id });
     if (made.status !== 200) throw new Error(`the pod of ${w.id} was not made: ${JSON.stringify(made.body)}`);
     const r: RunningWorkload = { workload: w, ports, apps: [], pod: made.body, listeners: Object.fromEntries(ports.map((p) => [String(p), `${made.body.ip}:${p}`])) };
     this.running.set(w.id, r);
@@ -220,7 +221,7 @@ export class LiveMesh {
       const mode: AppMode = b.serve === "https" ? { serve: "https", ...this.certFor(w, port) } : b.serve === "tcp-echo" ? { serve: "tcp-echo" } : { serve: "http" };
       return { port, mode, body: b.serve === "tcp-echo" ? undefined : b.body };
     }) };
-    if (spec.ports.length) r.podApps = await appsInPod(made.body.netns, spec);
+    if (spec.ports.length) r.podApps = await appsInPod(made.body, spec);
   }
 
   private certFor(w: Workload, port: number): { certPem: string; keyPem: string } {
@@ -306,7 +307,7 @@ export class LiveMesh {
     const source = probeSource(p, reg);
     if (typeof source === "string") return { ...base, pass: false, seen: source };
     let route: Route | string;
-    let inPod: string | undefined;
+    let inPod: PodInfo | undefined;
     if (source.kind === "outside") {
       const svc = reg.servicesByHostname(`${source.via.service}.${source.via.namespace}.svc.cluster.local`)[0];
       const sp = svc?.ports.find((x) => x.port === source.via.port);
@@ -326,7 +327,7 @@ export class LiveMesh {
       // Service's cluster IP leads to an endpoint as kube-proxy would (node/services.ts).
       if (r?.pod) route = { direct: { host: p.url.host, port: p.url.port } };
       else route = r?.outbound ? { proxy: hostPort(r.outbound) } : this.directRoute(p.url.host, p.url.port, source.workload.namespace, source.workload.address);
-      inPod = r?.pod?.netns;
+      inPod = r?.pod;
     }
     const staticDecision = decide({ snapshot, world: scenarioWorld(this.s, this.pki, this.now) }, source, probeRequest(p, this.pki));
     if (typeof route === "string") return { ...base, pass: false, seen: route, trail: staticDecision.trail };
