@@ -3,7 +3,8 @@
 // pods, the application runs unmodified in one (its own network namespace,
 // traffic captured, as the pod's own user without capabilities). Otherwise (--loopback, or
 // no pods here: said loudly) its outbound traffic goes through the sidecar only
-// because it honours HTTP_PROXY, and nothing isolates it.
+// because it honours HTTP_PROXY, and nothing isolates it. On a node (`--node NAME`, where `zeromesh node` runs), the
+// workload is one its manifest assigns to that node: the application runs in the pod the node made for it.
 import { spawn } from "node:child_process";
 import { stringify } from "yaml";
 import { loadSettings } from "../config/settings.js";
@@ -12,19 +13,33 @@ import { loopbackAddressFor } from "../registry/registry.js";
 import { adminCall, adminClient } from "./admin.js";
 import type { PodInfo } from "../node/agent.js";
 import { inPodAs } from "../node/pod-network.js";
+import { readNodePods } from "../node/pods-file.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh run --namespace NS --name NAME [--service-account SA] [--labels k=v,...] --port P... [--admin HOST:PORT] [--access-log stdout|off] [--loopback] -- COMMAND [ARGS...]";
+const USAGE = "zeromesh run --namespace NS --name NAME [--service-account SA] [--labels k=v,...] --port P... [--admin HOST:PORT] [--access-log stdout|off] [--loopback | --node NAME] -- COMMAND [ARGS...]";
 
 export async function runCommand(argv: string[], io: Io): Promise<number> {
   const dash = argv.indexOf("--");
   const { values } = parse(dash >= 0 ? argv.slice(0, dash) : argv, {
     namespace: { type: "string" }, name: { type: "string" }, "service-account": { type: "string" }, labels: { type: "string" },
     port: { type: "string", multiple: true }, admin: { type: "string" }, "access-log": { type: "string" }, loopback: { type: "boolean" },
+    node: { type: "string" },
   }, USAGE);
   const command = dash >= 0 ? argv.slice(dash + 1) : [];
   if (!values.namespace || !values.name || !command.length) return io.usage(USAGE);
+  if (values.node) {
+    // A node takes no configuration from its machine: the workload (its identity, ports, Services) is its manifest's.
+    if (values.loopback || values.admin || values.port || values.labels || values["service-account"]) return io.usage(USAGE);
+    const id = `${values.namespace}/${values.name}`;
+    const pod = readNodePods(values.node).find((p) => p.id === id);
+    if (!pod) {
+      io.err(`zeromesh: ${id} has no pod on node ${values.node}: its manifest must name the node (spec.nodeName: ${values.node})`);
+      return 1;
+    }
+    io.err(`zeromesh: ${id} in its pod on node ${values.node} at ${pod.ip}`);
+    return runInPod(pod, command, { ZEROMESH_WORKLOAD: id, ZEROMESH_ADDRESS: pod.ip }, io);
+  }
   const settings = loadSettings();
   const admin = adminClient(values.admin);
   const id = `${values.namespace}/${values.name}`;

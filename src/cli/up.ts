@@ -81,7 +81,8 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     endpointsFile: join(settings.stateDir, "endpoints.json"), lineageFile: join(settings.stateDir, "lineage.json"), endpointGraceMs: settings.endpointGrace,
     // Pods reach the proxies' endpoint on their bridge's address, nodes on --listen's; the admin API stays on loopback.
     host: node ? "0.0.0.0" : values.listen, pods: node,
-    join: JoinAuthority.openOrCreate(settings.stateDir), joinTtlMs: settings.joinTtl, nodesFile: join(settings.stateDir, "nodes.json"), reservedPodCidrs: () => (node ? [node.podCidr] : []),
+    join: JoinAuthority.openOrCreate(settings.stateDir), joinTtlMs: settings.joinTtl, nodesFile: join(settings.stateDir, "nodes.json"),
+    localPods: () => (node && values.listen ? { podCidr: node.podCidr, address: values.listen } : undefined), reservedPodCidrs: () => (node ? [node.podCidr] : []),
   });
   await cp.start();
   await node?.start();

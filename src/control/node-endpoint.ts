@@ -44,7 +44,7 @@ export class NodeEndpoint {
   private readonly owners = new Map<string, string>();
   private closing = false;
 
-  constructor(private readonly join: JoinAuthority, private readonly host: NodeEndpointHost, reserved: () => string[] = () => [], bookFile?: string) {
+  constructor(private readonly join: JoinAuthority, private readonly host: NodeEndpointHost, reserved: () => string[] = () => [], bookFile?: string, private readonly local?: () => { podCidr: string; address: string } | undefined) {
     this.book = new NodeBook(reserved, bookFile);
   }
 
@@ -100,7 +100,9 @@ export class NodeEndpoint {
   push(snapshot: Snapshot, endpoints: EndpointTable, version: number): void {
     for (const [name, s] of this.sessions) {
       const node = this.book.get(name)!;
-      const config = buildNodeConfig(snapshot, { name, podCidr: node.podCidr }, this.book.routesFor(name), version, endpoints);
+      const local = this.local?.();
+      const routes = [...this.book.routesFor(name), ...(local ? [{ cidr: local.podCidr, via: local.address }] : [])];
+      const config = buildNodeConfig(snapshot, { name, podCidr: node.podCidr }, routes, version, endpoints);
       const json = JSON.stringify({ ...config, version: 0 });
       if (json === s.sentJson) continue;
       s.sentJson = json;

@@ -69,6 +69,8 @@ export interface ControlPlaneOptions {
   join?: JoinAuthority;
   /** How long a join credential lives (ZEROMESH_JOIN_TTL). */
   joinTtlMs?: number;
+  /** This machine's own pods, where joined nodes reach them (its --listen address), so that they route there. */
+  localPods?: () => { podCidr: string; address: string } | undefined;
   /** Where the joined nodes and their pod CIDRs are kept across restarts. */
   nodesFile?: string;
   /** Pod CIDRs never given to a joining node (this machine's own pods'). */
@@ -81,7 +83,7 @@ export interface PodRuntime {
   deletePod(workload: string): Promise<void>;
   list(): PodInfo[];
   /** Every push's endpoints (for the pods' cluster-IP rules); the configuration counts as in sync once this resolves. */
-  applyServices?(endpoints: EndpointTable): Promise<void>;
+  applyServices?(endpoints: EndpointTable, routes: { cidr: string; via: string }[]): Promise<void>;
 }
 
 /** Blocked-egress reports closer together than this are ignored (proxies send one a second). */
@@ -152,7 +154,7 @@ export class ControlPlane {
       authenticated: (peer) => this.admission?.authenticated(peer),
       changed: () => this.schedulePush(0),
       audit: (event, fields) => this.audit(event, fields),
-    }, opts.reservedPodCidrs, opts.nodesFile) : undefined;
+    }, opts.reservedPodCidrs, opts.nodesFile, opts.localPods) : undefined;
     this.lineage = new Lineage(opts.lineageFile, (error) => this.audit("lineage-read-error", { error }));
     this.challenges = new AdminChallenges(opts.adminToken);
     this.endpoints = EndpointBook.open(opts.endpointsFile, opts.endpointGraceMs, Date.now(), (error) =>
@@ -466,7 +468,8 @@ export class ControlPlane {
     this.nodes?.push(snapshot, endpoints, version);
     if (this.opts.pods?.applyServices) {
       this.podRulesPending++;
-      void this.opts.pods.applyServices(endpoints).finally(() => {
+      // This machine's pods reach the joined nodes' pods by routes too.
+      void this.opts.pods.applyServices(endpoints, this.nodes?.book.routesFor("") ?? []).finally(() => {
         this.podRulesPending--;
         this.notifyWaiters();
       });

@@ -12,7 +12,7 @@ import type { EndpointTable } from "../control/proxy-config.js";
 import { PodDns } from "./dns-server.js";
 import { createCsr } from "../ca/x509.js";
 import { serviceRules, servicesJump } from "./services.js";
-import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, podAddress, removeBridge, removeStalePods, sh, type NodeNetwork } from "./pod-network.js";
+import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, joinPodNetwork, leavePodNetwork, podAddress, removeBridge, removeStalePods, sh, syncRoutes, type NodeNetwork } from "./pod-network.js";
 
 /** The sidecar's user and group in every pod (Istio's 1337). */
 export const PROXY_UID = 1337;
@@ -72,8 +72,13 @@ export interface NodeAgentOptions extends NodeNetwork {
   assignAddress: (workload: string, ip: string | undefined) => void | Promise<void>;
   /** Registers the listeners of a pod without a proxy (its application's own ports), or removes them (null). */
   registerEndpoints: (workload: string, listeners: Record<string, string> | null) => void | Promise<void>;
-  /** Run a manifest's container command as the pod's application (a kubelet would run the image). */
+  /** Run a manifest's command as the pod's application (a kubelet would run the image). */
   runCommands?: boolean;
+  /**
+   * A node among others from the start (`zeromesh node`): forwarding on and pod traffic leaving the pod network
+   * masqueraded at once. Otherwise (the control plane's own machine) only once routes to other nodes arrive.
+   */
+  forward?: boolean;
   /** Addresses of names outside the mesh that the pods' DNS answers before asking the node's resolver (a scenario's external hosts). */
   outsideNames?: (host: string) => string[] | undefined;
   /** Where pods' files live (the root certificate their sidecars read): readable by the sidecars' user, so outside the 0700 state directory (/run/zeromesh/NODE). */
@@ -91,6 +96,9 @@ export class NodeAgent {
   private endpoints: EndpointTable = {};
   /** Rule updates, one after another. */
   private servicesQueue = Promise.resolve();
+  /** Routes to other nodes' pods now in place, and whether this node forwards and masquerades. */
+  private routes = new Map<string, string>();
+  private forwarding = false;
   readonly gateway: string;
 
   constructor(private readonly opts: NodeAgentOptions) {
@@ -226,10 +234,18 @@ export class NodeAgent {
     }
   }
 
-  /** New endpoints (the control plane's push): every pod's cluster-IP rules follow; resolves once they are in place. */
-  applyServices(endpoints: EndpointTable): Promise<void> {
+  /**
+   * New endpoints and routes (the control plane's push): every pod's cluster-IP rules follow, and this machine's
+   * routes to the other nodes' pods; resolves once they are in place.
+   */
+  applyServices(endpoints: EndpointTable, routes: { cidr: string; via: string }[] = []): Promise<void> {
     this.endpoints = endpoints;
     const next = this.servicesQueue.then(async () => {
+      if (!this.forwarding && (this.opts.forward || routes.length)) {
+        await joinPodNetwork(this.opts);
+        this.forwarding = true;
+      }
+      this.routes = await syncRoutes(this.routes, routes);
       const rules = serviceRules(this.opts.registry(), this.endpoints);
       await Promise.all([...this.pods.values()].filter((p) => p.netns).map((p) => this.applyServiceRules(p, rules)));
     });
@@ -284,6 +300,9 @@ export class NodeAgent {
   /** Removes every pod, the DNS server and the bridge. */
   async stop(): Promise<void> {
     await Promise.all([...this.pods.keys()].map((id) => this.deletePod(id)));
+    await this.servicesQueue;
+    this.routes = await syncRoutes(this.routes, []);
+    if (this.forwarding) await leavePodNetwork(this.opts);
     for (const d of this.dns.splice(0)) d.close();
     await removeBridge(this.opts);
     rmSync(this.opts.runDir, { recursive: true, force: true });

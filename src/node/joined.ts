@@ -12,7 +12,6 @@ import { checkControlIdentity } from "../proxy/credentials.js";
 import { Registry } from "../registry/registry.js";
 import { Snapshot } from "../store/snapshot.js";
 import { NodeAgent, type PodInfo } from "./agent.js";
-import { joinPodNetwork, leavePodNetwork, syncRoutes } from "./pod-network.js";
 
 /** What `zeromesh node-token` writes: handed to the node out of band, read from a file. */
 export interface JoinFile {
@@ -39,7 +38,6 @@ export class JoinedNode {
   private stream?: ClientHttp2Stream;
   private agent?: NodeAgent;
   private registry?: Registry;
-  private routes = new Map<string, string>();
   private queue = Promise.resolve();
   private reconciling?: Promise<void>;
   private again = false;
@@ -119,30 +117,22 @@ export class JoinedNode {
       // The control plane gave this node another CIDR (it restarted and forgot): the pods start again in the new one.
       await this.reconciling;
       await this.agent.stop();
-      await leavePodNetwork({ node: this.opts.join.node, podCidr: this.agent.podCidr });
       this.agent = undefined;
     } else if (this.agent && this.rejoined) await this.agent.reannounce();
     this.rejoined = false;
     if (!this.agent) {
       const name = this.opts.join.node;
       const agent = new NodeAgent({
-        node: name, name, podCidr: c.node.podCidr, control: () => this.opts.control, rootPem: this.opts.join.rootPem,
+        node: name, name, podCidr: c.node.podCidr, control: () => this.opts.control, rootPem: this.opts.join.rootPem, forward: true,
         registry: () => this.registry!, runDir: join("/run/zeromesh", name), runCommands: this.opts.runCommands, log: this.opts.log, onPod: this.opts.onPod,
         bootstrap: (workload) => this.call<{ token: string }>(NODE_PATHS.bootstrap, { workload }).then((r) => r.token),
         assignAddress: (workload, ip) => this.call(NODE_PATHS.pod, { workload, ip: ip ?? null }).then(() => {}),
         registerEndpoints: (workload, listeners) => this.call(NODE_PATHS.endpoints, { workload, listeners }).then(() => {}),
       });
       await agent.start();
-      try {
-        await joinPodNetwork({ node: name, podCidr: c.node.podCidr });
-      } catch (e) {
-        await agent.stop();
-        throw e;
-      }
       this.agent = agent;
     }
-    this.routes = await syncRoutes(this.routes, c.routes);
-    await this.agent.applyServices(c.endpoints);
+    await this.agent.applyServices(c.endpoints, c.routes);
     this.firstConfig?.(c);
     this.firstConfig = undefined;
     this.reconcile();
@@ -166,10 +156,6 @@ export class JoinedNode {
     this.session?.close();
     await this.queue;
     await this.reconciling;
-    if (this.agent) {
-      await this.agent.stop();
-      await leavePodNetwork({ node: this.opts.join.node, podCidr: this.agent.podCidr });
-    }
-    this.routes = await syncRoutes(this.routes, []);
+    await this.agent?.stop();
   }
 }

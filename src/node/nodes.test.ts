@@ -38,7 +38,8 @@ test("nodes: two machines join a control plane on a third; pods across them talk
   const env = { ZEROMESH_STATE_DIR: join(dir, "state") };
   try {
     const cpAddress = lan.by("cp").address;
-    const upArgs = ["up", "--json", "--loopback", "--listen", cpAddress, "--port", "15012", "--admin-port", "0", "--no-gateways", "--config", join(dir, "config")];
+    // The control plane's machine runs pods of its own too (the workloads no manifest assigns to a node).
+    const upArgs = ["up", "--json", "--pods", "--listen", cpAddress, "--port", "15012", "--admin-port", "0", "--no-gateways", "--config", join(dir, "config")];
     let cp = lan.zeromesh("cp", upArgs, { env });
     let admin = String((await cp.waitFor((l) => l.ready === true)).admin);
     const cli = (...args: string[]) => lan.run("cp", [process.execPath, lan.cli, ...args, "--admin", admin], { env });
@@ -95,6 +96,13 @@ spec:
   selector: {app: web}
   ports: [{name: http, port: 8080}]
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: b}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 9090}]
+---
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: strict, namespace: b}
@@ -115,6 +123,14 @@ spec: {mtls: {mode: STRICT}}
     console.log(`# nodes: two nodes joined and a cross-node request allowed ${Date.now() - started} ms after the nodes started`);
     const ok = await inPod(sleep, curl("http://web.b:8080/"));
     assert.match(ok.out, /Directory listing/);
+    // A workload on the control plane's own machine (zeromesh run there), reached from a node's pod by route, and
+    // `zeromesh run --node` on that node runs a command as the application of a pod the node made.
+    const api = lan.zeromesh("cp", ["run", "--namespace", "b", "--name", "api", "--port", "9090", "--", "python3", "-m", "http.server", "9090"], { env: { ...env, ZEROMESH_ADMIN: admin } });
+    await waitUntil(async () => statusOf(await inPod(sleep, curl("http://api.b:9090/"))) === "200", 30_000);
+    const viaRun = await lan.run("m1", [process.execPath, lan.cli, "run", "--node", m1, "--namespace", "a", "--name", "sleep", "--", "curl", "-s", "-m", "5", "http://api.b:9090/"]);
+    assert.match(viaRun.out, /Directory listing/, viaRun.err);
+    await api.stop(10_000);
+
     // kubectl exec on the node: the node's own list of its pods.
     const viaExec = await lan.run("m1", [process.execPath, lan.cli, "exec", "--node", m1, "a/sleep", "--", "curl", "-s", "-m", "5", "http://web.b:8080/"]);
     assert.match(viaExec.out, /Directory listing/, viaExec.err);
