@@ -20,7 +20,7 @@ import { parse } from "./args.js";
 import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE] [--outside-roots PEM-FILE] [--no-gateways] [--no-commands] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--listen ADDR] [--json]";
+const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE [--elsewhere ADDR]] [--outside-roots PEM-FILE] [--no-gateways] [--no-commands] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--listen ADDR] [--json]";
 
 /** The addresses `--names` gives a host ("host:port" → "address:port"), for the pods' DNS. */
 export function outsideAddresses(names: Record<string, string>, host: string): string[] | undefined {
@@ -33,6 +33,9 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
     config: { type: "string" }, "state-dir": { type: "string" }, port: { type: "string" }, "admin-port": { type: "string" },
     names: { type: "string" }, json: { type: "boolean" }, "outside-roots": { type: "string" },
+    // With --names (a closed world): where every other name outside the cluster resolves in pods, an address where
+    // nothing answers, as a host on the internet that is none of the world's would be reached and not answer.
+    elsewhere: { type: "string" },
     // The scenario runner starts every workload itself, gateways included.
     "no-gateways": { type: "boolean" },
     // ...and their applications: the manifests' container commands are not run.
@@ -68,7 +71,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     bootstrap: (id) => cp!.issueBootstrap(id, "node agent"), assignAddress: (id, ip) => cp!.assignPodAddress(id, ip), registerEndpoints: (id, l) => cp!.registerEndpoints(id, l),
     // --names is the whole outside world (a scenario's): the pods' DNS knows no other name. Without it, the node's resolver answers.
     runCommands: !values["no-commands"],
-    outsideNames: values.names ? (host) => outsideAddresses(names, host) ?? [] : undefined,
+    outsideNames: values.names ? (host) => outsideAddresses(names, host) ?? (values.elsewhere && !/(^|\.)cluster\.local$/.test(host) ? [values.elsewhere] : []) : undefined,
     runDir: join("/run/zeromesh", createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12)), log: (l) => io.err(`zeromesh: ${l}`),
   });
   cp = new ControlPlane({

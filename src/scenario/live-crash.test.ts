@@ -3,6 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LiveMesh } from "./live-runner.js";
 import { parseScenario } from "./parse.js";
+import { execFileSync } from "node:child_process";
+import { podsUnavailable } from "../testing/pods.js";
 
 const SCENARIO = `
 name: crash
@@ -37,6 +39,22 @@ test("live runner: a probe expecting a reset fails when the proxy that would ref
     const after = await mesh.runSteps();
     assert.equal(after[0]!.pass, false, "the same probe fails once the sidecar is dead");
     assert.match(after[0]!.seen ?? "", /sidecar a\/client exited unexpectedly \(signal SIGKILL\)/);
+  } finally {
+    await mesh.stop();
+  }
+});
+
+test("live runner in pods: a sidecar that died under the node agent fails the probe, and says so", { skip: podsUnavailable(), timeout: 60_000 }, async () => {
+  const mesh = new LiveMesh(parseScenario(SCENARIO, "crash.yaml", process.cwd(), []), { mode: "pods" });
+  try {
+    await mesh.start();
+    assert.deepEqual((await mesh.runSteps()).map((r) => r.pass), [true]);
+    const pid = Number(execFileSync("pgrep", ["-f", `proxy --workload a/client .*--capture`], { encoding: "utf8" }).trim().split("\n")[0]);
+    process.kill(pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await mesh.runSteps();
+    assert.equal(after[0]!.pass, false);
+    assert.match(after[0]!.seen ?? "", /the sidecar of a\/client is no longer connected/);
   } finally {
     await mesh.stop();
   }

@@ -105,7 +105,8 @@ export class LiveMesh {
     // Loopback: every outside host on 127.0.0.1, each port its own. Pods: each host its own address that pods reach
     // through the node, on its real ports, so that a captured connection's original destination is the host's.
     const pods = this.mode === "pods";
-    const outside = pods ? await outsideAddresses(this.s.externals.length) : undefined;
+    // One more than the externals: "elsewhere", where any other public name resolves in pods and nothing answers.
+    const outside = pods ? await outsideAddresses(this.s.externals.length + 1) : undefined;
     this.releaseOutside = outside?.release;
     for (const [i, e] of this.s.externals.entries()) {
       for (const port of e.ports) {
@@ -120,7 +121,7 @@ export class LiveMesh {
     writeFileSync(join(this.dir, "names.json"), JSON.stringify(this.names));
     // Proxies that originate TLS to the scenario's outside hosts trust its "external" CA, as they would an OS trust store.
     writeFileSync(join(this.dir, "outside-roots.pem"), this.pki.roots.get("external")?.certPem ?? "");
-    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways", "--no-commands", pods ? "--pods" : "--loopback"]);
+    this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways", "--no-commands", ...(outside ? ["--pods", "--elsewhere", outside.addresses.at(-1)!] : ["--loopback"])]);
     const ready = await this.control.waitFor((l) => l.ready === true);
     this.adminAddress = String(ready.admin);
     this.adminTokenFile = String(ready.adminTokenFile ?? join(this.dir, ADMIN_TOKEN_FILE));
@@ -206,7 +207,7 @@ export class LiveMesh {
     if (crashed) throw new Error(crashed);
     const proxies = [...this.running.values()].filter((r) => r.proxy || (r.pod && r.workload.sidecar)).map((r) => r.workload.id);
     const sync = await this.admin.call("GET", `/v1/sync?timeoutMs=20000&proxies=${encodeURIComponent(proxies.join(","))}`);
-    if (sync.status !== 200) throw new Error(`proxies did not acknowledge the configuration: ${JSON.stringify(sync.body)}`);
+    if (sync.status !== 200) throw new Error((await this.podProxiesGone()) ?? `proxies did not acknowledge the configuration: ${JSON.stringify(sync.body)}`);
   }
 
   /** Pod mode: the instance's pod from the control plane's node agent (sidecar or gateway included), then its stand-in ports in it. */
@@ -251,6 +252,18 @@ export class LiveMesh {
   private crashed(): string | undefined {
     const dead = [this.control, ...[...this.running.values()].flatMap((r) => [r.proxy, r.podApps])].map((p) => p?.crashed).filter(Boolean);
     return dead.length ? dead.join("; ") : undefined;
+  }
+
+  /** Pod mode: the sidecars run under the control plane's node agent, so a dead one shows as a proxy no longer connected. */
+  private async podProxiesGone(): Promise<string | undefined> {
+    if (this.mode !== "pods") return undefined;
+    const pods = new Set([...this.running.values()].filter((r) => r.pod && r.workload.sidecar).map((r) => r.workload.id));
+    const status = await this.admin.call<{ proxy: string; connected: boolean }[]>("GET", "/v1/proxy-status").catch(() => undefined);
+    if (!status || status.status !== 200) return undefined;
+    // Disconnected, or forgotten already (its grace over): either way not there.
+    const connected = new Set(status.body.filter((s) => s.connected).map((s) => s.proxy));
+    const gone = [...pods].filter((id) => !connected.has(id));
+    return gone.length ? `the sidecar of ${gone.join(", ")} is no longer connected to the control plane (its process died?)` : undefined;
   }
 
   /** The control plane's process id. */
@@ -342,7 +355,7 @@ export class LiveMesh {
     // A refusal that came from a process dying is no refusal: the probe fails, whatever it expected. The exit may be
     // reported a moment after the client saw the reset: give it that moment before believing the refusal.
     if (outcome.kind === "error") await new Promise((r) => setTimeout(r, CRASH_GRACE_MS));
-    const crashed = this.crashed();
+    const crashed = this.crashed() ?? (outcome.kind === "error" ? await this.podProxiesGone() : undefined);
     if (crashed) return { ...base, pass: false, seen: `${crashed} (during this probe)`, trail: staticDecision.trail };
     const diff = checkExpect(p.expect, outcome);
     const agree = sameOutcome(outcome, staticDecision.outcome);
