@@ -14,6 +14,7 @@ import { inPodAs } from "./pod-network.js";
 import { machines } from "../testing/machines.js";
 import { podsUnavailable } from "../testing/pods.js";
 import { waitUntil } from "../testing/control-plane.js";
+import { meshYaml } from "../testing/helpers.js";
 
 const why = podsUnavailable();
 
@@ -52,49 +53,11 @@ test("nodes: two machines join a control plane on a third; pods across them talk
       assert.doesNotMatch(made.out, /"token"/, "the credential is written to the file, never printed");
     }
     const base = join(dir, "mesh.yaml");
-    writeFileSync(base, `apiVersion: v1
-kind: Namespace
-metadata: {name: a, labels: {istio-injection: enabled}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: b, labels: {istio-injection: enabled}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: sleep, namespace: a}
-spec:
-  selector: {matchLabels: {app: sleep}}
-  template:
-    metadata: {labels: {app: sleep}}
-    spec: {serviceAccountName: sleep, nodeName: ${m1}, containers: [{name: sleep, image: curl, command: [sleep, "3600"]}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: intruder, namespace: a}
-spec:
-  selector: {matchLabels: {app: intruder}}
-  template:
-    metadata: {labels: {app: intruder}}
-    spec: {serviceAccountName: intruder, nodeName: ${m1}, containers: [{name: sleep, image: curl, command: [sleep, "3600"]}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: b}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      nodeName: ${m2}
-      containers: [{name: web, image: python, command: [python3, -m, http.server, "8080"], ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: b}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 8080}]
+    writeFileSync(base, `${meshYaml([
+      { ns: "a", name: "sleep", node: m1, command: ["sleep", "3600"] },
+      { ns: "a", name: "intruder", node: m1, command: ["sleep", "3600"] },
+      { ns: "b", name: "web", port: 8080, node: m2, command: ["python3", "-m", "http.server", "8080"] },
+    ])}
 ---
 apiVersion: v1
 kind: Service

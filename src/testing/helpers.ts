@@ -56,7 +56,7 @@ export function outcomeOf(d: Decision): number | string {
 }
 
 /** Namespaces with injection on, plus one workload and Service per entry. */
-export function meshYaml(apps: { ns: string; name: string; port?: number; portName?: string; sa?: string; labels?: Record<string, string>; inject?: boolean; replicas?: number }[]): string {
+export function meshYaml(apps: { ns: string; name: string; port?: number; portName?: string; sa?: string; labels?: Record<string, string>; inject?: boolean; replicas?: number; node?: string; command?: string[] }[]): string {
   const nss = [...new Set(apps.map((a) => a.ns))];
   const docs = nss.map((ns) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n  labels: {istio-injection: enabled}`);
   for (const a of apps) {
@@ -72,8 +72,8 @@ spec:${a.replicas ? `\n  replicas: ${a.replicas}` : ""}
     metadata:
       labels:${Object.entries(labels).map(([k, v]) => `\n        ${k}: ${v}`).join("")}${inject}
     spec:
-      serviceAccountName: ${a.sa ?? a.name}
-      containers: [{name: app, image: x, ports: [{containerPort: ${port}}]}]`);
+      serviceAccountName: ${a.sa ?? a.name}${a.node ? `\n      nodeName: ${a.node}` : ""}
+      containers: [{name: app, image: x,${a.command ? ` command: ${JSON.stringify(a.command)},` : ""} ports: [{containerPort: ${port}}]}]`);
     docs.push(`apiVersion: v1
 kind: Service
 metadata: {name: ${a.name}, namespace: ${a.ns}}
