@@ -1,17 +1,19 @@
 // String matchers of the two kinds Istio uses: VirtualService's
 // {exact|prefix|regex} objects and AuthorizationPolicy's glob-lite strings.
 
+import type { Re2 } from "./re2.js";
+
 export type StringMatch =
   | { exact: string }
   | { prefix: string }
-  | { regex: string; compiled: RegExp };
+  | { regex: string; compiled: Re2 };
 
 export function matchString(m: StringMatch, value: string | undefined, ignoreCase = false): boolean {
   if (value === undefined) return false;
   const v = ignoreCase ? value.toLowerCase() : value;
   if ("exact" in m) return v === (ignoreCase ? m.exact.toLowerCase() : m.exact);
   if ("prefix" in m) return v.startsWith(ignoreCase ? m.prefix.toLowerCase() : m.prefix);
-  return m.compiled.test(value);
+  return m.compiled.matches(value);
 }
 
 export function describeStringMatch(m: StringMatch): string {

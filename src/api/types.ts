@@ -2,6 +2,7 @@
 // nothing past that layer reads raw manifests.
 import type { X509Certificate } from "node:crypto";
 import type { StringMatch } from "./match.js";
+import type { Re2 } from "./re2.js";
 
 export interface Meta {
   name: string;
@@ -182,7 +183,7 @@ export interface HttpRoute {
   route: RouteDestination[];
   redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode: number };
   directResponse?: { status: number; body?: string };
-  rewrite?: { uri?: string; authority?: string; uriRegex?: { match: string; compiled: RegExp; rewrite: string } };
+  rewrite?: { uri?: string; authority?: string; uriRegex?: { match: string; compiled: Re2; rewrite: string } };
   /** Header changes for every destination of the route. */
   headers?: HeaderRules;
   corsPolicy?: CorsPolicy;

@@ -13,6 +13,6 @@ export function rewrittenPath(path: string, rewrite: NonNullable<HttpRoute["rewr
     const uri = matched?.uri;
     return (uri && "prefix" in uri ? rewrite.uri + bare.slice(uri.prefix.length) : rewrite.uri) + query;
   }
-  if (rewrite.uriRegex) return bare.replace(rewrite.uriRegex.compiled, rewrite.uriRegex.rewrite) + query;
+  if (rewrite.uriRegex) return rewrite.uriRegex.compiled.replaceAll(bare, rewrite.uriRegex.rewrite) + query;
   return path;
 }

@@ -1,5 +1,6 @@
 import { checkHost } from "../host.js";
 import type { StringMatch } from "../match.js";
+import { compileRe2 } from "../re2.js";
 import type { Reader } from "../reader.js";
 import { RETRY_CONDITIONS, type CorsPolicy, type HeaderOperations, type HeaderRules, type HttpMatch, type HttpRoute, type Origin, type RetryCondition, type RetryPolicy, type RouteDestination, type TcpRoute, type TlsRoute, type VirtualService } from "../types.js";
 import { readDuration } from "./common.js";
@@ -39,13 +40,13 @@ export function readStringMatch(r: Reader): StringMatch | undefined {
   if (v === undefined) return undefined;
   if (key === "exact") return { exact: v };
   if (key === "prefix") return { prefix: v };
-  try {
-    // Envoy uses RE2 full-match semantics.
-    return { regex: v, compiled: new RegExp(`^(?:${v})$`) };
-  } catch (e) {
-    r.field("regex").error(`invalid regular expression: ${(e as Error).message}`);
+  // RE2, matched against the whole value, as Envoy does.
+  const compiled = compileRe2(v);
+  if ("error" in compiled) {
+    r.field("regex").error(`invalid RE2 regular expression: ${compiled.error}`);
     return undefined;
   }
+  return { regex: v, compiled };
 }
 
 function readMatchMap(r: Reader): Record<string, StringMatch> {
@@ -168,12 +169,10 @@ function readHttpRoute(r: Reader, index: number): HttpRoute {
       const match = rx.field("match").string({ required: true });
       const rewrite = rx.field("rewrite").string({ required: true });
       if (out.rewrite.uri !== undefined) rw.error("uri and uriRegexRewrite are mutually exclusive");
-      try {
-        // Every match in the path is replaced (Envoy's regex_rewrite); RE2's \1 becomes JavaScript's $1.
-        if (match !== undefined && rewrite !== undefined) out.rewrite.uriRegex = { match, compiled: new RegExp(match, "g"), rewrite: rewrite.replace(/\$/g, "$$$$").replace(/\\(\d)/g, "$$$1") };
-      } catch (e) {
-        rx.field("match").error(`invalid regular expression: ${(e as Error).message}`);
-      }
+      // Every match in the path is replaced (Envoy's regex_rewrite), `\1` being group 1.
+      const compiled = match !== undefined ? compileRe2(match) : undefined;
+      if (compiled && "error" in compiled) rx.field("match").error(`invalid RE2 regular expression: ${compiled.error}`);
+      else if (compiled && match !== undefined && rewrite !== undefined) out.rewrite.uriRegex = { match, compiled, rewrite };
     }
   }
   const headers = readHeaderRules(r.field("headers"));
