@@ -74,7 +74,9 @@ export function convertObjects(values: unknown[], file: string, parseMesh?: Mesh
 /** One document: a single object, or a List of them. */
 export function convertDocument(value: unknown, at: Location, out: Loaded, parseMesh?: MeshTextParser): void {
   if (value === null || value === undefined) return; // empty document between separators
-  if (typeof value === "object" && !Array.isArray(value) && (value as { kind?: unknown }).kind === "List") {
+  // A List, or a typed one (AuthorizationPolicyList, ServiceList…) as `kubectl get -o yaml` writes them.
+  const kind = (value as { kind?: unknown } | undefined)?.kind;
+  if (typeof value === "object" && !Array.isArray(value) && typeof kind === "string" && (kind === "List" || (/^[A-Z]\w*List$/.test(kind) && Array.isArray((value as { items?: unknown }).items)))) {
     const items = (value as { items?: unknown }).items;
     (Array.isArray(items) ? items : []).forEach((item, j) => readOne(item, { ...at, path: `items[${j}]` }, out, parseMesh));
     return;
@@ -105,7 +107,11 @@ function readOne(value: unknown, at: Location, out: Loaded, parseMesh: MeshTextP
   }
   const conv = KINDS[kind];
   if (!conv) {
-    out.issues.push({ code: Codes.UNKNOWN_KIND, severity: "warning", at: named, message: `kind ${apiVersion}/${kind} is not handled by zeromesh; ignored` });
+    // In one of Istio's own API groups an unknown kind is a mistake (Istio's API server would refuse it), not a resource to skip.
+    if (/^[a-z.]+\.istio\.io\//.test(apiVersion) && !ISTIO_KINDS.includes(kind)) {
+      const near = closestKind(kind);
+      out.issues.push({ code: Codes.UNKNOWN_KIND, severity: "error", at: named, message: `${apiVersion} has no kind ${kind}${near ? ` (did you mean ${near}?)` : ""}` });
+    } else out.issues.push({ code: Codes.UNKNOWN_KIND, severity: "warning", at: named, message: `kind ${apiVersion}/${kind} is not handled by zeromesh; ignored` });
     return;
   }
   if (!conv.versions.includes(apiVersion)) {
@@ -142,4 +148,28 @@ export function findDuplicates(resources: Resource[]): Issue[] {
     seen.set(k, r);
   }
   return issues;
+}
+
+/** Every kind in Istio's API groups (istio/api), handled here or not. */
+const ISTIO_KINDS = ["Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup", "EnvoyFilter", "ProxyConfig",
+  "AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication", "Telemetry", "WasmPlugin", "IstioOperator"];
+
+/** The Istio kind a misspelt one is closest to (edit distance at most 2), if any. */
+function closestKind(kind: string): string | undefined {
+  let best: { k: string; d: number } | undefined;
+  for (const k of ISTIO_KINDS) {
+    const d = editDistance(kind.toLowerCase(), k.toLowerCase());
+    if (d <= 2 && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

@@ -60,7 +60,8 @@ const KNOWN = [
  * unknown field or wrong value is an issue at `at`.
  */
 export function mergeMeshConfig(base: MeshConfig, raw: unknown, at: Location, issues: Issue[]): MeshConfig {
-  const r = Reader.root(raw, { ...at, kind: undefined }, issues, true);
+  // Strict (unknown fields refused) and proto3 JSON (an integer may be a string), as Istio reads meshConfig.
+  const r = Reader.root(raw, { ...at, kind: undefined }, issues, true, true);
   r.object(KNOWN);
   const out: MeshConfig = structuredClone(base);
   const otp = r.field("outboundTrafficPolicy").object(["mode", "egressProxy"]);

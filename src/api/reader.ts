@@ -13,10 +13,12 @@ export class Reader {
     private readonly issues: Issue[],
     /** Istio specs are strict (unknown fields rejected); Kubernetes objects are read leniently. */
     readonly strict: boolean,
+    /** Proto3 JSON, as Istio reads meshConfig: an integer may be written as a string ("9000"), strict or not. */
+    private readonly proto3 = false,
   ) {}
 
-  static root(value: unknown, at: Location, issues: Issue[], strict: boolean): Reader {
-    return new Reader(value, "", at, issues, strict);
+  static root(value: unknown, at: Location, issues: Issue[], strict: boolean, proto3 = false): Reader {
+    return new Reader(value, "", at, issues, strict, proto3);
   }
 
   error(message: string, path = this.path): void {
@@ -38,7 +40,7 @@ export class Reader {
   /** A child field of an object; reports a type error when this is not an object. */
   field(key: string): Reader {
     const obj = this.objectValue();
-    return new Reader(obj ? obj[key] : undefined, this.childPath(key), this.at, this.issues, this.strict);
+    return new Reader(obj ? obj[key] : undefined, this.childPath(key), this.at, this.issues, this.strict, this.proto3);
   }
 
   private objectValue(): Record<string, unknown> | undefined {
@@ -112,7 +114,7 @@ export class Reader {
     }
     let n: number | undefined;
     if (typeof this.value === "number" && Number.isInteger(this.value)) n = this.value;
-    else if (!this.strict && typeof this.value === "string" && /^\d+$/.test(this.value)) n = Number(this.value);
+    else if ((!this.strict || this.proto3) && typeof this.value === "string" && /^-?\d+$/.test(this.value)) n = Number(this.value);
     if (n === undefined) {
       this.error(`must be an integer, got ${describe(this.value)}`);
       return undefined;
@@ -153,7 +155,7 @@ export class Reader {
       this.error(`must be a list, got ${describe(this.value)}`);
       return [];
     }
-    return this.value.map((v, i) => new Reader(v, this.childPath(i), this.at, this.issues, this.strict));
+    return this.value.map((v, i) => new Reader(v, this.childPath(i), this.at, this.issues, this.strict, this.proto3));
   }
 
   strings(opts: { required?: boolean } = {}): string[] {

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { issuesOf } from "../testing/helpers.js";
+import { DEFAULT_MESH, mergeMeshConfig } from "./mesh.js";
 
 const AP = (spec: string) => `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
 const GW = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
@@ -86,6 +87,32 @@ test("validation: an unknown kind is a warning, not an error", () => {
   assert.deepEqual(issuesOf(`apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: ns}`), [
     "input.yaml#1 Widget/ns/w: warning: kind example.com/v1/Widget is not handled by zeromesh; ignored [ZM_UNKNOWN_KIND]",
   ]);
+});
+
+test("validation: a kind Istio's API groups do not have is an error, with the nearest one; Istio's own kinds zeromesh skips are warnings", () => {
+  assert.deepEqual(issuesOf(`apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: {name: v, namespace: ns}\nspec: {hosts: [a]}`), [
+    "input.yaml#1 VirtualServce/ns/v: networking.istio.io/v1 has no kind VirtualServce (did you mean VirtualService?) [ZM_UNKNOWN_KIND]",
+  ]);
+  assert.deepEqual(issuesOf(`apiVersion: security.istio.io/v1\nkind: Widget\nmetadata: {name: w, namespace: ns}`), ["input.yaml#1 Widget/ns/w: security.istio.io/v1 has no kind Widget [ZM_UNKNOWN_KIND]"]);
+  assert.deepEqual(issuesOf(`apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: f, namespace: ns}\nspec: {}`), [
+    "input.yaml#1 EnvoyFilter/ns/f: warning: kind networking.istio.io/v1alpha3/EnvoyFilter is not handled by zeromesh; ignored [ZM_UNKNOWN_KIND]",
+  ]);
+});
+
+test("validation: typed Lists are read as List (kubectl get -o yaml)", () => {
+  const list = `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyList\nitems:\n- ${AP("action: DENY\nrules: [{to: [{operation: {methods: [7]}}]}]").replace(/\n/g, "\n  ")}`;
+  assert.deepEqual(issuesOf(list), ["input.yaml#1 AuthorizationPolicy/ns/p spec.rules[0].to[0].operation.methods[0]: must be a string, got number 7 [ZM_INVALID_RESOURCE]"]);
+  assert.deepEqual(issuesOf(`apiVersion: v1\nkind: ServiceList\nitems: [{apiVersion: v1, kind: Service, metadata: {name: s, namespace: ns}, spec: {ports: [{port: 80}]}}]`), []);
+});
+
+test("validation: meshConfig is proto3 JSON, as Istio reads it: an integer may be written as a string", () => {
+  const issues: import("./errors.js").Issue[] = [];
+  const mesh = mergeMeshConfig(DEFAULT_MESH, { extensionProviders: [{ name: "ext", envoyExtAuthzHttp: { service: "a.b.svc.cluster.local", port: "9000" } }] }, { file: "mesh", doc: 1 }, issues);
+  assert.deepEqual(issues, []);
+  assert.equal(mesh.extensionProviders?.[0]?.port, 9000);
+  const bad: import("./errors.js").Issue[] = [];
+  mergeMeshConfig(DEFAULT_MESH, { extensionProviders: [{ name: "ext", envoyExtAuthzHttp: { service: "a", port: "nine" } }] }, { file: "mesh", doc: 1 }, bad);
+  assert.match(bad.map((i) => i.message).join(), /must be an integer, got string "nine"/);
 });
 
 test("validation: the second document is named by its index", () => {
