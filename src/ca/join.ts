@@ -22,12 +22,12 @@ export class JoinAuthority {
     return this.tokens.sign({ n: node, e: expiresAt.getTime(), j: randomBytes(16).toString("base64url") });
   }
 
-  /** The node the credential names; throws ZM_NODE_REJECTED otherwise. */
-  verify(token: string, now: Date): string {
+  /** The node the credential names, and when it expires; throws ZM_NODE_REJECTED otherwise. */
+  verify(token: string, now: Date): { node: string; expiresAt: number } {
     const claim = this.tokens.verify<{ n?: unknown; e?: unknown }>(token);
     if (claim === "signature") throw new ZmError(Codes.NODE, "join credential signature does not verify (issued by another control plane?)");
     if (claim === "malformed" || typeof claim.n !== "string" || typeof claim.e !== "number") throw new ZmError(Codes.NODE, "malformed join credential");
     if (claim.e < now.getTime()) throw new ZmError(Codes.NODE, `the join credential of node ${claim.n} expired at ${new Date(claim.e).toISOString()}; make a new one with zeromesh node-token`);
-    return claim.n;
+    return { node: claim.n, expiresAt: claim.e };
   }
 }

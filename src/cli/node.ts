@@ -49,6 +49,7 @@ export async function nodeCommand(argv: string[], io: Io): Promise<number> {
   const pods = new Map<string, PodInfo>();
   const node = new JoinedNode({
     control: values.join, join, runCommands: !values["no-commands"], log: (l) => io.err(`zeromesh node ${join.node}: ${l}`),
+    reload: () => readJoinFile(values["join-file"]!),
     onPod: (p, up) => {
       io.out(JSON.stringify({ type: up ? "pod" : "pod-removed", ...p }));
       pods.set(p.id, p);

@@ -117,6 +117,15 @@ test("node endpoint: join, scope of what a node may do, leaving, and a joined no
     const listed = (await f.admin(cp).call<{ name: string; connected: boolean }[]>("GET", "/v1/nodes")).body;
     assert.deepEqual(listed.map((n) => [n.name, n.connected]), [["n1", true], ["n2", true]]);
 
+    // A credential that expires while its node is joined ends the node's stream: it has left.
+    const brief = stream(token("n2", 1500));
+    await waitUntil(() => brief.configs.length > 0, 5000);
+    await waitUntil(() => brief.session.closed || brief.session.destroyed || f.audits.some((a) => a.event === "node-credential-expired" && a.node === "n2"), 5000);
+    await waitUntil(() => f.audits.some((a) => a.event === "node-left" && a.node === "n2"), 5000);
+    const n2again = stream(t2);
+    await waitUntil(() => n2again.configs.length > 0, 5000);
+    Object.assign(n2, n2again);
+
     // n1 leaves: its endpoints and its route go at once.
     n1.close();
     await waitUntil(() => n2.configs.at(-1)!.endpoints["n/plain"] === undefined && n2.configs.at(-1)!.routes.length === 0, 5000);

@@ -50,8 +50,8 @@ export class NodeEndpoint {
 
   /** Handles one `/v1/node/*` stream. */
   async onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, path: string): Promise<void> {
-    const node = this.authenticate(headers);
-    if (path === NODE_PATHS.stream) return this.open(stream, node);
+    const { node, expiresAt } = this.authenticate(headers);
+    if (path === NODE_PATHS.stream) return this.open(stream, node, expiresAt);
     if (!this.sessions.has(node)) throw new ZmError(Codes.NODE, `node ${node} has not joined (open ${NODE_PATHS.stream} first)`);
     const text = await readBody(stream, LIMITS.csrBytes, headers["content-length"]);
     let answer: unknown;
@@ -124,7 +124,7 @@ export class NodeEndpoint {
     }
   }
 
-  private authenticate(headers: IncomingHttpHeaders): string {
+  private authenticate(headers: IncomingHttpHeaders): { node: string; expiresAt: number } {
     const auth = headers["authorization"];
     if (typeof auth !== "string" || !auth.startsWith(NODE_AUTH_SCHEME)) throw new ZmError(Codes.NODE, `present a join credential: authorization: ${NODE_AUTH_SCHEME}<credential>`);
     return this.join.verify(auth.slice(NODE_AUTH_SCHEME.length), new Date());
@@ -138,7 +138,7 @@ export class NodeEndpoint {
     return w;
   }
 
-  private open(stream: ServerHttp2Stream, name: string): void {
+  private open(stream: ServerHttp2Stream, name: string, expiresAt: number): void {
     const address = (stream.session?.socket?.remoteAddress ?? "").replace(/^::ffff:/, "");
     // One connection per node: joining again ends the last one's (it holds no other node's streams).
     const old = this.sessions.get(name);
@@ -148,6 +148,13 @@ export class NodeEndpoint {
     if (stream.session?.socket) this.host.authenticated(stream.session.socket);
     const keepalive = setInterval(() => stream.write(JSON.stringify({ type: "keepalive" }) + "\n"), KEEPALIVE_MS);
     keepalive.unref();
+    // A credential is checked on every call, and a joined stream ends when its credential does: the node must rejoin
+    // with a new one (timers cap at about 24.8 days; a longer credential is checked again then).
+    const expiry = setTimeout(() => {
+      this.host.audit("node-credential-expired", { node: name });
+      stream.close();
+    }, Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1));
+    expiry.unref();
     const session: NodeSession = { stream, keepalive };
     this.sessions.set(name, session);
     this.host.audit("node-joined", { node: name, address, podCidr: record.podCidr });
@@ -156,6 +163,7 @@ export class NodeEndpoint {
     stream.resume();
     stream.on("close", () => {
       clearInterval(keepalive);
+      clearTimeout(expiry);
       if (this.sessions.get(name) !== session || this.closing) return;
       this.sessions.delete(name);
       this.book.leave(name);

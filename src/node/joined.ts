@@ -26,6 +26,8 @@ export interface JoinedNodeOptions {
   control: string;
   join: JoinFile;
   runCommands?: boolean;
+  /** The join file read again before each rejoin: a new credential is picked up without a restart (the node's name must stay). */
+  reload?: () => JoinFile;
   log: (line: string) => void;
   onPod?: (pod: PodInfo, up: boolean) => void;
 }
@@ -68,6 +70,15 @@ export class JoinedNode {
 
   private open(): void {
     this.rejoined = true;
+    if (this.agent && this.opts.reload) {
+      try {
+        const fresh = this.opts.reload();
+        if (fresh.node === this.opts.join.node) this.opts.join.token = fresh.token;
+        else this.opts.log(`the join file now names node ${fresh.node}, not ${this.opts.join.node}: ignored`);
+      } catch (e) {
+        this.opts.log(`the join file could not be read again: ${(e as Error).message}`);
+      }
+    }
     const stream = this.connectSession().request({ ":method": "POST", ":path": NODE_PATHS.stream, authorization: `${NODE_AUTH_SCHEME}${this.opts.join.token}` });
     this.stream = stream;
     let status = 0;
