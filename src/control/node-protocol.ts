@@ -2,6 +2,7 @@
 // server checked against the mesh root the join file carries). Every request carries the node's join credential
 // as `authorization: Node <credential>`. One long stream carries the node's configuration; unary calls report
 // its pods. Pure: types, paths, and the checks every incoming body passes.
+import { isIPv4 } from "node:net";
 import { manifestOf } from "../api/convert.js";
 import type { MeshConfig } from "../api/mesh.js";
 import type { Snapshot } from "../store/snapshot.js";
@@ -58,7 +59,6 @@ function withoutContainerDetails(m: unknown): unknown {
 }
 
 const WORKLOAD = /^[a-z0-9][a-z0-9.-]*\/[a-z0-9][a-z0-9.-]*$/;
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 function workloadOf(body: Record<string, unknown>): string {
   if (typeof body.workload !== "string" || !WORKLOAD.test(body.workload)) throw new ZmError(Codes.BAD_MESSAGE, "workload must be \"NS/NAME\"");
@@ -68,7 +68,7 @@ function workloadOf(body: Record<string, unknown>): string {
 export function checkPodReport(text: string): { workload: string; ip: string | null } {
   const body = parseJsonObject<Record<string, unknown>>(text);
   const ip = body.ip;
-  if (ip !== null && (typeof ip !== "string" || !IPV4.test(ip))) throw new ZmError(Codes.BAD_MESSAGE, "ip must be an IPv4 address or null");
+  if (ip !== null && (typeof ip !== "string" || !isIPv4(ip))) throw new ZmError(Codes.BAD_MESSAGE, "ip must be an IPv4 address or null");
   return { workload: workloadOf(body), ip };
 }
 
@@ -78,7 +78,7 @@ export function checkBootstrapAsk(text: string): { workload: string } {
 
 export function checkEndpointReport(text: string): { workload: string; listeners: Record<string, string> | null } {
   const body = parseJsonObject<Record<string, unknown>>(text);
-  const ipv4 = (a: string) => IPV4.test(a.slice(0, a.lastIndexOf(":")));
+  const ipv4 = (a: string) => isIPv4(a.slice(0, a.lastIndexOf(":")));
   if (body.listeners !== null && (!isListenerTable(body.listeners) || !Object.values(body.listeners).every(ipv4))) throw new ZmError(Codes.BAD_MESSAGE, "listeners must be {PORT: \"IPV4:PORT\"} or null");
   return { workload: workloadOf(body), listeners: body.listeners as Record<string, string> | null };
 }

@@ -1,6 +1,7 @@
 // The nodes that joined: each one's name, the address it joined from (where other nodes route its pods), and the
 // pod CIDR the control plane gave it — kept when it leaves, so a node that rejoins gets its CIDR back.
 import { existsSync, readFileSync } from "node:fs";
+import { isIPv4 } from "node:net";
 import { ipInBlocks } from "../api/cidr.js";
 import { saveStateFile } from "../store/state-file.js";
 
@@ -68,7 +69,7 @@ export class NodeBook {
   holds(name: string, ip: string): boolean {
     const n = this.nodes.get(name);
     const last = Number(ip.split(".")[3]);
-    return !!n && /^\d+\.\d+\.\d+\.\d+$/.test(ip) && last >= 2 && last <= 254 && ipInBlocks(ip, [n.podCidr]);
+    return !!n && isIPv4(ip) && last >= 2 && last <= 254 && ipInBlocks(ip, [n.podCidr]);
   }
 
   private allocate(): string {

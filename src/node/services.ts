@@ -3,6 +3,7 @@
 // so an application with a sidecar is still captured first (its sidecar sees the cluster IP and routes by it),
 // while the sidecar's own passthrough to a cluster IP (ALLOW_ANY, or a Service outside its Sidecar scope) and a
 // pod without a sidecar reach an endpoint, as through kube-proxy on the node. Pure: the rules as text.
+import { isIPv4 } from "node:net";
 import type { EndpointTable } from "../control/proxy-config.js";
 import type { Registry } from "../registry/registry.js";
 
@@ -19,7 +20,7 @@ export function serviceRules(reg: Registry, endpoints: EndpointTable): string {
     for (const address of s.addresses) {
       for (const sp of s.ports) {
         // IPv4 endpoints only (pods are IPv4): anything else would make the whole table unloadable.
-        const at = reg.endpoints(s, sp).map((e) => endpoints[e.workload.id]?.[String(e.port)]).filter((a): a is string => !!a && /^\d+\.\d+\.\d+\.\d+:\d+$/.test(a)).sort();
+        const at = reg.endpoints(s, sp).map((e) => endpoints[e.workload.id]?.[String(e.port)]).filter((a): a is string => !!a && /:\d+$/.test(a) && isIPv4(a.slice(0, a.lastIndexOf(":")))).sort();
         at.forEach((to, i) => {
           // Each endpoint takes its share of what the ones before it left: 1/n, 1/(n-1), …, the last all the rest.
           const left = at.length - i;
