@@ -66,13 +66,14 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   // The node agent for this machine's pods (single node: in this process); it needs the control plane and vice versa.
   let cp: ControlPlane | undefined = undefined;
   const node: NodeAgent | undefined = unavailable ? undefined : new NodeAgent({
+    // Named after the state directory: two meshes on one machine never share a bridge, namespaces or run directory.
     node: createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12), podCidr: values["pod-cidr"] ?? (await freePodCidr()),
     registry: () => Registry.of(store.snapshot()), control: (): string => `${node!.gateway}:${cp!.address.split(":")[1]}`, rootPem: ca.rootPem,
     bootstrap: (id) => cp!.issueBootstrap(id, "node agent"), assignAddress: (id, ip) => cp!.assignPodAddress(id, ip), registerEndpoints: (id, l) => cp!.registerEndpoints(id, l),
-    // --names is the whole outside world (a scenario's): the pods' DNS knows no other name. Without it, the node's resolver answers.
     runCommands: !values["no-commands"],
+    // --names is the whole outside world (a scenario's): the pods' DNS knows no other name. Without it, the node's resolver answers.
     outsideNames: values.names ? (host) => outsideAddresses(names, host) ?? (values.elsewhere && !/(^|\.)cluster\.local$/.test(host) ? [values.elsewhere] : []) : undefined,
-    runDir: join("/run/zeromesh", createHash("sha256").update(settings.stateDir).digest("hex").slice(0, 12)), log: (l) => io.err(`zeromesh: ${l}`),
+    log: (l) => io.err(`zeromesh: ${l}`),
   });
   cp = new ControlPlane({
     store, ca, bootstrap: BootstrapAuthority.openOrCreate(settings.stateDir), bootstrapTtlMs: settings.bootstrapTtl,

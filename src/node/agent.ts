@@ -30,6 +30,12 @@ export function appUid(node: string, n: number): number {
 /** Where the node's DNS proxy (Istio's, on 15053 in the agent) answers the applications of pods with sidecars. */
 export const DNS_PROXY_PORT = 15053;
 
+/** A node's run directory, /run/zeromesh/NODE: its pods' files, and its list of pods (pods-file.ts). */
+export const nodeRunDir = (node: string): string => join("/run/zeromesh", node);
+
+/** A pod without a sidecar is reached on its own address, at each of its ports. */
+const ownListeners = (ip: string, ports: number[]): Record<string, string> => Object.fromEntries(ports.map((p) => [String(p), `${ip}:${p}`]));
+
 export interface PodInfo {
   /** The workload instance, "ns/name". */
   id: string;
@@ -81,8 +87,6 @@ export interface NodeAgentOptions extends NodeNetwork {
   forward?: boolean;
   /** Addresses of names outside the mesh that the pods' DNS answers before asking the node's resolver (a scenario's external hosts). */
   outsideNames?: (host: string) => string[] | undefined;
-  /** Where pods' files live (the root certificate their sidecars read): readable by the sidecars' user, so outside the 0700 state directory (/run/zeromesh/NODE). */
-  runDir: string;
   log?: (line: string) => void;
   /** A pod came into service (true) or was removed (false). */
   onPod?: (pod: PodInfo, up: boolean) => void;
@@ -100,9 +104,12 @@ export class NodeAgent {
   private routes = new Map<string, string>();
   private forwarding = false;
   readonly gateway: string;
+  /** Where pods' files live (the root certificate their sidecars read): readable by the sidecars' user, so outside the 0700 state directory. */
+  private readonly runDir: string;
 
   constructor(private readonly opts: NodeAgentOptions) {
     this.gateway = addressing(opts).gateway;
+    this.runDir = nodeRunDir(opts.node);
   }
 
   get podCidr(): string {
@@ -114,8 +121,8 @@ export class NodeAgent {
     const stale = await removeStalePods(this.opts);
     if (stale.length) this.opts.log?.(`removed ${stale.length} pod(s) a previous run of this node left: ${stale.join(", ")}`);
     await ensureBridge(this.opts);
-    mkdirSync(this.opts.runDir, { recursive: true, mode: 0o755 });
-    chmodSync(this.opts.runDir, 0o755);
+    mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
+    chmodSync(this.runDir, 0o755);
     // Two views, as in Istio: the cluster DNS (Services, then the outside world) that proxies and pods without a
     // sidecar ask, and the DNS proxy that a sidecar's application is captured to, where ServiceEntry hosts also
     // have addresses (for its sidecar to route by) — addresses that mean nothing to anyone else.
@@ -171,7 +178,7 @@ export class NodeAgent {
       });
       await sh("ip", ["netns", "exec", pod.netns, "iptables-restore", "--noflush"], servicesJump());
       await this.applyServiceRules(pod, serviceRules(reg, this.endpoints));
-      const dir = join(this.opts.runDir, pod.netns);
+      const dir = join(this.runDir, pod.netns);
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       chmodSync(dir, 0o755);
       writeFileSync(join(dir, "root-cert.pem"), this.opts.rootPem, { mode: 0o644 });
@@ -179,7 +186,7 @@ export class NodeAgent {
       // what it sends before the sidecar listens is refused, never let through.
       if (this.opts.runCommands && w.command) pod.app = this.runApp(pod, w.command);
       await this.opts.assignAddress(id, pod.ip);
-      if (pod.plain) await this.opts.registerEndpoints(id, Object.fromEntries(ports.map((p) => [String(p), `${pod.ip}:${p}`])));
+      if (pod.plain) await this.opts.registerEndpoints(id, ownListeners(pod.ip, ports));
       else {
         pod.proxy = new MeshProcess(`${w.gateway ? "gateway" : "sidecar"} ${id}`, [
           "proxy", "--workload", id, "--spiffe", w.spiffe, "--address", pod.ip, "--control", this.opts.control(),
@@ -230,7 +237,7 @@ export class NodeAgent {
     for (const p of [...this.pods.values()].filter((x) => x.ready)) {
       await this.opts.assignAddress(p.id, p.ip);
       const w = reg.workload(p.id);
-      if (p.plain && w) await this.opts.registerEndpoints(p.id, Object.fromEntries(reg.workloadPorts(w).map((port) => [String(port), `${p.ip}:${port}`])));
+      if (p.plain && w) await this.opts.registerEndpoints(p.id, ownListeners(p.ip, reg.workloadPorts(w)));
     }
   }
 
@@ -292,7 +299,7 @@ export class NodeAgent {
     // Only what this agent made: a createPodNetwork that failed has removed its own half already.
     if (p.netns) {
       await deletePodNetwork(this.opts, p.id);
-      rmSync(join(this.opts.runDir, p.netns), { recursive: true, force: true });
+      rmSync(join(this.runDir, p.netns), { recursive: true, force: true });
     }
     this.pods.delete(p.id);
   }
@@ -305,7 +312,7 @@ export class NodeAgent {
     if (this.forwarding) await leavePodNetwork(this.opts);
     for (const d of this.dns.splice(0)) d.close();
     await removeBridge(this.opts);
-    rmSync(this.opts.runDir, { recursive: true, force: true });
+    rmSync(this.runDir, { recursive: true, force: true });
   }
 
   private info(p: Pod): PodInfo {

@@ -3,7 +3,6 @@
 // routes to the other nodes' pods, and follows the configuration the control plane pushes it. Pods' sidecars dial
 // the control plane themselves. If the stream drops, the pods stay and the node joins again.
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
-import { join } from "node:path";
 import { convertObjects } from "../api/convert.js";
 import { errorsOf, formatIssue } from "../api/errors.js";
 import { NODE_AUTH_SCHEME, NODE_PATHS, type NodeConfig } from "../control/node-protocol.js";
@@ -135,7 +134,7 @@ export class JoinedNode {
       const name = this.opts.join.node;
       const agent = new NodeAgent({
         node: name, name, podCidr: c.node.podCidr, control: () => this.opts.control, rootPem: this.opts.join.rootPem, forward: true,
-        registry: () => this.registry!, runDir: join("/run/zeromesh", name), runCommands: this.opts.runCommands, log: this.opts.log, onPod: this.opts.onPod,
+        registry: () => this.registry!, runCommands: this.opts.runCommands, log: this.opts.log, onPod: this.opts.onPod,
         bootstrap: (workload) => this.call<{ token: string }>(NODE_PATHS.bootstrap, { workload }).then((r) => r.token),
         assignAddress: (workload, ip) => this.call(NODE_PATHS.pod, { workload, ip: ip ?? null }).then(() => {}),
         registerEndpoints: (workload, listeners) => this.call(NODE_PATHS.endpoints, { workload, listeners }).then(() => {}),

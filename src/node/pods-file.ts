@@ -3,9 +3,9 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Codes, ZmError } from "../api/errors.js";
-import type { PodInfo } from "./agent.js";
+import { nodeRunDir, type PodInfo } from "./agent.js";
 
-const fileOf = (node: string) => join("/run/zeromesh", node, "pods.json");
+const fileOf = (node: string) => join(nodeRunDir(node), "pods.json");
 
 export function writeNodePods(node: string, pods: PodInfo[]): void {
   const file = fileOf(node);

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { removeStalePods, sh } from "../node/pod-network.js";
+import { nodeRunDir } from "../node/agent.js";
 import { PROJECT_ROOT } from "../paths.js";
 import { MeshProcess } from "../scenario/processes.js";
 
@@ -28,7 +29,7 @@ export async function machines(names: string[]) {
     for (const m of list) {
       // Pods a node agent left behind (it failed, or was killed) are named after its node: the machine's name.
       await removeStalePods({ node: `${tag}-${m.name}`, podCidr: "10.244.0.0/24" }).catch(() => {});
-      rmSync(join("/run/zeromesh", `${tag}-${m.name}`), { recursive: true, force: true });
+      rmSync(nodeRunDir(`${tag}-${m.name}`), { recursive: true, force: true });
       await sh("ip", ["netns", "del", m.netns]).catch(() => {});
     }
     await sh("ip", ["netns", "del", lan]).catch(() => {});

@@ -47,7 +47,7 @@ export async function podFixture(yaml: string, mesh: Partial<MeshConfig> = {}) {
   const node: NodeAgent = new NodeAgent({
     node: nodeName, podCidr: `10.247.${octet}.0/24`,
     registry: () => Registry.of(store.snapshot()), control: (): string => `${node.gateway}:${cp.address.split(":")[1]}`, rootPem: ca.rootPem,
-    bootstrap: (id) => cp.issueBootstrap(id, "test node agent"), assignAddress: (id, ip) => cp.assignPodAddress(id, ip), registerEndpoints: (id, l) => cp.registerEndpoints(id, l), runDir: join("/run/zeromesh", nodeName),
+    bootstrap: (id) => cp.issueBootstrap(id, "test node agent"), assignAddress: (id, ip) => cp.assignPodAddress(id, ip), registerEndpoints: (id, l) => cp.registerEndpoints(id, l),
   });
   await node.start();
   /** Runs `command` in a pod as its application would; resolves with its exit code and output. */
