@@ -5,31 +5,20 @@
 // application around its sidecar; egress stays REGISTRY_ONLY; and a node that leaves takes its endpoints along.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PodInfo } from "./agent.js";
 import { inPodAs } from "./pod-network.js";
 import { machines } from "../testing/machines.js";
-import { podsUnavailable } from "../testing/pods.js";
+import { podsUnavailable, runToEnd } from "../testing/pods.js";
 import { waitUntil } from "../testing/control-plane.js";
 import { meshYaml } from "../testing/helpers.js";
 
 const why = podsUnavailable();
 
 /** Runs `argv` in a pod as its application; exit code and output. */
-function inPod(pod: PodInfo, argv: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const a = inPodAs(pod.netns, pod.uid, pod.uid, argv);
-    const child = spawn(a[0]!, a.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin" } });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
-}
+const inPod = (pod: PodInfo, argv: string[]) => runToEnd(inPodAs(pod.netns, pod.uid, pod.uid, argv), { PATH: "/usr/bin:/bin" }, 20_000);
 const curl = (url: string) => ["curl", "-s", "-m", "5", "-w", "\n%{http_code}", url];
 const statusOf = (r: { out: string }) => r.out.trim().split("\n").at(-1);
 

@@ -6,6 +6,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { removeStalePods, sh } from "../node/pod-network.js";
 import { nodeRunDir } from "../node/agent.js";
+import { runToEnd } from "./pods.js";
 import { PROJECT_ROOT } from "../paths.js";
 import { MeshProcess } from "../scenario/processes.js";
 
@@ -66,17 +67,8 @@ export async function machines(names: string[]) {
       return p;
     },
     /** Any command on a machine, to its end: exit code and output. */
-    run(machine: string, argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number | null; out: string; err: string }> {
-      return new Promise((resolve) => {
-        const a = [...enter(machine), ...argv];
-        const child = spawn(a[0]!, a.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
-        let out = "";
-        let err = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-        child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-        const t = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
-        child.on("close", (code) => (clearTimeout(t), resolve({ code, out, err })));
-      });
+    run(machine: string, argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+      return runToEnd([...enter(machine), ...argv], { ...process.env, ...opts.env }, opts.timeoutMs ?? 20_000);
     },
     /** A long-running command on a machine, killed by destroy(). */
     serve(machine: string, argv: string[]): ChildProcess {

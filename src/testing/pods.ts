@@ -28,6 +28,19 @@ export function podsUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Runs `argv` to its end (killed after `timeoutMs`): its exit code and output. */
+export function runToEnd(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => (clearTimeout(t), resolve({ code, out, err })));
+  });
+}
+
 let nextNode = 0;
 
 /** A mesh of `yaml` with a node agent whose pod CIDR is unique to this process and test. */
@@ -51,16 +64,7 @@ export async function podFixture(yaml: string, mesh: Partial<MeshConfig> = {}) {
   });
   await node.start();
   /** Runs `command` in a pod as its application would; resolves with its exit code and output. */
-  const exec = (id: string, command: string[], timeoutMs = 10_000) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const argv = node.execArgv(id, command);
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME: "/tmp" } });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => (clearTimeout(t), resolve({ code, out, err })));
-  });
+  const exec = (id: string, command: string[], timeoutMs = 10_000) => runToEnd(node.execArgv(id, command), { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME: "/tmp" }, timeoutMs);
   /** A long-running application in a pod (a server), stopped by stop(). */
   const serve = (id: string, command: string[]) => {
     const argv = node.execArgv(id, command);
