@@ -34,7 +34,7 @@ export const DNS_PROXY_PORT = 15053;
 export const nodeRunDir = (node: string): string => join("/run/zeromesh", node);
 
 /** A pod without a sidecar is reached on its own address, at each of its ports. */
-const ownListeners = (ip: string, ports: number[]): Record<string, string> => Object.fromEntries(ports.map((p) => [String(p), `${ip}:${p}`]));
+export const ownListeners = (ip: string, ports: number[]): Record<string, string> => Object.fromEntries(ports.map((p) => [String(p), `${ip}:${p}`]));
 
 export interface PodInfo {
   /** The workload instance, "ns/name". */

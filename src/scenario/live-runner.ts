@@ -24,7 +24,7 @@ import { probeRequest, probeSource, stepChange } from "./static-runner.js";
 import { scenarioWorld } from "./world.js";
 import { appsInPod, outsideAddresses, sendFromPod } from "./in-pod.js";
 import type { AppSpec } from "../cli/app.js";
-import type { PodInfo } from "../node/agent.js";
+import { ownListeners, type PodInfo } from "../node/agent.js";
 
 interface RunningWorkload {
   workload: Workload;
@@ -167,7 +167,7 @@ export class LiveMesh {
       if (this.running.has(id)) continue;
       starts.push((async () => {
         const ports = reg.workloadPorts(w);
-        if (this.mode === "pods") return this.startPod(w, ports, world);
+        if (this.mode === "pods") return this.startPod(w, ports, reg, world);
         const apps: RunningApp[] = [];
         const appAt: Record<number, string> = {};
         for (const port of w.gateway ? [] : ports) {
@@ -176,9 +176,8 @@ export class LiveMesh {
             appAt[port] = existing;
             continue;
           }
-          const b = world.app(w, port, reg.portProtocol(w, port));
-          const mode: AppMode = b.serve === "https" ? { serve: "https", ...this.certFor(w, port) } : b.serve === "tcp-echo" ? { serve: "tcp-echo" } : { serve: "http" };
-          const app = await startApp({ workload: w.name, namespace: w.namespace, body: b.serve === "tcp-echo" ? undefined : b.body }, mode, "127.0.0.1");
+          const { mode, body } = this.standIn(w, port, reg, world);
+          const app = await startApp({ workload: w.name, namespace: w.namespace, body }, mode, "127.0.0.1");
           apps.push(app);
           appAt[port] = `127.0.0.1:${app.port}`;
         }
@@ -211,18 +210,21 @@ export class LiveMesh {
   }
 
   /** Pod mode: the instance's pod from the control plane's node agent (sidecar or gateway included), then its stand-in ports in it. */
-  private async startPod(w: Workload, ports: number[], world: ReturnType<typeof scenarioWorld>): Promise<void> {
+  private async startPod(w: Workload, ports: number[], reg: Registry, world: ReturnType<typeof scenarioWorld>): Promise<void> {
     const made = await this.admin.call<PodInfo>("POST", "/v1/pods", { workload: w.id });
     if (made.status !== 200) throw new Error(`the pod of ${w.id} was not made: ${JSON.stringify(made.body)}`);
-    const r: RunningWorkload = { workload: w, ports, apps: [], pod: made.body, listeners: Object.fromEntries(ports.map((p) => [String(p), `${made.body.ip}:${p}`])) };
+    const r: RunningWorkload = { workload: w, ports, apps: [], pod: made.body, listeners: ownListeners(made.body.ip, ports) };
     this.running.set(w.id, r);
     if (w.gateway) return;
-    const spec: AppSpec = { workload: w.name, namespace: w.namespace, host: "0.0.0.0", ports: ports.map((port) => {
-      const b = world.app(w, port, Registry.of(this.mirror.snapshot()).portProtocol(w, port));
-      const mode: AppMode = b.serve === "https" ? { serve: "https", ...this.certFor(w, port) } : b.serve === "tcp-echo" ? { serve: "tcp-echo" } : { serve: "http" };
-      return { port, mode, body: b.serve === "tcp-echo" ? undefined : b.body };
-    }) };
+    const spec: AppSpec = { workload: w.name, namespace: w.namespace, host: "0.0.0.0", ports: ports.map((port) => ({ port, ...this.standIn(w, port, reg, world) })) };
     if (spec.ports.length) r.podApps = await appsInPod(made.body, spec);
+  }
+
+  /** How the stand-in serves a workload port (the scenario's `apps` override, else by protocol). */
+  private standIn(w: Workload, port: number, reg: Registry, world: ReturnType<typeof scenarioWorld>): { mode: AppMode; body?: string } {
+    const b = world.app(w, port, reg.portProtocol(w, port));
+    if (b.serve === "tcp-echo") return { mode: { serve: "tcp-echo" } };
+    return { mode: b.serve === "https" ? { serve: "https", ...this.certFor(w, port) } : { serve: "http" }, body: b.body };
   }
 
   private certFor(w: Workload, port: number): { certPem: string; keyPem: string } {
