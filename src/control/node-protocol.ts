@@ -8,6 +8,7 @@ import type { MeshConfig } from "../api/mesh.js";
 import type { Snapshot } from "../store/snapshot.js";
 import { isListenerTable, parseJsonObject } from "./limits.js";
 import type { EndpointTable } from "./proxy-config.js";
+import type { PodRoute } from "../node/pod-network.js";
 import { Codes, ZmError } from "../api/errors.js";
 
 export const NODE_PATHS = {
@@ -28,7 +29,7 @@ export interface NodeConfig {
   version: number;
   node: { name: string; podCidr: string };
   /** Every other joined node's pod CIDR and where it is reached. */
-  routes: { cidr: string; via: string }[];
+  routes: PodRoute[];
   mesh: MeshConfig;
   /** What a node agent needs to know: namespaces, Services, ServiceEntries, workloads (never Secrets or policies). */
   manifests: unknown[];

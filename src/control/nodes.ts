@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isIPv4 } from "node:net";
 import { ipInBlocks } from "../api/cidr.js";
 import { saveStateFile } from "../store/state-file.js";
+import type { PodRoute } from "../node/pod-network.js";
 
 export interface NodeRecord {
   name: string;
@@ -61,7 +62,7 @@ export class NodeBook {
   }
 
   /** How `name` reaches every other joined node's pods. */
-  routesFor(name: string): { cidr: string; via: string }[] {
+  routesFor(name: string): PodRoute[] {
     return this.list().filter((n) => n.connected && n.name !== name).map((n) => ({ cidr: n.podCidr, via: n.address }));
   }
 

@@ -32,6 +32,7 @@ import { onJsonLines } from "./ndjson.js";
 import { syncStatus, type ProxyRecord } from "./push.js";
 import { NodeEndpoint } from "./node-endpoint.js";
 import type { PodInfo } from "../node/agent.js";
+import type { PodRoute } from "../node/pod-network.js";
 import type { JoinAuthority } from "../ca/join.js";
 
 export const CONTROL_SERVER_NAME = "zeromesh-control";
@@ -83,7 +84,7 @@ export interface PodRuntime {
   deletePod(workload: string): Promise<void>;
   list(): PodInfo[];
   /** Every push's endpoints (for the pods' cluster-IP rules); the configuration counts as in sync once this resolves. */
-  applyServices?(endpoints: EndpointTable, routes: { cidr: string; via: string }[]): Promise<void>;
+  applyServices?(endpoints: EndpointTable, routes: PodRoute[]): Promise<void>;
 }
 
 /** Blocked-egress reports closer together than this are ignored (proxies send one a second). */

@@ -12,7 +12,7 @@ import type { EndpointTable } from "../control/proxy-config.js";
 import { PodDns } from "./dns-server.js";
 import { createCsr } from "../ca/x509.js";
 import { serviceRules, servicesJump } from "./services.js";
-import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, joinPodNetwork, leavePodNetwork, podAddress, removeBridge, removeStalePods, sh, syncRoutes, type NodeNetwork } from "./pod-network.js";
+import { addressing, createPodNetwork, deletePodNetwork, ensureBridge, inPodAs, joinPodNetwork, leavePodNetwork, podAddress, removeBridge, removeStalePods, sh, syncRoutes, type NodeNetwork, type PodRoute } from "./pod-network.js";
 
 /** The sidecar's user and group in every pod (Istio's 1337). */
 export const PROXY_UID = 1337;
@@ -245,7 +245,7 @@ export class NodeAgent {
    * New endpoints and routes (the control plane's push): every pod's cluster-IP rules follow, and this machine's
    * routes to the other nodes' pods; resolves once they are in place.
    */
-  applyServices(endpoints: EndpointTable, routes: { cidr: string; via: string }[] = []): Promise<void> {
+  applyServices(endpoints: EndpointTable, routes: PodRoute[] = []): Promise<void> {
     this.endpoints = endpoints;
     const next = this.servicesQueue.then(async () => {
       if (!this.forwarding && (this.opts.forward || routes.length)) {

@@ -161,8 +161,14 @@ export async function leavePodNetwork(net: NodeNetwork): Promise<void> {
   await sh("iptables", [t!, nat!, "-D", chain!, ...rule]).catch(() => {});
 }
 
+/** Another node's pods: their CIDR, and the node's address that leads to them. */
+export interface PodRoute {
+  cidr: string;
+  via: string;
+}
+
 /** Makes the routes to other nodes' pods `want` (CIDR → next hop); returns what is now in place. */
-export async function syncRoutes(have: Map<string, string>, want: { cidr: string; via: string }[]): Promise<Map<string, string>> {
+export async function syncRoutes(have: Map<string, string>, want: PodRoute[]): Promise<Map<string, string>> {
   const next = new Map(want.map((r) => [r.cidr, r.via]));
   for (const [cidr] of have) if (!next.has(cidr)) await sh("ip", ["route", "del", cidr]).catch(() => {});
   for (const [cidr, via] of next) if (have.get(cidr) !== via) await sh("ip", ["route", "replace", cidr, "via", via]);
