@@ -61,8 +61,8 @@ export class NodeBook {
     return [...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** How `name` reaches every other joined node's pods. */
-  routesFor(name: string): PodRoute[] {
+  /** How node `name` (or, without one, the control plane's own machine) reaches every other joined node's pods. */
+  routesFor(name?: string): PodRoute[] {
     return this.list().filter((n) => n.connected && n.name !== name).map((n) => ({ cidr: n.podCidr, via: n.address }));
   }
 

@@ -470,7 +470,7 @@ export class ControlPlane {
     if (this.opts.pods?.applyServices) {
       this.podRulesPending++;
       // This machine's pods reach the joined nodes' pods by routes too.
-      void this.opts.pods.applyServices(endpoints, this.nodes?.book.routesFor("") ?? []).finally(() => {
+      void this.opts.pods.applyServices(endpoints, this.nodes?.book.routesFor() ?? []).finally(() => {
         this.podRulesPending--;
         this.notifyWaiters();
       });
