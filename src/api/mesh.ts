@@ -1,6 +1,7 @@
 // meshConfig: the mesh-wide settings Istio reads from its `istio` ConfigMap.
 import { Reader } from "./reader.js";
 import { Codes, type Issue, type Location } from "./errors.js";
+import { readDuration } from "./kinds/common.js";
 
 export type OutboundMode = "ALLOW_ANY" | "REGISTRY_ONLY";
 
@@ -13,6 +14,32 @@ export interface ExtensionProvider {
   kind: "envoyExtAuthzHttp" | "envoyExtAuthzGrpc" | "envoyFileAccessLog" | "other";
   service?: string;
   port?: number;
+  /** For the ext-authz kinds: how the proxy asks the authorizer and what it does with the answer. */
+  authz?: ExtAuthzSettings;
+}
+
+/** meshConfig.extensionProviders[].envoyExtAuthzHttp / envoyExtAuthzGrpc, as Istio configures Envoy's ext_authz filter. */
+export interface ExtAuthzSettings {
+  /** How long the proxy waits for an answer (Istio's default: 600s). */
+  timeoutMs: number;
+  /** Let the request through when the authorizer cannot be asked (not when it denies). */
+  failOpen: boolean;
+  /** The status a client gets when the authorizer cannot be asked (default 403). */
+  statusOnError: number;
+  /** HTTP only: a prefix to the path sent to the authorizer. */
+  pathPrefix?: string;
+  /** HTTP only: request headers sent to the authorizer besides Envoy's own (host, method, path, content-length, authorization). */
+  includeRequestHeadersInCheck: string[];
+  /** HTTP only: fixed headers added to the check request. */
+  includeAdditionalHeadersInCheck: Record<string, string>;
+  /** HTTP only: authorizer response headers set on the upstream request when it allows. */
+  headersToUpstreamOnAllow: string[];
+  /** HTTP only: authorizer response headers the client gets when it denies; undefined means all of them. */
+  headersToDownstreamOnDeny?: string[];
+  /** HTTP only: authorizer response headers the client gets when it allows. */
+  headersToDownstreamOnAllow: string[];
+  /** The request body sent along, up to `maxRequestBytes`. */
+  includeRequestBodyInCheck?: { maxRequestBytes: number; allowPartialMessage: boolean; packAsBytes: boolean };
 }
 
 export interface MeshConfig {
@@ -84,6 +111,7 @@ export function mergeMeshConfig(base: MeshConfig, raw: unknown, at: Location, is
       p.object();
       const name = p.field("name").string({ required: true }) ?? "";
       const kind = (["envoyExtAuthzHttp", "envoyExtAuthzGrpc", "envoyFileAccessLog"] as const).find((k) => p.field(k).present) ?? "other";
+      if (kind === "envoyExtAuthzHttp" || kind === "envoyExtAuthzGrpc") return { name, kind, ...readExtAuthz(p.field(kind), kind === "envoyExtAuthzHttp") };
       const body = kind === "other" ? undefined : p.field(kind);
       return { name, kind, service: body?.field("service").string(), port: body?.field("port").port() };
     });
@@ -111,6 +139,47 @@ export function mergeMeshConfig(base: MeshConfig, raw: unknown, at: Location, is
     };
   }
   return out;
+}
+
+const HTTP_ONLY = [
+  "pathPrefix", "includeRequestHeadersInCheck", "includeAdditionalHeadersInCheck", "headersToUpstreamOnAllow",
+  "headersToDownstreamOnDeny", "headersToDownstreamOnAllow", "includeHeadersInCheck",
+];
+
+/** An ext-authz provider, checked as Istio's validateExtensionProviderEnvoyExtAuthz{Http,Grpc} do. */
+function readExtAuthz(r: Reader, http: boolean): Pick<ExtensionProvider, "service" | "port" | "authz"> {
+  r.object(["service", "port", "timeout", "failOpen", "statusOnError", "includeRequestBodyInCheck", "clearRouteCache", ...(http ? HTTP_ONLY : [])]);
+  const service = r.field("service").string({ required: true });
+  if (service !== undefined && !/^[a-z0-9*]([-a-z0-9.*]*[a-z0-9])?(\/[a-z0-9.*-]+)?$/i.test(service)) r.field("service").error(`"${service}" is not a service host name`);
+  const port = r.field("port").port({ required: true });
+  const status = r.field("statusOnError").string();
+  if (status !== undefined && !/^[1-5]\d\d$/.test(status)) r.field("statusOnError").error(`"${status}" is not an HTTP status code`);
+  const prefix = r.field("pathPrefix").string();
+  if (prefix !== undefined && !prefix.startsWith("/")) r.field("pathPrefix").error(`must start with "/", got "${prefix}"`);
+  const body = r.field("includeRequestBodyInCheck").object(["maxRequestBytes", "allowPartialMessage", "packAsBytes"]);
+  const headers = (f: string) => r.field(f).strings().map((h) => h.toLowerCase());
+  const timeout = readDuration(r.field("timeout"));
+  if (timeout !== undefined && timeout <= 0) r.field("timeout").error("must be greater than 0");
+  const extra = r.field("includeAdditionalHeadersInCheck").stringMap();
+  return {
+    service, port,
+    authz: {
+      timeoutMs: timeout ?? 600_000,
+      failOpen: r.field("failOpen").bool(false),
+      statusOnError: status !== undefined && /^[1-5]\d\d$/.test(status) ? Number(status) : 403,
+      pathPrefix: prefix,
+      includeRequestHeadersInCheck: [...headers("includeRequestHeadersInCheck"), ...headers("includeHeadersInCheck")],
+      includeAdditionalHeadersInCheck: Object.fromEntries(Object.entries(extra).map(([k, v]) => [k.toLowerCase(), v])),
+      headersToUpstreamOnAllow: headers("headersToUpstreamOnAllow"),
+      headersToDownstreamOnDeny: r.field("headersToDownstreamOnDeny").present ? headers("headersToDownstreamOnDeny") : undefined,
+      headersToDownstreamOnAllow: headers("headersToDownstreamOnAllow"),
+      includeRequestBodyInCheck: body.present ? {
+        maxRequestBytes: body.field("maxRequestBytes").int({ min: 0 }) ?? 0,
+        allowPartialMessage: body.field("allowPartialMessage").bool(false),
+        packAsBytes: body.field("packAsBytes").bool(false),
+      } : undefined,
+    },
+  };
 }
 
 /** `defaultConfig.gatewayTopology`: numTrustedProxies is a non-negative integer, as Istio validates it. */

@@ -365,9 +365,28 @@ export interface AuthorizationPolicy extends Base<"AuthorizationPolicy"> {
   dryRun: boolean;
 }
 
+/** Where a token is read from: a header (with a prefix such as "Bearer "), a query parameter, or a cookie. */
+export type JwtLocation = { header: string; prefix: string } | { param: string } | { cookie: string };
+
+/** One RequestAuthentication `jwtRules` entry: an issuer the proxy accepts tokens from, and what it does with them. */
+export interface JwtRule {
+  issuer: string;
+  audiences: string[];
+  /** Inline JWKS (JSON text), or where to fetch it. */
+  jwks?: string;
+  jwksUri?: string;
+  /** Where tokens are read from; Istio's default is `Authorization: Bearer` and the `access_token` parameter. */
+  locations: JwtLocation[];
+  forwardOriginalToken: boolean;
+  outputPayloadToHeader?: string;
+  outputClaimToHeaders: { header: string; claim: string }[];
+  /** How long fetching `jwksUri` may take (ms). */
+  timeoutMs?: number;
+}
+
 export interface RequestAuthentication extends Base<"RequestAuthentication"> {
   selector?: Record<string, string>;
-  jwtRules: { issuer: string; jwksUri?: string; audiences: string[] }[];
+  jwtRules: JwtRule[];
 }
 
 // ---------- telemetry.istio.io ----------

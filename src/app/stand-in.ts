@@ -1,5 +1,6 @@
 // The stand-in application's answers (httpbin-like), as a pure function so
 // the static engine and the live server give the same response.
+import type { CheckAnswer } from "../net/ext-authz-grpc.js";
 
 export interface StandInRequest {
   method: string;
@@ -51,4 +52,40 @@ function isJson(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The header Istio's sample authorizer looks for, and the answer it gives. */
+export const EXT_AUTHZ_HEADER = "x-ext-authz";
+export const EXT_AUTHZ_RESULT = "x-ext-authz-check-result";
+export const EXT_AUTHZ_DENIED_BODY = "denied by ext_authz for not found header `x-ext-authz: allow` in the request";
+
+export interface AuthorizerVerdict {
+  allow: boolean;
+  /** 200 or 403, as the sample answers over HTTP. */
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Istio's sample external authorizer (samples/extauthz), for the HTTP and gRPC stand-ins alike: it allows a check
+ * whose request carries `x-ext-authz: allow`, and says what it decided in `x-ext-authz-check-result`.
+ */
+export function standInAuthorize(headers: Record<string, string>): AuthorizerVerdict {
+  const allow = headers[EXT_AUTHZ_HEADER] === "allow";
+  return allow
+    ? { allow, status: 200, headers: { [EXT_AUTHZ_RESULT]: "allowed" }, body: "" }
+    : { allow, status: 403, headers: { [EXT_AUTHZ_RESULT]: "denied", "content-type": "text/plain" }, body: EXT_AUTHZ_DENIED_BODY };
+}
+
+/** gRPC status PERMISSION_DENIED, which Istio's sample answers a denied check with. */
+const PERMISSION_DENIED = 7;
+
+/** The sample's answer to Authorization/Check: the same rule as over HTTP, in the terms of Envoy's CheckResponse. */
+export function standInGrpcCheck(headers: Record<string, string>): CheckAnswer {
+  const v = standInAuthorize(headers);
+  const pairs = Object.entries(v.headers).filter(([k]) => k !== "content-type");
+  return v.allow
+    ? { code: 0, ok: { headers: pairs, headersToRemove: [], responseHeadersToAdd: [] } }
+    : { code: PERMISSION_DENIED, denied: { status: v.status, headers: pairs, body: v.body } };
 }

@@ -4,6 +4,8 @@ import { DEFAULT_MESH } from "../api/mesh.js";
 import { parsePemCerts } from "../api/kinds/kube.js";
 import { describeOutcome, type Decision } from "../policy/decision.js";
 import { decide } from "../policy/engine.js";
+import { settle, worldAnswers } from "../policy/answers.js";
+import { errorAnswer } from "../policy/ext-authz.js";
 import type { Request, Source } from "../policy/request.js";
 import { defaultWorld } from "../policy/world.js";
 import { Registry } from "../registry/registry.js";
@@ -15,7 +17,7 @@ import type { Io } from "./io.js";
 
 const USAGE = "zeromesh check -f PATH... --from NS/WORKLOAD|outside [--via NS/SVC:PORT] --to URL [-X METHOD] [-H 'k: v'...] [--cacert FILE] [--cert FILE] [-o json]";
 
-export function checkCommand(argv: string[], io: Io): number {
+export async function checkCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
     filename: { type: "string", short: "f", multiple: true },
     from: { type: "string" }, via: { type: "string" }, to: { type: "string" },
@@ -29,7 +31,13 @@ export function checkCommand(argv: string[], io: Io): number {
 
   const source = sourceOf(values.from, values.via, registry);
   const req = requestOf(values.to, values.request, values.header ?? [], values.cacert, values.cert);
-  const decision = decide({ snapshot, world: defaultWorld() }, source, req);
+  const env = { snapshot, world: defaultWorld() };
+  // Token signatures are checked for real (inline key sets; a jwksUri check cannot fetch); an authorizer is not asked.
+  const fromWorld = worldAnswers(env);
+  const decision = await settle((facts) => decide({ ...env, facts }, source, req), async (questions, facts) => {
+    await fromWorld(questions.filter((q) => q.kind === "jwt"), facts);
+    for (const q of questions) if (q.kind === "authorizer") facts.authorizer.set(q.key, errorAnswer(q.provider, "zeromesh check does not call external authorizers; the real answer decides"));
+  });
   if (values.output === "json") io.out(JSON.stringify(decision, null, 2));
   else io.out(explain(decision));
   return decision.allow ? 0 : 1;

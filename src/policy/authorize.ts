@@ -1,17 +1,28 @@
-// The AuthorizationPolicy step of a proxy that receives traffic (a sidecar's
-// inbound or a gateway's listener): evaluate, record every policy in the
-// trail, and return the denial if there is one.
+// The security filters of a proxy that receives traffic (a sidecar's inbound or
+// a gateway's listener), in Envoy's order as Istio builds it: end-user JWTs
+// (RequestAuthentication), then AuthorizationPolicy: CUSTOM (the external
+// authorizer), DENY, ALLOW. Records every step in the trail and returns the
+// denial, or a question for the proxy when an answer needs I/O.
 import type { Workload } from "../registry/model.js";
-import { evaluateAuthz, type AuthzContext } from "./authz.js";
+import { evaluateAuthz, type AuthzContext, type AuthzResult } from "./authz.js";
 import { proxyLabel, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
+import { authorizerQuestionKey, type CheckInput } from "./facts.js";
 import type { Arrival } from "./inbound.js";
+import { authenticate, type EndUser } from "./jwt-authn.js";
 import { pathOnly, requestAuthority } from "./request.js";
 
-/** Undefined when the request may go on; otherwise the denial (403 for HTTP, a reset for TCP). */
+/** Undefined when the request may go on; otherwise the denial (403/401 for HTTP, a reset for TCP) or an `ask`. */
 export function authorize(walk: Walk, w: Workload, port: number, arrival: Arrival, http: boolean): Decision | undefined {
-  const { index, trail, req } = walk;
+  const { index, trail } = walk;
   const at = proxyLabel(w);
+  let user: EndUser | undefined;
+  if (http) {
+    const authn = authenticateAt(walk, w, at);
+    if (authn && "outcome" in authn) return authn;
+    user = authn?.user;
+  }
+  const req = walk.req;
   const ctx: AuthzContext = {
     http,
     principal: arrival.mtlsFrom?.principal,
@@ -19,35 +30,107 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
     // What a gateway's edge step decided (X-Forwarded-For as far as numTrustedProxies trusts it), else the peer: never
     // a header's first entry, which the client writes.
     remoteIp: arrival.remoteIp ?? arrival.sourceIp,
+    destinationIp: w.address,
     destinationPort: port,
     sni: req.scheme === "https" ? req.host : undefined,
     host: requestAuthority(req),
     method: req.method,
     path: pathOnly(req.path),
     headers: req.headers,
+    requestPrincipal: user?.principal,
+    requestAuth: user && { claims: user.claims, audiences: user.audiences, presenter: user.presenter },
   };
   const policies = index.authzFor(w);
-  const result = evaluateAuthz(policies, ctx, index.mesh);
-  // Every policy considered is named, unless there are so many that only the deciding ones help.
+  let result = evaluateAuthz(policies, ctx, index.mesh);
+  const provider = result.customProvider;
+  let asked: string | undefined;
+  if (provider) {
+    const key = authorizerQuestionKey(at, provider.name);
+    const answer = walk.env.facts?.authorizer.get(key);
+    if (!answer) {
+      const check = checkInput(walk, w, port, arrival, http);
+      trail.add({ stage: "authz", at, message: `CUSTOM ${result.policy} ${result.rule} matches: asking the authorizer "${provider.name}" (${provider.service}:${provider.port})`, policy: result.policy, rule: result.rule });
+      return trail.end({ kind: "ask", questions: [{ kind: "authorizer", key, provider, check, workload: w }] }, `the authorizer "${provider.name}" must answer first`);
+    }
+    asked = answer.detail;
+    if (answer.verdict !== "allow") {
+      record(walk, at, result, http, w.gateway);
+      trail.add({ stage: "authz", at, message: `denied: ${answer.detail}`, policy: result.policy, rule: result.rule });
+      const outcome = http
+        ? { kind: "response" as const, status: answer.status ?? 403, body: answer.body ?? "", headers: answer.downstream }
+        : { kind: "error" as const, error: "reset" as const };
+      return trail.deny(outcome, `${result.policy} sent the request to the authorizer "${provider.name}": ${answer.detail}`, DenyCodes.AUTHORIZER, result.policy, result.rule);
+    }
+    changeUpstream(walk, answer.upstream, answer.upstreamRemove);
+    if (Object.keys(answer.downstream).length) walk.responseOps.push([{ set: answer.downstream, add: {}, remove: [] }]);
+    result = evaluateAuthz(policies, ctx, index.mesh, true);
+  }
+  record(walk, at, result, http, w.gateway);
+  if (asked) trail.add({ stage: "authz", at, message: asked, policy: provider && `meshConfig extensionProviders ${provider.name}` });
+  // A gateway with no policy at all says nothing, to keep its trails short.
+  if (w.gateway && !result.considered.length) return undefined;
+  trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
+  if (result.allow) return undefined;
+  const outcome = !http ? { kind: "error" as const, error: "reset" as const }
+    : { kind: "response" as const, status: 403, body: "RBAC: access denied", headers: { "content-type": "text/plain" } };
+  return trail.deny(outcome, `${result.policy ?? "authorization"} denied the request: ${result.reason}`, DenyCodes.AUTHZ, result.policy, result.rule);
+}
+
+/** RequestAuthentication at this proxy: the end user, a denial, an `ask`, or undefined when no rule applies. */
+function authenticateAt(walk: Walk, w: Workload, at: string): { user?: EndUser } | Decision | undefined {
+  const rules = walk.index.jwtRulesFor(w);
+  if (!rules.length) return undefined;
+  const { trail, req } = walk;
+  const a = authenticate(rules, req.headers, req.path, walk.env.facts, walk.env.world.now, w);
+  if (a.kind === "ask") {
+    trail.add({ stage: "authn", at, message: `${a.questions.length === 1 ? "a token" : `${a.questions.length} tokens`} to verify against the issuer's keys` });
+    return trail.end({ kind: "ask", questions: a.questions }, "token signatures must be verified first");
+  }
+  if (a.kind === "deny") {
+    trail.add({ stage: "authn", at, message: a.reason, policy: a.policy, rule: a.rule });
+    // Envoy's jwt_authn answers with its error as the body and a Bearer challenge.
+    const realm = `http://${requestAuthority(req)}${pathOnly(req.path)}`;
+    return trail.deny({ kind: "response", status: a.status, body: a.body, headers: { "content-type": "text/plain", "www-authenticate": `Bearer realm="${realm}", error="invalid_token"` } },
+      `${a.policy ?? "RequestAuthentication"} refused the request's token: ${a.body}`, DenyCodes.JWT, a.policy, a.rule);
+  }
+  trail.add({ stage: "authn", at, message: a.note, policy: a.user?.policy, rule: a.user?.rule });
+  changeUpstream(walk, a.set, a.remove);
+  return { user: a.user };
+}
+
+/** Headers this proxy sets on or removes from the request it passes on (after JWT and the authorizer). */
+function changeUpstream(walk: Walk, set: Record<string, string>, remove: readonly string[]): void {
+  if (!remove.length && !Object.keys(set).length) return;
+  const headers = { ...walk.req.headers };
+  for (const h of remove) delete headers[h];
+  Object.assign(headers, set);
+  walk.req = { ...walk.req, headers };
+  walk.upstream.set = { ...walk.upstream.set, ...set };
+  walk.upstream.remove = [...walk.upstream.remove.filter((h) => !(h in set)), ...remove];
+}
+
+/** Every policy considered is named, unless there are so many that only the deciding ones help. */
+function record(walk: Walk, at: string, result: AuthzResult, http: boolean, gateway: boolean): void {
+  if (gateway && !result.considered.length) return;
   const many = result.considered.length > 20;
   for (const v of result.considered) {
     if (many && v.rule === undefined) continue;
     const shadow = v.dryRun || v.action === "AUDIT";
-    trail.add({
+    walk.trail.add({
       stage: "authz", at, policy: v.policy, shadow,
       rule: v.rule !== undefined ? `rules[${v.rule}]` : undefined,
       message: `${v.action}${v.dryRun ? " (dry-run: recorded, not enforced)" : ""} ${v.policy}: ${v.rule !== undefined ? `rule ${v.rule} matches` : v.note ?? "no rule matches"}${http ? "" : " (L4: TCP traffic)"}`,
     });
   }
-  if (many) trail.add({ stage: "authz", at, message: `${result.considered.length} policies considered; ${result.considered.filter((v) => v.rule === undefined).length} matched no rule (each is listed in this step's details)`, details: result.considered });
-  // A gateway with no policy at all says nothing, to keep its trails short.
-  if (w.gateway && !result.considered.length) return undefined;
-  trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
-  if (result.allow) return undefined;
-  // An authorizer that did not allow answers as Envoy's ext_authz filter does when it cannot ask: 403 with no body.
-  const custom = result.customProvider !== undefined;
-  const outcome = !http ? { kind: "error" as const, error: "reset" as const }
-    : custom ? { kind: "response" as const, status: 403, body: "" }
-    : { kind: "response" as const, status: 403, body: "RBAC: access denied", headers: { "content-type": "text/plain" } };
-  return trail.deny(outcome, `${result.policy ?? "authorization"} denied the request: ${result.reason}`, custom ? DenyCodes.AUTHORIZER : DenyCodes.AUTHZ, result.policy, result.rule);
+  if (many) walk.trail.add({ stage: "authz", at, message: `${result.considered.length} policies considered; ${result.considered.filter((v) => v.rule === undefined).length} matched no rule (each is listed in this step's details)`, details: result.considered });
+}
+
+/** What the authorizer is told about the request (Envoy's AttributeContext). */
+function checkInput(walk: Walk, w: Workload, port: number, arrival: Arrival, http: boolean): CheckInput {
+  const req = walk.req;
+  return {
+    http, method: req.method, path: req.path, host: requestAuthority(req), scheme: req.scheme === "https" ? "https" : "http", headers: req.headers,
+    sourceIp: arrival.sourceIp, sourcePrincipal: arrival.mtlsFrom?.spiffe, destinationIp: w.address, destinationPort: port, destinationPrincipal: w.spiffe,
+    sni: req.scheme === "https" ? req.host : undefined,
+  };
 }

@@ -4,7 +4,7 @@ import { ipInBlocks } from "../api/cidr.js";
 import { hostWithoutPort } from "../api/host.js";
 import { matchAnyPattern, matchPattern } from "../api/match.js";
 import type { AuthorizationPolicy, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource } from "../api/types.js";
-import type { MeshConfig } from "../api/mesh.js";
+import type { ExtensionProvider, MeshConfig } from "../api/mesh.js";
 
 /** Attributes of one request (or TCP connection) at the destination proxy. */
 export interface AuthzContext {
@@ -23,7 +23,10 @@ export interface AuthzContext {
   /** Path without the query string. */
   path?: string;
   headers: Record<string, string>;
+  /** The verified end user's token (RequestAuthentication): "iss/sub". */
   requestPrincipal?: string;
+  /** The verified token's claims, audiences and presenter (`request.auth.*`). */
+  requestAuth?: { claims: Record<string, unknown>; audiences: string[]; presenter?: string };
 }
 
 export interface PolicyVerdict {
@@ -43,8 +46,8 @@ export interface AuthzResult {
   rule?: string;
   /** Every policy considered, in evaluation order. */
   considered: PolicyVerdict[];
-  /** For CUSTOM: the provider to ask. */
-  customProvider?: string;
+  /** A CUSTOM policy matched: this authorizer must be asked; DENY and ALLOW follow only if it allows (customAllowed). */
+  customProvider?: ExtensionProvider;
 }
 
 const namespaceOf = (principal?: string) => principal?.match(/\/ns\/([^/]+)\/sa\//)?.[1];
@@ -112,26 +115,41 @@ function matchOperation(o: AuthzOperation, ctx: AuthzContext, ignoreHttp: boolea
   );
 }
 
-function conditionValue(key: string, ctx: Attrs): { kind: "ip" | "string" | "port"; value: string | undefined } {
+type Value = { kind: "ip" | "string" | "port"; values: (string | undefined)[] };
+
+/** A claim's values: a list claim is each of its strings; a scalar is itself. */
+function claimValues(claims: Record<string, unknown> | undefined, key: string): (string | undefined)[] {
+  const path = [...key.slice("request.auth.claims".length).matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
+  let v: unknown = claims;
+  for (const k of path) v = typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  if (Array.isArray(v)) return v.filter((x) => typeof x === "string");
+  return [typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : undefined];
+}
+
+function conditionValue(key: string, ctx: Attrs): Value {
+  const one = (kind: Value["kind"], value: string | undefined): Value => ({ kind, values: [value] });
   const header = /^request\.headers\[(.+)\]$/.exec(key);
-  if (header) return { kind: "string", value: ctx.headers[header[1]!.toLowerCase()] };
+  if (header) return one("string", ctx.headers[header[1]!.toLowerCase()]);
+  if (key.startsWith("request.auth.claims[")) return { kind: "string", values: claimValues(ctx.requestAuth?.claims, key) };
   switch (key) {
-    case "source.ip": return { kind: "ip", value: ctx.sourceIp };
-    case "remote.ip": return { kind: "ip", value: ctx.remoteIp ?? ctx.sourceIp };
-    case "destination.ip": return { kind: "ip", value: ctx.destinationIp };
-    case "destination.port": return { kind: "port", value: String(ctx.destinationPort) };
-    case "source.namespace": return { kind: "string", value: ctx.sourceNamespace };
-    case "source.principal": return { kind: "string", value: ctx.principal };
-    case "request.auth.principal": return { kind: "string", value: ctx.requestPrincipal };
-    case "connection.sni": return { kind: "string", value: ctx.sni };
-    default: return { kind: "string", value: undefined }; // JWT claims etc.: not present without RequestAuthentication.
+    case "source.ip": return one("ip", ctx.sourceIp);
+    case "remote.ip": return one("ip", ctx.remoteIp ?? ctx.sourceIp);
+    case "destination.ip": return one("ip", ctx.destinationIp);
+    case "destination.port": return one("port", String(ctx.destinationPort));
+    case "source.namespace": return one("string", ctx.sourceNamespace);
+    case "source.principal": return one("string", ctx.principal);
+    case "request.auth.principal": return one("string", ctx.requestPrincipal);
+    case "request.auth.audiences": return { kind: "string", values: ctx.requestAuth?.audiences ?? [undefined] };
+    case "request.auth.presenter": return one("string", ctx.requestAuth?.presenter);
+    case "connection.sni": return one("string", ctx.sni);
+    default: return one("string", undefined);
   }
 }
 
 function matchCondition(c: AuthzCondition, ctx: Attrs): boolean {
-  const { kind, value } = conditionValue(c.key, ctx);
-  const test = (vals: string[]) =>
-    kind === "ip" ? ipInBlocks(value, vals) : kind === "port" ? vals.includes(value ?? "") : matchAnyPattern(vals, value);
+  const { kind, values } = conditionValue(c.key, ctx);
+  const test = (vals: string[]) => values.some((value) =>
+    kind === "ip" ? ipInBlocks(value, vals) : kind === "port" ? vals.includes(value ?? "") : matchAnyPattern(vals, value));
   return field(c.values, c.notValues, test);
 }
 
@@ -187,9 +205,10 @@ export function compilePolicySet(policies: readonly AuthorizationPolicy[]): Poli
 
 /**
  * Evaluates the policies that apply to one workload for one request. Pure:
- * the same inputs always give the same result.
+ * the same inputs always give the same result. `customAllowed`: the CUSTOM
+ * policy's authorizer was asked and allowed, so DENY and ALLOW decide now.
  */
-export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicySet, ctx: AuthzContext, mesh: Pick<MeshConfig, "extensionProviders">): AuthzResult {
+export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicySet, ctx: AuthzContext, mesh: Pick<MeshConfig, "extensionProviders">, customAllowed = false): AuthzResult {
   const set = Array.isArray(policies) ? compilePolicySet(policies) : (policies as PolicySet);
   const attrs: Attrs = { ...ctx, sourceNamespace: namespaceOf(ctx.principal) };
   const considered: PolicyVerdict[] = [];
@@ -203,17 +222,22 @@ export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicyS
   // AUDIT and dry-run policies never change the outcome; evaluate them for the record.
   for (const c of set.shadow) verdict(c);
 
+  // Istio builds one ext_authz filter per workload: CUSTOM policies naming different providers are a configuration
+  // error it answers with a deny-all in their place.
+  const providers = new Set(set.custom.map((c) => c.policy.provider));
   for (const c of set.custom) {
     const v = verdict(c);
-    if (v.rule === undefined) continue;
+    if (v.rule === undefined || customAllowed) continue;
     const p = c.policy;
+    if (providers.size > 1) {
+      return { allow: false, reason: `CUSTOM policies on this workload name ${providers.size} providers (${[...providers].join(", ")}); Istio allows one per workload and denies what they match`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
+    }
     const provider = mesh.extensionProviders.find((e) => e.name === p.provider);
     if (!provider || (provider.kind !== "envoyExtAuthzHttp" && provider.kind !== "envoyExtAuthzGrpc")) {
       return { allow: false, reason: `CUSTOM policy names provider "${p.provider}", which meshConfig.extensionProviders does not define as an ext-authz provider; denied (fail closed)`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
     }
-    // Istio asks the authorizer here and, when it allows, goes on to DENY and ALLOW. An authorizer that cannot be
-    // asked is one that did not allow: this mesh does not call external authorizers yet, so it fails closed.
-    return { allow: false, reason: `CUSTOM policy matched: provider "${p.provider}" must allow it first, and no external authorizer is consulted by this mesh yet; denied (fail closed)`, policy: v.policy, rule: `rules[${v.rule}]`, considered, customProvider: p.provider };
+    // Istio asks the authorizer here and, only when it allows, goes on to DENY and ALLOW (customAllowed).
+    return { allow: false, reason: `CUSTOM policy matched rule ${v.rule}: the authorizer "${provider.name}" decides first`, policy: v.policy, rule: `rules[${v.rule}]`, considered, customProvider: provider };
   }
   for (const c of set.deny) {
     const v = verdict(c);

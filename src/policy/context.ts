@@ -2,6 +2,7 @@ import type { HeaderOperations } from "../api/types.js";
 import type { Snapshot } from "../store/snapshot.js";
 import type { Workload } from "../registry/model.js";
 import { Trail } from "./decision.js";
+import type { Facts } from "./facts.js";
 import { PolicyIndex } from "./index.js";
 import type { Request } from "./request.js";
 import type { World } from "./world.js";
@@ -28,6 +29,8 @@ export interface Env {
   pickEndpoint?: (endpoints: readonly string[], key: string, lb: LoadBalancer) => number;
   /** Draws a fault's percentage for the live proxy; the static engine applies only faults at 100%. */
   chance?: (percentage: number) => boolean;
+  /** What I/O has learnt for this request (token checks, an authorizer's answer); missing answers become an `ask`. */
+  facts?: Facts;
 }
 
 /** One request's walk through the mesh. */
@@ -41,10 +44,14 @@ export interface Walk {
   route?: HttpRouteHandling;
   /** Response header operations of each routing proxy passed, in path order (the answer meets them in reverse). */
   responseOps: HeaderOperations[][];
+  /** The request as it arrived at this walk's first proxy: a hop that changed it sends `req` on instead. */
+  readonly arrived: Request;
+  /** Headers the current proxy's security filters set on and removed from the request it passes on (JWT, ext-authz). */
+  upstream: { set: Record<string, string>; remove: string[] };
 }
 
 export function newWalk(env: Env, req: Request): Walk {
-  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req, timing: newTiming(), responseOps: [] };
+  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req, timing: newTiming(), responseOps: [], arrived: req, upstream: { set: {}, remove: [] } };
 }
 
 /** The proxy sending a hop: its workload gives the mTLS identity. */

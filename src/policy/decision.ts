@@ -2,7 +2,8 @@
 // The proxies log it, the CLI prints it, the scenario runner compares it.
 
 import type { HttpRouteHandling } from "./route-timing.js";
-import type { OutlierDetection } from "../api/types.js";
+import type { HeaderOperations, OutlierDetection } from "../api/types.js";
+import type { Question } from "./facts.js";
 
 /** Another endpoint of the same destination, for a retry (Envoy retries on a host not tried before). */
 export interface HopEndpoint {
@@ -22,8 +23,10 @@ export type Outcome =
   | { kind: "forwarded"; host: string; port: number }
   /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
   | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[]; outlier?: OutlierPlan; pool?: PoolLimits }
-  /** Live proxies decide one hop: hand the request to the local application on this port. */
-  | { kind: "deliver"; port: number; headers: Record<string, string> };
+  /** Live proxies decide one hop: hand the request to the local application on this port, with these headers set and removed. */
+  | { kind: "deliver"; port: number; headers: Record<string, string>; remove?: string[]; responseHeaders?: HeaderOperations[] }
+  /** Not decided yet: the proxy must learn these answers (token signatures, an authorizer's verdict) and decide again with them. */
+  | { kind: "ask"; questions: Question[] };
 
 /** The DestinationRule's outlier detection for the chosen service port: how the live proxy judges the endpoint's answers. */
 export interface OutlierPlan {
@@ -52,7 +55,7 @@ export const UPSTREAM_RESET_BODY = "upstream connect error or disconnect/reset b
 
 export type Stage =
   | "source" | "sidecar-scope" | "outbound" | "route" | "mtls" | "peer-authn" | "sidecar-ingress"
-  | "authz" | "gateway" | "tls" | "endpoint" | "app" | "external";
+  | "authn" | "authz" | "gateway" | "tls" | "endpoint" | "app" | "external";
 
 export interface TrailStep {
   stage: Stage;
@@ -96,6 +99,7 @@ export const DenyCodes = {
   BAD_PATH: "ZM_BAD_REQUEST_PATH",
   NODE_LOCAL: "ZM_DENY_NODE_LOCAL",
   AUTHORIZER: "ZM_DENY_EXT_AUTHZ",
+  JWT: "ZM_DENY_JWT",
 } as const;
 
 export function describeOutcome(o: Outcome): string {
@@ -106,6 +110,7 @@ export function describeOutcome(o: Outcome): string {
     case "forwarded": return `forwarded to ${o.host}:${o.port} (outside the mesh)`;
     case "forward": return `next hop ${o.address}:${o.port}${o.mtls ? " over mTLS" : ""}`;
     case "deliver": return `deliver to the application on port ${o.port}`;
+    case "ask": return `waiting for ${o.questions.map((q) => (q.kind === "jwt" ? "a token's signature check" : `the authorizer "${q.provider.name}"`)).join(" and ")}`;
   }
 }
 

@@ -9,7 +9,7 @@ import { DenyCodes, UPSTREAM_RESET_BODY, type Decision, type PoolLimits } from "
 import { handleAtGateway } from "./gateway-path.js";
 import { arriveAt, serveWith } from "./inbound.js";
 import { effectiveMtls } from "./peer-authn.js";
-import { DEFAULT_HTTP_ROUTE } from "./route-timing.js";
+import { DEFAULT_HTTP_ROUTE, type HttpRouteHandling } from "./route-timing.js";
 import type { PolicyIndex } from "./index.js";
 
 export const drName = (d: DestinationRule) => `DestinationRule/${d.meta.namespace}/${d.meta.name}`;
@@ -116,7 +116,12 @@ function loadBalancerOf(dr: DestinationRule | undefined, subset: string | undefi
 const MAX_ALTERNATES = 4;
 
 /** The chosen route's timeout and retries for an HTTP hop (Istio's defaults without a VirtualService). */
-const httpHandling = (walk: Walk) => (walk.req.scheme === "http" ? walk.route ?? DEFAULT_HTTP_ROUTE : undefined);
+/** How the live proxy sends an HTTP request on: the route's handling, with the request as this proxy changed it (if it did). */
+function httpHandling(walk: Walk): HttpRouteHandling | undefined {
+  if (walk.req.scheme !== "http") return undefined;
+  const route = walk.route ?? DEFAULT_HTTP_ROUTE;
+  return walk.req === walk.arrived || route.request ? route : { ...route, request: { path: walk.req.path, headers: walk.req.headers } };
+}
 
 const unhealthy = (scheme: string) => (scheme === "http" ? { kind: "response" as const, status: 503, body: "no healthy upstream" } : { kind: "error" as const, error: "reset" as const });
 

@@ -1,7 +1,7 @@
 // The destination side: Sidecar ingress ports, PeerAuthentication, then
 // AuthorizationPolicy, then the application.
 import { normalizeAtProxy } from "./path-normalization.js";
-import { standInRespond } from "../app/stand-in.js";
+import { standInAuthorize, standInRespond, type StandInResponse } from "../app/stand-in.js";
 import { isHttp } from "../api/protocol.js";
 import type { Protocol } from "../api/types.js";
 import type { Workload } from "../registry/model.js";
@@ -76,12 +76,16 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
   const denied = authorize(walk, w, port, arrival, http);
   if (denied) return denied;
 
-  const headers: Record<string, string> = { ...arrival.headers };
+  const headers: Record<string, string> = { ...arrival.headers, ...walk.upstream.set };
   if (arrival.mtlsFrom && http) {
     // Istio's sidecar tells the application who called, as Envoy's XFCC header.
     headers["x-forwarded-client-cert"] = `By=${w.spiffe};URI=${arrival.mtlsFrom.spiffe}`;
   }
-  if (walk.env.scope === "hop") return trail.allow({ kind: "deliver", port: appPort, headers }, `delivered to the application of ${w.id} on port ${appPort}`);
+  if (walk.env.scope === "hop") {
+    const remove = walk.upstream.remove.length ? { remove: walk.upstream.remove } : {};
+    const responseHeaders = walk.responseOps.length ? { responseHeaders: walk.responseOps.flat() } : {};
+    return trail.allow({ kind: "deliver", port: appPort, headers, ...remove, ...responseHeaders }, `delivered to the application of ${w.id} on port ${appPort}`);
+  }
   return deliverToApp(walk, w, appPort, { ...arrival, headers });
 }
 
@@ -123,7 +127,10 @@ export function serveWith(
     trail.add({ stage: "app", at, message: "an HTTP server answers raw bytes with 400 Bad Request" });
     return trail.end({ kind: "response", status: 400, body: "" }, `${at} is an HTTP server`);
   }
-  const res = standInRespond({ ...id, body: behaviour.body, files: behaviour.files }, { method: req.method, path: req.path, headers: { host: requestAuthority(req), ...req.headers, ...extraHeaders } });
+  const heard = { method: req.method, path: req.path, headers: { host: requestAuthority(req), ...req.headers, ...extraHeaders } };
+  const res: StandInResponse = behaviour.serve === "ext-authz" ? standInAuthorize(heard.headers)
+    : behaviour.serve === "ext-authz-grpc" ? standInRespond(id, heard)
+    : standInRespond({ ...id, body: behaviour.body, files: behaviour.files }, heard);
   trail.add({ stage: "app", at, message: `answers ${res.status}${res.delayMs ? ` after ${formatMs(res.delayMs)}` : ""}` });
   const late = firstExpired(walk.timing, walk.timing.elapsedMs + (res.delayMs ?? 0));
   if (late) {

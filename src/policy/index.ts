@@ -1,4 +1,4 @@
-import type { AuthorizationPolicy, Gateway, PeerAuthentication, Sidecar, VirtualService, DestinationRule } from "../api/types.js";
+import type { AuthorizationPolicy, Gateway, JwtRule, PeerAuthentication, RequestAuthentication, Sidecar, VirtualService, DestinationRule } from "../api/types.js";
 import { selectorMatches } from "../api/match.js";
 import type { Workload } from "../registry/model.js";
 import { Registry } from "../registry/registry.js";
@@ -15,6 +15,13 @@ function group<T extends { meta: { namespace: string } }>(list: readonly T[]): M
   return m;
 }
 
+/** A JWT rule with the RequestAuthentication it comes from. */
+export interface JwtRuleOf {
+  rule: JwtRule;
+  policy: string;
+  at: string;
+}
+
 /**
  * Per-snapshot indexes the evaluators use, so a decision touches only the
  * policies of the namespaces involved, not every policy in the mesh.
@@ -23,6 +30,7 @@ export class PolicyIndex {
   readonly registry: Registry;
   readonly authz: Map<string, AuthorizationPolicy[]>;
   readonly peerAuthn: Map<string, PeerAuthentication[]>;
+  readonly requestAuthn: Map<string, RequestAuthentication[]>;
   readonly sidecars: Map<string, Sidecar[]>;
   readonly gateways: Gateway[];
   readonly virtualServices: VirtualService[];
@@ -32,6 +40,7 @@ export class PolicyIndex {
     this.registry = Registry.of(snapshot);
     this.authz = group(snapshot.list("AuthorizationPolicy"));
     this.peerAuthn = group(snapshot.list("PeerAuthentication"));
+    this.requestAuthn = group(snapshot.list("RequestAuthentication"));
     this.sidecars = group(snapshot.list("Sidecar"));
     this.gateways = snapshot.list("Gateway");
     this.virtualServices = snapshot.list("VirtualService");
@@ -59,6 +68,24 @@ export class PolicyIndex {
       this.authzSets.set(w.id, (set = compilePolicySet([...root, ...pick(this.authz.get(w.namespace))])));
     }
     return set;
+  }
+
+  private readonly jwtRules = new Map<string, JwtRuleOf[]>();
+
+  /**
+   * The JWT rules that apply to a workload: every RequestAuthentication of the root namespace and of its own
+   * namespace, without a selector or selecting it, merged (Istio configures them as one jwt_authn filter).
+   */
+  jwtRulesFor(w: Workload): JwtRuleOf[] {
+    let rules = this.jwtRules.get(w.id);
+    if (!rules) {
+      const pick = (list: RequestAuthentication[] | undefined) => (list ?? []).filter((p) => !p.selector || selectorMatches(p.selector, w.labels));
+      const root = this.rootNamespace === w.namespace ? [] : pick(this.requestAuthn.get(this.rootNamespace));
+      rules = [...root, ...pick(this.requestAuthn.get(w.namespace))].flatMap((ra) =>
+        ra.jwtRules.map((rule, i) => ({ rule, policy: `RequestAuthentication/${ra.meta.namespace}/${ra.meta.name}`, at: `jwtRules[${i}]` })));
+      this.jwtRules.set(w.id, rules);
+    }
+    return rules;
   }
 
   get mesh() {

@@ -101,7 +101,7 @@ export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, r
     walk.responseOps.push(responseOps);
   }
   // The live proxy sends what the route made of the request.
-  if (walk.req !== req) walk.route.request = { path: walk.req.path, headers: walk.req.headers };
+  if (walk.req !== walk.arrived) walk.route.request = { path: walk.req.path, headers: walk.req.headers };
   return followDestinations(walk, sender, vs, route.route, defaultPort, rule, chosen);
 }
 

@@ -8,7 +8,10 @@ import type { Workload } from "../registry/model.js";
 export type ServerBehaviour =
   | { serve: "http"; body?: string; files?: Record<string, string> }
   | { serve: "https"; chain: X509Certificate[]; body?: string; files?: Record<string, string> }
-  | { serve: "tcp-echo" };
+  | { serve: "tcp-echo" }
+  /** Istio's sample external authorizer: over HTTP (Envoy's HTTP ext_authz), or gRPC (Authorization/Check) with plain HTTP answered as the stand-in. */
+  | { serve: "ext-authz" }
+  | { serve: "ext-authz-grpc" };
 
 export interface World {
   now: Date;

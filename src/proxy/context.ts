@@ -11,6 +11,7 @@ import type { BlockedEgressCounter } from "./blocked-egress.js";
 import type { PeerLabels } from "./metric-labels.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { Pools } from "./pool.js";
+import type { LiveAnswers } from "./answers.js";
 import type { ListenerLimits } from "./limits.js";
 
 /** One access-log line: a request or connection, with the decision that handled it. */
@@ -49,6 +50,8 @@ export interface ProxyContext {
   log(entry: AccessLogEntry): void;
   /** Keep-alive pools for HTTP to next hops and to the application. */
   readonly pools: Pools;
+  /** What the engine asks the proxy to learn by I/O: token signatures, an external authorizer's verdict. */
+  readonly answers: LiveAnswers;
   /** Endpoint choice, and the in-flight counts least request reads. */
   readonly balancer: Balancer;
   /** Where the local application listens for a workload port. */

@@ -15,6 +15,7 @@ import type { Request } from "../policy/request.js";
 import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
 import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import type { ProxyState } from "./state.js";
 import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";
 import { badRequest, relay, relayTarget, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
@@ -123,7 +124,8 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
         return front.take(sock, sock.alpnProtocol === "h2" ? "h2" : "h1");
       }
       const req: Request = { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} };
-      void tcp(sock, decideAfterTermination(ctx.env(ctx.state()!), ctx.state()!.workload, servicePort(), targetPort, choice, req, arrivalOf(socket)));
+      const state = ctx.state()!;
+      void Promise.resolve(ctx.answers.decide(state, (env) => decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, req, arrivalOf(socket)))).then((d) => tcp(sock, d), () => sock.destroy());
     });
     t.emit("connection", socket);
   }
@@ -166,12 +168,17 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     if (path === undefined) return badRequest(res);
     const host = (headers.host ?? "").replace(/:\d+$/, "");
     const request: Request = { scheme: "http", host, port: servicePort(), method: req.method ?? "GET", path, headers };
-    const env = ctx.env(state);
     const arrived = conn ? arrivalOf(conn) : {};
     // The edge: what the client claims about identity and hops is not passed on as it came.
     const trusted = state.snapshot.mesh.defaultConfig.gatewayTopology?.numTrustedProxies ?? 0;
     const arrival: Arrival = { ...arrived, remoteIp: edgeHeaders(headers, arrived.sourceIp, trusted, !arrived.mtlsFrom) };
-    const d = choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival);
+    const decided = ctx.answers.decide(state, (env) => (choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival)));
+    if (decided instanceof Promise) return void decided.then((d) => applyHttp(req, res, state, request, headers, host, choice, started, d), () => abortRequest(req));
+    applyHttp(req, res, state, request, headers, host, choice, started, decided);
+  }
+
+  /** The one place a gateway's HTTP decision is carried out: answer, or send on to the next hop. */
+  function applyHttp(req: ServerRequest, res: ServerReply, state: ProxyState, request: Request, headers: Record<string, string>, host: string, choice: TlsServerChoice | undefined, started: number, d: Decision): void {
     const base = { method: request.method, authority: headers.host, path: request.path };
     const series = outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http");
     const o = d.outcome;
@@ -232,7 +239,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
       const choice = selectTlsServer(env, state.workload, servicePort(), targetPort, sni);
       if (!choice || (choice.kind !== "passthrough" && !choice.credential)) return void refuse.emit("connection", socket as Socket);
       if (choice.kind === "passthrough") {
-        const d = decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "https", host: sni, port: servicePort(), method: "CONNECT", path: "", headers: {} }, arrivalOf(socket));
+        const d = await ctx.answers.decide(state, (e) => decideAtGateway(e, state.workload, servicePort(), targetPort, { scheme: "https", host: sni, port: servicePort(), method: "CONNECT", path: "", headers: {} }, arrivalOf(socket)));
         // No route for the SNI fails the handshake; a denial (or no endpoint) resets, as a TCP connection.
         if (d.outcome.kind === "error" && d.outcome.error === "tls") return void refuse.emit("connection", socket as Socket);
         return tcp(socket, d);
@@ -241,7 +248,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     }
     const kind = await peek(socket, httpKind, { afterMs: SNIFF_TIMEOUT_MS, value: false });
     if (kind) return front.take(socket, kind);
-    await tcp(socket, decideAtGateway(env, state.workload, servicePort(), targetPort, { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} }, arrivalOf(socket)));
+    await tcp(socket, await ctx.answers.decide(state, (e) => decideAtGateway(e, state.workload, servicePort(), targetPort, { scheme: "tcp", host: "", port: servicePort(), method: "CONNECT", path: "", headers: {} }, arrivalOf(socket))));
   }
 
 }

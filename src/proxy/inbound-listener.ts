@@ -13,6 +13,8 @@ import type { Peer } from "../policy/inbound.js";
 import { DenyCodes, type Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
+import { DEFAULT_HTTP_ROUTE } from "../policy/route-timing.js";
+import type { ProxyState } from "./state.js";
 import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { isGrpc } from "./metric-labels.js";
 import { inboundSeries } from "./metric-series.js";
@@ -89,7 +91,7 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   const started = Date.now();
   const sourceIp = (stream as Socket).remoteAddress;
   const request: Request = { scheme: appTls ? "https" : "tcp", host: appTls ? appTlsSni : "", port, method: "CONNECT", path: "", headers: {} };
-  const d = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp }, request);
+  const d = await ctx.answers.decide(state, (env) => decideInbound(env, state.workload, port, { mtlsFrom: peer, sourceIp }, request));
   const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
@@ -119,7 +121,13 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   const path = targetPath(req.url, headers, state.snapshot.mesh.pathNormalization);
   if (path === undefined) return badRequest(res);
   const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path, headers };
-  const d: Decision = decideInbound(ctx.env(state), state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request);
+  const decided = ctx.answers.decide(state, (env) => decideInbound(env, state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request));
+  if (decided instanceof Promise) return void decided.then((d) => applyHttp(ctx, port, state, peer, req, res, request, headers, started, d), () => abortRequest(req));
+  applyHttp(ctx, port, state, peer, req, res, request, headers, started, decided);
+}
+
+/** The one place an inbound HTTP decision is carried out: answer, or deliver to the application. */
+function applyHttp(ctx: ProxyContext, port: number, state: ProxyState, peer: Peer | undefined, req: ServerRequest, res: ServerReply, request: Request, headers: Record<string, string>, started: number, d: Decision): void {
   const series = inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http");
   const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
@@ -136,8 +144,12 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   }
   // The application hears the request in the version it was sent (HTTP/2 as h2c).
   // Literals and an in-place merge rather than spreads: this runs for every request (headers is this request's own copy).
-  if (o.kind === "deliver") Object.assign(headers, o.headers);
-  relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers }, (r) => {
+  if (o.kind === "deliver") {
+    Object.assign(headers, o.headers);
+    if (o.remove) for (const h of o.remove) delete headers[h];
+  }
+  const route = o.kind === "deliver" && o.responseHeaders ? { ...DEFAULT_HTTP_ROUTE, responseHeaders: o.responseHeaders } : undefined;
+  relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers, route }, (r) => {
     ctx.metrics.request("SERVER", series, r.status ?? 0, Date.now() - started);
     if (ctx.logs("SERVER")) log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` });
   });

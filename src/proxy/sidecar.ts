@@ -16,6 +16,7 @@ import { Balancer } from "./balancer.js";
 import { BlockedEgressCounter } from "./blocked-egress.js";
 import { renderLabels, type PeerLabels } from "./metric-labels.js";
 import { ProxyMetrics } from "./metrics.js";
+import { LiveAnswers } from "./answers.js";
 import { Pools, type PoolsOptions } from "./pool.js";
 import { DEFAULT_LIMITS, capConnections, type ListenerLimits } from "./limits.js";
 import { stateFrom, type ProxyState } from "./state.js";
@@ -64,6 +65,7 @@ export class Sidecar implements ProxyContext {
   private readonly accepted = new Set<Socket>();
   readonly balancer = new Balancer();
   readonly pools: Pools;
+  readonly answers: LiveAnswers = new LiveAnswers(this);
   readonly limits: ListenerLimits;
   readonly blockedEgress = new BlockedEgressCounter();
   readonly metrics = new ProxyMetrics();

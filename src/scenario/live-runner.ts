@@ -223,7 +223,7 @@ export class LiveMesh {
   /** How the stand-in serves a workload port (the scenario's `apps` override, else by protocol). */
   private standIn(w: Workload, port: number, reg: Registry, world: ReturnType<typeof scenarioWorld>): { mode: AppMode; body?: string } {
     const b = world.app(w, port, reg.portProtocol(w, port));
-    if (b.serve === "tcp-echo") return { mode: { serve: "tcp-echo" } };
+    if (b.serve === "tcp-echo" || b.serve === "ext-authz" || b.serve === "ext-authz-grpc") return { mode: { serve: b.serve } };
     return { mode: b.serve === "https" ? { serve: "https", ...this.certFor(w, port) } : { serve: "http" }, body: b.body };
   }
 

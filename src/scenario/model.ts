@@ -55,7 +55,7 @@ export interface CertificateSpec {
 export interface AppSpec {
   workload: string;
   port: number;
-  serve: "http" | "https" | "tcp-echo";
+  serve: "http" | "https" | "tcp-echo" | "ext-authz" | "ext-authz-grpc";
   certificate?: string;
   body?: string;
 }

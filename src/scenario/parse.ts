@@ -96,7 +96,7 @@ function readApp(a: Reader): AppSpec {
   a.object(["workload", "port", "serve", "certificate", "body"]);
   const workload = a.field("workload").string({ required: true }) ?? "";
   if (workload && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(workload)) a.field("workload").error(`"${workload}" must be namespace/name`);
-  const serve = a.field("serve").enumOf(["http", "https", "tcp-echo"] as const, "http")!;
+  const serve = a.field("serve").enumOf(["http", "https", "tcp-echo", "ext-authz", "ext-authz-grpc"] as const, "http")!;
   const certificate = a.field("certificate").string();
   if (serve === "https" && !certificate) a.field("certificate").error("serve: https needs a certificate");
   return { workload, port: a.field("port").port({ required: true }) ?? 0, serve, certificate, body: a.field("body").string() };

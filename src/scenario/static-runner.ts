@@ -3,6 +3,7 @@ import { splitAbsoluteForm } from "../policy/path-normalization.js";
 import { ZmError, errorsOf, formatIssue, type Issue } from "../api/errors.js";
 import { DEFAULT_MESH, mergeMeshConfig, type MeshConfig } from "../api/mesh.js";
 import { decide } from "../policy/engine.js";
+import { settle, worldAnswers } from "../policy/answers.js";
 import type { Request, Source } from "../policy/request.js";
 import type { World } from "../policy/world.js";
 import { Registry } from "../registry/registry.js";
@@ -81,7 +82,8 @@ export async function runStatic(s: Scenario, now = new Date()): Promise<ProbeRes
         results.push({ file: s.file, step: step.name, probe: p.name, pass: false, expected: describeExpect(p.expect), seen: source });
         continue;
       }
-      const decision = decide({ snapshot, world }, source, probeRequest(p, pki));
+      const req = probeRequest(p, pki);
+      const decision = await settle((facts) => decide({ snapshot, world, facts }, source, req), worldAnswers({ snapshot, world }));
       const diff = checkExpect(p.expect, decision.outcome);
       results.push({ file: s.file, step: step.name, probe: p.name, pass: !diff, expected: describeExpect(p.expect), seen: diff ? `${diff} (${decision.reason})` : undefined, trail: decision.trail });
     }

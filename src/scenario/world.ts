@@ -11,7 +11,7 @@ export function scenarioWorld(s: Scenario, pki: TestPki, now: Date): World {
       const a = apps.get(`${w.owner}:${port}`);
       if (!a) return standInBehaviour(protocol);
       if (a.serve === "https") return { serve: "https", chain: pki.chainOf(a.certificate!), body: a.body };
-      if (a.serve === "tcp-echo") return { serve: "tcp-echo" };
+      if (a.serve === "tcp-echo" || a.serve === "ext-authz" || a.serve === "ext-authz-grpc") return { serve: a.serve };
       return { serve: "http", body: a.body };
     },
     external(host, port) {

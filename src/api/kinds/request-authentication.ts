@@ -1,16 +1,83 @@
 import type { Reader } from "../reader.js";
-import type { Origin, RequestAuthentication } from "../types.js";
+import type { JwtLocation, JwtRule, Origin, RequestAuthentication } from "../types.js";
+import { readDuration } from "./common.js";
 import { readMeta, readSelector } from "./meta.js";
+
+const RULE_FIELDS = [
+  "issuer", "audiences", "jwksUri", "jwks", "fromHeaders", "fromParams", "outputPayloadToHeader", "forwardOriginalToken",
+  "outputClaimToHeaders", "fromCookies", "timeout",
+];
+
+/** An HTTP header name (RFC 7230 token), as Istio checks `outputPayloadToHeader` and `outputClaimToHeaders[].header`. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function readRequestAuthentication(doc: Reader, origin: Origin): RequestAuthentication {
   const meta = readMeta(doc, true);
   const spec = doc.field("spec").object(["selector", "targetRef", "targetRefs", "jwtRules"]);
   const sel = spec.field("selector").object(["matchLabels"]);
-  const jwtRules = spec.field("jwtRules").list().map((j) => {
-    j.object(["issuer", "audiences", "jwksUri", "jwks", "fromHeaders", "fromParams", "outputPayloadToHeader", "forwardOriginalToken", "outputClaimToHeaders", "fromCookies", "timeout"]);
-    const jwksUri = j.field("jwksUri").string();
-    if (jwksUri && !/^https?:\/\//.test(jwksUri)) j.field("jwksUri").error(`"${jwksUri}" must be an http(s) URL`);
-    return { issuer: j.field("issuer").string({ required: true }) ?? "", jwksUri, audiences: j.field("audiences").strings() };
-  });
+  if (sel.present && (spec.field("targetRef").present || spec.field("targetRefs").present)) spec.error("only one of selector and targetRef(s) may be set");
+  const jwtRules = spec.field("jwtRules").list().map(readJwtRule);
   return { kind: "RequestAuthentication", meta, origin, selector: sel.present ? readSelector(sel.field("matchLabels")) ?? {} : undefined, jwtRules };
+}
+
+function readJwtRule(j: Reader): JwtRule {
+  j.object(RULE_FIELDS);
+  // Istio's webhook (validateJwtRule): an issuer is required, values are non-empty, jwksUri is a URL with a host.
+  const issuer = j.field("issuer").string({ required: true }) ?? "";
+  const audiences = j.field("audiences").strings();
+  audiences.forEach((a, i) => a === "" && j.field("audiences").error("must not be empty", `${j.field("audiences").path}[${i}]`));
+  const jwksUri = j.field("jwksUri").string();
+  if (jwksUri !== undefined) {
+    const url = URL.canParse(jwksUri) ? new URL(jwksUri) : undefined;
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) j.field("jwksUri").error(`"${jwksUri}" must be an http(s) URL with a host`);
+  }
+  const jwks = j.field("jwks").string();
+  if (jwks !== undefined) {
+    const err = checkJwks(jwks);
+    if (err) j.field("jwks").error(err);
+  }
+  const locations: JwtLocation[] = [];
+  j.field("fromHeaders").list().forEach((h) => {
+    h.object(["name", "prefix"]);
+    const name = h.field("name").string({ required: true });
+    if (name === "") h.field("name").error("must not be empty");
+    if (name) locations.push({ header: name.toLowerCase(), prefix: h.field("prefix").string() ?? "" });
+  });
+  for (const [field, key] of [["fromParams", "param"], ["fromCookies", "cookie"]] as const) {
+    const r = j.field(field);
+    r.strings().forEach((v, i) => (v === "" ? r.error("must not be empty", `${r.path}[${i}]`) : locations.push(key === "param" ? { param: v } : { cookie: v })));
+  }
+  const payloadHeader = j.field("outputPayloadToHeader").string();
+  if (payloadHeader !== undefined && !HEADER_NAME.test(payloadHeader)) j.field("outputPayloadToHeader").error(`"${payloadHeader}" is not a valid header name`);
+  const outputClaimToHeaders = j.field("outputClaimToHeaders").list().map((o) => {
+    o.object(["header", "claim"]);
+    const header = o.field("header").string({ required: true }) ?? "";
+    const claim = o.field("claim").string({ required: true }) ?? "";
+    if (header && !HEADER_NAME.test(header)) o.field("header").error(`"${header}" is not a valid header name`);
+    if (o.field("claim").present && claim === "") o.field("claim").error("must not be empty");
+    return { header: header.toLowerCase(), claim };
+  });
+  return {
+    issuer, audiences, jwks, jwksUri,
+    // Without a location, Envoy (as Istio configures it) reads `Authorization: Bearer <token>` and `?access_token=`.
+    locations: locations.length ? locations : [{ header: "authorization", prefix: "Bearer " }, { param: "access_token" }],
+    forwardOriginalToken: j.field("forwardOriginalToken").bool(false),
+    outputPayloadToHeader: payloadHeader?.toLowerCase(),
+    outputClaimToHeaders,
+    timeoutMs: readDuration(j.field("timeout")),
+  };
+}
+
+/** A JWKS document: JSON with a non-empty `keys` list of objects with `kty`. */
+export function checkJwks(text: string): string | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return `must be a JSON Web Key Set: ${(e as Error).message}`;
+  }
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || !keys.length) return "must be a JSON Web Key Set with a non-empty \"keys\" list";
+  if (keys.some((k) => typeof k !== "object" || k === null || typeof (k as { kty?: unknown }).kty !== "string")) return "every key of the JSON Web Key Set needs a \"kty\"";
+  return undefined;
 }

@@ -1,0 +1,226 @@
+// What a proxy learns by I/O when the engine asks (policy/facts.ts): token
+// signatures against key sets (inline, or fetched from jwksUri through the
+// mesh's own egress decision, cached and refreshed), and an external
+// authorizer's verdict over Envoy's HTTP or gRPC ext_authz protocol, sent as a
+// mesh hop like any other request the proxy makes.
+import type { ClientHttp2Session } from "node:http2";
+import type { Dispatcher } from "undici";
+import { settle } from "../policy/answers.js";
+import type { Env } from "../policy/context.js";
+import type { Decision } from "../policy/decision.js";
+import { decideOutbound } from "../policy/engine.js";
+import { errorAnswer, grpcAnswer, httpAnswer, httpCheckRequest, providerHost, settingsOf } from "../policy/ext-authz.js";
+import type { AuthorizerAnswer, Facts, JwtCheck, Question } from "../policy/facts.js";
+import { JwtErrors } from "../policy/jwt-authn.js";
+import { keySet, verifySignature, type KeySet } from "../policy/jwt-verify.js";
+import type { Request } from "../policy/request.js";
+import { CHECK_PATH, decodeCheckResponse, encodeCheckRequest, frame, unframe } from "../net/ext-authz-grpc.js";
+import type { ProxyContext } from "./context.js";
+import { relayTarget } from "./exchange.js";
+import type { ProxyState } from "./state.js";
+
+/** How long a fetched key set is used before it is fetched again (Istio's default refresh: 20 minutes). */
+const JWKS_REFRESH_MS = 20 * 60_000;
+/** A failed fetch is not retried for this long: a flood of tokens must not become a flood of fetches. */
+const JWKS_RETRY_MS = 5_000;
+/** How long a key-set fetch may take when the rule sets no `timeout` (Istio's default: 5 s). */
+const JWKS_TIMEOUT_MS = 5_000;
+/** Signature results kept per proxy (a token is verified once, not per request). */
+const MAX_CHECKS = 4096;
+/** The most a response from an authorizer or a key-set server may hold. */
+const MAX_BODY = 1 << 20;
+
+interface KeySetEntry {
+  keys?: KeySet;
+  error?: string;
+  until: number;
+  pending?: Promise<void>;
+}
+
+type AuthorizerQuestion = Extract<Question, { kind: "authorizer" }>;
+
+export class LiveAnswers {
+  private readonly checks = new Map<string, JwtCheck>();
+  private readonly keySets = new Map<string, KeySetEntry>();
+
+  constructor(private readonly ctx: ProxyContext) {}
+
+  /** Decides with `decideWith`; when the engine asks, learns the answers and decides again. */
+  decide(state: ProxyState, decideWith: (env: Env) => Decision): Decision | Promise<Decision> {
+    const env = this.ctx.env(state);
+    const first = decideWith(env);
+    if (first.outcome.kind !== "ask") return first;
+    return settle((facts) => decideWith({ ...env, facts }), (qs, facts) => this.learn(state, qs, facts));
+  }
+
+  async learn(state: ProxyState, questions: Question[], facts: Facts): Promise<void> {
+    await Promise.all(questions.map(async (q) => {
+      if (q.kind === "jwt") facts.jwt.set(q.key, await this.jwt(state, q));
+      else facts.authorizer.set(q.key, await this.authorizer(state, q));
+    }));
+  }
+
+  private async jwt(state: ProxyState, q: Extract<Question, { kind: "jwt" }>): Promise<JwtCheck> {
+    const source = q.rule.jwksUri ?? `inline:${q.rule.jwks ?? ""}`;
+    const entry = await this.keySet(state, source, q.rule.jwks, q.rule.timeoutMs);
+    if (!entry.keys) return { ok: false, error: entry.error ?? JwtErrors.FETCH };
+    const cached = this.checks.get(q.key);
+    if (cached) return cached;
+    const check = await verifySignature(q.token, entry.keys);
+    if (this.checks.size >= MAX_CHECKS) this.checks.clear();
+    this.checks.set(q.key, check);
+    return check;
+  }
+
+  /** A rule's key set: parsed once when inline; fetched, kept and refreshed when at a URI. */
+  private async keySet(state: ProxyState, source: string, inline: string | undefined, timeoutMs = JWKS_TIMEOUT_MS): Promise<KeySetEntry> {
+    let e = this.keySets.get(source);
+    if (e && (e.pending || Date.now() < e.until)) {
+      await e.pending;
+      return e;
+    }
+    const next: KeySetEntry = e ?? { until: 0 };
+    this.keySets.set(source, next);
+    next.pending = (async () => {
+      try {
+        const text = inline ?? await this.fetch(state, source, timeoutMs);
+        next.keys = await keySet(text);
+        next.error = undefined;
+        next.until = inline !== undefined ? Infinity : Date.now() + JWKS_REFRESH_MS;
+        // Results against the old keys are stale.
+        for (const k of this.checks.keys()) if (k.startsWith(`${source}\n`)) this.checks.delete(k);
+      } catch (err) {
+        // Keys already fetched keep serving when a refresh fails, as Envoy keeps its cached JWKS.
+        if (!next.keys) next.error = inline !== undefined ? JwtErrors.NO_KEY : JwtErrors.FETCH;
+        next.until = Date.now() + JWKS_RETRY_MS;
+        this.ctx.log({ time: new Date().toISOString(), proxy: this.ctx.id, direction: "outbound", protocol: "http", authority: source, error: `key set: ${(err as Error).message}`, decision: { allow: false, reason: `the key set at ${source} could not be fetched: ${(err as Error).message}` }, durationMs: 0, configVersion: state.version });
+      } finally {
+        next.pending = undefined;
+      }
+    })();
+    await next.pending;
+    return next;
+  }
+
+  /** GET a key set as this workload's application would, so the mesh's egress rules decide whether it may. */
+  private async fetch(state: ProxyState, uri: string, timeoutMs: number): Promise<string> {
+    const url = new URL(uri);
+    const https = url.protocol === "https:";
+    const req: Request = { scheme: https ? "https" : "http", host: url.hostname, port: Number(url.port) || (https ? 443 : 80), method: "GET", path: `${url.pathname}${url.search}`, headers: { host: url.host } };
+    const d = decideOutbound(this.ctx.env(state), state.workload, req);
+    if (d.outcome.kind !== "forward") throw new Error(`the mesh does not let ${state.workload.id} reach it: ${d.reason}`);
+    const target = relayTarget(state, d.outcome);
+    if (!target) throw new Error("no live endpoint");
+    const pool = https ? this.ctx.pools.originate(target.host, target.port, url.hostname, state.config.outsideRoots)
+      : target.mtls ? this.ctx.pools.poolFor(target, this.ctx.credentials()) : this.ctx.pools.plainPool(target.host, target.port);
+    if (!pool) throw new Error("no workload certificate yet");
+    const res = await exchange(pool, { method: "GET", path: req.path, headers: { host: url.host, accept: "application/json" } }, timeoutMs);
+    if (res.status !== 200) throw new Error(`it answered ${res.status}`);
+    return res.body.toString("utf8");
+  }
+
+  private async authorizer(state: ProxyState, q: AuthorizerQuestion): Promise<AuthorizerAnswer> {
+    const p = q.provider;
+    const timeoutMs = settingsOf(p).timeoutMs;
+    try {
+      const host = providerHost(p);
+      const grpc = p.kind === "envoyExtAuthzGrpc";
+      const sent = grpc ? undefined : httpCheckRequest(p, q.check);
+      const req: Request = { scheme: "http", host, port: p.port ?? 0, method: grpc ? "POST" : sent!.method, path: grpc ? CHECK_PATH : sent!.path, headers: { host } };
+      const d = decideOutbound(this.ctx.env(state), state.workload, req);
+      if (d.outcome.kind !== "forward") return errorAnswer(p, `the mesh does not route to ${p.service}:${p.port}: ${d.reason}`);
+      const target = relayTarget(state, d.outcome);
+      if (!target) return errorAnswer(p, `no live endpoint for ${p.service}:${p.port}`);
+      if (grpc) {
+        const session = this.ctx.pools.h2For(target, this.ctx.credentials());
+        if (!session) return errorAnswer(p, "no workload certificate yet");
+        return grpcAnswer(p, decodeCheckResponse(await grpcCall(session, host, encodeCheckRequest({
+          source: { address: q.check.sourceIp, principal: q.check.sourcePrincipal },
+          destination: { address: q.check.destinationIp, port: q.check.destinationPort, principal: q.check.destinationPrincipal },
+          http: q.check.http ? { method: q.check.method, path: q.check.path, host: q.check.host, scheme: q.check.scheme, headers: q.check.headers, protocol: "HTTP/1.1" } : undefined,
+          sni: q.check.sni,
+        }), timeoutMs)));
+      }
+      const pool = this.ctx.pools.poolFor(target, this.ctx.credentials());
+      if (!pool) return errorAnswer(p, "no workload certificate yet");
+      const res = await exchange(pool, sent!, timeoutMs);
+      return httpAnswer(p, res.status, res.headers, res.body.toString("utf8"));
+    } catch (e) {
+      return errorAnswer(p, (e as Error).message);
+    }
+  }
+}
+
+interface Exchanged {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** One request and its whole (bounded) answer over a pool, within `timeoutMs`. */
+function exchange(pool: Dispatcher, opts: { method: string; path: string; headers: Record<string, string> }, timeoutMs: number): Promise<Exchanged> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let headers: Record<string, string> = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let abort: ((e: Error) => void) | undefined;
+    const timer = setTimeout(() => abort?.(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      if (e) reject(e);
+      else resolve({ status, headers, body: Buffer.concat(chunks) });
+    };
+    pool.dispatch({ method: opts.method as Dispatcher.HttpMethod, path: opts.path, headers: opts.headers, body: null }, {
+      onRequestStart(controller) {
+        abort = (e) => controller.abort(e);
+      },
+      onResponseStart(_c, statusCode, resHeaders) {
+        status = statusCode;
+        headers = Object.fromEntries(Object.entries(resHeaders).flatMap(([k, v]) => (v === undefined ? [] : [[k.toLowerCase(), Array.isArray(v) ? v.join(", ") : String(v)]])));
+      },
+      onResponseData(controller, chunk) {
+        size += chunk.length;
+        if (size > MAX_BODY) return controller.abort(new Error(`the answer is larger than ${MAX_BODY} bytes`));
+        chunks.push(chunk);
+      },
+      onResponseEnd: () => done(),
+      onResponseError: (_c, e) => done(e),
+    });
+  });
+}
+
+/** A unary gRPC call on an HTTP/2 session: the framed request, then the one framed answer and grpc-status. */
+function grpcCall(session: ClientHttp2Session, authority: string, message: Buffer, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ":method": "POST", ":path": CHECK_PATH, ":authority": authority, "content-type": "application/grpc", te: "trailers" });
+    const chunks: Buffer[] = [];
+    let grpcStatus: string | undefined;
+    let grpcMessage = "";
+    const timer = setTimeout(() => {
+      stream.close();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onStatus = (h: Record<string, unknown>) => {
+      if (h["grpc-status"] !== undefined) grpcStatus = String(h["grpc-status"]);
+      if (h["grpc-message"] !== undefined) grpcMessage = decodeURIComponent(String(h["grpc-message"]));
+    };
+    stream.on("response", onStatus);
+    stream.on("trailers", onStatus);
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    stream.on("end", () => {
+      clearTimeout(timer);
+      if (grpcStatus !== "0") return reject(new Error(`the call ended with gRPC status ${grpcStatus ?? "none"}${grpcMessage ? ` (${grpcMessage})` : ""}`));
+      try {
+        resolve(unframe(Buffer.concat(chunks)));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    stream.end(frame(message));
+  });
+}
