@@ -117,7 +117,7 @@ test("authz: DENY is evaluated before ALLOW", () => {
   assert.equal(r.rule, "rules[0]");
 });
 
-test("authz: CUSTOM runs first and never short-circuits DENY or ALLOW; an authorizer not consulted fails closed", () => {
+test("authz: CUSTOM runs first and never short-circuits DENY or ALLOW; a matching CUSTOM names the authorizer to ask", () => {
   const custom = policy(`action: CUSTOM\nprovider: {name: ext}\nrules: [{to: [{operation: {paths: ["/api/*"]}}]}]`, { name: "ext" });
   const allow = policy(`rules: [{}]`, { name: "allow-all" });
   const r = evaluateAuthz([allow, custom], base, DEFAULT_MESH);
@@ -125,9 +125,15 @@ test("authz: CUSTOM runs first and never short-circuits DENY or ALLOW; an author
   assert.match(r.reason, /does not define/);
   const mesh = { extensionProviders: [{ name: "ext", kind: "envoyExtAuthzHttp" as const, service: "authz.default", port: 9000 }] };
   const withProvider = evaluateAuthz([allow, custom], base, mesh);
-  assert.equal(withProvider.customProvider, "ext");
+  assert.equal(withProvider.customProvider?.name, "ext");
   assert.equal(withProvider.allow, false, "a matching CUSTOM policy is not an allow: the authorizer must say so first");
-  assert.match(withProvider.reason, /fail closed/);
+  assert.match(withProvider.reason, /decides first/);
+  // Once the authorizer allowed, DENY and ALLOW decide as if CUSTOM were not there.
+  const after = evaluateAuthz([allow, custom], base, mesh, true);
+  assert.deepEqual([after.allow, after.customProvider, after.policy], [true, undefined, "AuthorizationPolicy/default/allow-all"]);
+  const denyApi = policy(`action: DENY\nrules: [{to: [{operation: {paths: ["/api/*"]}}]}]`, { name: "deny-api" });
+  const denied = evaluateAuthz([allow, custom, denyApi], base, mesh, true);
+  assert.deepEqual([denied.allow, denied.policy], [false, "AuthorizationPolicy/default/deny-api"]);
   // A DENY matching the same request denies whatever CUSTOM says; a CUSTOM that does not match leaves DENY and ALLOW to decide.
   const deny = policy(`action: DENY\nrules: [{to: [{operation: {paths: ["/other"]}}]}]`, { name: "deny-other" });
   const onlyAllowApi = policy(`rules: [{to: [{operation: {paths: ["/api/*"]}}]}]`, { name: "allow-api" });
@@ -152,8 +158,42 @@ test("authz: CUSTOM needs an ext-authz provider of that name: another provider's
   assert.match(n.reason, none);
   const grpc = { extensionProviders: [{ name: "other", kind: "envoyExtAuthzHttp" as const, service: "a.default", port: 9000 }, { name: "ext", kind: "envoyExtAuthzGrpc" as const, service: "b.default", port: 9001 }] };
   const g = evaluateAuthz([custom], base, grpc as unknown as typeof DEFAULT_MESH);
-  assert.equal(g.customProvider, "ext");
+  assert.equal(g.customProvider?.name, "ext");
   assert.equal(g.allow, false);
+});
+
+test("authz: CUSTOM policies naming two providers on one workload deny what they match (Istio's deny-all for that error)", () => {
+  const mesh = { extensionProviders: [{ name: "a", kind: "envoyExtAuthzHttp" as const, service: "a.default", port: 1 }, { name: "b", kind: "envoyExtAuthzGrpc" as const, service: "b.default", port: 2 }] };
+  const one = policy(`action: CUSTOM\nprovider: {name: a}\nrules: [{to: [{operation: {paths: ["/a"]}}]}]`, { name: "one" });
+  const two = policy(`action: CUSTOM\nprovider: {name: b}\nrules: [{to: [{operation: {paths: ["/b"]}}]}]`, { name: "two" });
+  const r = evaluateAuthz([one, two], { ...base, path: "/b" }, mesh);
+  assert.deepEqual([r.allow, r.customProvider, r.policy], [false, undefined, "AuthorizationPolicy/default/two"]);
+  assert.match(r.reason, /one per workload/);
+  assert.equal(evaluateAuthz([one, two], { ...base, path: "/c" }, mesh).allow, true);
+  assert.equal(evaluateAuthz([one], { ...base, path: "/a" }, mesh).customProvider?.name, "a");
+});
+
+test("authz: request.auth conditions read the verified token: principal, audiences, presenter, list and nested claims", () => {
+  const auth = { requestPrincipal: "iss/alice", requestAuth: { claims: { groups: ["g1", "g2"], org: { tier: "gold" }, n: 7 }, audiences: ["api"], presenter: "web" } };
+  const cases: [string, boolean][] = [
+    [`{key: "request.auth.claims[groups]", values: [g2]}`, true],
+    [`{key: "request.auth.claims[groups]", values: [g3]}`, false],
+    [`{key: "request.auth.claims[org][tier]", values: [gold]}`, true],
+    [`{key: "request.auth.claims[org][tier]", notValues: [gold]}`, false],
+    [`{key: "request.auth.claims[n]", values: ["7"]}`, true],
+    [`{key: "request.auth.claims[missing]", values: ["*"]}`, false],
+    [`{key: request.auth.audiences, values: [api]}`, true],
+    [`{key: request.auth.presenter, values: [web]}`, true],
+    [`{key: request.auth.principal, values: ["iss/*"]}`, true],
+  ];
+  for (const [cond, allow] of cases) {
+    const p = policy(`rules: [{when: [${cond}]}]`);
+    assert.equal(evaluateAuthz([p], { ...base, ...auth }, DEFAULT_MESH).allow, allow, cond);
+    assert.equal(evaluateAuthz([p], base, DEFAULT_MESH).allow, cond.includes("notValues"), `${cond} without a token`);
+  }
+  const any = policy(`rules: [{from: [{source: {requestPrincipals: ["*"]}}]}]`);
+  assert.equal(evaluateAuthz([any], { ...base, ...auth }, DEFAULT_MESH).allow, true);
+  assert.equal(evaluateAuthz([any], base, DEFAULT_MESH).allow, false, "no token: requestPrincipals [*] does not match");
 });
 
 test("authz: dry-run policies are recorded but not enforced", () => {

@@ -1,6 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { check, meshYaml, outcomeOf, snapshotOf } from "../testing/helpers.js";
+import { check, from, meshYaml, outcomeOf, req, snapshotOf } from "../testing/helpers.js";
+import { decide } from "./engine.js";
+import { errorAnswer } from "./ext-authz.js";
+import { noFacts } from "./facts.js";
+import { defaultWorld } from "./world.js";
 
 const APPS = meshYaml([
   { ns: "a", name: "client" },
@@ -199,6 +203,13 @@ test("inbound: connection.sni conditions see the SNI of TLS the application term
   assert.ok(other.trail.some((t) => t.stage === "app"), "it reached the application");
   const custom = snapshotOf([APPS, ISTIO, doc("AuthorizationPolicy", "b", "ext", `selector: {matchLabels: {app: web}}\naction: CUSTOM\nprovider: {name: ext}\nrules: [{}]`, "security.istio.io/v1")].join("\n---\n"),
     { extensionProviders: [{ name: "ext", kind: "envoyExtAuthzHttp", service: "authz.b.svc.cluster.local", port: 9000 }] });
+  // The engine asks for the authorizer's answer; an authorizer that cannot be asked fails closed with Envoy's 403 and no body.
   const d = check(custom, "a/client", "http://web.b/");
-  assert.deepEqual([outcomeOf(d), d.outcome.kind === "response" && d.outcome.body, d.code], [403, "", "ZM_DENY_EXT_AUTHZ"]);
+  assert.equal(d.outcome.kind, "ask");
+  const q = d.outcome.kind === "ask" ? d.outcome.questions[0]! : undefined;
+  assert.equal(q?.kind === "authorizer" && q.provider.name, "ext");
+  const facts = noFacts();
+  facts.authorizer.set(q!.key, errorAnswer(q!.kind === "authorizer" ? q!.provider : (undefined as never), "unreachable"));
+  const closed = decide({ snapshot: custom, world: defaultWorld(), facts }, from(custom, "a/client"), req("http://web.b/"));
+  assert.deepEqual([outcomeOf(closed), closed.outcome.kind === "response" && closed.outcome.body, closed.code], [403, "", "ZM_DENY_EXT_AUTHZ"]);
 });

@@ -37,6 +37,7 @@ export const JwtErrors = {
   PAYLOAD_BASE64: "Jwt payload is an invalid Base64url encoded",
   PAYLOAD_JSON: "Jwt payload is an invalid JSON",
   NO_ALG: "Jwt header [alg] field is required and must be a string",
+  UNSUPPORTED_ALG: "Jwt header [alg] is not supported",
   UNKNOWN_ISSUER: "Jwt issuer is not configured",
   EXPIRED: "Jwt is expired",
   NOT_YET_VALID: "Jwt not yet valid",
@@ -67,6 +68,9 @@ export function extractToken(l: JwtLocation, headers: Record<string, string>, pa
   return undefined;
 }
 
+/** The algorithms Envoy's jwt_authn verifies; anything else (including "none") is refused before any key is looked at. */
+const ALGORITHMS = new Set(["ES256", "ES384", "ES512", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"]);
+
 type Decoded = { ok: true; header: Record<string, unknown>; payload: Record<string, unknown>; payloadPart: string } | { ok: false; error: string };
 
 function decodePart(part: string): unknown {
@@ -91,7 +95,9 @@ export function decodeJwt(token: string): Decoded {
     return { ok: false, error: (e as Error).message === "json" ? JwtErrors.HEADER_JSON : JwtErrors.HEADER_BASE64 };
   }
   if (typeof header !== "object" || header === null) return { ok: false, error: JwtErrors.HEADER_JSON };
-  if (typeof (header as { alg?: unknown }).alg !== "string") return { ok: false, error: JwtErrors.NO_ALG };
+  const alg = (header as { alg?: unknown }).alg;
+  if (typeof alg !== "string") return { ok: false, error: JwtErrors.NO_ALG };
+  if (!ALGORITHMS.has(alg)) return { ok: false, error: JwtErrors.UNSUPPORTED_ALG };
   try {
     payload = decodePart(parts[1]!);
   } catch (e) {
