@@ -122,6 +122,10 @@ function readOne(value: unknown, at: Location, out: Loaded, parseMesh: MeshTextP
   const reader = new Reader(value, "", named, out.issues, conv.strict);
   reader.object(conv.strict ? ["apiVersion", "kind", "metadata", "spec", "status"] : undefined);
   const resource = conv.read(reader, { file: at.file, doc: at.doc });
+  // checkDryRunAnnotation: only an AuthorizationPolicy may be dry-run (which actions, its reader says).
+  if (conv.strict && kind !== "AuthorizationPolicy" && resource.meta.annotations["istio.io/dry-run"] !== undefined) {
+    reader.field("metadata").field("annotations").field("istio.io/dry-run").error(`${kind} does not support the annotation istio.io/dry-run; remove it`);
+  }
   manifests.set(resource, value);
   // Stamp the final name/namespace onto the issues this document raised.
   for (const i of out.issues.slice(before)) {

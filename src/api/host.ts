@@ -1,5 +1,6 @@
 // Hostnames as Istio treats them: lower-case DNS names, optionally with a
-// single leading wildcard label (`*.example.com`) or the bare `*`.
+// wildcard leading the first label (`*.example.com`, or the partial `*x.example.com`,
+// `*-x.example.com` that Envoy matches as a suffix) or the bare `*`.
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
@@ -9,14 +10,13 @@ export function checkHost(host: string, opts: { wildcard?: boolean } = {}): stri
   if (host === "*") return opts.wildcard === false ? "wildcard host is not allowed here" : undefined;
   if (host.length > 253) return `host "${host}" is longer than 253 characters`;
   if (host !== host.toLowerCase()) return `host "${host}" must be lower case`;
-  let rest = host;
-  if (host.startsWith("*.")) {
-    if (opts.wildcard === false) return `wildcard host "${host}" is not allowed here`;
-    rest = host.slice(2);
-  } else if (host.includes("*")) {
-    return `host "${host}" may only have a wildcard as its whole first label ("*.example.com")`;
-  }
-  for (const label of rest.replace(/\.$/, "").split(".")) {
+  if (host.startsWith("*") && opts.wildcard === false) return `wildcard host "${host}" is not allowed here`;
+  if (host.slice(1).includes("*")) return `host "${host}" may only have a wildcard at the start of its first label ("*.example.com")`;
+  const labels = host.replace(/\.$/, "").split(".");
+  // Istio's IsWildcardDNS1123Label: "*", or "*" or "*-" before a DNS label.
+  const first = labels[0]!.startsWith("*") ? labels[0]!.replace(/^\*-?/, "") : labels[0]!;
+  if (labels[0] !== "*" && !LABEL.test(first)) return `host "${host}" is not a valid DNS name (label "${labels[0]}")`;
+  for (const label of labels.slice(1)) {
     if (!LABEL.test(label)) return `host "${host}" is not a valid DNS name (label "${label}")`;
   }
   return undefined;
@@ -26,9 +26,10 @@ export function checkHost(host: string, opts: { wildcard?: boolean } = {}): stri
 export function hostMatches(pattern: string, name: string): boolean {
   if (pattern === "*") return true;
   if (pattern === name) return true;
-  if (pattern.startsWith("*.")) {
-    const suffix = pattern.slice(1); // ".example.com"
-    if (name.startsWith("*.")) return name.slice(1).endsWith(suffix);
+  if (pattern.startsWith("*")) {
+    // "*.example.com" and the partial "*x.example.com" alike: any longer name with that suffix.
+    const suffix = pattern.slice(1);
+    if (name.startsWith("*")) return name.slice(1).endsWith(suffix);
     return name.endsWith(suffix) && name.length > suffix.length;
   }
   return false;

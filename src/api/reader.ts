@@ -119,11 +119,13 @@ export class Reader {
       this.error(`must be an integer, got ${describe(this.value)}`);
       return undefined;
     }
-    if ((opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
-      this.error(`must be between ${opts.min ?? "-inf"} and ${opts.max ?? "inf"}, got ${n}`);
-      return undefined;
-    }
-    return n;
+    return this.inRange(n, opts);
+  }
+
+  private inRange(n: number, opts: { min?: number; max?: number }): number | undefined {
+    if ((opts.min === undefined || n >= opts.min) && (opts.max === undefined || n <= opts.max)) return n;
+    this.error(opts.max === undefined ? `must be at least ${opts.min}, got ${n}` : opts.min === undefined ? `must be at most ${opts.max}, got ${n}` : `must be between ${opts.min} and ${opts.max}, got ${n}`);
+    return undefined;
   }
 
   /** A real number (a percentage, a weight given as a double). */
@@ -133,12 +135,7 @@ export class Reader {
       this.error(`must be a number, got ${describe(this.value)}`);
       return undefined;
     }
-    const n = this.value;
-    if ((opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
-      this.error(`must be between ${opts.min ?? "-inf"} and ${opts.max ?? "inf"}, got ${n}`);
-      return undefined;
-    }
-    return n;
+    return this.inRange(this.value, opts);
   }
 
   port(opts: { required?: boolean } = {}): number | undefined {

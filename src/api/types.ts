@@ -270,7 +270,8 @@ export interface DestinationRule extends Base<"DestinationRule"> {
   workloadSelector?: Record<string, string>;
 }
 
-export type Resolution = "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
+/** DYNAMIC_DNS: wildcard hosts resolved per request by the name asked for (Envoy's dynamic forward proxy). */
+export type Resolution = "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN" | "DYNAMIC_DNS";
 
 export interface ServiceEntry extends Base<"ServiceEntry"> {
   hosts: string[];
@@ -288,8 +289,8 @@ export interface SidecarEgress {
   port?: { number: number; protocol: Protocol; name?: string };
   bind?: string;
   captureMode?: string;
-  /** `ns/dnsName` split; namespace is "*", ".", "~" or a name. */
-  hosts: { namespace: string; dnsName: string; raw: string }[];
+  /** `ns/dnsName` split; namespace is "*", "." or a name; `exclude` for a "~" prefix ("~ns/…" excludes, "~/…" excludes everywhere). */
+  hosts: { namespace: string; dnsName: string; raw: string; exclude?: boolean }[];
 }
 
 export interface SidecarIngress {
@@ -332,6 +333,9 @@ export interface AuthzSource {
   namespaces?: Patterns; notNamespaces?: Patterns;
   ipBlocks?: string[]; notIpBlocks?: string[];
   remoteIpBlocks?: string[]; notRemoteIpBlocks?: string[];
+  /** "namespace/name" of the peer's service account (a bare name is read in the policy's namespace). */
+  serviceAccounts?: string[]; notServiceAccounts?: string[];
+  trustDomains?: Patterns; notTrustDomains?: Patterns;
 }
 
 export interface AuthzOperation {
@@ -382,6 +386,10 @@ export interface JwtRule {
   outputClaimToHeaders: { header: string; claim: string }[];
   /** How long fetching `jwksUri` may take (ms). */
   timeoutMs?: number;
+  /** Claims whose string value is a space-separated list when policies match them. */
+  spaceDelimitedClaims: string[];
+  /** `presence: REQUIRED`: a request without a token is refused (Envoy's "Jwt is missing"). */
+  required: boolean;
 }
 
 export interface RequestAuthentication extends Base<"RequestAuthentication"> {

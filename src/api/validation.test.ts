@@ -9,6 +9,7 @@ const SC = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\
 const VS = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
 const SE = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: e, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
 const PA = (spec: string) => `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: pa, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
+const RA = (spec: string) => `apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: ra, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
 const DR = (spec: string) => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, namespace: ns}\nspec:\n${spec.replace(/^/gm, "  ")}`;
 
 const SERVER = `servers:\n- port: {number: 443, name: https, protocol: HTTPS}\n  hosts: ["a.example.com"]\n  tls: {mode: SIMPLE, credentialName: c}`;
@@ -18,7 +19,7 @@ const invalid: { name: string; yaml: string; error: string }[] = [
   { name: "wrong enum", yaml: GW(SERVER.replace("SIMPLE", "SIMPLEST")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].tls.mode: must be one of PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, ISTIO_MUTUAL, OPTIONAL_MUTUAL, got \"SIMPLEST\" [ZM_INVALID_RESOURCE]" },
   { name: "unknown protocol", yaml: GW(SERVER.replace("protocol: HTTPS", "protocol: HTTP3")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].port.protocol: must be one of HTTP, HTTP2, GRPC, HTTPS, TLS, TCP, MONGO, REDIS, MYSQL, UDP, got \"HTTP3\" [ZM_INVALID_RESOURCE]" },
   { name: "malformed gateway host", yaml: GW(SERVER.replace("a.example.com", "a..example.com")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].hosts[0]: host \"a..example.com\" is not a valid DNS name (label \"\") [ZM_INVALID_RESOURCE]" },
-  { name: "wildcard in the middle", yaml: SE(`hosts: ["api.*.com"]\nports: [{number: 80, name: http, protocol: HTTP}]`), error: "input.yaml#1 ServiceEntry/ns/e spec.hosts[0]: host \"api.*.com\" may only have a wildcard as its whole first label (\"*.example.com\") [ZM_INVALID_RESOURCE]" },
+  { name: "wildcard in the middle", yaml: SE(`hosts: ["api.*.com"]\nports: [{number: 80, name: http, protocol: HTTP}]`), error: "input.yaml#1 ServiceEntry/ns/e spec.hosts[0]: host \"api.*.com\" may only have a wildcard at the start of its first label (\"*.example.com\") [ZM_INVALID_RESOURCE]" },
   { name: "HTTPS server without tls", yaml: GW(`servers:\n- port: {number: 443, name: https, protocol: HTTPS}\n  hosts: ["*"]`), error: "input.yaml#1 Gateway/ns/g spec.servers[0].tls: server with protocol HTTPS must have tls settings [ZM_INVALID_RESOURCE]" },
   { name: "SIMPLE without credential", yaml: GW(SERVER.replace(", credentialName: c", "")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].tls: mode SIMPLE needs credentialName (or serverCertificate and privateKey) [ZM_INVALID_RESOURCE]" },
   { name: "missing port name", yaml: GW(SERVER.replace("name: https, ", "")), error: "input.yaml#1 Gateway/ns/g spec.servers[0].port.name: is required [ZM_INVALID_RESOURCE]" },
@@ -43,7 +44,9 @@ const invalid: { name: string; yaml: string; error: string }[] = [
   { name: "Sidecar bad namespace part", yaml: SC(`egress: [{hosts: ["Bad_NS/*"]}]`), error: "input.yaml#1 Sidecar/ns/s spec.egress[0].hosts[0]: namespace \"Bad_NS\" must be \"*\", \".\", \"~\" or a namespace name [ZM_INVALID_RESOURCE]" },
   { name: "Sidecar bad defaultEndpoint", yaml: SC(`ingress: [{port: {number: 80, protocol: HTTP, name: http}, defaultEndpoint: "10.0.0.1:80"}]`), error: "input.yaml#1 Sidecar/ns/s spec.ingress[0].defaultEndpoint: \"10.0.0.1:80\" must be 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT or unix://PATH [ZM_INVALID_RESOURCE]" },
   { name: "empty Sidecar", yaml: SC(`{}`), error: "input.yaml#1 Sidecar/ns/s spec: empty Sidecar: set egress, ingress or outboundTrafficPolicy [ZM_INVALID_RESOURCE]" },
-  { name: "VS weights not 100", yaml: VS(`hosts: [a]\nhttp: [{route: [{destination: {host: a}, weight: 60}, {destination: {host: b}, weight: 60}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0].route: weights must add up to 100, got 120 [ZM_INVALID_RESOURCE]" },
+  // validateHTTPRouteDestinations: weights are relative (no sum of 100 any more), but several need some weight.
+  { name: "VS weights all zero", yaml: VS(`hosts: [a]\nhttp: [{route: [{destination: {host: a}}, {destination: {host: b}, weight: 0}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0].route: total destination weight = 0 [ZM_INVALID_RESOURCE]" },
+  { name: "VS negative weight", yaml: VS(`hosts: [a]\nhttp: [{route: [{destination: {host: a}, weight: -1}, {destination: {host: b}, weight: 2}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0].route[0].weight: must be at least 0, got -1 [ZM_INVALID_RESOURCE]" },
   { name: "VS two match kinds", yaml: VS(`hosts: [a]\nhttp: [{match: [{uri: {exact: /a, prefix: /b}}], route: [{destination: {host: a}}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0].match[0].uri: must set exactly one of exact, prefix, regex [ZM_INVALID_RESOURCE]" },
   { name: "VS bad regex", yaml: VS(`hosts: [a]\nhttp: [{match: [{uri: {regex: "(["}}], route: [{destination: {host: a}}]}]`), error: "input.yaml#1 VirtualService/ns/v spec.http[0].match[0].uri.regex: invalid RE2 regular expression: error parsing regexp: missing closing ]: `[` [ZM_INVALID_RESOURCE]" },
   // RE2 refuses what JavaScript's RegExp would take: lookarounds, more than 1000 repeats, backreferences.
@@ -71,6 +74,19 @@ const invalid: { name: string; yaml: string; error: string }[] = [
   { name: "DR connection pool with a field Istio does not have", yaml: DR(`host: a\ntrafficPolicy: {connectionPool: {http: {maxPending: 1}}}`), error: "input.yaml#1 DestinationRule/ns/d spec.trafficPolicy.connectionPool.http.maxPending: unknown field \"maxPending\" [ZM_INVALID_RESOURCE]" },
   { name: "DR unknown TLS mode", yaml: DR(`host: a\ntrafficPolicy: {tls: {mode: SOMETIMES}}`), error: "input.yaml#1 DestinationRule/ns/d spec.trafficPolicy.tls.mode: must be one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL, got \"SOMETIMES\" [ZM_INVALID_RESOURCE]" },
   { name: "bad name", yaml: `apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}`, error: "input.yaml#1 Namespace/Bad_Name metadata.name: \"Bad_Name\" is not a valid name (lower-case DNS subdomain) [ZM_INVALID_RESOURCE]" },
+  // RequestAuthentication (validateJwtRule, the CRD's rules).
+  { name: "RA rule without issuer or jwksUri", yaml: RA(`jwtRules: [{jwks: '{"keys": [{"kty": "EC"}]}'}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0]: issuer or jwksUri must be non-empty string [ZM_INVALID_RESOURCE]" },
+  { name: "RA jwksUri not a URL", yaml: RA(`jwtRules: [{issuer: i, jwksUri: "not a url"}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].jwksUri: \"not a url\" must be an http(s) URL with a host [ZM_INVALID_RESOURCE]" },
+  { name: "RA jwks not a key set", yaml: RA(`jwtRules: [{issuer: i, jwks: '{"keys": []}'}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].jwks: must be a JSON Web Key Set with a non-empty \"keys\" list [ZM_INVALID_RESOURCE]" },
+  { name: "RA jwks not JSON", yaml: RA(`jwtRules: [{issuer: i, jwks: 'keys'}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].jwks: must be a JSON Web Key Set: Unexpected token 'k', \"keys\" is not valid JSON [ZM_INVALID_RESOURCE]" },
+  { name: "RA empty audience", yaml: RA(`jwtRules: [{issuer: i, audiences: [""]}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].audiences[0]: must not be empty [ZM_INVALID_RESOURCE]" },
+  { name: "RA header location without a name", yaml: RA(`jwtRules: [{issuer: i, fromHeaders: [{prefix: "Bearer "}]}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].fromHeaders[0].name: is required [ZM_INVALID_RESOURCE]" },
+  { name: "RA empty param", yaml: RA(`jwtRules: [{issuer: i, fromParams: [""]}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].fromParams[0]: must not be empty [ZM_INVALID_RESOURCE]" },
+  { name: "RA claim header not a header name", yaml: RA(`jwtRules: [{issuer: i, outputClaimToHeaders: [{header: "x y", claim: sub}]}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].outputClaimToHeaders[0].header: \"x y\" is not a valid header name (letters, digits, \"-\" and \"_\") [ZM_INVALID_RESOURCE]" },
+  { name: "RA claim header without claim", yaml: RA(`jwtRules: [{issuer: i, outputClaimToHeaders: [{header: x-sub}]}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].outputClaimToHeaders[0].claim: is required [ZM_INVALID_RESOURCE]" },
+  { name: "RA payload header not a header name", yaml: RA(`jwtRules: [{issuer: i, outputPayloadToHeader: "a:b"}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].outputPayloadToHeader: \"a:b\" is not a valid header name [ZM_INVALID_RESOURCE]" },
+  { name: "RA selector and targetRef", yaml: RA(`selector: {matchLabels: {a: b}}\ntargetRef: {kind: Service, name: s}`), error: "input.yaml#1 RequestAuthentication/ns/ra spec: only one of targetRefs or selector can be set [ZM_INVALID_RESOURCE]" },
+  { name: "RA unknown field", yaml: RA(`jwtRules: [{issuer: i, jwksUrl: "https://x"}]`), error: "input.yaml#1 RequestAuthentication/ns/ra spec.jwtRules[0].jwksUrl: unknown field \"jwksUrl\" [ZM_INVALID_RESOURCE]" },
   { name: "wrong apiVersion", yaml: `apiVersion: networking.istio.io/v2\nkind: Gateway\nmetadata: {name: g}\nspec: {}`, error: "input.yaml#1 Gateway/g apiVersion: Gateway must have apiVersion networking.istio.io/v1 or networking.istio.io/v1beta1 or networking.istio.io/v1alpha3, got \"networking.istio.io/v2\" [ZM_INVALID_RESOURCE]" },
   { name: "YAML syntax error", yaml: `apiVersion: v1\nkind: Namespace\nmetadata: {name: a\n`, error: "input.yaml#1: YAML syntax error at line 4, column 1: Flow map in block collection must be sufficiently indented and end with a } [ZM_YAML_SYNTAX]" },
   { name: "duplicate names in one apply", yaml: `apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}`, error: "input.yaml#2 Namespace/a: defined twice in one apply (first at input.yaml#1) [ZM_DUPLICATE_RESOURCE]" },
@@ -114,6 +130,27 @@ test("validation: meshConfig is proto3 JSON, as Istio reads it: an integer may b
   mergeMeshConfig(DEFAULT_MESH, { extensionProviders: [{ name: "ext", envoyExtAuthzHttp: { service: "a", port: "nine" } }] }, { file: "mesh", doc: 1 }, bad);
   assert.match(bad.map((i) => i.message).join(), /must be an integer, got string "nine"/);
 });
+
+/** meshConfig extension providers, checked as Istio's validateExtensionProviderEnvoyExtAuthz{Http,Grpc}. */
+const providerCases: { name: string; provider: unknown; error?: RegExp }[] = [
+  { name: "a full HTTP provider", provider: { name: "h", envoyExtAuthzHttp: { service: "ns/authz.ns.svc.cluster.local", port: 8000, timeout: "2s", pathPrefix: "/check", failOpen: true, statusOnError: "503", includeRequestHeadersInCheck: ["x-a"], includeAdditionalHeadersInCheck: { "x-b": "1" }, headersToUpstreamOnAllow: ["x-c"], headersToDownstreamOnDeny: ["x-d"], headersToDownstreamOnAllow: ["x-e"], includeRequestBodyInCheck: { maxRequestBytes: 100, allowPartialMessage: true } } } },
+  { name: "a gRPC provider", provider: { name: "g", envoyExtAuthzGrpc: { service: "authz.ns.svc.cluster.local", port: "9000" } } },
+  { name: "without a service", provider: { name: "x", envoyExtAuthzHttp: { port: 1 } }, error: /service: is required/ },
+  { name: "without a port", provider: { name: "x", envoyExtAuthzGrpc: { service: "a" } }, error: /port: is required/ },
+  { name: "a port out of range", provider: { name: "x", envoyExtAuthzGrpc: { service: "a", port: 70000 } }, error: /port: must be between 1 and 65535/ },
+  { name: "a pathPrefix without a slash", provider: { name: "x", envoyExtAuthzHttp: { service: "a", port: 1, pathPrefix: "check" } }, error: /pathPrefix: must start with "\/"/ },
+  { name: "a statusOnError that is not a status", provider: { name: "x", envoyExtAuthzHttp: { service: "a", port: 1, statusOnError: "abc" } }, error: /statusOnError: "abc" is not an HTTP status code/ },
+  { name: "a zero timeout", provider: { name: "x", envoyExtAuthzHttp: { service: "a", port: 1, timeout: "0s" } }, error: /timeout: must be greater than 0/ },
+  { name: "an HTTP-only field on a gRPC provider", provider: { name: "x", envoyExtAuthzGrpc: { service: "a", port: 1, pathPrefix: "/x" } }, error: /pathPrefix: unknown field/ },
+];
+for (const c of providerCases) {
+  test(`validation: meshConfig extensionProviders: ${c.name}`, () => {
+    const issues: import("./errors.js").Issue[] = [];
+    mergeMeshConfig(DEFAULT_MESH, { extensionProviders: [c.provider] }, { file: "mesh", doc: 1 }, issues);
+    if (c.error) assert.match(issues.map((i) => `${i.at.path}: ${i.message}`).join("\n"), c.error);
+    else assert.deepEqual(issues, []);
+  });
+}
 
 test("validation: the second document is named by its index", () => {
   const errors = issuesOf(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\n${GW(SERVER.replace("SIMPLE", "SIMPLEST"))}`, "gateway.yaml");

@@ -51,6 +51,8 @@ export interface AuthzResult {
 }
 
 const namespaceOf = (principal?: string) => principal?.match(/\/ns\/([^/]+)\/sa\//)?.[1];
+const serviceAccountOf = (principal?: string) => principal?.match(/\/ns\/([^/]+)\/sa\/([^/]+)$/)?.slice(1, 3).join("/");
+const trustDomainOf = (principal?: string) => principal?.match(/^(.+?)\/ns\//)?.[1];
 
 /** The context with values derived once per evaluation. */
 type Attrs = AuthzContext & { sourceNamespace?: string };
@@ -98,6 +100,8 @@ function matchSource(s: AuthzSource, ctx: Attrs, ignoreHttp: boolean): boolean {
     field(s.principals, s.notPrincipals, (v) => matchAnyPattern(v, ctx.principal)) &&
     (ignoreHttp || field(s.requestPrincipals, s.notRequestPrincipals, (v) => matchAnyPattern(v, ctx.requestPrincipal))) &&
     field(s.namespaces, s.notNamespaces, (v) => matchAnyPattern(v, ns)) &&
+    field(s.serviceAccounts, s.notServiceAccounts, (v) => v.includes(serviceAccountOf(ctx.principal) ?? "")) &&
+    field(s.trustDomains, s.notTrustDomains, (v) => matchAnyPattern(v, trustDomainOf(ctx.principal))) &&
     field(s.ipBlocks, s.notIpBlocks, (v) => ipInBlocks(ctx.sourceIp, v)) &&
     field(s.remoteIpBlocks, s.notRemoteIpBlocks, (v) => ipInBlocks(ctx.remoteIp ?? ctx.sourceIp, v))
   );
@@ -138,6 +142,8 @@ function conditionValue(key: string, ctx: Attrs): Value {
     case "destination.port": return one("port", String(ctx.destinationPort));
     case "source.namespace": return one("string", ctx.sourceNamespace);
     case "source.principal": return one("string", ctx.principal);
+    case "source.serviceAccount": return one("string", serviceAccountOf(ctx.principal));
+    case "source.trustDomain": return one("string", trustDomainOf(ctx.principal));
     case "request.auth.principal": return one("string", ctx.requestPrincipal);
     case "request.auth.audiences": return { kind: "string", values: ctx.requestAuth?.audiences ?? [undefined] };
     case "request.auth.presenter": return one("string", ctx.requestAuth?.presenter);

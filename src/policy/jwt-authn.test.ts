@@ -17,7 +17,7 @@ const NOW = new Date("2030-01-01T00:00:00Z");
 const nowS = NOW.getTime() / 1000;
 
 const rule = (r: Partial<JwtRule> = {}): JwtRuleOf => ({
-  rule: { issuer: "iss", audiences: [], jwks: "{}", locations: [{ header: "authorization", prefix: "Bearer " }, { param: "access_token" }], forwardOriginalToken: false, outputClaimToHeaders: [], ...r },
+  rule: { issuer: "iss", audiences: [], jwks: "{}", locations: [{ header: "authorization", prefix: "Bearer " }, { param: "access_token" }], forwardOriginalToken: false, outputClaimToHeaders: [], spaceDelimitedClaims: ["scope", "permission"], required: false, ...r },
   policy: "RequestAuthentication/a/ra", at: "jwtRules[0]",
 });
 
@@ -58,6 +58,8 @@ const cases: { name: string; rules?: JwtRuleOf[]; headers?: Record<string, strin
   { name: "a header location with its prefix", rules: [rule({ locations: [{ header: "x-token", prefix: "Token " }] })], headers: { "x-token": `Token ${tok(good)}` }, want: "pass:iss/alice" },
   { name: "a cookie location", rules: [rule({ locations: [{ cookie: "session" }] })], headers: { cookie: `a=1; session=${tok(good)}; b=2` }, want: "pass:iss/alice" },
   { name: "two rules: the token's issuer picks one", rules: [rule({ issuer: "first" }), rule()], headers: { authorization: `Bearer ${tok(good)}` }, want: "pass:iss/alice" },
+  { name: "presence REQUIRED refuses a request without a token", rules: [rule({ required: true })], want: JwtErrors.MISSING },
+  { name: "presence REQUIRED passes a valid token", rules: [rule({ required: true })], headers: { authorization: `Bearer ${tok(good)}` }, want: "pass:iss/alice" },
   { name: "one good token is enough when another fails (requires_any)", rules: [rule(), rule({ issuer: "x", locations: [{ header: "x-other", prefix: "" }] })], headers: { authorization: `Bearer ${tok(good)}`, "x-other": "garbage" }, want: "pass:iss/alice" },
 ];
 
@@ -88,6 +90,11 @@ test("jwt-authn: headers: the token removed unless forwarded; payload and claims
   assert.deepEqual(kept.kind === "pass" && kept.remove, []);
   const none = run([rule({ outputPayloadToHeader: "x-payload" })], { "x-payload": "forged" });
   assert.deepEqual(none.kind === "pass" && [none.user, none.remove], [undefined, ["x-payload"]], "no token: a forged payload header is dropped");
+});
+
+test("jwt-authn: scope, permission and spaceDelimitedClaims are matched word by word", () => {
+  const r = run([rule({ spaceDelimitedClaims: ["scope", "permission", "a.roles"] })], { authorization: `Bearer ${tok({ ...good, scope: "read write", a: { roles: "x y" }, other: "p q" })}` });
+  assert.deepEqual(r.kind === "pass" && [r.user?.claims["scope"], (r.user?.claims["a"] as { roles: unknown }).roles, r.user?.claims["other"]], [["read", "write"], ["x", "y"], "p q"]);
 });
 
 test("jwt-authn: extraction and decoding details", () => {

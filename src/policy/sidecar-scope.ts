@@ -46,7 +46,9 @@ export function egressListenerFor(s: Sidecar, port: number): { listener: Sidecar
 
 /**
  * Is `service` on `port` inside the workload's egress scope? Namespace part:
- * "*" any, "." the workload's own namespace, "~" none; dnsName may be a wildcard.
+ * "*" any, "." the workload's own namespace, a "~" prefix excludes ("~/…" every
+ * namespace, so "~/*" imports nothing); dnsName may be a wildcard. An exclusion
+ * wins over any import of the same listener, as in Istio.
  */
 export function inEgressScope(index: PolicyIndex, w: Workload, choice: SidecarChoice, service: MeshService, port: number): ScopeVerdict {
   if (!index.registry.visibleTo(service, w.namespace)) {
@@ -58,10 +60,15 @@ export function inEgressScope(index: PolicyIndex, w: Workload, choice: SidecarCh
   const found = egressListenerFor(s, port);
   if (!found) return { visible: false, explanation: `${sidecarName(s)} has no egress listener for port ${port}` };
   const { listener, index: li } = found;
+  const covers = (h: (typeof listener.hosts)[number]) =>
+    (h.namespace === "*" || (h.namespace === "." ? service.namespace === w.namespace : h.namespace === service.namespace)) && hostMatches(h.dnsName, service.hostname);
+  const excluded = listener.hosts.findIndex((h) => h.exclude && covers(h));
+  if (excluded >= 0) {
+    return { visible: false, explanation: `${sidecarName(s)} egress[${li}].hosts[${excluded}] "${listener.hosts[excluded]!.raw}" excludes ${service.hostname} (namespace ${service.namespace})` };
+  }
   for (let hi = 0; hi < listener.hosts.length; hi++) {
     const h = listener.hosts[hi]!;
-    const nsOk = h.namespace === "*" || (h.namespace === "." ? service.namespace === w.namespace : h.namespace === service.namespace);
-    if (nsOk && hostMatches(h.dnsName, service.hostname)) {
+    if (!h.exclude && covers(h)) {
       const line = `egress[${li}].hosts[${hi}] "${h.raw}"`;
       return { visible: true, line, explanation: `${sidecarName(s)} ${line} imports ${service.hostname} (from namespace ${service.namespace})` };
     }

@@ -33,10 +33,21 @@ export function readDestinationRule(doc: Reader, origin: Origin): DestinationRul
   };
 }
 
+/** loadBalancer.warmup, checked as the CRD does: a duration is required, minimumPercent is 0–100, aggression at least 1. */
+function readWarmup(w: Reader): void {
+  if (!w.present) return;
+  w.object(["duration", "minimumPercent", "aggression"]);
+  if (!w.field("duration").present) w.field("duration").error("is required");
+  else readDuration(w.field("duration"));
+  w.field("minimumPercent").number({ min: 0, max: 100 });
+  w.field("aggression").number({ min: 1 });
+}
+
 function readTrafficPolicy(r: Reader): TrafficPolicy | undefined {
   if (!r.present) return undefined;
   r.object(["loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings", "tunnel", "proxyProtocol", "retryBudget"]);
   const lb = r.field("loadBalancer").object(["simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"]);
+  readWarmup(lb.field("warmup"));
   return {
     tls: readClientTls(r.field("tls")),
     loadBalancer: lb.field("simple").enumOf(["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"] as const),
@@ -50,11 +61,12 @@ function readTrafficPolicy(r: Reader): TrafficPolicy | undefined {
 }
 
 /** The limits that make circuit breaking; the other settings are read (and checked) but not applied. */
-function readConnectionPool(c: Reader): ConnectionPool | undefined {
+export function readConnectionPool(c: Reader): ConnectionPool | undefined {
   if (!c.present) return undefined;
   c.object(["tcp", "http"]);
+  if (!c.field("tcp").present && !c.field("http").present) c.error("connection pool must have at least one field");
   const tcp = c.field("tcp").object(["maxConnections", "connectTimeout", "tcpKeepalive", "maxConnectionDuration", "idleTimeout"]);
-  const http = c.field("http").object(["http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"]);
+  const http = c.field("http").object(["http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection", "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams", "http2KeepAlive"]);
   return {
     // 0 is Istio's "not set".
     maxConnections: tcp.field("maxConnections").int({ min: 0 }) || undefined,

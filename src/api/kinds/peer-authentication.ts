@@ -13,6 +13,7 @@ export function readPeerAuthentication(doc: Reader, origin: Origin): PeerAuthent
   const portLevel: Record<number, MtlsMode> = {};
   const pl = spec.field("portLevelMtls").object();
   if (pl.present && !selector) pl.error("portLevelMtls requires a workload selector");
+  else if (pl.present && !pl.keys().length) pl.error("must set at least one port when present (the CRD's minProperties)");
   for (const k of pl.keys()) {
     const at = pl.field(k);
     if (!/^\d+$/.test(k) || Number(k) < 1 || Number(k) > 65535) {

@@ -1,10 +1,15 @@
 import type { Reader } from "../reader.js";
 import { ISTIO_METRICS, type Origin, type Telemetry, type WorkloadMode } from "../types.js";
-import { readMeta, readSelector } from "./meta.js";
+import { readMeta, readPolicyTarget } from "./meta.js";
 
 const MODES = ["CLIENT_AND_SERVER", "CLIENT", "SERVER"] as const;
 
-const providersOf = (r: Reader) => r.field("providers").list().map((p) => p.object(["name"]).field("name").string({ required: true }) ?? "");
+/** Providers by name; a name is required and not empty (the CRD's minLength). */
+const providersOf = (r: Reader) => r.field("providers").list().map((p) => {
+  const name = p.object(["name"]).field("name").string({ required: true }) ?? "";
+  if (p.field("name").present && name === "") p.field("name").error("must not be empty");
+  return name;
+});
 
 /** A `match` block's mode (absent: both sides). */
 const modeOf = (r: Reader): WorkloadMode => r.field("match").object(["mode", "metric", "customMetric", "filter"]).field("mode").enumOf(MODES, "CLIENT_AND_SERVER")!;
@@ -15,7 +20,7 @@ const disabledOf = (r: Reader) => (r.field("disabled").present ? r.field("disabl
 export function readTelemetry(doc: Reader, origin: Origin): Telemetry {
   const meta = readMeta(doc, true);
   const spec = doc.field("spec").object(["selector", "targetRef", "targetRefs", "tracing", "metrics", "accessLogging"]);
-  const sel = spec.field("selector").object(["matchLabels"]);
+  const { selector } = readPolicyTarget(spec);
   const accessLogging = spec.field("accessLogging").list().map((a) => {
     a.object(["match", "providers", "disabled", "filter"]);
     return { providers: providersOf(a), mode: modeOf(a), disabled: disabledOf(a) };
@@ -25,10 +30,23 @@ export function readTelemetry(doc: Reader, origin: Origin): Telemetry {
     const overrides = m.field("overrides").list().map((o) => {
       o.object(["match", "disabled", "tagOverrides"]);
       const match = o.field("match");
+      if (match.field("customMetric").present && !match.field("customMetric").string()) match.field("customMetric").error("must not be empty");
+      readTagOverrides(o.field("tagOverrides"));
       const metric = match.field("customMetric").present ? "custom" as const : match.field("metric").enumOf(ISTIO_METRICS, "ALL_METRICS")!;
       return { metric, mode: modeOf(o), disabled: disabledOf(o) };
     });
     return { providers: providersOf(m), overrides };
   });
-  return { kind: "Telemetry", meta, origin, selector: sel.present ? readSelector(sel.field("matchLabels")) ?? {} : undefined, accessLogging, metrics };
+  return { kind: "Telemetry", meta, origin, selector, accessLogging, metrics };
+}
+
+/** `tagOverrides`: UPSERT needs a value, REMOVE takes none (the CRD's rules). Recorded, not applied: zeromesh's metrics keep Istio's standard labels. */
+function readTagOverrides(r: Reader): void {
+  for (const tag of r.object().keys()) {
+    const t = r.field(tag).object(["operation", "value"]);
+    const op = t.field("operation").enumOf(["UPSERT", "REMOVE"] as const, "UPSERT");
+    const value = t.field("value").string();
+    if (op === "UPSERT" && value === undefined) t.error("value must be set when operation is UPSERT");
+    if (op === "REMOVE" && value !== undefined) t.error("value must not be set when operation is REMOVE");
+  }
 }

@@ -72,19 +72,12 @@ function readDestinations(r: Reader, required: boolean): RouteDestination[] {
     }
     const port = dest.field("port").object(["number"]).field("number").port();
     const headers = readHeaderRules(d.field("headers"));
-    return { destination: { host, subset: dest.field("subset").string(), port }, weight: d.field("weight").int({ min: 0, max: 100 }) ?? -1, ...(headers ? { headers } : {}) };
+    return { destination: { host, subset: dest.field("subset").string(), port }, weight: d.field("weight").int({ min: 0 }) ?? 0, ...(headers ? { headers } : {}) };
   });
-  // A lone destination carries all traffic; several share it by weight.
-  if (out.length === 1 && out[0]!.weight <= 0) out[0]!.weight = 100;
-  if (out.length > 1) {
-    const unset = out.filter((d) => d.weight < 0);
-    if (unset.length) {
-      const rest = 100 - out.filter((d) => d.weight >= 0).reduce((a, d) => a + d.weight, 0);
-      unset.forEach((d) => (d.weight = Math.max(0, Math.floor(rest / unset.length))));
-    }
-    const total = out.reduce((a, d) => a + d.weight, 0);
-    if (total !== 100) r.error(`weights must add up to 100, got ${total}`);
-  }
+  // Weights are relative, as Envoy's weighted clusters take them (Istio no longer asks for a sum of 100); an unset
+  // weight is 0. A lone destination carries all traffic; several need some weight between them (validateHTTPRouteDestinations).
+  if (out.length === 1) out[0]!.weight = 100;
+  if (out.length > 1 && out.every((d) => d.weight === 0)) r.error("total destination weight = 0");
   return out;
 }
 
