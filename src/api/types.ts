@@ -181,7 +181,8 @@ export interface HttpRoute {
   name?: string;
   match: HttpMatch[];
   route: RouteDestination[];
-  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode: number };
+  /** `prefixRewrite` replaces the matched URI prefix (Envoy's prefix_rewrite), where `uri` replaces the whole path. */
+  redirect?: { uri?: string; prefixRewrite?: string; authority?: string; scheme?: string; port?: number; redirectCode: number };
   directResponse?: { status: number; body?: string };
   rewrite?: { uri?: string; authority?: string; uriRegex?: { match: string; compiled: Re2; rewrite: string } };
   /** Header changes for every destination of the route. */

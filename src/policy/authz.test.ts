@@ -77,7 +77,6 @@ const cases: { name: string; spec: string; ctx?: Partial<AuthzContext>; allow: b
   { name: "spec {} allows nothing", spec: `{}`, allow: false },
   { name: "rules [{}] allows everything", spec: `rules: [{}]`, allow: true },
   { name: "rules are ORed", spec: `rules: [{to: [{operation: {ports: ["1"]}}]}, {to: [{operation: {ports: ["8080"]}}]}]`, allow: true },
-  { name: "DENY without rules denies nothing", spec: `action: DENY`, allow: true },
   { name: "DENY matching", spec: `action: DENY\nrules: [{to: [{operation: {methods: ["GET"]}}]}]`, allow: false },
   { name: "AUDIT never changes the outcome", spec: `action: AUDIT\nrules: [{}]`, allow: true },
   // TCP: HTTP-only fields
@@ -107,6 +106,12 @@ for (const c of cases) {
     assert.equal(r.allow, c.allow, r.reason);
   });
 }
+
+test("authz: a DENY policy without rules (which validation refuses, as Istio's webhook does) would deny nothing", () => {
+  const p = { ...policy(`action: DENY\nrules: [{}]`), rules: [] };
+  assert.equal(evaluateAuthz([p], base, DEFAULT_MESH).allow, true);
+  assert.throws(() => policy(`action: DENY`), /DENY action without `rules` is meaningless/);
+});
 
 test("authz: DENY is evaluated before ALLOW", () => {
   const allow = policy(`rules: [{}]`, { name: "allow-all" });

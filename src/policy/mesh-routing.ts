@@ -1,6 +1,6 @@
 // Applying VirtualService routes at a proxy (a sidecar, "mesh", or a gateway).
 import { hostMatches, hostWithoutPort } from "../api/host.js";
-import type { HttpRoute, RouteDestination, VirtualService } from "../api/types.js";
+import type { HttpMatch, HttpRoute, RouteDestination, VirtualService } from "../api/types.js";
 import { resolveConfigHost } from "../registry/dns.js";
 import type { Sender, Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
@@ -46,6 +46,13 @@ export function routeAtProxy(walk: Walk, sender: Sender, gateway: string, target
   return applyHttpRoute(walk, sender, vs, m.route, m.match, target.port.port);
 }
 
+/** A redirect's path: the request's, with the matched URI prefix ("/" when the match had none) replaced by `prefixRewrite`. */
+function redirectPath(path: string, prefixRewrite: string | undefined, match: HttpMatch | undefined): string {
+  if (prefixRewrite === undefined) return path;
+  const prefix = match?.uri && "prefix" in match.uri ? match.uri.prefix : "/";
+  return path.startsWith(prefix) ? `${prefixRewrite}${path.slice(prefix.length)}` : path;
+}
+
 /** Redirect, direct response, fault or destinations of one http route. */
 export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, route: HttpRoute, matchIndex: number | undefined, defaultPort: number): Decision {
   const { trail, req } = walk;
@@ -57,7 +64,7 @@ export function applyHttpRoute(walk: Walk, sender: Sender, vs: VirtualService, r
   if (route.redirect) {
     const host = route.redirect.authority ?? hostWithoutPort(requestAuthority(req));
     const scheme = route.redirect.scheme ?? "http";
-    const location = `${scheme}://${host}${route.redirect.port ? `:${route.redirect.port}` : ""}${route.redirect.uri ?? req.path}`;
+    const location = `${scheme}://${host}${route.redirect.port ? `:${route.redirect.port}` : ""}${route.redirect.uri ?? redirectPath(req.path, route.redirect.prefixRewrite, matchIndex !== undefined ? route.match[matchIndex] : undefined)}`;
     trail.add({ stage: "route", at: sender.label, message: `${vsName(vs)} ${rule} redirects to ${location}`, policy: vsName(vs), rule });
     return trail.allow({ kind: "response", status: route.redirect.redirectCode, headers: { location } }, `redirected by ${vsName(vs)}`);
   }

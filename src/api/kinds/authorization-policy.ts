@@ -40,7 +40,8 @@ export function readAuthorizationPolicy(doc: Reader, origin: Origin): Authorizat
   const provider = prov.field("name").string();
   if (action === "CUSTOM" && !provider) spec.field("provider").error("CUSTOM action needs provider.name");
   // Istio's webhook: CUSTOM and DENY without `rules` would never be triggered (`rules: [{}]` matches everything).
-  if ((action === "CUSTOM" || action === "DENY") && !spec.field("rules").present) spec.error(`${action} action without \`rules\` is meaningless as it will never be triggered; add an empty rule \`{}\` to trigger it for every request`);
+  const rulesR = spec.field("rules");
+  if ((action === "CUSTOM" || action === "DENY") && (!rulesR.present || (Array.isArray(rulesR.value) && !rulesR.value.length))) spec.error(`${action} action without \`rules\` is meaningless as it will never be triggered; add an empty rule \`{}\` to trigger it for every request`);
   if (action !== "CUSTOM" && prov.present) spec.field("provider").error(`provider is only valid with action CUSTOM, not ${action}`);
   const dryRunAnno = meta.annotations["istio.io/dry-run"];
   if (dryRunAnno !== undefined && dryRunAnno !== "true" && dryRunAnno !== "false") {

@@ -39,15 +39,24 @@ export function checkNsPart(ns: string, allowed: readonly string[]): string | un
   return undefined;
 }
 
-/** Durations like "1.5s", "200ms", "1m" → milliseconds. */
+/** Durations like "1.5s", "200ms", "1m" (and proto3 JSON's "2.000000005s") → milliseconds. */
 export function readDuration(r: Reader): number | undefined {
   const s = r.string();
   if (s === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(s);
+  const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(s);
   if (!m) {
     r.error(`must be a duration such as "500ms" or "5s", got "${s}"`);
     return undefined;
   }
   const n = Number(m[1]);
-  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[m[2] as "ms"];
+  return n * ({ ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[m[2] as "ms"];
+}
+
+/** Istio's ValidateDuration: at least 1ms, to the millisecond. */
+export function readMsDuration(r: Reader): number | undefined {
+  const ms = readDuration(r);
+  if (ms === undefined) return undefined;
+  if (ms < 1) r.error("duration must be greater than 1ms");
+  else if (!Number.isInteger(Math.round(ms * 1e6) / 1e6)) r.error("only durations to ms precision are supported");
+  return ms;
 }

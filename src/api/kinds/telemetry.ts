@@ -25,6 +25,7 @@ export function readTelemetry(doc: Reader, origin: Origin): Telemetry {
     a.object(["match", "providers", "disabled", "filter"]);
     return { providers: providersOf(a), mode: modeOf(a), disabled: disabledOf(a) };
   });
+  spec.field("tracing").list().forEach(readTracing);
   const metrics = spec.field("metrics").list().map((m) => {
     m.object(["providers", "overrides", "reportingInterval"]);
     const overrides = m.field("overrides").list().map((o) => {
@@ -46,7 +47,25 @@ function readTagOverrides(r: Reader): void {
     const t = r.field(tag).object(["operation", "value"]);
     const op = t.field("operation").enumOf(["UPSERT", "REMOVE"] as const, "UPSERT");
     const value = t.field("value").string();
-    if (op === "UPSERT" && value === undefined) t.error("value must be set when operation is UPSERT");
+    if (op === "UPSERT" && !value) t.error("value must be set when operation is UPSERT");
     if (op === "REMOVE" && value !== undefined) t.error("value must not be set when operation is REMOVE");
+  }
+}
+
+/** `tracing` is checked as Istio's validateTelemetryTracing does (zeromesh exports no traces). */
+function readTracing(t: Reader): void {
+  t.object(["match", "providers", "customTags", "disableSpanReporting", "randomSamplingPercentage", "useRequestIdForTraceSampling", "enableIstioTags"]);
+  modeOf(t);
+  providersOf(t);
+  t.field("randomSamplingPercentage").number({ min: 0, max: 100 });
+  const tags = t.field("customTags").object();
+  for (const name of tags.keys()) {
+    const tag = tags.field(name);
+    if (!tag.present) {
+      tag.error("tag must have a value");
+      continue;
+    }
+    tag.object(["literal", "environment", "header"]);
+    if (tag.keys().length !== 1) tag.error("tag must set exactly one of literal, environment, header");
   }
 }
