@@ -55,6 +55,39 @@ test("cli: check from outside through the gateway, and usage errors", () => {
   assert.equal(zeromesh("check", "--bogus").status, 2);
 });
 
+test("cli: check explains end-user tokens (which token, which issuer, which claim) and CUSTOM authorizers", () => {
+  const dir = mkdtempSync(join(tmpdir(), "zm-cli-"));
+  const f = join(dir, "mesh.yaml");
+  // Istio's sample key set and token (security/tools/jwt/samples), and a policy on its claims.
+  const jwks = '{"keys":[{"e":"AQAB","kid":"DHFbpoIUqrY8t2zpA2qXfCmr5VO5ZEr4RzHU_-envvQ","kty":"RSA","n":"xAE7eB6qugXyCAG3yhh7pkDkT65pHymX-P7KfIupjf59vsdo91bSP9C8H07pSAGQO1MV_xFj9VswgsCg4R6otmg5PV2He95lZdHtOcU5DXIg_pbhLdKXbi66GlVeK6ABZOUW3WYtnNHD-91gVuoeJT_DwtGGcp4ignkgXfkiEm4sw-4sfb4qdt5oLbyVpmW6x9cfa7vs2WTfURiCrBoUqgBo_-4WTiULmmHSGZHOjzwa8WtrtOQGsAFjIbno85jp6MnGGGZPYZbDAa_b3y5u-YpW7ypZrvD8BgtKVjgtQgZhLAGezMt0ua3DRrWnKqTZ0BJ_EyxOGuHJrLsn00fnMQ"}]}';
+  const token = "eyJhbGciOiJSUzI1NiIsImtpZCI6IkRIRmJwb0lVcXJZOHQyenBBMnFYZkNtcjVWTzVaRXI0UnpIVV8tZW52dlEiLCJ0eXAiOiJKV1QifQ.eyJleHAiOjQ2ODU5ODk3MDAsImZvbyI6ImJhciIsImlhdCI6MTUzMjM4OTcwMCwiaXNzIjoidGVzdGluZ0BzZWN1cmUuaXN0aW8uaW8iLCJzdWIiOiJ0ZXN0aW5nQHNlY3VyZS5pc3Rpby5pbyJ9.CfNnxWP2tcnR9q0vxyxweaF3ovQYHYZl82hAUsn21bwQd9zP7c-LS9qd_vpdLG4Tn1A15NxfCjp5f7QNBUo-KC9PJqYpgGbaXhaGx7bEdFWjcwv3nZzvc7M__ZpaCERdwU7igUmJqYGBYQ51vr2njU9ZimyKkfDe3axcyiBZde7G6dabliUosJvvKOPcKIWPccCgefSj_GNfwIip3-SsFdlR7BtbVUcqR-yv-XOxJ3Uc1MI0tz3uMiiZcyPV7sNCU4KRnemRIMHVOfuvHsU60_GhGbiSFzgPTAa9WTltbnarTbxudb_YEOx12JiwYToeX0DCPb43W1tzIBxgm8NxUg";
+  writeFileSync(f, [
+    "apiVersion: v1\nkind: Namespace\nmetadata: {name: foo, labels: {istio-injection: enabled}}",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: sleep, namespace: foo}\nspec: {selector: {matchLabels: {app: sleep}}, template: {metadata: {labels: {app: sleep}}, spec: {containers: [{name: c, image: c}]}}}",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: httpbin, namespace: foo}\nspec: {selector: {matchLabels: {app: httpbin}}, template: {metadata: {labels: {app: httpbin}}, spec: {containers: [{name: c, image: c, ports: [{containerPort: 8000}]}]}}}",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: httpbin, namespace: foo}\nspec: {selector: {app: httpbin}, ports: [{name: http, port: 8000}]}",
+    `apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: foo}\nspec: {selector: {matchLabels: {app: httpbin}}, jwtRules: [{issuer: testing@secure.istio.io, jwks: '${jwks}'}]}`,
+    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: foo-claim, namespace: foo}\nspec: {selector: {matchLabels: {app: httpbin}}, rules: [{when: [{key: 'request.auth.claims[foo]', values: [bar]}]}]}",
+  ].join("\n---\n"));
+  const ok = zeromesh("check", "-f", f, "--from", "foo/sleep", "--to", "http://httpbin.foo:8000/get", "-H", `authorization: Bearer ${token}`);
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /\[authn\] sidecar foo\/httpbin: the token in the header authorization verifies with RequestAuthentication\/foo\/jwt jwtRules\[0\]: request principal testing@secure.istio.io\/testing@secure.istio.io/);
+  assert.match(ok.stdout, /ALLOW AuthorizationPolicy\/foo\/foo-claim: rule 0 matches/);
+  const bad = zeromesh("check", "-f", f, "--from", "foo/sleep", "--to", "http://httpbin.foo:8000/get", "-H", `authorization: Bearer ${token.slice(0, -4)}AAAA`);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stdout, /^DENIED: HTTP 401/);
+  assert.match(bad.stdout, /Jwt verification fails/);
+  const none = zeromesh("check", "-f", f, "--from", "foo/sleep", "--to", "http://httpbin.foo:8000/get");
+  assert.match(none.stdout, /^DENIED: HTTP 403/);
+  assert.match(none.stdout, /no token in the request/);
+  // A CUSTOM policy: check names the authorizer it would ask, and says it cannot know the answer.
+  writeFileSync(join(dir, "custom.yaml"), "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ext, namespace: foo}\nspec: {selector: {matchLabels: {app: httpbin}}, action: CUSTOM, provider: {name: authz}, rules: [{}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    extensionProviders: [{name: authz, envoyExtAuthzHttp: {service: authz.foo.svc.cluster.local, port: 8000}}]\n");
+  const custom = zeromesh("check", "-f", f, "-f", join(dir, "custom.yaml"), "--from", "foo/sleep", "--to", "http://httpbin.foo:8000/get", "-H", `authorization: Bearer ${token}`);
+  assert.equal(custom.status, 1, custom.stdout + custom.stderr);
+  assert.match(custom.stdout, /asked the authorizer "authz" \(authz.foo.svc.cluster.local:8000\)/);
+  assert.match(custom.stdout, /zeromesh check does not call external authorizers/);
+});
+
 test("cli: test --static over the project's scenarios ends with the summary line", () => {
   const r = zeromesh("test", "--static", join(PROJECT_ROOT, "examples", "scenarios"), join(PROJECT_ROOT, "test", "scenarios"));
   assert.equal(r.status, 0, r.stdout);

@@ -35,7 +35,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     // the certificate library or the scenario runner (memory is one of its budgets).
     switch (cmd) {
       case "validate": return (await import("./validate.js")).validateCommand(rest, io);
-      case "check": return (await import("./check.js")).checkCommand(rest, io);
+      case "check": return await (await import("./check.js")).checkCommand(rest, io);
       case "test": return await (await import("./test.js")).testCommand(rest, io);
       case "up": return await (await import("./up.js")).upCommand(rest, io);
       case "proxy": return await (await import("./proxy.js")).proxyCommand(rest, io);

@@ -52,10 +52,10 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
       trail.add({ stage: "authz", at, message: `CUSTOM ${result.policy} ${result.rule} matches: asking the authorizer "${provider.name}" (${provider.service}:${provider.port})`, policy: result.policy, rule: result.rule });
       return trail.end({ kind: "ask", questions: [{ kind: "authorizer", key, provider, check, workload: w }] }, `the authorizer "${provider.name}" must answer first`);
     }
-    asked = answer.detail;
+    asked = `CUSTOM ${result.policy} ${result.rule} matched; asked the authorizer "${provider.name}" (${provider.service}:${provider.port}): ${answer.detail}`;
     if (answer.verdict !== "allow") {
       record(walk, at, result, http, w.gateway);
-      trail.add({ stage: "authz", at, message: `denied: ${answer.detail}`, policy: result.policy, rule: result.rule });
+      trail.add({ stage: "authz", at, message: asked, policy: result.policy, rule: result.rule });
       const outcome = http
         ? { kind: "response" as const, status: answer.status ?? 403, body: answer.body ?? "", headers: answer.downstream }
         : { kind: "error" as const, error: "reset" as const };
@@ -66,7 +66,7 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
     result = evaluateAuthz(policies, ctx, index.mesh, true);
   }
   record(walk, at, result, http, w.gateway);
-  if (asked) trail.add({ stage: "authz", at, message: asked, policy: provider && `meshConfig extensionProviders ${provider.name}` });
+  if (asked) trail.add({ stage: "authz", at, message: asked });
   // A gateway with no policy at all says nothing, to keep its trails short.
   if (w.gateway && !result.considered.length) return undefined;
   trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
