@@ -66,7 +66,7 @@ export interface CheckAttrs {
   source: PeerAttrs;
   destination: PeerAttrs;
   /** Absent for a TCP connection (the network filter). */
-  http?: { method: string; path: string; host: string; scheme: string; headers: Record<string, string>; protocol: string; body?: string };
+  http?: { method: string; path: string; host: string; scheme: string; headers: Record<string, string>; protocol: string; body?: string; rawBody?: Buffer };
   sni?: string;
 }
 
@@ -87,6 +87,7 @@ export function encodeCheckRequest(a: CheckAttrs, now = new Date()): Buffer {
   const http = a.http && {
     method: a.http.method, path: a.http.path, host: a.http.host, scheme: a.http.scheme, headers: a.http.headers, protocol: a.http.protocol,
     ...(a.http.body !== undefined ? { body: a.http.body, size: Buffer.byteLength(a.http.body) } : {}),
+    ...(a.http.rawBody !== undefined ? { rawBody: a.http.rawBody, size: a.http.rawBody.length } : {}),
   };
   const msg = CheckRequestType.fromObject({
     attributes: {

@@ -73,6 +73,7 @@ function worldAuthorizer(env: Env, q: Extract<Question, { kind: "authorizer" }>)
   if (!ep) return errorAnswer(p, `no endpoint serves ${p.service}:${p.port}`);
   const b = env.world.app(ep.workload, ep.port, registry.portProtocol(ep.workload, ep.port));
   if (p.kind === "envoyExtAuthzHttp") {
+    if (!q.check.http) return errorAnswer(p, "an HTTP authorizer cannot check a TCP connection");
     if (b.serve === "tcp-echo" || b.serve === "https") return errorAnswer(p, `${ep.workload.id}:${ep.port} does not answer plain HTTP`);
     const sent = httpCheckRequest(p, q.check);
     const r: StandInResponse = b.serve === "ext-authz" ? standInAuthorize(sent.headers)

@@ -39,6 +39,12 @@ interface KeySetEntry {
 
 type AuthorizerQuestion = Extract<Question, { kind: "authorizer" }>;
 
+/** The request's body, read only when an authorizer asks for it (includeRequestBodyInCheck); what was read is then sent upstream. */
+export interface BodyReader {
+  /** Up to `max` bytes, and whether the body was longer. */
+  read(max: number): Promise<{ bytes: Buffer; truncated: boolean }>;
+}
+
 export class LiveAnswers {
   private readonly checks = new Map<string, JwtCheck>();
   private readonly keySets = new Map<string, KeySetEntry>();
@@ -46,17 +52,17 @@ export class LiveAnswers {
   constructor(private readonly ctx: ProxyContext) {}
 
   /** Decides with `decideWith`; when the engine asks, learns the answers and decides again. */
-  decide(state: ProxyState, decideWith: (env: Env) => Decision): Decision | Promise<Decision> {
+  decide(state: ProxyState, decideWith: (env: Env) => Decision, body?: BodyReader): Decision | Promise<Decision> {
     const env = this.ctx.env(state);
     const first = decideWith(env);
     if (first.outcome.kind !== "ask") return first;
-    return settle((facts) => decideWith({ ...env, facts }), (qs, facts) => this.learn(state, qs, facts));
+    return settle((facts) => decideWith({ ...env, facts }), (qs, facts) => this.learn(state, qs, facts, body));
   }
 
-  async learn(state: ProxyState, questions: Question[], facts: Facts): Promise<void> {
+  async learn(state: ProxyState, questions: Question[], facts: Facts, body?: BodyReader): Promise<void> {
     await Promise.all(questions.map(async (q) => {
       if (q.kind === "jwt") facts.jwt.set(q.key, await this.jwt(state, q));
-      else facts.authorizer.set(q.key, await this.authorizer(state, q));
+      else facts.authorizer.set(q.key, await this.authorizer(state, q, body));
     }));
   }
 
@@ -119,13 +125,26 @@ export class LiveAnswers {
     return res.body.toString("utf8");
   }
 
-  private async authorizer(state: ProxyState, q: AuthorizerQuestion): Promise<AuthorizerAnswer> {
+  private async authorizer(state: ProxyState, q: AuthorizerQuestion, body?: BodyReader): Promise<AuthorizerAnswer> {
     const p = q.provider;
-    const timeoutMs = settingsOf(p).timeoutMs;
+    const { timeoutMs, includeRequestBodyInCheck: withBody } = settingsOf(p);
     try {
       const host = providerHost(p);
       const grpc = p.kind === "envoyExtAuthzGrpc";
-      const sent = grpc ? undefined : httpCheckRequest(p, q.check);
+      if (!grpc && !q.check.http) return errorAnswer(p, "an HTTP authorizer cannot check a TCP connection");
+      // includeRequestBodyInCheck: the body (at most maxRequestBytes) goes along; a longer one is refused unless partial messages are allowed.
+      let sentBody: Buffer | undefined;
+      const headers = { ...q.check.headers };
+      if (withBody && q.check.http && body) {
+        // 0 (unset) takes what a proxy holds at most.
+        const max = withBody.maxRequestBytes || MAX_BODY;
+        const { bytes, truncated } = await body.read(max);
+        if (truncated && !withBody.allowPartialMessage) return { verdict: "deny", status: 413, body: "Payload Too Large", upstream: {}, upstreamRemove: [], downstream: {}, detail: `the request body is larger than maxRequestBytes (${max}) of "${p.name}"` };
+        if (truncated) headers["x-envoy-auth-partial-body"] = "true";
+        sentBody = bytes;
+      }
+      const check = { ...q.check, headers };
+      const sent = grpc ? undefined : httpCheckRequest(p, check);
       const req: Request = { scheme: "http", host, port: p.port ?? 0, method: grpc ? "POST" : sent!.method, path: grpc ? CHECK_PATH : sent!.path, headers: { host } };
       const d = decideOutbound(this.ctx.env(state), state.workload, req);
       if (d.outcome.kind !== "forward") return errorAnswer(p, `the mesh does not route to ${p.service}:${p.port}: ${d.reason}`);
@@ -137,13 +156,17 @@ export class LiveAnswers {
         return grpcAnswer(p, decodeCheckResponse(await grpcCall(session, host, encodeCheckRequest({
           source: { address: q.check.sourceIp, principal: q.check.sourcePrincipal },
           destination: { address: q.check.destinationIp, port: q.check.destinationPort, principal: q.check.destinationPrincipal },
-          http: q.check.http ? { method: q.check.method, path: q.check.path, host: q.check.host, scheme: q.check.scheme, headers: q.check.headers, protocol: "HTTP/1.1" } : undefined,
+          http: q.check.http ? {
+            method: q.check.method, path: q.check.path, host: q.check.host, scheme: q.check.scheme, headers, protocol: "HTTP/1.1",
+            ...(sentBody ? (withBody?.packAsBytes ? { rawBody: sentBody } : { body: sentBody.toString("utf8") }) : {}),
+          } : undefined,
           sni: q.check.sni,
         }), timeoutMs)));
       }
       const pool = this.ctx.pools.poolFor(target, this.ctx.credentials());
       if (!pool) return errorAnswer(p, "no workload certificate yet");
-      const res = await exchange(pool, sent!, timeoutMs);
+      if (sentBody) sent!.headers["content-length"] = String(sentBody.length);
+      const res = await exchange(pool, { ...sent!, body: sentBody }, timeoutMs);
       return httpAnswer(p, res.status, res.headers, res.body.toString("utf8"));
     } catch (e) {
       return errorAnswer(p, (e as Error).message);
@@ -158,7 +181,7 @@ interface Exchanged {
 }
 
 /** One request and its whole (bounded) answer over a pool, within `timeoutMs`. */
-function exchange(pool: Dispatcher, opts: { method: string; path: string; headers: Record<string, string> }, timeoutMs: number): Promise<Exchanged> {
+function exchange(pool: Dispatcher, opts: { method: string; path: string; headers: Record<string, string>; body?: Buffer }, timeoutMs: number): Promise<Exchanged> {
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: Record<string, string> = {};
@@ -171,7 +194,7 @@ function exchange(pool: Dispatcher, opts: { method: string; path: string; header
       if (e) reject(e);
       else resolve({ status, headers, body: Buffer.concat(chunks) });
     };
-    pool.dispatch({ method: opts.method as Dispatcher.HttpMethod, path: opts.path, headers: opts.headers, body: null }, {
+    pool.dispatch({ method: opts.method as Dispatcher.HttpMethod, path: opts.path, headers: opts.headers, body: opts.body ?? null }, {
       onRequestStart(controller) {
         abort = (e) => controller.abort(e);
       },

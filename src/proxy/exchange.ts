@@ -8,6 +8,8 @@ import { BAD_REQUEST, UPSTREAM_RESET_BODY, type OutlierPlan, type Outcome, type 
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { ProxyContext } from "./context.js";
 import { forwardH2, h2PlainHeaders } from "./h2.js";
+import type { ForwardOptions } from "./http-forward.js";
+import type { BodyReader } from "./answers.js";
 import { forwardHttp, plainHeaders, type ForwardResult } from "./http-forward.js";
 import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
 import { resolveHop, type ProxyState } from "./state.js";
@@ -39,6 +41,34 @@ export function targetPath(raw: string | undefined, headers: Record<string, stri
 }
 
 /** The answer to a target `targetPath` refused. */
+/**
+ * The request body for an external authorizer (includeRequestBodyInCheck), read only when one asks: the whole body
+ * (at most BODY_CAP bytes) is kept (`taken`) and sent upstream from memory, the authorizer gets its first `max` bytes.
+ */
+export function bodyReader(req: ServerRequest): BodyReader & { taken?: Buffer } {
+  const reader: BodyReader & { taken?: Buffer } = {
+    read: (max) => new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size <= BODY_CAP) chunks.push(c);
+        else req.destroy(new Error(`the request body is larger than ${BODY_CAP} bytes`));
+      });
+      req.once("end", () => {
+        reader.taken = Buffer.concat(chunks);
+        resolve({ bytes: reader.taken.subarray(0, max), truncated: reader.taken.length > max });
+      });
+      req.once("error", reject);
+      req.once("close", () => reader.taken === undefined && reject(new Error("the client went away")));
+    }),
+  };
+  return reader;
+}
+
+/** The most a proxy holds of a request body for an authorizer. */
+export const BODY_CAP = 1 << 20;
+
 export function badRequest(res: ServerReply): void {
   res.writeHead(BAD_REQUEST.status, { "content-type": "text/plain" }).end(BAD_REQUEST.body);
 }
@@ -90,7 +120,7 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
  */
 export function relay(
   ctx: ProxyContext, req: ServerRequest, res: ServerReply, t: RelayTarget,
-  opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
+  opts: ForwardOptions,
   onDone: (r: ForwardResult) => void,
 ): boolean {
   if (t.pool && ctx.balancer.load(t.pool.key) >= (isH2(req) ? t.pool.h2 : t.pool.h1)) {
@@ -120,7 +150,7 @@ function judge(ctx: ProxyContext, endpoint: string, plan: OutlierPlan, onDone: (
 
 function send(
   ctx: ProxyContext, req: ServerRequest, res: ServerReply, t: RelayTarget,
-  opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
+  opts: ForwardOptions,
   onDone: (r: ForwardResult) => void,
 ): boolean {
   const creds = ctx.credentials();

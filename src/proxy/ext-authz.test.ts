@@ -24,6 +24,17 @@ const providers = (grpcPort: number, httpPort: number) => {
 extensionProviders:
   - name: grpc-authz
     envoyExtAuthzGrpc: {service: authz-grpc.b.svc.cluster.local, port: ${grpcPort}, timeout: 2s}
+  - name: body-authz
+    envoyExtAuthzHttp:
+      service: authz-http.b.svc.cluster.local
+      port: ${httpPort}
+      includeRequestHeadersInCheck: [x-ext-authz]
+      includeRequestBodyInCheck: {maxRequestBytes: 16}
+  - name: partial-body-authz
+    envoyExtAuthzGrpc:
+      service: authz-grpc.b.svc.cluster.local
+      port: ${grpcPort}
+      includeRequestBodyInCheck: {maxRequestBytes: 16, allowPartialMessage: true}
   - name: http-authz
     envoyExtAuthzHttp:
       service: authz-http.b.svc.cluster.local
@@ -54,9 +65,11 @@ test("CUSTOM with a gRPC authorizer built from Envoy's protos, and an HTTP one: 
     },
   });
   const grpcPort = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  const httpSeen: { method?: string; url?: string; headers: Record<string, unknown> }[] = [];
-  const httpAuthz = createServer((q, s) => {
-    httpSeen.push({ method: q.method, url: q.url, headers: q.headers });
+  const httpSeen: { method?: string; url?: string; headers: Record<string, unknown>; body?: string }[] = [];
+  const httpAuthz = createServer(async (q, s) => {
+    const chunks: Buffer[] = [];
+    for await (const c of q) chunks.push(c as Buffer);
+    httpSeen.push({ method: q.method, url: q.url, headers: q.headers, body: Buffer.concat(chunks).toString() });
     if (q.headers["x-ext-authz"] === "allow") s.writeHead(200, { "x-upstream": "up", "x-down": "down", "x-other": "kept-away" }).end();
     else s.writeHead(401, { "x-why": "no header", "x-other": "kept-away" }).end("denied over http");
   });
@@ -68,7 +81,7 @@ test("CUSTOM with a gRPC authorizer built from Envoy's protos, and an HTTP one: 
     direct: { "b/authz-grpc": { [grpcPort]: `127.0.0.1:${grpcPort}` }, "b/authz-http": { [httpPort]: `127.0.0.1:${httpPort}` } },
   });
   const at = m.listener("b/web", 8080);
-  const call = (path: string, headers: Record<string, string> = {}) => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: { host: "web.b:8080", ...headers } }, { direct: at });
+  const call = (path: string, headers: Record<string, string> = {}, body?: string) => send({ scheme: "http", host: "web.b", port: 8080, method: body === undefined ? "GET" : "POST", path, headers: { host: "web.b:8080", ...headers }, ...(body !== undefined ? { body } : {}) }, { direct: at });
   try {
     // gRPC: allowed, with the OK headers on the upstream request and headers_to_remove honoured.
     const ok = await call("/guarded/headers?x=1", { "x-ext-authz": "allow", "x-remove-me": "secret" });
@@ -101,7 +114,24 @@ test("CUSTOM with a gRPC authorizer built from Envoy's protos, and an HTTP one: 
     const denied = await call("/guarded/x");
     assert.deepEqual(denied.kind === "response" && [denied.status, denied.body, denied.headers?.["x-why"], denied.headers?.["x-other"]], [401, "denied over http", "no header", undefined]);
 
+    // includeRequestBodyInCheck: the body goes to the authorizer, and on to the application unchanged.
+    m.push(yaml + custom("body-authz"));
+    const posted = await call("/guarded/anything", { "x-ext-authz": "allow" }, "hello body");
+    assert.equal(posted.kind === "response" && posted.status, 200);
+    assert.deepEqual([httpSeen.at(-1)!.body, httpSeen.at(-1)!.headers["content-length"]], ["hello body", "10"]);
+    assert.match(posted.kind === "response" ? posted.body ?? "" : "", /"content-length":"10"/, "the application got the body the authorizer saw");
+    const big = await call("/guarded/anything", { "x-ext-authz": "allow" }, "x".repeat(100));
+    assert.deepEqual(big.kind === "response" && [big.status, big.body], [413, "Payload Too Large"], "longer than maxRequestBytes, without allowPartialMessage");
+    // allowPartialMessage: the gRPC authorizer sees the first 16 bytes and the marker header; the application gets it all.
+    m.push(yaml + custom("partial-body-authz"));
+    const partial = await call("/guarded/anything", { "x-ext-authz": "allow" }, "0123456789abcdefTHE-REST");
+    assert.equal(partial.kind === "response" && partial.status, 200, JSON.stringify(partial));
+    const seen = grpcSeen.at(-1)!.attributes.request?.http as { body?: string; headers: Record<string, string> };
+    assert.deepEqual([seen.body, seen.headers["x-envoy-auth-partial-body"]], ["0123456789abcdef", "true"]);
+    assert.match(partial.kind === "response" ? partial.body ?? "" : "", /"content-length":"24"/, "the whole body streams on");
+
     // The authorizer goes away: fail closed with 403.
+    m.push(yaml + custom("http-authz"));
     await new Promise<void>((r) => httpAuthz.close(() => r()));
     httpAuthz.closeAllConnections();
     const gone = await call("/guarded/x", { "x-ext-authz": "allow" });

@@ -18,7 +18,7 @@ import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type Pro
 import type { ProxyState } from "./state.js";
 import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";
-import { badRequest, relay, relayTarget, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
+import { badRequest, bodyReader, relay, relayTarget, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
@@ -172,13 +172,14 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     // The edge: what the client claims about identity and hops is not passed on as it came.
     const trusted = state.snapshot.mesh.defaultConfig.gatewayTopology?.numTrustedProxies ?? 0;
     const arrival: Arrival = { ...arrived, remoteIp: edgeHeaders(headers, arrived.sourceIp, trusted, !arrived.mtlsFrom) };
-    const decided = ctx.answers.decide(state, (env) => (choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival)));
-    if (decided instanceof Promise) return void decided.then((d) => applyHttp(req, res, state, request, headers, host, choice, started, d), () => abortRequest(req));
+    const body = bodyReader(req);
+    const decided = ctx.answers.decide(state, (env) => (choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival)), body);
+    if (decided instanceof Promise) return void decided.then((d) => applyHttp(req, res, state, request, headers, host, choice, started, d, body.taken), () => abortRequest(req));
     applyHttp(req, res, state, request, headers, host, choice, started, decided);
   }
 
   /** The one place a gateway's HTTP decision is carried out: answer, or send on to the next hop. */
-  function applyHttp(req: ServerRequest, res: ServerReply, state: ProxyState, request: Request, headers: Record<string, string>, host: string, choice: TlsServerChoice | undefined, started: number, d: Decision): void {
+  function applyHttp(req: ServerRequest, res: ServerReply, state: ProxyState, request: Request, headers: Record<string, string>, host: string, choice: TlsServerChoice | undefined, started: number, d: Decision, body?: Buffer): void {
     const base = { method: request.method, authority: headers.host, path: request.path };
     const series = outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http");
     const o = d.outcome;
@@ -198,7 +199,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const send = o.http?.request ?? { path: request.path, headers };
     // Both header maps are this request's own (a copy, or the decision's), so they take the header in place.
     send.headers["x-forwarded-proto"] = choice ? "https" : "http";
-    const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, (r) => {
+    const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http, body }, (r) => {
       ctx.metrics.request("CLIENT", series, r.status ?? 0, Date.now() - started);
       if (ctx.logs("CLIENT")) log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
     });

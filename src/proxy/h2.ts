@@ -75,7 +75,7 @@ function outgoing(headers: IncomingHttpHeaders | Record<string, string>): Outgoi
  */
 export function forwardH2(
   from: Http2ServerRequest, to: Http2ServerResponse, session: (attempt: number) => ClientHttp2Session | undefined,
-  opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling },
+  opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling; body?: Buffer },
   onDone: (r: ForwardResult) => void,
 ): void {
   const route = opts.route;
@@ -91,7 +91,12 @@ export function forwardH2(
     else resetLocally(to.stream, constants.NGHTTP2_INTERNAL_ERROR);
     run.finish({ status, error });
   };
-  from.on("data", (c: Buffer) => {
+  // A body already read (it went to an external authorizer) is the kept copy, complete.
+  if (opts.body !== undefined) {
+    kept.push(opts.body);
+    keptBytes = opts.body.length;
+    ended = true;
+  } else from.on("data", (c: Buffer) => {
     // Before the first attempt everything is kept (it is the only copy); after it, only what a retry could resend.
     if (keptBytes <= REPLAY_LIMIT || !current) kept.push(c);
     keptBytes += c.length;
@@ -103,10 +108,12 @@ export function forwardH2(
       current.once("drain", () => from.resume());
     }
   });
-  from.on("end", () => {
-    ended = true;
-    current?.end();
-  });
+  if (opts.body === undefined) {
+    from.on("end", () => {
+      ended = true;
+      current?.end();
+    });
+  }
   // The client cancelled: cancel upstream too (within the shared session's budget).
   to.stream.on("close", () => {
     if (run.finished) return;

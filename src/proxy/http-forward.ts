@@ -33,6 +33,8 @@ export interface ForwardOptions {
   headers: Record<string, string>;
   /** The route's delay, timeout and retries; absent for the last hop to the application (one attempt, no deadline). */
   route?: HttpRouteHandling;
+  /** The request body, already read (it went to an external authorizer): sent as is, instead of reading the client's stream. */
+  body?: Buffer;
 }
 
 export interface ForwardResult {
@@ -126,8 +128,12 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
   // for…in rather than Object.entries: no array of pairs per request on this path.
   for (const k in opts.headers) if (!HOP_BY_HOP.has(k)) headers[k] = opts.headers[k]!;
   const route = opts.route;
-  const chunked = from.headers["transfer-encoding"] !== undefined;
-  const length = Number(from.headers["content-length"] ?? 0);
+  if (opts.body !== undefined) {
+    delete headers["transfer-encoding"];
+    headers["content-length"] = String(opts.body.length);
+  }
+  const chunked = opts.body === undefined && from.headers["transfer-encoding"] !== undefined;
+  const length = opts.body?.length ?? Number(from.headers["content-length"] ?? 0);
   // A body we cannot keep is streamed once: no retries for it.
   const replayable = !chunked && length <= REPLAY_LIMIT;
   const maxAttempts = replayable ? 1 + (route?.retries.attempts ?? 0) : 1;
@@ -215,6 +221,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
   };
   const begin = (body: Buffer | undefined) => run.begin(route, onDeadline, () => attempt(body));
 
+  if (opts.body !== undefined) return begin(opts.body);
   if (!replayable || length === 0) return begin(undefined);
   const chunks: Buffer[] = [];
   from.on("data", (c: Buffer) => chunks.push(c));

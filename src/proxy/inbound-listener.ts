@@ -18,7 +18,7 @@ import type { ProxyState } from "./state.js";
 import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { isGrpc } from "./metric-labels.js";
 import { inboundSeries } from "./metric-series.js";
-import { badRequest, relay, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
+import { badRequest, bodyReader, relay, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
@@ -121,13 +121,14 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   const path = targetPath(req.url, headers, state.snapshot.mesh.pathNormalization);
   if (path === undefined) return badRequest(res);
   const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path, headers };
-  const decided = ctx.answers.decide(state, (env) => decideInbound(env, state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request));
-  if (decided instanceof Promise) return void decided.then((d) => applyHttp(ctx, port, state, peer, req, res, request, headers, started, d), () => abortRequest(req));
+  const body = bodyReader(req);
+  const decided = ctx.answers.decide(state, (env) => decideInbound(env, state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request), body);
+  if (decided instanceof Promise) return void decided.then((d) => applyHttp(ctx, port, state, peer, req, res, request, headers, started, d, body.taken), () => abortRequest(req));
   applyHttp(ctx, port, state, peer, req, res, request, headers, started, decided);
 }
 
 /** The one place an inbound HTTP decision is carried out: answer, or deliver to the application. */
-function applyHttp(ctx: ProxyContext, port: number, state: ProxyState, peer: Peer | undefined, req: ServerRequest, res: ServerReply, request: Request, headers: Record<string, string>, started: number, d: Decision): void {
+function applyHttp(ctx: ProxyContext, port: number, state: ProxyState, peer: Peer | undefined, req: ServerRequest, res: ServerReply, request: Request, headers: Record<string, string>, started: number, d: Decision, body?: Buffer): void {
   const series = inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http");
   const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
@@ -149,7 +150,7 @@ function applyHttp(ctx: ProxyContext, port: number, state: ProxyState, peer: Pee
     if (o.remove) for (const h of o.remove) delete headers[h];
   }
   const route = o.kind === "deliver" && o.responseHeaders ? { ...DEFAULT_HTTP_ROUTE, responseHeaders: o.responseHeaders } : undefined;
-  relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers, route }, (r) => {
+  relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers, route, body }, (r) => {
     ctx.metrics.request("SERVER", series, r.status ?? 0, Date.now() - started);
     if (ctx.logs("SERVER")) log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` });
   });
