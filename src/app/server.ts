@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createH2cServer, createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import { httpKind, peek } from "../net/peek.js";
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
-import { CHECK_PATH, decodeCheckRequest, encodeCheckResponse, frame, unframe } from "../net/ext-authz-grpc.js";
+import { CHECK_PATH } from "../net/grpc-paths.js";
 import { standInAuthorize, standInGrpcCheck, standInRespond, type StandInIdentity, type StandInResponse } from "./stand-in.js";
 
 export type AppMode =
@@ -82,7 +82,10 @@ export async function startApp(id: StandInIdentity, mode: AppMode, host: string,
 function answerGrpcCheck(req: Http2ServerRequest, res: Http2ServerResponse): void {
   const chunks: Buffer[] = [];
   req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => {
+  req.on("end", () => void answer());
+  const answer = async () => {
+    // The messages' codec (protobufjs) is loaded by the first check: only an authorizer stand-in needs it.
+    const { decodeCheckRequest, encodeCheckResponse, frame, unframe } = await import("../net/ext-authz-grpc.js");
     let reply: Buffer;
     let status = "0";
     let message = "";
@@ -98,5 +101,5 @@ function answerGrpcCheck(req: Http2ServerRequest, res: Http2ServerResponse): voi
     if (reply.length || status === "0") res.write(frame(reply));
     res.addTrailers({ "grpc-status": status, ...(message ? { "grpc-message": encodeURIComponent(message) } : {}) });
     res.end();
-  });
+  };
 }

@@ -5,7 +5,7 @@
 // checks both directions against Envoy's own .proto files.
 import protobuf from "protobufjs/light.js";
 
-export const CHECK_PATH = "/envoy.service.auth.v3.Authorization/Check";
+export { CHECK_PATH } from "./grpc-paths.js";
 
 const map = (id: number) => ({ keyType: "string", type: "string", id });
 const root = protobuf.Root.fromJSON({

@@ -14,7 +14,11 @@ import type { AuthorizerAnswer, Facts, JwtCheck, Question } from "../policy/fact
 import { JwtErrors } from "../policy/jwt-authn.js";
 import { keySet, verifySignature, type KeySet } from "../policy/jwt-verify.js";
 import type { Request } from "../policy/request.js";
-import { CHECK_PATH, decodeCheckResponse, encodeCheckRequest, frame, unframe } from "../net/ext-authz-grpc.js";
+import { CHECK_PATH } from "../net/grpc-paths.js";
+
+/** Envoy's ext_authz messages (protobufjs), loaded by the first gRPC check: most proxies never make one. */
+let codec: Promise<typeof import("../net/ext-authz-grpc.js")> | undefined;
+const loadCodec = () => (codec ??= import("../net/ext-authz-grpc.js"));
 import type { ProxyContext } from "./context.js";
 import { relayTarget } from "./exchange.js";
 import type { ProxyState } from "./state.js";
@@ -153,6 +157,7 @@ export class LiveAnswers {
       if (grpc) {
         const session = this.ctx.pools.h2For(target, this.ctx.credentials());
         if (!session) return errorAnswer(p, "no workload certificate yet");
+        const { decodeCheckResponse, encodeCheckRequest } = await loadCodec();
         return grpcAnswer(p, decodeCheckResponse(await grpcCall(session, host, encodeCheckRequest({
           source: { address: q.check.sourceIp, principal: q.check.sourcePrincipal },
           destination: { address: q.check.destinationIp, port: q.check.destinationPort, principal: q.check.destinationPrincipal },
@@ -214,7 +219,8 @@ function exchange(pool: Dispatcher, opts: { method: string; path: string; header
 }
 
 /** A unary gRPC call on an HTTP/2 session: the framed request, then the one framed answer and grpc-status. */
-function grpcCall(session: ClientHttp2Session, authority: string, message: Buffer, timeoutMs: number): Promise<Buffer> {
+async function grpcCall(session: ClientHttp2Session, authority: string, message: Buffer, timeoutMs: number): Promise<Buffer> {
+  const { frame, unframe } = await loadCodec();
   return new Promise((resolve, reject) => {
     const stream = session.request({ ":method": "POST", ":path": CHECK_PATH, ":authority": authority, "content-type": "application/grpc", te: "trailers" });
     const chunks: Buffer[] = [];
