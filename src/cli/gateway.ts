@@ -39,7 +39,7 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
   const address = loopbackAddressFor(id);
   const agent = new ProxyAgent({
     control: boot.control, rootPem: boot.rootPem, token: boot.token, spiffe: boot.spiffe, rotateAt: settings.rotateAt,
-    sidecar: { id, address, ports, apps: {}, gateway: true, log: values["access-log"] === "off" ? undefined : (e) => io.out(JSON.stringify({ type: "access", ...e })) },
+    sidecar: { id, address, ports, apps: {}, gateway: true, jwksRefreshMs: settings.jwksRefresh, log: values["access-log"] === "off" ? undefined : (e) => io.out(JSON.stringify({ type: "access", ...e })) },
   });
   await agent.start();
   io.err(`zeromesh: gateway ${id} (${boot.spiffe}) listening on ${Object.values(agent.sidecar.listeners).join(", ")}`);

@@ -44,6 +44,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
       ports: (values.ports ?? "").split(",").filter(Boolean).map(Number),
       outboundPort: values["outbound-port"] ? Number(values["outbound-port"]) : undefined,
       gateway: values.gateway,
+      jwksRefreshMs: settings.jwksRefresh,
       // In a pod (zeromesh run, the node agent): traffic arrives by transparent capture, as with istio-iptables.
       capture: values.capture ? { inboundPort: CAPTURE_INBOUND_PORT, appSource: INBOUND_PASSTHROUGH_SOURCE } : undefined,
       log,

@@ -23,8 +23,6 @@ import type { ProxyContext } from "./context.js";
 import { relayTarget } from "./exchange.js";
 import type { ProxyState } from "./state.js";
 
-/** How long a fetched key set is used before it is fetched again (Istio's default refresh: 20 minutes). */
-const JWKS_REFRESH_MS = 20 * 60_000;
 /** A failed fetch is not retried for this long: a flood of tokens must not become a flood of fetches. */
 const JWKS_RETRY_MS = 5_000;
 /** How long a key-set fetch may take when the rule sets no `timeout` (Istio's default: 5 s). */
@@ -53,7 +51,8 @@ export class LiveAnswers {
   private readonly checks = new Map<string, JwtCheck>();
   private readonly keySets = new Map<string, KeySetEntry>();
 
-  constructor(private readonly ctx: ProxyContext) {}
+  /** `refreshMs`: how long a fetched key set is used before it is fetched again (setting jwksRefresh; Istio's default 20 minutes). */
+  constructor(private readonly ctx: ProxyContext, private readonly refreshMs = 20 * 60_000) {}
 
   /** Decides with `decideWith`; when the engine asks, learns the answers and decides again. */
   decide(state: ProxyState, decideWith: (env: Env) => Decision, body?: BodyReader): Decision | Promise<Decision> {
@@ -96,7 +95,7 @@ export class LiveAnswers {
         const text = inline ?? await this.fetch(state, source, timeoutMs);
         next.keys = await keySet(text);
         next.error = undefined;
-        next.until = inline !== undefined ? Infinity : Date.now() + JWKS_REFRESH_MS;
+        next.until = inline !== undefined ? Infinity : Date.now() + this.refreshMs;
         // Results against the old keys are stale.
         for (const k of this.checks.keys()) if (k.startsWith(`${source}\n`)) this.checks.delete(k);
       } catch (err) {

@@ -51,6 +51,8 @@ export interface SidecarOptions {
   pools?: Pick<PoolsOptions, "idleMs" | "max">;
   /** Header timeout and connections per listener (default DEFAULT_LIMITS; tests make them small). */
   limits?: Partial<ListenerLimits>;
+  /** How long a key set fetched from a jwksUri is used before it is fetched again (setting jwksRefresh). */
+  jwksRefreshMs?: number;
 }
 
 export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string };
@@ -65,7 +67,7 @@ export class Sidecar implements ProxyContext {
   private readonly accepted = new Set<Socket>();
   readonly balancer = new Balancer();
   readonly pools: Pools;
-  readonly answers: LiveAnswers = new LiveAnswers(this);
+  readonly answers: LiveAnswers;
   readonly limits: ListenerLimits;
   readonly blockedEgress = new BlockedEgressCounter();
   readonly metrics = new ProxyMetrics();
@@ -80,6 +82,7 @@ export class Sidecar implements ProxyContext {
   constructor(private readonly opts: SidecarOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.pools = new Pools({ localAddress: opts.address, appSource: opts.capture?.appSource, ...opts.pools });
+    this.answers = new LiveAnswers(this, opts.jwksRefreshMs);
   }
 
   get id(): string {
