@@ -244,7 +244,9 @@ KIND={"TestValidateRequestAuthentication":("security.istio.io/v1","RequestAuthen
  "TestValidateWorkloadEntry":("networking.istio.io/v1","WorkloadEntry"),
 }
 allcases=[]; stats={}
-for fn,(av,kind) in KIND.items():
+
+def port_table(fn, av, kind, field, wrap):
+    """One Go table: each case's input (the field `field`, whole or `wrap`ped) as a resource, and Istio's verdict."""
     entries=extract_cases(fn) or []
     ok=0; skipped=[]
     for e in entries:
@@ -252,25 +254,24 @@ for fn,(av,kind) in KIND.items():
             f=entry_fields(e, ORDER)
             # Tables that give the expected error text instead of a flag: empty means valid.
             if "valid" not in f and ("out" in f or "err" in f): f["valid"]=(f.get("out", f.get("err")) == "")
-        except Skip as x:
-            skipped.append(str(x)); continue
-        try:
             name=clean(f.get("name") or f.get("desc") or "?")
-            spec=clean(f.get("in", f.get("config")))
+            x=clean(f.get(field, f.get("config")))
             for key in ("configName","namespace","annotations","labels"):
                 if key in f: f[key]=clean(f[key])
-        except Skip as x:
-            skipped.append(str(x)); continue
-        valid=f.get("valid")
-        if valid is None or spec is None or not isinstance(spec,dict): skipped.append("shape"); continue
+        except Skip as ex:
+            skipped.append(str(ex)); continue
+        spec=wrap(x)
+        if f.get("valid") is None or not isinstance(spec,dict): skipped.append("shape"); continue
         if "cannot cast" in str(f.get("out", f.get("err", ""))): skipped.append("a Go type mismatch, not YAML"); continue
         meta={"name": f.get("configName") or "x", "namespace": f.get("namespace") or "default"}
         if f.get("annotations"): meta["annotations"]=f["annotations"]
         if f.get("labels"): meta["labels"]=f["labels"]
-        doc={"apiVersion":av,"kind":kind,"metadata":meta,"spec":spec}
-        allcases.append({"source":f"pkg/config/validation/validation_test.go {fn}: {name}","valid":bool(valid),"warning":bool(f.get("warning")),"doc":doc})
+        allcases.append({"source":f"pkg/config/validation/validation_test.go {fn}: {name}","valid":bool(f["valid"]),"doc":{"apiVersion":av,"kind":kind,"metadata":meta,"spec":spec}})
         ok+=1
     stats[fn]=(len(entries),ok,len(skipped))
+
+for fn,(av,kind) in KIND.items():
+    port_table(fn, av, kind, "in", lambda x: x)
 R=[{"destination":{"host":"foo.baz"}}]
 def vs_http(rule): return {"hosts":["foo.bar"],"http":[rule]}
 def drop_none(d): return {k:v for k,v in d.items() if v is not None}
@@ -294,20 +295,6 @@ WRAP={
  "TestValidateDestination": ("networking.istio.io/v1","VirtualService","destination", lambda x: vs_http({"route":[{"destination":x}]})),
 }
 for fn,(av,kind,field,wrap) in WRAP.items():
-    entries=extract_cases(fn) or []
-    ok=0; skipped=[]
-    for e in entries:
-        try:
-            f=entry_fields(e, ORDER)
-            if "valid" not in f and ("out" in f or "err" in f): f["valid"]=(f.get("out", f.get("err")) == "")
-            name=clean(f.get("name") or "?")
-            x=clean(f.get(field))
-        except Skip as ex:
-            skipped.append(str(ex)); continue
-        if f.get("valid") is None: skipped.append("shape"); continue
-        doc={"apiVersion":av,"kind":kind,"metadata":{"name":"x","namespace":"default"},"spec":wrap(x)}
-        allcases.append({"source":f"pkg/config/validation/validation_test.go {fn}: {name}","valid":bool(f["valid"]),"doc":doc,"wrapped":True})
-        ok+=1
-    stats[fn]=(len(entries),ok,len(skipped))
+    port_table(fn, av, kind, field, wrap)
 json.dump(allcases, open(os.path.join(OUT, 'webhook-cases.json'),'w'), indent=1)
 for k,v in stats.items(): print(k, "entries", v[0], "converted", v[1], "skipped", v[2])
