@@ -21,6 +21,7 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
     const authn = authenticateAt(walk, w, at);
     if (authn && "outcome" in authn) return authn;
     user = authn?.user;
+    walk.endUser = user;
   }
   const req = walk.req;
   const ctx: AuthzContext = {

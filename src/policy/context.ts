@@ -3,6 +3,7 @@ import type { Snapshot } from "../store/snapshot.js";
 import type { Workload } from "../registry/model.js";
 import { Trail } from "./decision.js";
 import type { Facts } from "./facts.js";
+import type { EndUser } from "./jwt-authn.js";
 import { PolicyIndex } from "./index.js";
 import type { Request } from "./request.js";
 import type { World } from "./world.js";
@@ -48,6 +49,8 @@ export interface Walk {
   readonly arrived: Request;
   /** Headers the current proxy's security filters set on and removed from the request it passes on (JWT, ext-authz). */
   upstream: { set: Record<string, string>; remove: string[] };
+  /** The end user the current proxy verified (RequestAuthentication), for JWT claim routing at a gateway. */
+  endUser?: EndUser;
 }
 
 export function newWalk(env: Env, req: Request): Walk {

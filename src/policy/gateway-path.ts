@@ -135,7 +135,7 @@ function httpRoute(walk: Walk, sender: Sender, servers: BoundServer[], port: num
   }
   const gwRef = `${vh.bound.gateway.meta.namespace}/${vh.bound.gateway.meta.name}`;
   trail.add({ stage: "gateway", at: sender.label, message: `host "${hostWithoutPort(authority)}" is served by ${serverName(vh.bound)} through ${vsName(vh.vs)} (virtual host "${vh.domain}")`, policy: `Gateway/${gwRef}`, rule: `servers[${vh.bound.server.index}]` });
-  const m = matchHttpRoute(vh.vs, { authority, port, method: req.method, path: req.path, scheme: tls ? "https" : "http", headers: req.headers, gateway: gwRef });
+  const m = matchHttpRoute(vh.vs, { authority, port, method: req.method, path: req.path, scheme: tls ? "https" : "http", headers: req.headers, gateway: gwRef, claims: walk.endUser?.claims });
   if (!m) {
     trail.add({ stage: "route", at: sender.label, message: `${vsName(vh.vs)} serves "${vh.domain}" but no http route matches ${req.method} ${req.path}`, policy: vsName(vh.vs) });
     return trail.end({ kind: "response", status: 404, body: "" }, `no route in ${vsName(vh.vs)} matches`, DenyCodes.NO_ROUTE, vsName(vh.vs));

@@ -33,6 +33,20 @@ export interface HttpRouteInput {
   gateway: string;
   sourceLabels?: Record<string, string>;
   sourceNamespace?: string;
+  /** The verified end user's claims at a gateway (RequestAuthentication), for `@request.auth.claims.*` header matches. */
+  claims?: Record<string, unknown>;
+}
+
+/** Istio's JWT claim routing: a header match on "@request.auth.claims.a.b" matches the claim (any item of a list). */
+const CLAIM_HEADER = "@request.auth.claims.";
+
+function headerValues(k: string, r: HttpRouteInput): (string | undefined)[] {
+  if (!k.startsWith(CLAIM_HEADER)) return [r.headers[k]];
+  let v: unknown = r.claims;
+  for (const part of k.slice(CLAIM_HEADER.length).split(".")) v = typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
+  const list = Array.isArray(v) ? v : [v];
+  const out = list.filter((x) => typeof x === "string" || typeof x === "number" || typeof x === "boolean").map(String);
+  return out.length ? out : [undefined];
 }
 
 function queryOf(path: string): Record<string, string> {
@@ -48,8 +62,8 @@ function httpMatch(m: HttpMatch, r: HttpRouteInput, vsNamespace: string): boolea
   if (m.scheme && !matchString(m.scheme, r.scheme)) return false;
   if (m.authority && !matchString(m.authority, r.authority) && !matchString(m.authority, hostWithoutPort(r.authority))) return false;
   if (m.port !== undefined && m.port !== r.port) return false;
-  for (const [k, sm] of Object.entries(m.headers)) if (!matchString(sm, r.headers[k])) return false;
-  for (const [k, sm] of Object.entries(m.withoutHeaders)) if (matchString(sm, r.headers[k])) return false;
+  for (const [k, sm] of Object.entries(m.headers)) if (!headerValues(k, r).some((v) => matchString(sm, v))) return false;
+  for (const [k, sm] of Object.entries(m.withoutHeaders)) if (headerValues(k, r).some((v) => matchString(sm, v))) return false;
   const q = queryOf(r.path);
   for (const [k, sm] of Object.entries(m.queryParams)) if (!matchString(sm, q[k])) return false;
   if (m.gateways.length && !m.gateways.map((g) => gatewayRef(g, vsNamespace)).includes(r.gateway)) return false;

@@ -76,7 +76,8 @@ function readMatchMap(r: Reader, headers = false): Record<string, StringMatch> {
     }
     if (headers && r.field(k).field("prefix").value === "") r.field(k).field("prefix").error(`header match ${k} prefix cannot be empty`);
     const m = readStringMatch(r.field(k));
-    if (m) out[k.toLowerCase()] = m;
+    // Header names are case-insensitive; JWT claim names ("@request.auth.claims.groups") are not.
+    if (m) out[k.startsWith("@request.auth.claims.") ? k : k.toLowerCase()] = m;
   }
   return out;
 }
