@@ -363,6 +363,8 @@ export type AuthzAction = "ALLOW" | "DENY" | "AUDIT" | "CUSTOM";
 
 export interface AuthorizationPolicy extends Base<"AuthorizationPolicy"> {
   selector?: Record<string, string>;
+  /** Attached by `targetRef(s)` to Gateway API resources zeromesh does not run: it applies to no workload. */
+  targeted?: boolean;
   action: AuthzAction;
   provider?: string;
   /** undefined: no `rules` field at all (matches nothing). */
@@ -395,6 +397,8 @@ export interface JwtRule {
 
 export interface RequestAuthentication extends Base<"RequestAuthentication"> {
   selector?: Record<string, string>;
+  /** Attached by `targetRef(s)` to Gateway API resources zeromesh does not run: it applies to no workload. */
+  targeted?: boolean;
   jwtRules: JwtRule[];
 }
 
@@ -411,6 +415,8 @@ export type IstioMetric = (typeof ISTIO_METRICS)[number];
 
 export interface Telemetry extends Base<"Telemetry"> {
   selector?: Record<string, string>;
+  /** Attached by `targetRef(s)` to Gateway API resources zeromesh does not run: it applies to no workload. */
+  targeted?: boolean;
   accessLogging: { providers: string[]; mode: WorkloadMode; disabled?: boolean }[];
   metrics: { providers: string[]; overrides: { metric: IstioMetric | "custom"; mode: WorkloadMode; disabled?: boolean }[] }[];
 }

@@ -213,3 +213,13 @@ test("inbound: connection.sni conditions see the SNI of TLS the application term
   const closed = decide({ snapshot: custom, world: defaultWorld(), facts }, from(custom, "a/client"), req("http://web.b/"));
   assert.deepEqual([outcomeOf(closed), closed.outcome.kind === "response" && closed.outcome.body, closed.code], [403, "", "ZM_DENY_EXT_AUTHZ"]);
 });
+
+test("policies attached by targetRef(s) to Gateway API resources apply to no workload (zeromesh runs none)", () => {
+  const target = "targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: waypoint}";
+  const s = snapshotOf([meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web" }]),
+    doc("AuthorizationPolicy", "b", "deny-all", `${target}\naction: DENY\nrules: [{}]`, "security.istio.io/v1"),
+    doc("RequestAuthentication", "b", "jwt", `${target}\njwtRules: [{issuer: x, jwks: '{"keys": [{"kty": "EC"}]}'}]`, "security.istio.io/v1")].join("\n---\n"));
+  const d = check(s, "a/client", "http://web.b/", { headers: { authorization: "Bearer not-a-jwt" } });
+  assert.equal(outcomeOf(d), 200, d.reason);
+  assert.ok(!d.trail.some((t) => t.stage === "authn"), "no token check at web");
+});

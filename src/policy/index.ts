@@ -63,7 +63,8 @@ export class PolicyIndex {
   authzFor(w: Workload): PolicySet {
     let set = this.authzSets.get(w.id);
     if (!set) {
-      const pick = (list: AuthorizationPolicy[] | undefined) => (list ?? []).filter((p) => !p.selector || selectorMatches(p.selector, w.labels));
+      // A policy attached by targetRef(s) belongs to a Gateway API resource zeromesh does not run: it applies to no workload.
+      const pick = (list: AuthorizationPolicy[] | undefined) => (list ?? []).filter((p) => !p.targeted && (!p.selector || selectorMatches(p.selector, w.labels)));
       const root = this.rootNamespace === w.namespace ? [] : pick(this.authz.get(this.rootNamespace));
       this.authzSets.set(w.id, (set = compilePolicySet([...root, ...pick(this.authz.get(w.namespace))])));
     }
@@ -79,7 +80,7 @@ export class PolicyIndex {
   jwtRulesFor(w: Workload): JwtRuleOf[] {
     let rules = this.jwtRules.get(w.id);
     if (!rules) {
-      const pick = (list: RequestAuthentication[] | undefined) => (list ?? []).filter((p) => !p.selector || selectorMatches(p.selector, w.labels));
+      const pick = (list: RequestAuthentication[] | undefined) => (list ?? []).filter((p) => !p.targeted && (!p.selector || selectorMatches(p.selector, w.labels)));
       const root = this.rootNamespace === w.namespace ? [] : pick(this.requestAuthn.get(this.rootNamespace));
       rules = [...root, ...pick(this.requestAuthn.get(w.namespace))].flatMap((ra) =>
         ra.jwtRules.map((rule, i) => ({ rule, policy: `RequestAuthentication/${ra.meta.namespace}/${ra.meta.name}`, at: `jwtRules[${i}]` })));

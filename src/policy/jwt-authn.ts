@@ -46,6 +46,8 @@ export const JwtErrors = {
   NO_KEY: "Jwks doesn't have key to match kid or alg from Jwt",
   FETCH: "Jwks remote fetch is failed",
   MISSING: "Jwt is missing",
+  EXP_NOT_INTEGER: "Jwt payload [exp] field is not an integer",
+  NBF_NOT_INTEGER: "Jwt payload [nbf] field is not an integer",
 } as const;
 
 const where = (l: JwtLocation) => ("header" in l ? `header ${l.header}` : "param" in l ? `query parameter ${l.param}` : `cookie ${l.cookie}`);
@@ -181,6 +183,8 @@ export function authenticate(rules: readonly JwtRuleOf[], headers: Record<string
     const nowS = now.getTime() / 1000;
     const exp = decoded.payload["exp"];
     const nbf = decoded.payload["nbf"];
+    if (exp !== undefined && !Number.isInteger(exp)) { fail(401, JwtErrors.EXP_NOT_INTEGER); continue; }
+    if (nbf !== undefined && !Number.isInteger(nbf)) { fail(401, JwtErrors.NBF_NOT_INTEGER); continue; }
     if (typeof exp === "number" && nowS > exp + CLOCK_SKEW_S) { fail(401, JwtErrors.EXPIRED); continue; }
     if (typeof nbf === "number" && nowS < nbf - CLOCK_SKEW_S) { fail(401, JwtErrors.NOT_YET_VALID); continue; }
     const audiences = audiencesOf(decoded.payload);
@@ -201,7 +205,8 @@ export function authenticate(rules: readonly JwtRuleOf[], headers: Record<string
     if (rule.outputPayloadToHeader) set[rule.outputPayloadToHeader] = decoded.payloadPart;
     for (const o of rule.outputClaimToHeaders) {
       const v = claimAt(claims, o.claim.split("."));
-      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") set[o.header] = String(v);
+      // A value a header cannot carry (control characters, non-Latin-1 text) is not written.
+      if ((typeof v === "string" && /^[\t\x20-\x7e\x80-\xff]*$/.test(v)) || typeof v === "number" || typeof v === "boolean") set[o.header] = String(v);
     }
   }
   if (questions.length) return { kind: "ask", questions };

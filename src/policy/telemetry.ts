@@ -32,7 +32,8 @@ export type TelemetryPlan = Record<Side, SideTelemetry>;
 
 /** The Telemetry resources that apply to `w`, outermost first (root namespace, its namespace, then selecting ones). */
 export function applicableTelemetries(snapshot: Snapshot, w: Workload): Telemetry[] {
-  const all = snapshot.list("Telemetry").slice().sort((a, b) => a.meta.name.localeCompare(b.meta.name));
+  // One attached by targetRef(s) belongs to a Gateway API resource zeromesh does not run.
+  const all = snapshot.list("Telemetry").filter((t) => !t.targeted).sort((a, b) => a.meta.name.localeCompare(b.meta.name));
   const root = snapshot.mesh.rootNamespace;
   const out: Telemetry[] = [];
   const rootWide = all.find((t) => t.meta.namespace === root && !t.selector);

@@ -70,7 +70,9 @@ export class LiveAnswers {
   }
 
   private async jwt(state: ProxyState, q: Extract<Question, { kind: "jwt" }>): Promise<JwtCheck> {
-    const source = q.rule.jwksUri ?? `inline:${q.rule.jwks ?? ""}`;
+    // A rule with neither (Istio would look the issuer's keys up by OIDC discovery, which zeromesh does not do) verifies nothing.
+    if (q.rule.jwksUri === undefined && q.rule.jwks === undefined) return { ok: false, error: JwtErrors.FETCH };
+    const source = q.rule.jwksUri ?? `inline:${q.rule.jwks}`;
     const entry = await this.keySet(state, source, q.rule.jwks, q.rule.timeoutMs);
     if (!entry.keys) return { ok: false, error: entry.error ?? JwtErrors.FETCH };
     const cached = this.checks.get(q.key);
@@ -83,32 +85,34 @@ export class LiveAnswers {
 
   /** A rule's key set: parsed once when inline; fetched, kept and refreshed when at a URI. */
   private async keySet(state: ProxyState, source: string, inline: string | undefined, timeoutMs = JWKS_TIMEOUT_MS): Promise<KeySetEntry> {
-    let e = this.keySets.get(source);
-    if (e && (e.pending || Date.now() < e.until)) {
-      await e.pending;
+    const e = this.keySets.get(source);
+    if (e && Date.now() < e.until) return e;
+    // Keys already fetched keep serving while a refresh runs in the background, as Envoy keeps its cached JWKS.
+    if (e?.keys) {
+      e.pending ??= this.refresh(state, e, source, inline, timeoutMs);
       return e;
     }
     const next: KeySetEntry = e ?? { until: 0 };
     this.keySets.set(source, next);
-    next.pending = (async () => {
-      try {
-        const text = inline ?? await this.fetch(state, source, timeoutMs);
-        next.keys = await keySet(text);
-        next.error = undefined;
-        next.until = inline !== undefined ? Infinity : Date.now() + this.refreshMs;
-        // Results against the old keys are stale.
-        for (const k of this.checks.keys()) if (k.startsWith(`${source}\n`)) this.checks.delete(k);
-      } catch (err) {
-        // Keys already fetched keep serving when a refresh fails, as Envoy keeps its cached JWKS.
-        if (!next.keys) next.error = inline !== undefined ? JwtErrors.NO_KEY : JwtErrors.FETCH;
-        next.until = Date.now() + JWKS_RETRY_MS;
-        this.ctx.log({ time: new Date().toISOString(), proxy: this.ctx.id, direction: "outbound", protocol: "http", authority: source, error: `key set: ${(err as Error).message}`, decision: { allow: false, reason: `the key set at ${source} could not be fetched: ${(err as Error).message}` }, durationMs: 0, configVersion: state.version });
-      } finally {
-        next.pending = undefined;
-      }
-    })();
-    await next.pending;
+    await (next.pending ??= this.refresh(state, next, source, inline, timeoutMs));
     return next;
+  }
+
+  private async refresh(state: ProxyState, entry: KeySetEntry, source: string, inline: string | undefined, timeoutMs: number): Promise<void> {
+    try {
+      const text = inline ?? await this.fetch(state, source, timeoutMs);
+      entry.keys = await keySet(text);
+      entry.error = undefined;
+      entry.until = inline !== undefined ? Infinity : Date.now() + this.refreshMs;
+      // Results against the old keys are stale.
+      for (const k of this.checks.keys()) if (k.startsWith(`${source}\n`)) this.checks.delete(k);
+    } catch (err) {
+      if (!entry.keys) entry.error = inline !== undefined ? JwtErrors.NO_KEY : JwtErrors.FETCH;
+      entry.until = Date.now() + JWKS_RETRY_MS;
+      this.ctx.log({ time: new Date().toISOString(), proxy: this.ctx.id, direction: "outbound", protocol: "http", authority: source, error: `key set: ${(err as Error).message}`, decision: { allow: false, reason: `the key set at ${source} could not be fetched: ${(err as Error).message}` }, durationMs: 0, configVersion: state.version });
+    } finally {
+      entry.pending = undefined;
+    }
   }
 
   /** GET a key set as this workload's application would, so the mesh's egress rules decide whether it may. */
@@ -141,7 +145,7 @@ export class LiveAnswers {
       if (withBody && q.check.http && body) {
         // 0 (unset) takes what a proxy holds at most.
         const max = withBody.maxRequestBytes || MAX_BODY;
-        const { bytes, truncated } = await body.read(max);
+        const { bytes, truncated } = await withTimeout(body.read(max), timeoutMs, "the request body did not arrive");
         if (truncated && !withBody.allowPartialMessage) return { verdict: "deny", status: 413, body: "Payload Too Large", upstream: {}, upstreamRemove: [], downstream: {}, detail: `the request body is larger than maxRequestBytes (${max}) of "${p.name}"` };
         if (truncated) headers["x-envoy-auth-partial-body"] = "true";
         sentBody = bytes;
@@ -192,8 +196,16 @@ function exchange(pool: Dispatcher, opts: { method: string; path: string; header
     const chunks: Buffer[] = [];
     let size = 0;
     let abort: ((e: Error) => void) | undefined;
-    const timer = setTimeout(() => abort?.(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    let settled = false;
+    // The deadline holds from the start, connecting included: the dispatch is aborted if it has begun.
+    const timer = setTimeout(() => {
+      const e = new Error(`no answer within ${timeoutMs} ms`);
+      abort?.(e);
+      done(e);
+    }, timeoutMs);
     const done = (e?: Error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       if (e) reject(e);
       else resolve({ status, headers, body: Buffer.concat(chunks) });
@@ -229,13 +241,23 @@ async function grpcCall(session: ClientHttp2Session, authority: string, message:
       stream.close();
       reject(new Error(`no answer within ${timeoutMs} ms`));
     }, timeoutMs);
+    let size = 0;
     const onStatus = (h: Record<string, unknown>) => {
       if (h["grpc-status"] !== undefined) grpcStatus = String(h["grpc-status"]);
-      if (h["grpc-message"] !== undefined) grpcMessage = decodeURIComponent(String(h["grpc-message"]));
+      // The authorizer's words, percent-encoded as gRPC says; kept raw when they are not.
+      if (h["grpc-message"] !== undefined) grpcMessage = safeDecode(String(h["grpc-message"]));
     };
     stream.on("response", onStatus);
     stream.on("trailers", onStatus);
-    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        clearTimeout(timer);
+        stream.close();
+        return reject(new Error(`the answer is larger than ${MAX_BODY} bytes`));
+      }
+      chunks.push(c);
+    });
     stream.on("error", (e) => {
       clearTimeout(timer);
       reject(e);
@@ -251,4 +273,18 @@ async function grpcCall(session: ClientHttp2Session, authority: string, message:
     });
     stream.end(frame(message));
   });
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** `p`, or a rejection naming what did not happen within `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }

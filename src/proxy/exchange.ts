@@ -42,32 +42,46 @@ export function targetPath(raw: string | undefined, headers: Record<string, stri
 
 /** The answer to a target `targetPath` refused. */
 /**
- * The request body for an external authorizer (includeRequestBodyInCheck), read only when one asks: the whole body
- * (at most BODY_CAP bytes) is kept (`taken`) and sent upstream from memory, the authorizer gets its first `max` bytes.
+ * The request body for an external authorizer (includeRequestBodyInCheck), read only when one asks, and only as
+ * far as it needs: a body that ends within `max` bytes is kept (`taken`) and sent upstream from memory; a longer
+ * one has what was read put back in the stream, paused, and streams on when forwarded (the forwarders resume it).
  */
 export function bodyReader(req: ServerRequest): BodyReader & { taken?: Buffer } {
   const reader: BodyReader & { taken?: Buffer } = {
     read: (max) => new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      req.on("data", (c: Buffer) => {
+      const detach = () => {
+        req.off("data", onData);
+        req.off("end", onEnd);
+        req.off("error", onError);
+        req.off("close", onClose);
+      };
+      const onData = (c: Buffer) => {
+        chunks.push(c);
         size += c.length;
-        if (size <= BODY_CAP) chunks.push(c);
-        else req.destroy(new Error(`the request body is larger than ${BODY_CAP} bytes`));
-      });
-      req.once("end", () => {
+        if (size <= max) return;
+        req.pause();
+        detach();
+        const read = Buffer.concat(chunks);
+        req.unshift(read);
+        resolve({ bytes: read.subarray(0, max), truncated: true });
+      };
+      const onEnd = () => {
+        detach();
         reader.taken = Buffer.concat(chunks);
-        resolve({ bytes: reader.taken.subarray(0, max), truncated: reader.taken.length > max });
-      });
-      req.once("error", reject);
-      req.once("close", () => reader.taken === undefined && reject(new Error("the client went away")));
+        resolve({ bytes: reader.taken, truncated: false });
+      };
+      const onError = (e: Error) => (detach(), reject(e));
+      const onClose = () => (detach(), reject(new Error("the client went away")));
+      req.on("data", onData);
+      req.once("end", onEnd);
+      req.once("error", onError);
+      req.once("close", onClose);
     }),
   };
   return reader;
 }
-
-/** The most a proxy holds of a request body for an authorizer. */
-export const BODY_CAP = 1 << 20;
 
 export function badRequest(res: ServerReply): void {
   res.writeHead(BAD_REQUEST.status, { "content-type": "text/plain" }).end(BAD_REQUEST.body);

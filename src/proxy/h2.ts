@@ -113,6 +113,8 @@ export function forwardH2(
       ended = true;
       current?.end();
     });
+    // A body an authorizer read part of was paused with that part put back.
+    from.resume();
   }
   // The client cancelled: cancel upstream too (within the shared session's budget).
   to.stream.on("close", () => {

@@ -226,6 +226,8 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
   const chunks: Buffer[] = [];
   from.on("data", (c: Buffer) => chunks.push(c));
   from.on("end", () => begin(Buffer.concat(chunks)));
+  // A body an authorizer read part of was paused with that part put back.
+  from.resume();
 }
 
 export function plainHeaders(req: IncomingMessage): Record<string, string> {

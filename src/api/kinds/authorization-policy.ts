@@ -34,7 +34,8 @@ export function checkConditionKey(key: string): string | undefined {
 export function readAuthorizationPolicy(doc: Reader, origin: Origin): AuthorizationPolicy {
   const meta = readMeta(doc, true);
   const spec = doc.field("spec").object(["selector", "targetRef", "targetRefs", "rules", "action", "provider"]);
-  const { selector } = readPolicyTarget(spec);
+  const { selector, targets } = readPolicyTarget(spec);
+  const targeted = targets.length > 0 ? { targeted: true } : {};
   const action = spec.field("action").enumOf(ACTIONS, "ALLOW")!;
   const prov = spec.field("provider").object(["name"]);
   const provider = prov.field("name").string();
@@ -49,7 +50,7 @@ export function readAuthorizationPolicy(doc: Reader, origin: Origin): Authorizat
   }
   if (dryRunAnno !== undefined && action !== "ALLOW" && action !== "DENY") doc.field("metadata").error(`the annotation istio.io/dry-run only supports action ALLOW or DENY, not ${action}`);
   return {
-    kind: "AuthorizationPolicy", meta, origin, action, provider,
+    kind: "AuthorizationPolicy", meta, origin, action, provider, ...targeted,
     selector,
     rules: spec.field("rules").list().map((r, i) => {
       const rule = readRule(r, i, meta.namespace);

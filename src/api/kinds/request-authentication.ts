@@ -16,10 +16,11 @@ const CLAIM_HEADER = /^[-_A-Za-z0-9]+$/;
 export function readRequestAuthentication(doc: Reader, origin: Origin): RequestAuthentication {
   const meta = readMeta(doc, true);
   const spec = doc.field("spec").object(["selector", "targetRef", "targetRefs", "jwtRules"]);
-  const { selector } = readPolicyTarget(spec);
+  const { selector, targets } = readPolicyTarget(spec);
+  const targeted = targets.length > 0 ? { targeted: true } : {};
   const rules = spec.field("jwtRules").list();
   if (rules.length > 4096) spec.field("jwtRules").error(`at most 4096 rules, got ${rules.length}`);
-  return { kind: "RequestAuthentication", meta, origin, selector, jwtRules: rules.map(readJwtRule) };
+  return { kind: "RequestAuthentication", meta, origin, selector, ...targeted, jwtRules: rules.map(readJwtRule) };
 }
 
 function readJwtRule(j: Reader): JwtRule {

@@ -20,7 +20,8 @@ const disabledOf = (r: Reader) => (r.field("disabled").present ? r.field("disabl
 export function readTelemetry(doc: Reader, origin: Origin): Telemetry {
   const meta = readMeta(doc, true);
   const spec = doc.field("spec").object(["selector", "targetRef", "targetRefs", "tracing", "metrics", "accessLogging"]);
-  const { selector } = readPolicyTarget(spec);
+  const { selector, targets } = readPolicyTarget(spec);
+  const targeted = targets.length > 0 ? { targeted: true } : {};
   const accessLogging = spec.field("accessLogging").list().map((a) => {
     a.object(["match", "providers", "disabled", "filter"]);
     return { providers: providersOf(a), mode: modeOf(a), disabled: disabledOf(a) };
@@ -38,7 +39,7 @@ export function readTelemetry(doc: Reader, origin: Origin): Telemetry {
     });
     return { providers: providersOf(m), overrides };
   });
-  return { kind: "Telemetry", meta, origin, selector, accessLogging, metrics };
+  return { kind: "Telemetry", meta, origin, selector, ...targeted, accessLogging, metrics };
 }
 
 /** `tagOverrides`: UPSERT needs a value, REMOVE takes none (the CRD's rules). Recorded, not applied: zeromesh's metrics keep Istio's standard labels. */
