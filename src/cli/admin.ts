@@ -12,6 +12,7 @@ import type { EgressAlert } from "../control/alerts.js";
 import { listConfigFiles } from "../store/apply.js";
 import { loadText } from "../api/load.js";
 import { parse } from "./args.js";
+import { resolveKind } from "./kinds.js";
 import type { Io } from "./io.js";
 import { table } from "./table.js";
 
@@ -162,12 +163,13 @@ export async function applyCommand(argv: string[], io: Io, del = false): Promise
 
 
 export async function getCommand(argv: string[], io: Io): Promise<number> {
-  const usage = "zeromesh get KIND [-n NAMESPACE] [-o yaml|json] [--admin HOST:PORT]";
-  const { values, positionals } = parse(argv, { ...ADMIN, namespace: { type: "string", short: "n" } }, usage);
-  const kind = positionals[0];
-  if (!kind) return io.usage(usage);
-  const q = new URLSearchParams({ kind: kind.replace(/s$/i, "") });
-  if (values.namespace) q.set("namespace", values.namespace);
+  const usage = "zeromesh get KIND [-n NAMESPACE | -A] [-o yaml|json] [--admin HOST:PORT]   (KIND: vs, gw, dr, se, ap, pa, ra, svc… or the kind's name)";
+  const { values, positionals } = parse(argv, { ...ADMIN, namespace: { type: "string", short: "n" }, "all-namespaces": { type: "boolean", short: "A" } }, usage);
+  if (!positionals[0] || positionals.length > 1) return io.usage(usage);
+  const kind = resolveKind(positionals[0]);
+  const q = new URLSearchParams({ kind });
+  // As kubectl: one namespace ("default" unless -n), or every one with -A.
+  if (!values["all-namespaces"] && kind !== "Namespace") q.set("namespace", values.namespace ?? "default");
   const r = await adminCall<{ items: { metadata?: { name?: string; namespace?: string } }[] }>(adminClient(values.admin), "GET", `/v1/resources?${q}`);
   if (values.output === "yaml") io.out(r.items.map((i) => stringify(i)).join("---\n"));
   else if (values.output === "json") io.out(JSON.stringify(r.items, null, 2));

@@ -27,6 +27,20 @@ test("cli: validate prints every error with file, document and field, and exits 
   assert.match(r.stderr, /1 error; nothing would be applied/);
 });
 
+test("cli: every command answers --help with its usage (exit 0, nothing run); --version names the version", () => {
+  const commands = ["validate", "check", "test", "up", "proxy", "app", "run", "exec", "node", "node-token", "nodes", "gateway", "proxy-status", "proxy-config", "alerts", "metrics", "apply", "delete", "get", "demo"];
+  for (const c of commands) {
+    const r = zeromesh(c, "--help");
+    assert.equal(r.status, 0, `${c}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: zeromesh ${c}\\b`), c);
+  }
+  // After "--" the flag is the command's to run, not ours.
+  assert.notEqual(zeromesh("run", "--admin", "127.0.0.1:1", "--namespace", "a", "--name", "b", "--", "true", "--help").stdout.startsWith("usage:"), true);
+  const v = zeromesh("--version");
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^zeromesh \d+\.\d+\.\d+/);
+});
+
 test("cli: check explains a denial in words and exits 1", () => {
   const r = zeromesh("check", "-f", DEMO, "--from", "shop/web", "--to", "http://backend.shop:9000/admin");
   assert.equal(r.status, 1, r.stderr);
@@ -49,8 +63,9 @@ test("cli: check from outside through the gateway, and usage errors", () => {
   const r = zeromesh("check", "-f", DEMO, "--from", "outside", "--via", "istio-system/istio-ingressgateway:80", "--to", "http://shop.example.com/");
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^ALLOWED: HTTP 200/);
+  // A check that cannot decide exits 2; 1 means denied.
   const missing = zeromesh("check", "-f", DEMO, "--from", "shop/nobody", "--to", "http://backend.shop:9000/");
-  assert.equal(missing.status, 1);
+  assert.equal(missing.status, 2);
   assert.match(missing.stderr, /no workload "shop\/nobody".*\[ZM_NOT_FOUND\]/);
   assert.equal(zeromesh("check", "--bogus").status, 2);
 });

@@ -1,6 +1,10 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZmError } from "../api/errors.js";
+import { PROJECT_ROOT } from "../paths.js";
+import { HelpRequested } from "./args.js";
 import { processIo, type Io } from "./io.js";
 
 const HELP = `zeromesh — a zero-trust service mesh that speaks Istio's configuration API
@@ -25,8 +29,22 @@ commands:
   metrics NS/WORKLOAD            one proxy's Istio metrics (istio_requests_total…), Prometheus text format
   alerts [-o json]               egress the proxies blocked (REGISTRY_ONLY), per destination; exit 1 when any
   demo [--exit]                  bring up the demo mesh and show a request allowed, denied and explained (npm start)
+  version                        the installed version (also --version)
+
+Every command takes --help. Exit codes: 0 done (check: allowed), 1 failed (check: denied; test: a probe failed;
+validate: invalid), 2 could not run (a bad flag or argument; check: could not decide).
 `;
 
+
+function reportUndecided(e: ZmError, io: Io): number {
+  io.err(`${e.message}${e.message.includes("[ZM_") ? "" : ` [${e.code}]`}`);
+  return 2;
+}
+
+/** The installed package's version, read when asked. */
+function version(): string {
+  return (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
+}
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -35,7 +53,11 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     // the certificate library or the scenario runner (memory is one of its budgets).
     switch (cmd) {
       case "validate": return (await import("./validate.js")).validateCommand(rest, io);
-      case "check": return await (await import("./check.js")).checkCommand(rest, io);
+      // A check that cannot decide (a missing workload, invalid configuration, a bad flag) exits 2, never 1 (denied).
+      case "check": return await (await import("./check.js")).checkCommand(rest, io).catch((e: unknown) => {
+        if (e instanceof ZmError && e.code !== "ZM_USAGE") return reportUndecided(e, io);
+        throw e;
+      });
       case "test": return await (await import("./test.js")).testCommand(rest, io);
       case "up": return await (await import("./up.js")).upCommand(rest, io);
       case "proxy": return await (await import("./proxy.js")).proxyCommand(rest, io);
@@ -54,6 +76,9 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "delete": return await (await import("./admin.js")).applyCommand(rest, io, true);
       case "get": return await (await import("./admin.js")).getCommand(rest, io);
       case "demo": return await (await import("./demo.js")).demoCommand(rest, io);
+      case "version": case "--version":
+        io.out(`zeromesh ${version()}`);
+        return 0;
       case undefined: case "help": case "--help": case "-h":
         io.out(HELP);
         return cmd === undefined ? 2 : 0;
@@ -62,6 +87,10 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
         return 2;
     }
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      io.out(`usage: ${e.usage}`);
+      return 0;
+    }
     if (e instanceof ZmError) {
       io.err(`${e.message}${e.message.includes("[ZM_") ? "" : ` [${e.code}]`}`);
       return e.code === "ZM_USAGE" ? 2 : 1;

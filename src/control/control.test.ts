@@ -64,6 +64,17 @@ test("control plane: proxies sync, status and config are visible, an invalid app
     const g = io();
     await run(["get", "authorizationpolicies", "-n", "b"], g.io);
     assert.doesNotMatch(g.out.join("\n"), /deny/);
+    // kubectl's ways: short names, -A for every namespace, the default namespace otherwise, unknown kinds refused.
+    const all = io();
+    assert.equal(await run(["get", "svc", "-A"], all.io), 0);
+    assert.match(all.out.join("\n"), /^a\s+client$/m);
+    assert.match(all.out.join("\n"), /^b\s+web$/m);
+    const inDefault = io();
+    assert.equal(await run(["get", "svc"], inDefault.io), 0);
+    assert.doesNotMatch(inDefault.out.join("\n"), /web|client/);
+    const unknown = io();
+    assert.equal(await run(["get", "virtualservise"], unknown.io), 2);
+    assert.match(unknown.err.join("\n"), /doesn't have a resource type "virtualservise"/);
   } finally {
     await f.stop([web, client], cp);
   }
