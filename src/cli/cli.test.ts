@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,28 @@ test("cli: every command answers --help with its usage (exit 0, nothing run); --
   const v = zeromesh("--version");
   assert.equal(v.status, 0);
   assert.match(v.stdout, /^zeromesh \d+\.\d+\.\d+/);
+});
+
+test("cli: user errors get their words and an exit code, never a stack trace", async () => {
+  const noStack = (r: { stderr: string }) => assert.doesNotMatch(r.stderr, /^\s+at /m, r.stderr);
+  const missing = zeromesh("test", "/nonexistent/scenarios");
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /\/nonexistent\/scenarios: no such file or directory/);
+  noStack(missing);
+  const dir = mkdtempSync(join(tmpdir(), "zm-cli-"));
+  const noConfig = zeromesh("up", "--loopback", "--state-dir", dir, "--config", join(dir, "nope"));
+  assert.equal(noConfig.status, 2);
+  assert.match(noConfig.stderr, /--config .*nope: no such directory/);
+  assert.equal(existsSync(join(dir, "nope")), false, "nothing was made in its place");
+  // A port another program holds: the second `up` says so and exits, leaving nothing running.
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+  const port = (taken.address() as AddressInfo).port;
+  const busy = spawnSync(process.execPath, [BIN, "up", "--loopback", "--state-dir", dir, "--port", String(port), "--admin-port", "0"], { encoding: "utf8", timeout: 30_000 });
+  taken.close();
+  assert.equal(busy.status, 1, busy.stderr);
+  assert.match(busy.stderr, new RegExp(`cannot listen on 127.0.0.1:${port}: the port is taken`));
+  noStack(busy);
 });
 
 test("cli: check explains a denial in words and exits 1", () => {

@@ -95,6 +95,12 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       io.err(`${e.message}${e.message.includes("[ZM_") ? "" : ` [${e.code}]`}`);
       return e.code === "ZM_USAGE" ? 2 : 1;
     }
+    // What the system refused (a port taken, a path missing, no permission) is the user's to fix: its words, no stack.
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code && ["EADDRINUSE", "EADDRNOTAVAIL", "EACCES", "EPERM", "ENOENT", "ENOTDIR", "EISDIR"].includes(code)) {
+      io.err(`${(e as Error).message} [ZM_IO]`);
+      return 1;
+    }
     throw e;
   }
 }

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_MESH } from "../api/mesh.js";
-import { formatIssue } from "../api/errors.js";
+import { Codes, ZmError, formatIssue } from "../api/errors.js";
 import { CertificateAuthority } from "../ca/authority.js";
 import { BootstrapAuthority } from "../ca/bootstrap.js";
 import { loadSettings, proxyNodeArgs } from "../config/settings.js";
@@ -51,6 +51,8 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
   chmodSync(settings.stateDir, 0o700);
   const store = new MemoryStore([], DEFAULT_MESH);
+  // A directory the user names must exist (a typo would otherwise start an empty mesh); the default one is made.
+  if (values.config !== undefined && !existsSync(values.config)) throw new ZmError(Codes.USAGE, `--config ${values.config}: no such directory`);
   const configDir = values.config ?? join(settings.stateDir, "config");
   mkdirSync(configDir, { recursive: true });
   const files = new FileSource(store, [configDir], DEFAULT_MESH, (issues) => issues.forEach((i) => io.err(formatIssue(i))));
@@ -88,8 +90,16 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     join: JoinAuthority.openOrCreate(settings.stateDir), joinTtlMs: settings.joinTtl, nodesFile: join(settings.stateDir, "nodes.json"),
     localPods: () => (node && values.listen ? { podCidr: node.podCidr, address: values.listen } : undefined), reservedPodCidrs: () => (node ? [node.podCidr] : []),
   });
-  await cp.start();
-  await node?.start();
+  try {
+    await cp.start();
+    await node?.start();
+  } catch (e) {
+    // Nothing half-started stays behind (watchers, listeners, a bridge).
+    files.close();
+    await node?.stop().catch(() => {});
+    await cp.stop().catch(() => {});
+    throw e;
+  }
   const gateways = values["no-gateways"] ? undefined : new GatewayLauncher(store, cp, ca.rootPem, settings.stateDir, (l) => io.err(l), proxyNodeArgs(settings));
   gateways?.start();
   const mode = node ? `pods on ${node.podCidr} (bridge ${node.gateway}; zeromesh run and exec)` : `LOOPBACK: workloads are NOT isolated from each other or from this machine (${unavailable})`;

@@ -195,14 +195,14 @@ export class ControlPlane {
     this.secure.setTimeout(LIMITS.idleMs);
     capConnections(this.secure, LIMITS.proxyConnections);
     this.admission = admitProxyConnections(this.secure, { ...LIMITS, ...this.opts.admission });
-    await new Promise<void>((r) => this.secure!.listen(this.opts.port ?? 15012, host, r));
+    await listenOn(this.secure, this.opts.port ?? 15012, host, "the proxies' endpoint");
     // Listening on every address (pods reach it on their bridge's), local proxies still dial loopback.
     this.address = `${host === "0.0.0.0" ? "127.0.0.1" : host}:${(this.secure.address() as AddressInfo).port}`;
     this.admin = createHttpServer({ headersTimeout: LIMITS.headersMs, requestTimeout: LIMITS.adminRequestMs, maxHeaderSize: 16 * 1024 }, (req, res) => void this.onAdmin(req, res).catch((e) => this.adminFailed(req, res, e)));
     capConnections(this.admin, LIMITS.adminConnections);
     // The admin API is the local administrator's only: never on an address other machines or pods reach.
     const adminHost = /^127\./.test(host) ? host : "127.0.0.1";
-    await new Promise<void>((r) => this.admin!.listen(this.opts.adminPort ?? 15014, adminHost, r));
+    await listenOn(this.admin, this.opts.adminPort ?? 15014, adminHost, "the admin API");
     this.adminAddress = `${adminHost}:${(this.admin.address() as AddressInfo).port}`;
     const awaited = this.endpoints.awaited();
     if (awaited.length) this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-remembered", proxies: awaited, graceMs: this.opts.endpointGraceMs });
@@ -670,4 +670,19 @@ export class ControlPlane {
     if (!stream.headersSent) stream.respond({ ":status": status, "content-type": "application/json" });
     stream.end(JSON.stringify({ code, error: (e as Error).message }));
   }
+}
+
+/** Listens, or fails with what took the port (a second `zeromesh up`, another program) instead of an unhandled 'error' event. */
+function listenOn(server: { listen(port: number, host: string, cb: () => void): unknown; once(e: "error", cb: (e: Error) => void): unknown; off(e: "error", cb: (e: Error) => void): unknown }, port: number, host: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      e.message = `${what} cannot listen on ${host}:${port}: ${e.code === "EADDRINUSE" ? "the port is taken (another zeromesh up?)" : e.message}`;
+      reject(e);
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
 }

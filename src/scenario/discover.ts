@@ -1,5 +1,6 @@
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { Codes, ZmError } from "../api/errors.js";
 
 /**
  * Scenario files under the given paths. In a directory, every .yaml file is a
@@ -16,6 +17,9 @@ export function findScenarioFiles(paths: string[]): string[] {
       }
     } else if (top || /\.ya?ml$/.test(p)) out.push(p);
   };
-  for (const p of paths) walk(p, true);
+  for (const p of paths) {
+    if (!existsSync(p)) throw new ZmError(Codes.USAGE, `${p}: no such file or directory`);
+    walk(p, true);
+  }
   return out;
 }
