@@ -126,6 +126,18 @@ test("cli: check explains end-user tokens (which token, which issuer, which clai
   assert.match(custom.stdout, /zeromesh check does not call external authorizers/);
 });
 
+test("cli: test --reporter junit|json puts the report alone on stdout, the text on stderr", () => {
+  const scenario = join(PROJECT_ROOT, "examples", "scenarios", "getting-started.yaml");
+  const junit = zeromesh("test", "--static", "--reporter", "junit", scenario);
+  assert.equal(junit.status, 0, junit.stderr);
+  assert.match(junit.stdout, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="zeromesh scenarios" tests="\d+" failures="0" errors="0">/);
+  assert.match(junit.stderr, /\d+ passed, 0 failed$/m);
+  const json = JSON.parse(zeromesh("test", "--static", "--reporter", "json", scenario).stdout);
+  assert.equal(json.failed, 0);
+  assert.ok(json.passed > 0);
+  assert.equal(zeromesh("test", "--static", "--reporter", "tap", scenario).status, 2);
+});
+
 test("cli: test --static over the project's scenarios ends with the summary line", () => {
   const r = zeromesh("test", "--static", join(PROJECT_ROOT, "examples", "scenarios"), join(PROJECT_ROOT, "test", "scenarios"));
   assert.equal(r.status, 0, r.stdout);
