@@ -65,26 +65,26 @@ export interface Loaded {
 export type MeshTextParser = (text: string, at: Location, issues: Issue[]) => unknown;
 
 /** Converts objects that are already parsed, one document each. */
-export function convertObjects(values: unknown[], file: string, parseMesh?: MeshTextParser): Loaded {
+export function convertObjects(values: unknown[], file: string, parseMesh?: MeshTextParser, namespace?: string): Loaded {
   const out: Loaded = { resources: [], meshConfigs: [], issues: [] };
-  values.forEach((v, i) => convertDocument(v, { file, doc: i + 1 }, out, parseMesh));
+  values.forEach((v, i) => convertDocument(v, { file, doc: i + 1 }, out, parseMesh, namespace));
   return out;
 }
 
-/** One document: a single object, or a List of them. */
-export function convertDocument(value: unknown, at: Location, out: Loaded, parseMesh?: MeshTextParser): void {
+/** One document: a single object, or a List of them. `namespace`: where objects without one land (`kubectl apply -n`). */
+export function convertDocument(value: unknown, at: Location, out: Loaded, parseMesh?: MeshTextParser, namespace?: string): void {
   if (value === null || value === undefined) return; // empty document between separators
   // A List, or a typed one (AuthorizationPolicyList, ServiceList…) as `kubectl get -o yaml` writes them.
   const kind = (value as { kind?: unknown } | undefined)?.kind;
   if (typeof value === "object" && !Array.isArray(value) && typeof kind === "string" && (kind === "List" || (/^[A-Z]\w*List$/.test(kind) && Array.isArray((value as { items?: unknown }).items)))) {
     const items = (value as { items?: unknown }).items;
-    (Array.isArray(items) ? items : []).forEach((item, j) => readOne(item, { ...at, path: `items[${j}]` }, out, parseMesh));
+    (Array.isArray(items) ? items : []).forEach((item, j) => readOne(item, { ...at, path: `items[${j}]` }, out, parseMesh, namespace));
     return;
   }
-  readOne(value, at, out, parseMesh);
+  readOne(value, at, out, parseMesh, namespace);
 }
 
-function readOne(value: unknown, at: Location, out: Loaded, parseMesh: MeshTextParser | undefined): void {
+function readOne(value: unknown, at: Location, out: Loaded, parseMesh: MeshTextParser | undefined, namespace: string | undefined): void {
   const root = Reader.root(value, at, out.issues, false);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     root.error("a document must be a Kubernetes object (apiVersion, kind, metadata)");
@@ -106,6 +106,14 @@ function readOne(value: unknown, at: Location, out: Loaded, parseMesh: MeshTextP
     return;
   }
   const conv = KINDS[kind];
+  if (namespace !== undefined && conv && kind !== "Namespace") {
+    // As `kubectl apply -n`: an object without a namespace lands there; one that names another is refused.
+    if (named.namespace !== undefined && named.namespace !== namespace) {
+      return Reader.root(value, named, out.issues, false).field("metadata").field("namespace").error(`the namespace from the provided object "${named.namespace}" does not match the namespace "${namespace}"; pass --namespace=${named.namespace} to apply it`);
+    }
+    value = { ...(value as object), metadata: { ...(meta ?? {}), namespace } };
+    named.namespace = namespace;
+  }
   if (!conv) {
     // In one of Istio's own API groups an unknown kind is a mistake (Istio's API server would refuse it), not a resource to skip.
     if (/^[a-z.]+\.istio\.io\//.test(apiVersion) && !ISTIO_KINDS.includes(kind)) {

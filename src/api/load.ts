@@ -7,7 +7,7 @@ import { mergeMeshConfig, type MeshConfig } from "./mesh.js";
 export { findDuplicates, manifestOf, type Loaded } from "./convert.js";
 
 /** Parses one file's text (multi-document YAML, or JSON) into typed resources. */
-export function loadText(text: string, file: string): Loaded {
+export function loadText(text: string, file: string, namespace?: string): Loaded {
   const out: Loaded = { resources: [], meshConfigs: [], issues: [] };
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
@@ -21,7 +21,7 @@ export function loadText(text: string, file: string): Loaded {
       }
       return;
     }
-    convertDocument(doc.toJS({ maxAliasCount: 100 }) as unknown, at, out, loadMeshText);
+    convertDocument(doc.toJS({ maxAliasCount: 100 }) as unknown, at, out, loadMeshText, namespace);
   });
   return out;
 }

@@ -172,3 +172,13 @@ test("validation: every seed-style resource is accepted", () => {
   ].join("\n---\n");
   assert.deepEqual(issuesOf(yaml), []);
 });
+
+test("validation: -n puts objects without a namespace there, and refuses one that names another (kubectl apply -n)", async () => {
+  const { parseTexts } = await import("../store/apply.js");
+  const yaml = `apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n${AP("{}").replace("namespace: ns", "").replace("metadata: {name: p, }", "metadata: {name: p}")}\n---\n${PA("mtls: {mode: STRICT}")}`;
+  const r = parseTexts([{ text: yaml, file: "in.yaml" }], DEFAULT_MESH, "shop");
+  assert.deepEqual(r.issues.filter((i) => i.severity === "error").map((i) => `${i.at.path}: ${i.message}`), [
+    'metadata.namespace: the namespace from the provided object "ns" does not match the namespace "shop"; pass --namespace=ns to apply it',
+  ]);
+  assert.deepEqual(r.resources.map((x) => `${x.kind}/${x.meta.namespace}/${x.meta.name}`), ["Namespace//shop", "AuthorizationPolicy/shop/p"]);
+});

@@ -130,8 +130,8 @@ function filesOf(paths: string[]) {
  * it is enforced); exit 1 naming the proxies that did not within --timeout, or rejected it. --no-wait: kubectl's way.
  */
 export async function applyCommand(argv: string[], io: Io, del = false): Promise<number> {
-  const usage = `zeromesh ${del ? "delete" : "apply"} -f PATH... [--admin HOST:PORT] [--timeout 30s] [--no-wait]`;
-  const { values } = parse(argv, { ...ADMIN, filename: { type: "string", short: "f", multiple: true }, timeout: { type: "string" }, "no-wait": { type: "boolean" } }, usage);
+  const usage = `zeromesh ${del ? "delete" : "apply"} -f PATH... [-n NAMESPACE] [--admin HOST:PORT] [--timeout 30s] [--no-wait]`;
+  const { values } = parse(argv, { ...ADMIN, filename: { type: "string", short: "f", multiple: true }, namespace: { type: "string", short: "n" }, timeout: { type: "string" }, "no-wait": { type: "boolean" } }, usage);
   if (!values.filename?.length) return io.usage(usage);
   let timeoutMs: number;
   try {
@@ -145,11 +145,11 @@ export async function applyCommand(argv: string[], io: Io, del = false): Promise
   type Applied = { version: number; created: string[]; updated: string[]; deleted: string[]; enforced?: { acked: string[]; rejected: string[]; pending: string[]; disconnected: string[] } };
   let r: Applied;
   if (del) {
-    const remove = files.flatMap((f) => loadText(f.text, f.file).resources.map((x) => ({ kind: x.kind, namespace: x.meta.namespace, name: x.meta.name })));
+    const remove = files.flatMap((f) => loadText(f.text, f.file, values.namespace).resources.map((x) => ({ kind: x.kind, namespace: x.meta.namespace, name: x.meta.name })));
     r = await adminCall<Applied>(c, "POST", path, { files: [], remove, cause: "zeromesh delete" });
     io.out(`deleted ${r.deleted.length}: ${r.deleted.join(", ")} (config version ${r.version})`);
   } else {
-    r = await adminCall<Applied>(c, "POST", path, { files, cause: "zeromesh apply" });
+    r = await adminCall<Applied>(c, "POST", path, { files, cause: "zeromesh apply", ...(values.namespace ? { namespace: values.namespace } : {}) });
     io.out(`applied: ${r.created.length} created, ${r.updated.length} updated (config version ${r.version})`);
   }
   if (!r.enforced) return 0;

@@ -15,17 +15,17 @@ import { formatTrail } from "../scenario/report.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh check -f PATH... --from NS/WORKLOAD|outside [--via NS/SVC:PORT] --to URL [-X METHOD] [-H 'k: v'...] [--cacert FILE] [--cert FILE] [-o json]";
+const USAGE = "zeromesh check -f PATH... [-n NAMESPACE] --from NS/WORKLOAD|outside [--via NS/SVC:PORT] --to URL [-X METHOD] [-H 'k: v'...] [--cacert FILE] [--cert FILE] [-o json]";
 
 export async function checkCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
-    filename: { type: "string", short: "f", multiple: true },
+    filename: { type: "string", short: "f", multiple: true }, namespace: { type: "string", short: "n" },
     from: { type: "string" }, via: { type: "string" }, to: { type: "string" },
     request: { type: "string", short: "X" }, header: { type: "string", short: "H", multiple: true },
     cacert: { type: "string" }, cert: { type: "string" }, output: { type: "string", short: "o" },
   }, USAGE);
   if (!values.filename?.length || !values.from || !values.to) return io.usage(USAGE);
-  const parsed = requireValid(parseFiles(values.filename, DEFAULT_MESH));
+  const parsed = requireValid(parseFiles(values.filename, DEFAULT_MESH, process.cwd(), values.namespace));
   const snapshot = Snapshot.of(parsed.resources, parsed.mesh ?? DEFAULT_MESH);
   const registry = Registry.of(snapshot);
 

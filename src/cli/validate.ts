@@ -4,13 +4,13 @@ import { parseFiles } from "../store/apply.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh validate -f PATH...";
+const USAGE = "zeromesh validate -f PATH... [-n NAMESPACE]";
 
 export function validateCommand(argv: string[], io: Io): number {
-  const { values, positionals } = parse(argv, { filename: { type: "string", short: "f", multiple: true } }, USAGE);
+  const { values, positionals } = parse(argv, { filename: { type: "string", short: "f", multiple: true }, namespace: { type: "string", short: "n" } }, USAGE);
   const paths = [...(values.filename ?? []), ...positionals];
   if (!paths.length) return io.usage(USAGE);
-  const parsed = parseFiles(paths, DEFAULT_MESH);
+  const parsed = parseFiles(paths, DEFAULT_MESH, process.cwd(), values.namespace);
   for (const i of parsed.issues) io.err(formatIssue(i));
   const errors = errorsOf(parsed.issues).length;
   if (errors) {

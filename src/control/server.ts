@@ -612,14 +612,14 @@ export class ControlPlane {
         return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, stats: p.stats ?? null, certificate: p.certificate ?? null, version: p.sentVersion ?? null, config: p.sentJson ? redactKeys(JSON.parse(p.sentJson)) : null });
       }
       case "POST /v1/apply": case "POST /v1/validate": {
-        const body = parseJsonObject<{ files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string }>(text);
-        if (!Array.isArray(body.files) || !body.files.every((f) => typeof f?.file === "string" && typeof f?.text === "string") || (body.remove !== undefined && !Array.isArray(body.remove))) {
-          throw new ZmError(Codes.BAD_MESSAGE, "an apply is {files: [{file, text}], mesh?, remove?: [{kind, namespace, name}], cause?}");
+        const body = parseJsonObject<{ files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string; namespace?: string }>(text);
+        if (!Array.isArray(body.files) || !body.files.every((f) => typeof f?.file === "string" && typeof f?.text === "string") || (body.remove !== undefined && !Array.isArray(body.remove)) || (body.namespace !== undefined && typeof body.namespace !== "string")) {
+          throw new ZmError(Codes.BAD_MESSAGE, "an apply is {files: [{file, text}], mesh?, remove?: [{kind, namespace, name}], cause?, namespace?}");
         }
         const issues: Issue[] = [];
         const meshBase = store.snapshot().mesh;
         const mesh = body.mesh !== undefined ? mergeMeshConfig(meshBase, body.mesh, { file: body.cause ?? "apply", doc: 1, path: "mesh" }, issues) : undefined;
-        const parsed = parseTexts(body.files, mesh ?? meshBase);
+        const parsed = parseTexts(body.files, mesh ?? meshBase, body.namespace);
         issues.push(...parsed.issues);
         const errors = errorsOf(issues);
         if (errors.length) return this.respond(res, 422, { code: errors[0]!.code, errors: errors.map(formatIssue) });

@@ -13,12 +13,13 @@ export interface Parsed {
 }
 
 /** Parses several texts as one apply: duplicates across them are errors too. */
-export function parseTexts(inputs: { text: string; file: string }[], baseMesh: MeshConfig): Parsed {
+/** `namespace`: where objects without one land (`-n`), instead of "default". */
+export function parseTexts(inputs: { text: string; file: string }[], baseMesh: MeshConfig, namespace?: string): Parsed {
   const resources: Resource[] = [];
   const issues: Issue[] = [];
   let mesh: MeshConfig | undefined;
   for (const { text, file } of inputs) {
-    const loaded = loadText(text, file);
+    const loaded = loadText(text, file, namespace);
     resources.push(...loaded.resources);
     issues.push(...loaded.issues);
     for (const m of loaded.meshConfigs) mesh = mergeMeshConfig(mesh ?? baseMesh, m.raw, m.at, issues);
@@ -45,9 +46,9 @@ export function listConfigFiles(paths: string[]): string[] {
   return out;
 }
 
-export function parseFiles(paths: string[], baseMesh: MeshConfig, cwd = process.cwd()): Parsed {
+export function parseFiles(paths: string[], baseMesh: MeshConfig, cwd = process.cwd(), namespace?: string): Parsed {
   const files = listConfigFiles(paths);
-  return parseTexts(files.map((f) => ({ file: relative(cwd, f) || f, text: readFileSync(f, "utf8") })), baseMesh);
+  return parseTexts(files.map((f) => ({ file: relative(cwd, f) || f, text: readFileSync(f, "utf8") })), baseMesh, namespace);
 }
 
 /** Throws one ZmError listing every error, so the caller can print them and change nothing. */
