@@ -42,6 +42,7 @@ export async function gatewayCommand(argv: string[], io: Io): Promise<number> {
     sidecar: { id, address, ports, apps: {}, gateway: true, jwksRefreshMs: settings.jwksRefresh, log: values["access-log"] === "off" ? undefined : (e) => io.out(JSON.stringify({ type: "access", ...e })) },
   });
   await agent.start();
+  for (const m of agent.sidecar.moved) io.err(`zeromesh: gateway ${id}: ${m}`);
   io.err(`zeromesh: gateway ${id} (${boot.spiffe}) listening on ${Object.values(agent.sidecar.listeners).join(", ")}`);
   await untilStopped();
   await agent.stop();

@@ -53,6 +53,7 @@ export async function proxyCommand(argv: string[], io: Io): Promise<number> {
     events: (e) => io.out(JSON.stringify({ type: "event", ...e })),
   });
   await agent.start();
+  for (const m of agent.sidecar.moved) io.err(`zeromesh: ${values.workload}: ${m}`);
   io.out(JSON.stringify({ type: "ready", proxy: values.workload, outbound: agent.sidecar.outboundAddress, listeners: agent.sidecar.listeners }));
   await untilStopped();
   await agent.stop();

@@ -75,6 +75,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     },
   });
   await agent.start();
+  for (const m of agent.sidecar.moved) io.err(`zeromesh: ${id}: ${m}`);
   const proxy = `http://${agent.sidecar.outboundAddress}`;
   io.err(`zeromesh: ${id} (${boot.spiffe}) at ${address}; sidecar proxy ${proxy}; application ports ${ports.join(", ") || "none"} on 127.0.0.1`);
   const code = await runChild(command, command[0]!, { ...process.env, HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, NO_PROXY: "", ZEROMESH_WORKLOAD: id, ZEROMESH_ADDRESS: address }, io);

@@ -268,3 +268,19 @@ test("data path: a peer with the wrong SPIFFE identity, another CA, or an expire
     assert.equal(outcome, "refused", name);
   }
 });
+
+test("sidecar: a workload port another program holds is taken elsewhere, and said so (not moved silently)", async () => {
+  const { createServer } = await import("node:net");
+  const holder = createServer();
+  await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+  const port = (holder.address() as import("node:net").AddressInfo).port;
+  const sc = new Sidecar({ id: "a/moved", address: "127.0.0.1", ports: [port], apps: {}, outboundPort: 0, statsPort: 0 });
+  try {
+    await sc.start();
+    assert.notEqual(sc.listeners[String(port)], `127.0.0.1:${port}`);
+    assert.deepEqual(sc.moved, [`workload port ${port} is taken on 127.0.0.1: listening on ${sc.listeners[String(port)]} instead (the control plane publishes it)`]);
+  } finally {
+    await sc.stop();
+    holder.close();
+  }
+});

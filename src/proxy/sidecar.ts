@@ -73,6 +73,8 @@ export class Sidecar implements ProxyContext {
   readonly metrics = new ProxyMetrics();
   /** Rendered metric labels by peer pair; they depend on the configuration, so a push starts it again. */
   private labels = new Map<string, string>();
+  /** Ports this proxy could not have, and where it listens instead (said at start, not moved silently). */
+  readonly moved: string[] = [];
   /** Actual listen address of each workload port (it may differ when the port is privileged). */
   readonly listeners: Record<string, string> = {};
   outboundAddress = "";
@@ -156,7 +158,7 @@ export class Sidecar implements ProxyContext {
     }
     for (const port of this.opts.ports) {
       const s = this.opts.gateway ? gatewayServer(this, port) : inboundServer(this, port);
-      this.listeners[String(port)] = await listen(s, this.opts.address, port);
+      this.listeners[String(port)] = await listen(s, this.opts.address, port, (why, at) => this.moved.push(`workload port ${port} ${why}: listening on ${at} instead (the control plane publishes it)`));
       this.serve(s);
     }
     // Last, so a workload port that happens to be 15090 keeps its number.
@@ -215,8 +217,8 @@ async function listenExactly(server: Server | NetServer, host: string, port: num
   return `${host}:${port}`;
 }
 
-/** Listens on the port, or on a free one when the port is privileged or taken (the control plane publishes the real one). */
-async function listen(server: Server | NetServer, host: string, port: number): Promise<string> {
+/** Listens on the port, or on a free one when the port is privileged or taken (the control plane publishes the real one; `onMoved` hears why). */
+async function listen(server: Server | NetServer, host: string, port: number, onMoved?: (why: string, at: string) => void): Promise<string> {
   const attempt = (p: number) => new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(p, host, () => {
@@ -230,6 +232,7 @@ async function listen(server: Server | NetServer, host: string, port: number): P
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== "EACCES" && code !== "EADDRINUSE") throw e;
     await attempt(0);
+    onMoved?.(code === "EACCES" ? `is privileged (${host}:${port} needs root)` : `is taken on ${host}`, `${host}:${(server.address() as AddressInfo).port}`);
   }
   return `${host}:${(server.address() as AddressInfo).port}`;
 }
