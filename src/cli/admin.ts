@@ -14,7 +14,7 @@ import { loadText } from "../api/load.js";
 import { parse } from "./args.js";
 import { resolveKind } from "./kinds.js";
 import type { Io } from "./io.js";
-import { table } from "./table.js";
+import { printData, table } from "./table.js";
 
 /** The control plane's admin API: --admin, else ZEROMESH_ADMIN; with the admin credential (ZEROMESH_ADMIN_TOKEN_FILE, else the state directory's). */
 export function adminClient(admin?: string): AdminClient {
@@ -38,19 +38,17 @@ export async function adminCall<T>(c: AdminClient, method: "GET" | "POST", path:
 const ADMIN = { admin: { type: "string" as const }, output: { type: "string" as const, short: "o" } };
 
 export async function proxyStatusCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parse(argv, ADMIN, "zeromesh proxy-status [--admin HOST:PORT] [-o json]");
+  const { values } = parse(argv, ADMIN, "zeromesh proxy-status [--admin HOST:PORT] [-o json|yaml]");
   const rows = await adminCall<{ proxy: string; connected: boolean; status: string; sent: number | null; acked: number | null; nack: { error: string } | null; pod: string | null; node: string | null }[]>(adminClient(values.admin), "GET", "/v1/proxy-status");
-  if (values.output === "json") io.out(JSON.stringify(rows, null, 2));
-  else io.out(table(["PROXY", "POD IP", "NODE", "CONNECTED", "STATUS", "SENT", "ACKED", "LAST REJECTION"], rows.map((r) => [r.proxy, r.pod ?? "-", r.node ?? "-", r.connected ? "yes" : "no", r.status, String(r.sent ?? "-"), String(r.acked ?? "-"), r.nack?.error.slice(0, 60) ?? ""])));
+  printData(io.out, values.output, rows, () => table(["PROXY", "POD IP", "NODE", "CONNECTED", "STATUS", "SENT", "ACKED", "LAST REJECTION"], rows.map((r) => [r.proxy, r.pod ?? "-", r.node ?? "-", r.connected ? "yes" : "no", r.status, String(r.sent ?? "-"), String(r.acked ?? "-"), r.nack?.error.slice(0, 60) ?? ""])));
   return rows.every((r) => r.status === "SYNCED") ? 0 : 1;
 }
 
 /** Alerts the control plane raised (blocked egress), oldest first; exit 1 when there are any, so a script can gate on it. */
 export async function alertsCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parse(argv, ADMIN, "zeromesh alerts [--admin HOST:PORT] [-o json]");
+  const { values } = parse(argv, ADMIN, "zeromesh alerts [--admin HOST:PORT] [-o json|yaml]");
   const alerts = await adminCall<EgressAlert[]>(adminClient(values.admin), "GET", "/v1/alerts");
-  if (values.output === "json") io.out(JSON.stringify(alerts, null, 2));
-  else io.out(table(["LAST SEEN", "PROXY", "BLOCKED DESTINATION", "COUNT", "DECIDED BY"], alerts.map((a) => [a.last, a.proxy, `${a.protocol} ${a.host}:${a.port}`, String(a.count), a.policy ?? "-"])));
+  printData(io.out, values.output, alerts, () => table(["LAST SEEN", "PROXY", "BLOCKED DESTINATION", "COUNT", "DECIDED BY"], alerts.map((a) => [a.last, a.proxy, `${a.protocol} ${a.host}:${a.port}`, String(a.count), a.policy ?? "-"])));
   return alerts.length ? 1 : 0;
 }
 
@@ -73,7 +71,7 @@ export async function metricsCommand(argv: string[], io: Io): Promise<number> {
 const SECTIONS = ["listeners", "routes", "clusters", "endpoints", "secret", "telemetry"] as const;
 
 export async function proxyConfigCommand(argv: string[], io: Io): Promise<number> {
-  const usage = `zeromesh proxy-config ${SECTIONS.join("|")} NS/WORKLOAD [--admin HOST:PORT] [-o json]`;
+  const usage = `zeromesh proxy-config ${SECTIONS.join("|")} NS/WORKLOAD [--admin HOST:PORT] [-o json|yaml]`;
   const { values, positionals } = parse(argv, ADMIN, usage);
   const [section, proxy] = positionals;
   if (!section || !proxy || !SECTIONS.includes(section as (typeof SECTIONS)[number])) return io.usage(usage);
@@ -117,7 +115,7 @@ export async function proxyConfigCommand(argv: string[], io: Io): Promise<number
       break;
     }
   }
-  io.out(values.output === "json" ? JSON.stringify(json, null, 2) : `${r.proxy} (config version ${r.version ?? "-"})\n${table(head, rows)}`);
+  printData(io.out, values.output, json, () => `${r.proxy} (config version ${r.version ?? "-"})\n${table(head, rows)}`);
   return 0;
 }
 
@@ -171,8 +169,8 @@ export async function getCommand(argv: string[], io: Io): Promise<number> {
   // As kubectl: one namespace ("default" unless -n), or every one with -A.
   if (!values["all-namespaces"] && kind !== "Namespace") q.set("namespace", values.namespace ?? "default");
   const r = await adminCall<{ items: { metadata?: { name?: string; namespace?: string } }[] }>(adminClient(values.admin), "GET", `/v1/resources?${q}`);
+  // YAML as kubectl writes several objects: one document each.
   if (values.output === "yaml") io.out(r.items.map((i) => stringify(i)).join("---\n"));
-  else if (values.output === "json") io.out(JSON.stringify(r.items, null, 2));
-  else io.out(table(["NAMESPACE", "NAME"], r.items.map((i) => [i.metadata?.namespace ?? "", i.metadata?.name ?? ""])));
+  else printData(io.out, values.output, r.items, () => table(["NAMESPACE", "NAME"], r.items.map((i) => [i.metadata?.namespace ?? "", i.metadata?.name ?? ""])));
   return 0;
 }

@@ -13,9 +13,10 @@ import { parseFiles, requireValid } from "../store/apply.js";
 import { Snapshot } from "../store/snapshot.js";
 import { formatTrail } from "../scenario/report.js";
 import { parse } from "./args.js";
+import { printData } from "./table.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh check -f PATH... [-n NAMESPACE] --from NS/WORKLOAD|outside [--via NS/SVC:PORT] --to URL [-X METHOD] [-H 'k: v'...] [--cacert FILE] [--cert FILE] [-o json]";
+const USAGE = "zeromesh check -f PATH... [-n NAMESPACE] --from NS/WORKLOAD|outside [--via NS/SVC:PORT] --to URL [-X METHOD] [-H 'k: v'...] [--cacert FILE] [--cert FILE] [-o json|yaml]";
 
 export async function checkCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
@@ -38,8 +39,7 @@ export async function checkCommand(argv: string[], io: Io): Promise<number> {
     await fromWorld(questions.filter((q) => q.kind === "jwt"), facts);
     for (const q of questions) if (q.kind === "authorizer") facts.authorizer.set(q.key, errorAnswer(q.provider, "zeromesh check does not call external authorizers; the real answer decides"));
   });
-  if (values.output === "json") io.out(JSON.stringify(decision, null, 2));
-  else io.out(explain(decision));
+  printData(io.out, values.output, decision, () => explain(decision));
   return decision.allow ? 0 : 1;
 }
 

@@ -11,7 +11,7 @@ import { adminCall, adminClient } from "./admin.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
 import { untilStopped } from "./signals.js";
-import { table } from "./table.js";
+import { printData, table } from "./table.js";
 
 const USAGE = "zeromesh node --join ADDR:PORT --join-file FILE [--no-commands]";
 const TOKEN_USAGE = "zeromesh node-token NAME --out FILE [--admin HOST:PORT]";
@@ -78,9 +78,8 @@ export async function nodeTokenCommand(argv: string[], io: Io): Promise<number> 
 }
 
 export async function nodesCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parse(argv, { admin: { type: "string" }, output: { type: "string", short: "o" } }, "zeromesh nodes [-o json] [--admin HOST:PORT]");
+  const { values } = parse(argv, { admin: { type: "string" }, output: { type: "string", short: "o" } }, "zeromesh nodes [-o json|yaml] [--admin HOST:PORT]");
   const nodes = await adminCall<{ name: string; address: string; podCidr: string; connected: boolean; since: string; pods: number }[]>(adminClient(values.admin), "GET", "/v1/nodes");
-  if (values.output === "json") io.out(JSON.stringify(nodes, null, 2));
-  else io.out(table(["NODE", "ADDRESS", "POD CIDR", "STATUS", "WORKLOADS", "SINCE"], nodes.map((n) => [n.name, n.address, n.podCidr, n.connected ? "Ready" : "Left", String(n.pods), n.since])));
+  printData(io.out, values.output, nodes, () => table(["NODE", "ADDRESS", "POD CIDR", "STATUS", "WORKLOADS", "SINCE"], nodes.map((n) => [n.name, n.address, n.podCidr, n.connected ? "Ready" : "Left", String(n.pods), n.since])));
   return 0;
 }

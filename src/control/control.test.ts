@@ -1,5 +1,6 @@
 // The control plane with real proxy agents over real sockets.
 import { test } from "node:test";
+import { parse } from "yaml";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -72,6 +73,11 @@ test("control plane: proxies sync, status and config are visible, an invalid app
     const inDefault = io();
     assert.equal(await run(["get", "svc"], inDefault.io), 0);
     assert.doesNotMatch(inDefault.out.join("\n"), /web|client/);
+    const status = io();
+    await run(["proxy-status", "-o", "yaml"], status.io);
+    assert.ok((parse(status.out.join("\n")) as { proxy: string }[]).some((r) => r.proxy === "b/web"), "-o yaml is data");
+    const badOutput = io();
+    assert.equal(await run(["alerts", "-o", "xml"], badOutput.io), 2);
     const unknown = io();
     assert.equal(await run(["get", "virtualservise"], unknown.io), 2);
     assert.match(unknown.err.join("\n"), /doesn't have a resource type "virtualservise"/);
