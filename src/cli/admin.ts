@@ -15,6 +15,7 @@ import { parse } from "./args.js";
 import { resolveKind } from "./kinds.js";
 import type { Io } from "./io.js";
 import { printData, table } from "./table.js";
+import type { DeliveryFailure } from "../control/notifier.js";
 
 /** The control plane's admin API: --admin, else ZEROMESH_ADMIN; with the admin credential (ZEROMESH_ADMIN_TOKEN_FILE, else the state directory's). */
 export function adminClient(admin?: string): AdminClient {
@@ -47,9 +48,14 @@ export async function proxyStatusCommand(argv: string[], io: Io): Promise<number
 /** Alerts the control plane raised (blocked egress), oldest first; exit 1 when there are any, so a script can gate on it. */
 export async function alertsCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, ADMIN, "zeromesh alerts [--admin HOST:PORT] [-o json|yaml]");
-  const alerts = await adminCall<EgressAlert[]>(adminClient(values.admin), "GET", "/v1/alerts");
-  printData(io.out, values.output, alerts, () => table(["LAST SEEN", "PROXY", "BLOCKED DESTINATION", "COUNT", "DECIDED BY"], alerts.map((a) => [a.last, a.proxy, `${a.protocol} ${a.host}:${a.port}`, String(a.count), a.policy ?? "-"])));
-  return alerts.length ? 1 : 0;
+  const c = adminClient(values.admin);
+  const alerts = await adminCall<EgressAlert[]>(c, "GET", "/v1/alerts");
+  const failures = await adminCall<DeliveryFailure[]>(c, "GET", "/v1/alert-deliveries");
+  printData(io.out, values.output, values.output ? { alerts, deliveryFailures: failures } : alerts, () => [
+    table(["LAST SEEN", "PROXY", "BLOCKED DESTINATION", "COUNT", "DECIDED BY"], alerts.map((a) => [a.last, a.proxy, `${a.protocol} ${a.host}:${a.port}`, String(a.count), a.policy ?? "-"])),
+    ...(failures.length ? ["", "alerts that could not be delivered:", table(["TIME", "RECEIVER", "ATTEMPTS", "ERROR", "MESSAGE"], failures.map((f) => [f.time, f.receiver, String(f.attempts), f.error, f.text.split("\n")[0]!.slice(0, 60)]))] : []),
+  ].join("\n"));
+  return alerts.length || failures.length ? 1 : 0;
 }
 
 /** One proxy's Istio metrics, in Prometheus's text format, from its stats endpoint (found through the control plane). */

@@ -8,6 +8,7 @@ import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { adminTokenPath, openOrCreateAdminToken } from "../control/admin-credential.js";
 import { GatewayLauncher } from "../control/gateways.js";
 import { ControlPlane } from "../control/server.js";
+import { Notifier } from "../control/notifier.js";
 import { FileSource } from "../store/files.js";
 import { MemoryStore } from "../store/memory.js";
 import { NodeAgent } from "../node/agent.js";
@@ -20,7 +21,7 @@ import { parse } from "./args.js";
 import { untilStopped } from "./signals.js";
 import type { Io } from "./io.js";
 
-const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE [--elsewhere ADDR]] [--outside-roots PEM-FILE] [--no-gateways] [--no-commands] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--listen ADDR] [--json]";
+const USAGE = "zeromesh up [--config DIR] [--state-dir DIR] [--port 15012] [--admin-port 15014] [--names FILE [--elsewhere ADDR]] [--outside-roots PEM-FILE] [--no-gateways] [--no-commands] [--loopback | --pods [--pod-cidr 10.244.N.0/24]] [--listen ADDR] [--alert-webhook URL...] [--json]";
 
 /** The addresses `--names` gives a host ("host:port" → "address:port"), for the pods' DNS. */
 export function outsideAddresses(names: Record<string, string>, host: string): string[] | undefined {
@@ -43,7 +44,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     // Pods (network namespaces, capture) when this process may make them, unless --loopback; --pods insists.
     loopback: { type: "boolean" }, pods: { type: "boolean" }, "pod-cidr": { type: "string" },
     // The proxies' endpoint on an address other machines reach: nodes join there (zeromesh node --join ADDR:PORT).
-    listen: { type: "string" },
+    listen: { type: "string" }, "alert-webhook": { type: "string", multiple: true },
   }, USAGE);
   if (values.loopback && values.pods) return io.usage(USAGE);
   const settings = loadSettings(process.env, { stateDir: values["state-dir"] });
@@ -77,13 +78,17 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     outsideNames: values.names ? (host) => outsideAddresses(names, host) ?? (values.elsewhere && !/(^|\.)cluster\.local$/.test(host) ? [values.elsewhere] : []) : undefined,
     log: (l) => io.err(`zeromesh: ${l}`),
   });
+  const audit = (line: Record<string, unknown>) => io.err(JSON.stringify({ audit: line }));
+  const webhooks = [...settings.alertWebhooks, ...(values["alert-webhook"] ?? [])];
+  for (const u of webhooks) if (!/^https?:\/\/[^/\s]+/.test(u)) throw new ZmError(Codes.USAGE, `--alert-webhook ${u}: not an http(s) URL`);
+  const notifier = webhooks.length ? new Notifier(webhooks, { audit }) : undefined;
   cp = new ControlPlane({
     store, ca, bootstrap: BootstrapAuthority.openOrCreate(settings.stateDir), bootstrapTtlMs: settings.bootstrapTtl,
     adminToken: openOrCreateAdminToken(adminTokenPath(settings)),
     port: values.port !== undefined ? Number(values.port) : 15012, adminPort: values["admin-port"] !== undefined ? Number(values["admin-port"]) : 15014,
     names,
     outsideRoots: values["outside-roots"] ? readFileSync(values["outside-roots"], "utf8") : undefined,
-    audit: (line) => io.err(JSON.stringify({ audit: line })),
+    audit, notifier,
     endpointsFile: join(settings.stateDir, "endpoints.json"), lineageFile: join(settings.stateDir, "lineage.json"), endpointGraceMs: settings.endpointGrace,
     // Pods reach the proxies' endpoint on their bridge's address, nodes on --listen's; the admin API stays on loopback.
     host: node ? "0.0.0.0" : values.listen, pods: node,
@@ -114,6 +119,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     io.out(`  configuration       ${configDir} (watched)`);
   }
   await untilStopped();
+  notifier?.stop();
   files.close();
   gateways?.stop();
   await node?.stop();

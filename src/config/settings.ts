@@ -30,6 +30,12 @@ function megabytes(raw: string): number {
   return n;
 }
 
+function webhookUrls(raw: string): string[] {
+  const urls = raw.split(",").map((u) => u.trim()).filter(Boolean);
+  for (const u of urls) if (!/^https?:\/\/[^/\s]+/.test(u)) throw new Error(`"${u}" is not an http(s) URL`);
+  return urls;
+}
+
 function onOff(raw: string): boolean {
   if (raw === "on" || raw === "true") return true;
   if (raw === "off" || raw === "false") return false;
@@ -46,6 +52,7 @@ export const SETTINGS = {
   proxySemiSpaceMb: { env: "ZEROMESH_PROXY_SEMI_SPACE_MB", default: "2", description: "V8's young-generation semi-space for proxy processes the mesh starts (MB; 0 keeps V8's default). Small keeps a sidecar's memory down; measured with npm run bench, it did not cost CPU.", parse: megabytes },
   proxyShrinkWhenIdle: { env: "ZEROMESH_PROXY_SHRINK_WHEN_IDLE", default: "off", description: "Let V8 shrink an idle proxy's heap (its memory reducer). It also throws compiled code away, so the first seconds of traffic after a pause run cold: measured p99 after 16 s idle was 174-363 ms with it, 11 ms without; without it an idle sidecar keeps its busy-time memory (about 30 MB more).", parse: onOff },
   endpointGrace: { env: "ZEROMESH_ENDPOINT_GRACE", default: "15s", description: "How long the control plane keeps serving a proxy's endpoints after its stream drops, or after the control plane itself restarts, while the proxy reconnects (it retries at least every 5 s). A proxy that stops says so and is withdrawn at once.", parse: parseDuration },
+  alertWebhooks: { env: "ZEROMESH_ALERT_WEBHOOKS", default: "", description: "Webhook receivers (comma-separated http(s) URLs, e.g. Slack incoming webhooks) the control plane posts alerts to: egress blocked by REGISTRY_ONLY, and every change to what a workload may reach. zeromesh up --alert-webhook URL adds one.", parse: webhookUrls },
   jwksRefresh: { env: "ZEROMESH_JWKS_REFRESH", default: "20m", description: "How long a proxy uses a key set fetched from a RequestAuthentication's jwksUri before fetching it again (Istio's default refresh). A failed fetch is retried after 5 s; keys already fetched keep serving meanwhile.", parse: parseDuration },
   joinTtl: { env: "ZEROMESH_JOIN_TTL", default: "24h", description: "Lifetime of a node's join credential (zeromesh node-token): the node presents it on every call, so it also bounds how long a node runs before it needs a new one.", parse: parseDuration },
   bootstrapTtl: { env: "ZEROMESH_BOOTSTRAP_TTL", default: "5m", description: "Lifetime of a workload's bootstrap credential: it is good for one certificate, asked for right after the proxy starts.", parse: parseDuration },

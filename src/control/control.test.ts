@@ -1,6 +1,9 @@
 // The control plane with real proxy agents over real sockets.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { parse } from "yaml";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Notifier } from "./notifier.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -184,8 +187,20 @@ test("control plane: a proxy whose stream drops stays an endpoint for the grace,
 
 const REGISTRY_ONLY = "\n---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: istio-system}\nspec: {egress: [{hosts: [\"*/*\"]}], outboundTrafficPolicy: {mode: REGISTRY_ONLY}}\n";
 
-test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per destination (audit trail, admin API, zeromesh alerts); allowed traffic raises none", { timeout: 60_000 }, async () => {
-  const f = await controlFixture({ extraYaml: REGISTRY_ONLY });
+test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per destination (audit trail, admin API, zeromesh alerts, a webhook receiver); allowed traffic raises none", { timeout: 60_000 }, async () => {
+  // A real receiver, as a Slack incoming webhook would be.
+  const received: { text: string; blocks: unknown[] }[] = [];
+  const receiver = createHttpServer((q, s) => {
+    const chunks: Buffer[] = [];
+    q.on("data", (c: Buffer) => chunks.push(c)).on("end", () => {
+      received.push(JSON.parse(Buffer.concat(chunks).toString()));
+      s.end("ok");
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  const notifier = new Notifier([`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/T0/B0/secret`]);
+  after(() => (notifier.stop(), receiver.close()));
+  const f = await controlFixture({ extraYaml: REGISTRY_ONLY, notifier });
   const cp = await f.open();
   const root = f.rootPem;
   const web = f.agent("b/web", cp.address, root, cp.issueBootstrap("b/web"));
@@ -214,8 +229,19 @@ test("control plane: egress that REGISTRY_ONLY blocks becomes an alert per desti
       "a/client tcp db.example.net:5432 Sidecar/istio-system/default",
     ], "only the blocked destinations, each from the proxy that blocked it and the resource that decided");
     assert.ok(f.audits.some((a) => a.event === "egress-blocked" && a.host === "example.com" && a.proxy === "a/client"), "each alert is an audit line too");
+    await waitUntil(() => received.some((m) => m.text.includes("db.example.net:5432")), 10_000);
+    const blockedMsg = received.find((m) => m.text.includes("db.example.net:5432"))!;
+    assert.match(blockedMsg.text, /^\*Egress blocked\* by Sidecar\/istio-system\/default: `a\/client` → tcp `db\.example\.net:5432`, 1 time/);
+    assert.deepEqual(blockedMsg.blocks, [{ type: "section", text: { type: "mrkdwn", text: blockedMsg.text } }], "Slack's incoming-webhook shape");
 
+    // Every change to what a workload may reach reaches the receiver too, with the hosts it adds and removes and who applied it.
+    const dir = mkdtempSync(join(tmpdir(), "zm-egress-"));
+    writeFileSync(join(dir, "se.yaml"), "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: db, namespace: a}\nspec: {hosts: [db.example.net], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: DNS, location: MESH_EXTERNAL}\n");
     f.cliEnv(cp);
+    assert.equal(await run(["apply", "-f", join(dir, "se.yaml"), "--no-wait"], io().io), 0);
+    await waitUntil(() => received.some((m) => m.text.startsWith("*Egress changed*")), 10_000);
+    assert.match(received.find((m) => m.text.startsWith("*Egress changed*"))!.text, /^\*Egress changed\* \(config version \d+, zeromesh apply\):\n• ServiceEntry\/a\/db added: \+db\.example\.net:5432$/);
+
     const out = io();
     assert.equal(await run(["alerts"], out.io), 1, "exit 1 when there are alerts");
     assert.match(out.out.join("\n"), /^LAST SEEN\s+PROXY\s+BLOCKED DESTINATION\s+COUNT\s+DECIDED BY/);

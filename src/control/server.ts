@@ -23,6 +23,8 @@ import { parseTexts } from "../store/apply.js";
 import type { ConfigStore, ResourceKey } from "../store/store.js";
 import { AdminChallenges } from "./admin-credential.js";
 import { AlertLog } from "./alerts.js";
+import { describeEgressChange, egressChanges } from "./egress-diff.js";
+import type { Notifier } from "./notifier.js";
 import { Lineage } from "./lineage.js";
 import { readBody, readJson, parseJsonObject, checkProxyMessage, isListenerTable, LIMITS, type ProxyMessage } from "./limits.js";
 import { redactKeys } from "./redact.js";
@@ -56,6 +58,8 @@ export interface ControlPlaneOptions {
   /** PEM roots proxies trust when they originate TLS to hosts outside the mesh. */
   outsideRoots?: string;
   audit?: (line: Record<string, unknown>) => void;
+  /** Where alerts go besides the audit trail: webhook receivers (blocked egress, changes to what workloads may reach). */
+  notifier?: Notifier;
   /** Where the instances' certificate lineage is kept across restarts (none: after a restart every proxy must bootstrap again). */
   lineageFile?: string;
   /** Where endpoints are remembered across restarts (none: a restart forgets them). */
@@ -207,8 +211,13 @@ export class ControlPlane {
     const awaited = this.endpoints.awaited();
     if (awaited.length) this.opts.audit?.({ time: new Date().toISOString(), event: "endpoints-remembered", proxies: awaited, graceMs: this.opts.endpointGraceMs });
     this.expireEndpointsLater();
+    let last = this.opts.store.snapshot();
     this.unsubscribe = this.opts.store.subscribe((e) => {
       this.opts.audit?.({ time: new Date().toISOString(), event: "config-change", version: e.version, cause: e.cause, created: e.created, updated: e.updated, deleted: e.deleted, meshChanged: e.meshChanged });
+      const now = this.opts.store.snapshot();
+      const changes = this.opts.notifier ? egressChanges(last, now) : [];
+      last = now;
+      if (changes.length) this.opts.notifier!.notify(`*Egress changed* (config version ${e.version}, ${e.cause}):\n${changes.map((c) => `• ${describeEgressChange(c)}`).join("\n")}`);
       this.schedulePush();
     });
   }
@@ -396,7 +405,10 @@ export class ControlPlane {
       session.lastReport = now;
       const alerts = AlertLog.fromReport(record.id, m as Parameters<typeof AlertLog.fromReport>[1], new Date());
       this.alerts.add(alerts);
-      for (const a of alerts) this.opts.audit?.({ ...a });
+      for (const a of alerts) {
+        this.opts.audit?.({ ...a });
+        this.opts.notifier?.notify(`*Egress blocked* by ${a.policy ?? "REGISTRY_ONLY"}: \`${a.proxy}\` → ${a.protocol} \`${a.host}:${a.port}\`, ${a.count} time${a.count === 1 ? "" : "s"} (${a.first} – ${a.last}). ${a.reason}`);
+      }
     } else if (m.type === "leave") {
       session.leaving = true;
       session.stream.end();
@@ -605,6 +617,8 @@ export class ControlPlane {
       }
       case "GET /v1/alerts":
         return this.respond(res, 200, this.alerts.list());
+      case "GET /v1/alert-deliveries":
+        return this.respond(res, 200, this.opts.notifier?.failures() ?? []);
       case "GET /v1/proxy-config": {
         const p = this.proxies.get(url.searchParams.get("proxy") ?? "");
         if (!p) throw new ZmError(Codes.NOT_FOUND, `no proxy ${url.searchParams.get("proxy")} has connected`);

@@ -12,6 +12,7 @@ import { BootstrapAuthority } from "../ca/bootstrap.js";
 import { JoinAuthority } from "../ca/join.js";
 import { AdminClient } from "../control/admin-client.js";
 import { ADMIN_TOKEN_FILE, openOrCreateAdminToken } from "../control/admin-credential.js";
+import type { Notifier } from "../control/notifier.js";
 import { ControlPlane } from "../control/server.js";
 import type { AdmissionLimits } from "../control/admission.js";
 import { ProxyAgent } from "../proxy/agent.js";
@@ -28,7 +29,7 @@ export function io() {
   return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), usage: (t: string) => (err.push(t), 2) } };
 }
 
-export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number; admission?: Partial<AdmissionLimits>; join?: boolean } = {}) {
+export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number; admission?: Partial<AdmissionLimits>; join?: boolean; notifier?: Notifier } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), "zm-cp-"));
   const store = new MemoryStore(parseTexts([{ text: CONTROL_YAML + (opts.extraYaml ?? ""), file: "mesh.yaml" }], DEFAULT_MESH).resources);
   const adminTokenFile = join(stateDir, ADMIN_TOKEN_FILE);
@@ -38,7 +39,7 @@ export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string;
       store, ca: await ca(),
       bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, adminToken, port, adminPort, debounceMs: 10,
       endpointsFile: join(stateDir, "endpoints.json"), lineageFile: join(stateDir, "lineage.json"), endpointGraceMs: opts.graceMs ?? 15_000, admission: opts.admission, audit: (line) => audits.push(line),
-      join: opts.join ? JoinAuthority.openOrCreate(stateDir) : undefined,
+      join: opts.join ? JoinAuthority.openOrCreate(stateDir) : undefined, notifier: opts.notifier,
     });
     await cp.start();
     return cp;
