@@ -5,7 +5,7 @@
 // application around its sidecar; egress stays REGISTRY_ONLY; and a node that leaves takes its endpoints along.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PodInfo } from "./agent.js";
@@ -25,6 +25,7 @@ const statusOf = (r: { out: string }) => r.out.trim().split("\n").at(-1);
 test("nodes: two machines join a control plane on a third; pods across them talk as policy allows, and a node that leaves takes its endpoints", { skip: why, timeout: 180_000 }, async () => {
   const lan = await machines(["cp", "m1", "m2"]);
   const dir = mkdtempSync(join(tmpdir(), "zm-nodes-"));
+  mkdirSync(join(dir, "config"));
   const env = { ZEROMESH_STATE_DIR: join(dir, "state") };
   try {
     const cpAddress = lan.by("cp").address;

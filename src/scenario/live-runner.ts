@@ -1,7 +1,7 @@
 // `zeromesh test` (live): a real mesh per scenario — the control plane and one
 // process per sidecar, stand-in applications and external hosts on real
 // sockets — and every probe sent through the real data path.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApp, type AppMode, type RunningApp } from "../app/server.js";
@@ -121,6 +121,7 @@ export class LiveMesh {
     writeFileSync(join(this.dir, "names.json"), JSON.stringify(this.names));
     // Proxies that originate TLS to the scenario's outside hosts trust its "external" CA, as they would an OS trust store.
     writeFileSync(join(this.dir, "outside-roots.pem"), this.pki.roots.get("external")?.certPem ?? "");
+    mkdirSync(join(this.dir, "config"), { recursive: true });
     this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways", "--no-commands", ...(outside ? ["--pods", "--elsewhere", outside.addresses.at(-1)!] : ["--loopback"])]);
     const ready = await this.control.waitFor((l) => l.ready === true);
     this.adminAddress = String(ready.admin);
