@@ -4,7 +4,7 @@ import { DEFAULT_MESH } from "../api/mesh.js";
 import { Codes, ZmError, formatIssue } from "../api/errors.js";
 import { CertificateAuthority } from "../ca/authority.js";
 import { BootstrapAuthority } from "../ca/bootstrap.js";
-import { loadSettings, proxyNodeArgs } from "../config/settings.js";
+import { isWebhookUrl, loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { adminTokenPath, openOrCreateAdminToken } from "../control/admin-credential.js";
 import { GatewayLauncher } from "../control/gateways.js";
 import { ControlPlane } from "../control/server.js";
@@ -80,7 +80,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   });
   const audit = (line: Record<string, unknown>) => io.err(JSON.stringify({ audit: line }));
   const webhooks = [...settings.alertWebhooks, ...(values["alert-webhook"] ?? [])];
-  for (const u of webhooks) if (!/^https?:\/\/[^/\s]+/.test(u)) throw new ZmError(Codes.USAGE, `--alert-webhook ${u}: not an http(s) URL`);
+  for (const u of webhooks) if (!isWebhookUrl(u)) throw new ZmError(Codes.USAGE, `--alert-webhook ${u}: not an http(s) URL`);
   const notifier = webhooks.length ? new Notifier(webhooks, { audit }) : undefined;
   cp = new ControlPlane({
     store, ca, bootstrap: BootstrapAuthority.openOrCreate(settings.stateDir), bootstrapTtlMs: settings.bootstrapTtl,

@@ -30,9 +30,12 @@ function megabytes(raw: string): number {
   return n;
 }
 
+/** A webhook receiver's URL: http(s) with a host. */
+export const isWebhookUrl = (u: string) => /^https?:\/\/[^/\s]+/.test(u);
+
 function webhookUrls(raw: string): string[] {
   const urls = raw.split(",").map((u) => u.trim()).filter(Boolean);
-  for (const u of urls) if (!/^https?:\/\/[^/\s]+/.test(u)) throw new Error(`"${u}" is not an http(s) URL`);
+  for (const u of urls) if (!isWebhookUrl(u)) throw new Error(`"${u}" is not an http(s) URL`);
   return urls;
 }
 

@@ -19,8 +19,9 @@ const ROUNDS = 4;
 export type Learn = (questions: Question[], facts: Facts) => Promise<void>;
 
 /** Decides with the facts the engine asks for. A decision still asking after every round fails closed. */
-export async function settle(decideWith: (facts: Facts) => Decision, learn: Learn, facts = noFacts()): Promise<Decision> {
-  let d = decideWith(facts);
+export async function settle(decideWith: (facts: Facts) => Decision, learn: Learn, facts = noFacts(), first?: Decision): Promise<Decision> {
+  // A caller that already decided once without facts hands that decision in rather than having it made again.
+  let d = first ?? decideWith(facts);
   for (let i = 0; i < ROUNDS && d.outcome.kind === "ask"; i++) {
     await learn(d.outcome.questions, facts);
     d = decideWith(facts);

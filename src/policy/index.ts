@@ -62,13 +62,19 @@ export class PolicyIndex {
    */
   authzFor(w: Workload): PolicySet {
     let set = this.authzSets.get(w.id);
-    if (!set) {
-      // A policy attached by targetRef(s) belongs to a Gateway API resource zeromesh does not run: it applies to no workload.
-      const pick = (list: AuthorizationPolicy[] | undefined) => (list ?? []).filter((p) => !p.targeted && (!p.selector || selectorMatches(p.selector, w.labels)));
-      const root = this.rootNamespace === w.namespace ? [] : pick(this.authz.get(this.rootNamespace));
-      this.authzSets.set(w.id, (set = compilePolicySet([...root, ...pick(this.authz.get(w.namespace))])));
-    }
+    if (!set) this.authzSets.set(w.id, (set = compilePolicySet(this.selecting(this.authz, w))));
     return set;
+  }
+
+  /**
+   * The policies of `byNamespace` that apply to `w`: the root namespace's and its own namespace's, without a
+   * selector or selecting it. One attached by targetRef(s) belongs to a Gateway API resource zeromesh does not
+   * run: it applies to no workload.
+   */
+  private selecting<T extends AuthorizationPolicy | RequestAuthentication>(byNamespace: Map<string, T[]>, w: Workload): T[] {
+    const pick = (list: T[] | undefined) => (list ?? []).filter((p) => !p.targeted && (!p.selector || selectorMatches(p.selector, w.labels)));
+    const root = this.rootNamespace === w.namespace ? [] : pick(byNamespace.get(this.rootNamespace));
+    return [...root, ...pick(byNamespace.get(w.namespace))];
   }
 
   private readonly jwtRules = new Map<string, JwtRuleOf[]>();
@@ -80,9 +86,7 @@ export class PolicyIndex {
   jwtRulesFor(w: Workload): JwtRuleOf[] {
     let rules = this.jwtRules.get(w.id);
     if (!rules) {
-      const pick = (list: RequestAuthentication[] | undefined) => (list ?? []).filter((p) => !p.targeted && (!p.selector || selectorMatches(p.selector, w.labels)));
-      const root = this.rootNamespace === w.namespace ? [] : pick(this.requestAuthn.get(this.rootNamespace));
-      rules = [...root, ...pick(this.requestAuthn.get(w.namespace))].flatMap((ra) =>
+      rules = this.selecting(this.requestAuthn, w).flatMap((ra) =>
         ra.jwtRules.map((rule, i) => ({ rule, policy: `RequestAuthentication/${ra.meta.namespace}/${ra.meta.name}`, at: `jwtRules[${i}]` })));
       this.jwtRules.set(w.id, rules);
     }

@@ -164,8 +164,10 @@ export function authenticate(rules: readonly JwtRuleOf[], headers: Record<string
   const seen = new Set<string>();
   for (const { location, rules: readers } of locations.values()) {
     const token = extractToken(location, headers, path);
-    if (!token || seen.has(`${token}|${readers.map((r) => r.at).join()}`)) continue;
-    seen.add(`${token}|${readers.map((r) => r.at).join()}`);
+    if (!token) continue;
+    const once = `${token}|${readers.map((r) => r.at).join()}`;
+    if (seen.has(once)) continue;
+    seen.add(once);
     const from = where(location);
     const decoded = decodeJwt(token);
     if (!decoded.ok) {

@@ -10,7 +10,7 @@ import type { Env } from "../policy/context.js";
 import type { Decision } from "../policy/decision.js";
 import { decideOutbound } from "../policy/engine.js";
 import { errorAnswer, grpcAnswer, httpAnswer, httpCheckRequest, providerHost, settingsOf } from "../policy/ext-authz.js";
-import type { AuthorizerAnswer, Facts, JwtCheck, Question } from "../policy/facts.js";
+import { noFacts, type AuthorizerAnswer, type Facts, type JwtCheck, type Question } from "../policy/facts.js";
 import { JwtErrors } from "../policy/jwt-authn.js";
 import { keySet, verifySignature, type KeySet } from "../policy/jwt-verify.js";
 import type { Request } from "../policy/request.js";
@@ -59,7 +59,7 @@ export class LiveAnswers {
     const env = this.ctx.env(state);
     const first = decideWith(env);
     if (first.outcome.kind !== "ask") return first;
-    return settle((facts) => decideWith({ ...env, facts }), (qs, facts) => this.learn(state, qs, facts, body));
+    return settle((facts) => decideWith({ ...env, facts }), (qs, facts) => this.learn(state, qs, facts, body), noFacts(), first);
   }
 
   async learn(state: ProxyState, questions: Question[], facts: Facts, body?: BodyReader): Promise<void> {

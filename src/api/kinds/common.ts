@@ -39,6 +39,9 @@ export function checkNsPart(ns: string, allowed: readonly string[]): string | un
   return undefined;
 }
 
+/** An HTTP header name: an RFC 9110 token (no pseudo-headers such as ":authority"). */
+export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /** Durations like "1.5s", "200ms", "1m" (and proto3 JSON's "2.000000005s") → milliseconds. */
 export function readDuration(r: Reader): number | undefined {
   const s = r.string();

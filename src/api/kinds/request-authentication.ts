@@ -1,6 +1,6 @@
 import type { Reader } from "../reader.js";
 import type { JwtLocation, JwtRule, Origin, RequestAuthentication } from "../types.js";
-import { readDuration } from "./common.js";
+import { HEADER_NAME, readDuration } from "./common.js";
 import { readMeta, readPolicyTarget } from "./meta.js";
 
 const RULE_FIELDS = [
@@ -8,8 +8,6 @@ const RULE_FIELDS = [
   "outputClaimToHeaders", "fromCookies", "timeout", "spaceDelimitedClaims", "presence",
 ];
 
-/** An HTTP header name (RFC 7230 token), as Istio checks `outputPayloadToHeader`. */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** The CRD's pattern for `outputClaimToHeaders[].header`. */
 const CLAIM_HEADER = /^[-_A-Za-z0-9]+$/;
 

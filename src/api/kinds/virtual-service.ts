@@ -3,7 +3,7 @@ import type { StringMatch } from "../match.js";
 import { compileRe2 } from "../re2.js";
 import type { Reader } from "../reader.js";
 import { RETRY_CONDITIONS, type CorsPolicy, type HeaderOperations, type HeaderRules, type HttpMatch, type HttpRoute, type Origin, type RetryCondition, type RetryPolicy, type RouteDestination, type TcpRoute, type TlsRoute, type VirtualService } from "../types.js";
-import { readDuration, readMsDuration } from "./common.js";
+import { HEADER_NAME, readDuration, readMsDuration } from "./common.js";
 import { readExportTo, readMeta } from "./meta.js";
 
 export function readVirtualService(doc: Reader, origin: Origin): VirtualService {
@@ -148,8 +148,6 @@ function checkHeaderValue(v: string): string | undefined {
   return rest.includes("%") ? `header value "${v}" has an unescaped "%" (write "%%")` : undefined;
 }
 
-/** An HTTP token (RFC 9110 §5.1); pseudo-headers such as ":authority" are not ones a route may change. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** `headers: {request: {set, add, remove}, response: {…}}`, on a route or one of its destinations. */
 function readHeaderRules(r: Reader): HeaderRules | undefined {
