@@ -27,6 +27,7 @@ commands:
   proxy-status                   every proxy: config version sent vs acknowledged
   proxy-config listeners|routes|clusters|endpoints|secret|telemetry NS/WORKLOAD   what one proxy holds
   metrics NS/WORKLOAD            one proxy's Istio metrics (istio_requests_total…), Prometheus text format
+  dashboard [--port 20001]       the web UI (mesh graph, workloads, denials, egress, "can A reach B?") on loopback
   alerts [-o json]               egress the proxies blocked (REGISTRY_ONLY), per destination; exit 1 when any
   demo [--exit]                  bring up the demo mesh and show a request allowed, denied and explained (npm start)
   version                        the installed version (also --version)
@@ -70,6 +71,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "gateway": return await (await import("./gateway.js")).gatewayCommand(rest, io);
       case "proxy-status": return await (await import("./admin.js")).proxyStatusCommand(rest, io);
       case "proxy-config": return await (await import("./admin.js")).proxyConfigCommand(rest, io);
+      case "dashboard": return await (await import("./dashboard.js")).dashboardCommand(rest, io);
       case "alerts": return await (await import("./admin.js")).alertsCommand(rest, io);
       case "metrics": return await (await import("./admin.js")).metricsCommand(rest, io);
       case "apply": return await (await import("./admin.js")).applyCommand(rest, io);

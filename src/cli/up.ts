@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { METRICS_PATH, PROMETHEUS_TARGETS_FILE } from "../control/prometheus-sd.js";
 import { join } from "node:path";
 import { DEFAULT_MESH } from "../api/mesh.js";
 import { Codes, ZmError, formatIssue } from "../api/errors.js";
@@ -93,6 +94,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     // Pods reach the proxies' endpoint on their bridge's address, nodes on --listen's; the admin API stays on loopback.
     host: node ? "0.0.0.0" : values.listen, pods: node,
     join: JoinAuthority.openOrCreate(settings.stateDir), joinTtlMs: settings.joinTtl, nodesFile: join(settings.stateDir, "nodes.json"),
+    prometheusTargetsFile: join(settings.stateDir, PROMETHEUS_TARGETS_FILE),
     localPods: () => (node && values.listen ? { podCidr: node.podCidr, address: values.listen } : undefined), reservedPodCidrs: () => (node ? [node.podCidr] : []),
   });
   try {
@@ -108,7 +110,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
   const gateways = values["no-gateways"] ? undefined : new GatewayLauncher(store, cp, ca.rootPem, settings.stateDir, (l) => io.err(l), proxyNodeArgs(settings));
   gateways?.start();
   const mode = node ? `pods on ${node.podCidr} (bridge ${node.gateway}; zeromesh run and exec)` : `LOOPBACK: workloads are NOT isolated from each other or from this machine (${unavailable})`;
-  if (values.json) io.out(JSON.stringify({ ready: true, control: cp.address, admin: cp.adminAddress, adminTokenFile: adminTokenPath(settings), rootPem: ca.rootPem, pods: node ? { cidr: node.podCidr, gateway: node.gateway } : null }));
+  if (values.json) io.out(JSON.stringify({ ready: true, control: cp.address, admin: cp.adminAddress, adminTokenFile: adminTokenPath(settings), prometheusTargets: join(settings.stateDir, PROMETHEUS_TARGETS_FILE), rootPem: ca.rootPem, pods: node ? { cidr: node.podCidr, gateway: node.gateway } : null }));
   else {
     io.out(`zeromesh control plane (${ca.source})`);
     io.out(`  workloads           ${mode}`);
@@ -117,6 +119,7 @@ export async function upCommand(argv: string[], io: Io): Promise<number> {
     io.out(`  admin API           http://${cp.adminAddress}  (zeromesh proxy-status, apply, get)`);
     io.out(`  admin credential    ${adminTokenPath(settings)} (mode 0600: the CLI reads it)`);
     io.out(`  configuration       ${configDir} (watched)`);
+    io.out(`  Prometheus targets  ${join(settings.stateDir, PROMETHEUS_TARGETS_FILE)} (file_sd_configs; metrics_path ${METRICS_PATH})`);
   }
   await untilStopped();
   notifier?.stop();

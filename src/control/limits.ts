@@ -73,7 +73,8 @@ export type ProxyMessage =
   | { type: "ack"; version: number }
   | { type: "nack"; version: number; error: string }
   | { type: "leave" }
-  | { type: "egress-blocked"; destinations?: unknown; dropped?: unknown };
+  | { type: "egress-blocked"; destinations?: unknown; dropped?: unknown }
+  | { type: "denials"; denials?: unknown; dropped?: unknown };
 
 const ADDRESS = /^[0-9a-fA-F.:[\]]{1,64}:(\d{1,5})$/;
 const isPort = (p: string) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535;
@@ -108,6 +109,8 @@ export function checkProxyMessage(m: unknown): ProxyMessage | string {
       return { type: "leave" };
     case "egress-blocked":
       return { type: "egress-blocked", destinations: r.destinations, dropped: r.dropped };
+    case "denials":
+      return { type: "denials", denials: r.denials, dropped: r.dropped };
     default:
       return `a message of unknown type ${JSON.stringify(String(r.type).slice(0, 40))}`;
   }

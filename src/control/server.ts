@@ -36,6 +36,10 @@ import { NodeEndpoint } from "./node-endpoint.js";
 import type { PodInfo } from "../node/agent.js";
 import type { PodRoute } from "../node/pod-network.js";
 import type { JoinAuthority } from "../ca/join.js";
+import { TargetFile, targetGroups } from "./prometheus-sd.js";
+import { DenialLog } from "./denials.js";
+import { workloadView } from "./workload-view.js";
+import { checkQuery, type CheckQuery } from "../policy/check-query.js";
 
 export const CONTROL_SERVER_NAME = "zeromesh-control";
 
@@ -80,6 +84,8 @@ export interface ControlPlaneOptions {
   nodesFile?: string;
   /** Pod CIDRs never given to a joining node (this machine's own pods'). */
   reservedPodCidrs?: () => string[];
+  /** Where the proxies' stats endpoints are listed for Prometheus (file_sd), kept current as proxies come and go. */
+  prometheusTargetsFile?: string;
 }
 
 /** What the admin API needs of a node agent. */
@@ -124,6 +130,7 @@ export class ControlPlane {
   private readonly sessions = new Map<string, Session>();
   private readonly endpoints: EndpointBook;
   private readonly alerts = new AlertLog();
+  private readonly denials = new DenialLog();
   /** Challenges for signed admin requests (the credential itself never travels). */
   private readonly challenges: AdminChallenges;
   /** The certificates that speak for each instance (lineage.ts). */
@@ -133,6 +140,7 @@ export class ControlPlane {
   private admission?: ReturnType<typeof admitProxyConnections>;
   /** Pods' addresses by workload instance, from the node agents that run them. */
   private readonly podAddresses = new Map<string, string>();
+  private readonly targetFile?: TargetFile;
   private pushVersion = 0;
   /** Pushes whose endpoints the node agent has not yet made into pods' cluster-IP rules. */
   private podRulesPending = 0;
@@ -149,6 +157,7 @@ export class ControlPlane {
   readonly nodes?: NodeEndpoint;
 
   constructor(private readonly opts: ControlPlaneOptions) {
+    if (opts.prometheusTargetsFile) this.targetFile = new TargetFile(opts.prometheusTargetsFile);
     this.nodes = opts.join ? new NodeEndpoint(opts.join, {
       snapshot: () => this.opts.store.snapshot(),
       assignPodAddress: (w, ip) => this.assignPodAddress(w, ip),
@@ -386,9 +395,19 @@ export class ControlPlane {
           this.endpoints.lose(workload, Date.now());
           this.expireEndpointsLater();
         }
+        this.targetsChanged();
         this.notifyWaiters();
       }
     });
+  }
+
+  /** The Prometheus targets file follows the connected proxies; a failed write is audited, never fatal. */
+  private targetsChanged(): void {
+    try {
+      this.targetFile?.update(targetGroups(this.proxies.values()));
+    } catch (e) {
+      this.audit("prometheus-targets-unwritable", { file: this.opts.prometheusTargetsFile, why: (e as Error).message });
+    }
   }
 
   /** A proxy that sends what the protocol does not allow loses its stream (it reconnects); everyone else is unaffected. */
@@ -409,6 +428,9 @@ export class ControlPlane {
         this.opts.audit?.({ ...a });
         this.opts.notifier?.notify(`*Egress blocked* by ${a.policy ?? "REGISTRY_ONLY"}: \`${a.proxy}\` → ${a.protocol} \`${a.host}:${a.port}\`, ${a.count} time${a.count === 1 ? "" : "s"} (${a.first} – ${a.last}). ${a.reason}`);
       }
+    } else if (m.type === "denials") {
+      // Reported at most once a second per proxy (as blocked egress); each is bounded by the proxy's counter.
+      this.denials.add(DenialLog.fromReport(record.id, m, new Date()));
     } else if (m.type === "leave") {
       session.leaving = true;
       session.stream.end();
@@ -424,6 +446,7 @@ export class ControlPlane {
       record.listeners = m.listeners;
       record.outbound = m.outbound;
       record.stats = m.stats;
+      this.targetsChanged();
       this.endpoints.connect(record.id, record.listeners);
       this.schedulePush(0);
     } else if (m.type === "ack" && m.version !== undefined) {
@@ -615,6 +638,33 @@ export class ControlPlane {
         this.opts.audit?.({ time: new Date().toISOString(), event: "pod-created", workload: pod.id, ip: pod.ip, netns: pod.netns });
         return this.respond(res, 200, pod);
       }
+      case "GET /v1/prometheus-targets":
+        return this.respond(res, 200, targetGroups(this.proxies.values()));
+      case "GET /v1/workloads": {
+        const reg = Registry.of(store.snapshot());
+        return this.respond(res, 200, reg.workloads.map((w) => {
+          const p = this.proxies.get(w.id);
+          return { id: w.id, owner: w.owner, namespace: w.namespace, spiffe: w.spiffe, sidecar: w.sidecar, gateway: w.gateway, status: p ? syncStatus(p) : null };
+        }));
+      }
+      case "GET /v1/workload": {
+        const id = url.searchParams.get("id") ?? "";
+        const view = workloadView(store.snapshot(), id);
+        if (!view) throw new ZmError(Codes.NOT_FOUND, `no workload ${JSON.stringify(id.slice(0, 100))} in the configuration`);
+        const p = this.proxies.get(view.id);
+        return this.respond(res, 200, { ...view, proxy: p ? { status: syncStatus(p), connected: p.connected, listeners: p.listeners, outbound: p.outbound ?? null, stats: p.stats ?? null, sent: p.sentVersion ?? null, acked: p.ackedVersion ?? null, certificate: p.certificate ?? null } : null });
+      }
+      case "POST /v1/check": {
+        const body = parseJsonObject<CheckQuery>(text);
+        const strings = (v: unknown) => v === undefined || (Array.isArray(v) && v.length <= 64 && v.every((h) => typeof h === "string"));
+        if (typeof body.from !== "string" || typeof body.to !== "string" || !["string", "undefined"].includes(typeof body.via) || !["string", "undefined"].includes(typeof body.method) || !strings(body.headers)) {
+          throw new ZmError(Codes.BAD_MESSAGE, "a check is {from: \"NS/WORKLOAD\"|\"outside\", via?: \"NS/SVC:PORT\", to: URL, method?, headers?: [\"name: value\"]}");
+        }
+        // The live configuration, as the proxies have it; the client's TLS trust is not asked for here.
+        return this.respond(res, 200, await checkQuery(store.snapshot(), { from: body.from, via: body.via, to: body.to, method: body.method, headers: body.headers }));
+      }
+      case "GET /v1/denials":
+        return this.respond(res, 200, this.denials.list());
       case "GET /v1/alerts":
         return this.respond(res, 200, this.alerts.list());
       case "GET /v1/alert-deliveries":

@@ -63,6 +63,8 @@ export class ProxyAgent {
     if (!this.send) return;
     const counted = this.sidecar.blockedEgress.take();
     if (counted) this.send({ type: "egress-blocked", ...counted });
+    const denied = this.sidecar.denials.take();
+    if (denied) this.send({ type: "denials", ...denied });
   }
 
   async stop(): Promise<void> {

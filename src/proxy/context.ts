@@ -8,6 +8,7 @@ import type { ProxyState } from "./state.js";
 import type { ForwardResult } from "./http-forward.js";
 import type { Balancer } from "./balancer.js";
 import type { BlockedEgressCounter } from "./blocked-egress.js";
+import type { DenialCounter } from "./denials.js";
 import type { PeerLabels } from "./metric-labels.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { Pools } from "./pool.js";
@@ -58,6 +59,8 @@ export interface ProxyContext {
   appTarget(port: number): { host: string; port: number } | undefined;
   /** Egress REGISTRY_ONLY blocked, counted for the control plane's alerts. */
   readonly blockedEgress: BlockedEgressCounter;
+  /** Every refusal, counted with its trail for the control plane's denials list (the dashboard). */
+  readonly denials: DenialCounter;
   /** Istio's standard metrics, served on the proxy's stats port. */
   readonly metrics: ProxyMetrics;
   /** Header time and connections per listener. */

@@ -137,6 +137,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
 
   async function tcp(stream: Duplex, d: Decision): Promise<void> {
     const started = Date.now();
+    ctx.denials.add("gateway", { method: "CONNECT", host: "", port: servicePort(), path: "" }, d, (stream as Socket).remoteAddress, new Date());
     const state = ctx.state();
     const o = d.outcome;
     if (!state || o.kind !== "forward") {
@@ -180,6 +181,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
 
   /** The one place a gateway's HTTP decision is carried out: answer, or send on to the next hop. */
   function applyHttp(req: ServerRequest, res: ServerReply, state: ProxyState, request: Request, headers: Record<string, string>, host: string, choice: TlsServerChoice | undefined, started: number, d: Decision, body?: Buffer): void {
+    ctx.denials.add("gateway", request, d, req.socket?.remoteAddress, new Date());
     const base = { method: request.method, authority: headers.host, path: request.path };
     const series = outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http");
     const o = d.outcome;

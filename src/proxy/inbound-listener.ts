@@ -92,6 +92,7 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   const sourceIp = (stream as Socket).remoteAddress;
   const request: Request = { scheme: appTls ? "https" : "tcp", host: appTls ? appTlsSni : "", port, method: "CONNECT", path: "", headers: {} };
   const d = await ctx.answers.decide(state, (env) => decideInbound(env, state.workload, port, { mtlsFrom: peer, sourceIp }, request));
+  ctx.denials.add("inbound", request, d, peer?.spiffe ?? sourceIp, new Date());
   const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
@@ -129,6 +130,7 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
 
 /** The one place an inbound HTTP decision is carried out: answer, or deliver to the application. */
 function applyHttp(ctx: ProxyContext, port: number, state: ProxyState, peer: Peer | undefined, req: ServerRequest, res: ServerReply, request: Request, headers: Record<string, string>, started: number, d: Decision, body?: Buffer): void {
+  ctx.denials.add("inbound", request, d, peer?.spiffe ?? req.socket?.remoteAddress, new Date());
   const series = inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http");
   const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;

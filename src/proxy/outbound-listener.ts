@@ -100,6 +100,7 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   const request: Request = { scheme: "http", host, port, method: req.method ?? "GET", path: path.path, headers: { ...headers, host: headers.host || `${host}:${port}` } };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(request.host, port, "http", d, new Date());
+  ctx.denials.add("outbound", request, d, undefined, new Date());
   const series = outboundSeries(ctx, state, d, request.host, isGrpc(headers) ? "grpc" : "http");
   const base = { method: request.method, authority: request.headers.host, path: request.path };
   const o = d.outcome;
@@ -160,6 +161,7 @@ async function onTunnel(ctx: ProxyContext, socket: Socket, connectTo: { host: st
   const request: Request = { scheme: kind.kind === "tls" ? "https" : "tcp", host, port, method: "CONNECT", path: "", headers: {} };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(host, port, kind.kind === "tls" ? "tls" : "tcp", d, new Date());
+  ctx.denials.add("outbound", request, d, undefined, new Date());
   const base: Partial<AccessLogEntry> = { protocol: kind.kind === "tls" ? "tls" : "tcp", authority: `${host}:${port}` };
   const o = d.outcome;
   if (o.kind !== "forward") {

@@ -16,6 +16,7 @@ import { Balancer } from "./balancer.js";
 import { BlockedEgressCounter } from "./blocked-egress.js";
 import { renderLabels, type PeerLabels } from "./metric-labels.js";
 import { ProxyMetrics } from "./metrics.js";
+import { DenialCounter } from "./denials.js";
 import { LiveAnswers } from "./answers.js";
 import { Pools, type PoolsOptions } from "./pool.js";
 import { DEFAULT_LIMITS, capConnections, type ListenerLimits } from "./limits.js";
@@ -70,6 +71,7 @@ export class Sidecar implements ProxyContext {
   readonly answers: LiveAnswers;
   readonly limits: ListenerLimits;
   readonly blockedEgress = new BlockedEgressCounter();
+  readonly denials = new DenialCounter();
   readonly metrics = new ProxyMetrics();
   /** Rendered metric labels by peer pair; they depend on the configuration, so a push starts it again. */
   private labels = new Map<string, string>();

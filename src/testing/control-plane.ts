@@ -39,7 +39,7 @@ export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string;
       store, ca: await ca(),
       bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, adminToken, port, adminPort, debounceMs: 10,
       endpointsFile: join(stateDir, "endpoints.json"), lineageFile: join(stateDir, "lineage.json"), endpointGraceMs: opts.graceMs ?? 15_000, admission: opts.admission, audit: (line) => audits.push(line),
-      join: opts.join ? JoinAuthority.openOrCreate(stateDir) : undefined, notifier: opts.notifier,
+      join: opts.join ? JoinAuthority.openOrCreate(stateDir) : undefined, notifier: opts.notifier, prometheusTargetsFile: join(stateDir, "prometheus-targets.json"),
     });
     await cp.start();
     return cp;

@@ -1,0 +1,69 @@
+// Requests and connections the proxy refused, counted per kind of refusal
+// between reports, each with one example and the decision's trail. The agent
+// sends them to the control plane, which keeps the newest for the dashboard's
+// denials page: who was refused, what, and which policy and rule decided.
+// Bounded like blocked egress: a scan or a flood of denials must not grow the
+// proxy's memory.
+import type { Decision, TrailStep } from "../policy/decision.js";
+import type { Request } from "../policy/request.js";
+
+export interface Denial {
+  direction: "inbound" | "outbound" | "gateway";
+  /** The caller's identity when known (mTLS peer), else its address. */
+  peer?: string;
+  method: string;
+  host: string;
+  port: number;
+  /** The first refused request's path of this kind (one example). */
+  path: string;
+  code?: string;
+  reason: string;
+  policy?: string;
+  rule?: string;
+  /** What the client got: "HTTP 403", "reset"… */
+  answer: string;
+  trail: Pick<TrailStep, "stage" | "at" | "message" | "policy" | "rule">[];
+  count: number;
+  first: string;
+  last: string;
+}
+
+/** Distinct refusals kept between reports; more are counted as dropped. */
+export const MAX_DENIALS = 128;
+const MAX_TEXT = 300;
+const MAX_STEPS = 16;
+
+const clip = (s: string) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s);
+
+export class DenialCounter {
+  private byKind = new Map<string, Denial>();
+  private dropped = 0;
+
+  add(direction: Denial["direction"], request: Pick<Request, "method" | "host" | "port" | "path">, d: Decision, peer: string | undefined, at: Date): void {
+    if (d.allow) return;
+    const o = d.outcome;
+    const answer = o.kind === "response" ? `HTTP ${o.status}` : o.kind === "error" ? o.error : o.kind;
+    const key = `${direction} ${peer ?? ""} ${request.host}:${request.port} ${d.code ?? ""} ${d.policy ?? ""} ${d.rule ?? ""} ${answer}`;
+    const seen = this.byKind.get(key);
+    if (seen) {
+      seen.count++;
+      seen.last = at.toISOString();
+      return;
+    }
+    if (this.byKind.size >= MAX_DENIALS) return void this.dropped++;
+    this.byKind.set(key, {
+      direction, peer, method: request.method, host: request.host, port: request.port, path: clip(request.path), code: d.code, reason: clip(d.reason), policy: d.policy, rule: d.rule, answer,
+      trail: d.trail.slice(-MAX_STEPS).map((s) => ({ stage: s.stage, at: s.at, message: clip(s.message), policy: s.policy, rule: s.rule })),
+      count: 1, first: at.toISOString(), last: at.toISOString(),
+    });
+  }
+
+  /** What was counted since the last take (nothing: undefined), and starts again. */
+  take(): { denials: Denial[]; dropped: number } | undefined {
+    if (!this.byKind.size && !this.dropped) return undefined;
+    const out = { denials: [...this.byKind.values()], dropped: this.dropped };
+    this.byKind = new Map();
+    this.dropped = 0;
+    return out;
+  }
+}
