@@ -29,7 +29,7 @@ test("cli: validate prints every error with file, document and field, and exits 
 });
 
 test("cli: every command answers --help with its usage (exit 0, nothing run); --version names the version", () => {
-  const commands = ["validate", "check", "test", "up", "proxy", "app", "run", "exec", "node", "node-token", "nodes", "gateway", "proxy-status", "proxy-config", "alerts", "metrics", "apply", "delete", "get", "demo", "dashboard"];
+  const commands = ["validate", "check", "test", "up", "proxy", "app", "run", "exec", "node", "node-token", "nodes", "gateway", "proxy-status", "proxy-config", "alerts", "metrics", "apply", "delete", "get", "demo", "dashboard", "analyze"];
   for (const c of commands) {
     const r = zeromesh(c, "--help");
     assert.equal(r.status, 0, `${c}: ${r.stderr}`);

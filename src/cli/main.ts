@@ -27,13 +27,15 @@ commands:
   proxy-status                   every proxy: config version sent vs acknowledged
   proxy-config listeners|routes|clusters|endpoints|secret|telemetry NS/WORKLOAD   what one proxy holds
   metrics NS/WORKLOAD            one proxy's Istio metrics (istio_requests_total…), Prometheus text format
+  analyze [-f] PATH... [-A|-n NS] [-o json]   Istio's analyzers (istioctl analyze) on files, or on the running control plane; exit 79 on errors
   dashboard [--port 20001]       the web UI (mesh graph, workloads, denials, egress, "can A reach B?") on loopback
   alerts [-o json]               egress the proxies blocked (REGISTRY_ONLY), per destination; exit 1 when any
   demo [--exit]                  bring up the demo mesh and show a request allowed, denied and explained (npm start)
   version                        the installed version (also --version)
 
 Every command takes --help. Exit codes: 0 done (check: allowed), 1 failed (check: denied; test: a probe failed;
-validate: invalid), 2 could not run (a bad flag or argument; check: could not decide).
+validate: invalid), 2 could not run (a bad flag or argument; check: could not decide); analyze: 79 when it found
+issues at the failure threshold (as istioctl).
 `;
 
 
@@ -71,6 +73,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       case "gateway": return await (await import("./gateway.js")).gatewayCommand(rest, io);
       case "proxy-status": return await (await import("./admin.js")).proxyStatusCommand(rest, io);
       case "proxy-config": return await (await import("./admin.js")).proxyConfigCommand(rest, io);
+      case "analyze": return await (await import("./analyze.js")).analyzeCommand(rest, io);
       case "dashboard": return await (await import("./dashboard.js")).dashboardCommand(rest, io);
       case "alerts": return await (await import("./admin.js")).alertsCommand(rest, io);
       case "metrics": return await (await import("./admin.js")).metricsCommand(rest, io);

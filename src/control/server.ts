@@ -197,6 +197,8 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
+    // Prometheus finds a file from the start, empty until proxies connect.
+    this.targetsChanged();
     const host = this.opts.host ?? "127.0.0.1";
     const serving = await this.servingCertificate();
     // A proxy needs two streams (its certificate, its config stream); a handshake gets as long as a proxy's listener gives one.
@@ -699,7 +701,9 @@ export class ControlPlane {
         const kind = url.searchParams.get("kind");
         const ns = url.searchParams.get("namespace");
         const list = [...store.snapshot().resources.values()].filter((r) => (!kind || r.kind.toLowerCase() === kind.toLowerCase()) && (!ns || r.meta.namespace === ns));
-        return this.respond(res, 200, { version: store.snapshot().version, items: list.map((r) => redactKeys(manifestOf(r))) });
+        const mesh = store.snapshot().mesh;
+        // The meshConfig fields `zeromesh analyze` reads, with the resources.
+        return this.respond(res, 200, { version: store.snapshot().version, items: list.map((r) => redactKeys(manifestOf(r))), mesh: { rootNamespace: mesh.rootNamespace, defaultProviders: mesh.defaultProviders, extensionProviders: mesh.extensionProviders } });
       }
       case "POST /v1/bootstrap": {
         const body = parseJsonObject<{ workload?: unknown }>(text);
