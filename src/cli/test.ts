@@ -41,7 +41,7 @@ export async function testCommand(argv: string[], io: Io): Promise<number> {
     // A live file takes seconds to bring its mesh up: say what is happening (stderr, so reports stay clean).
     const started = Date.now();
     if (!values.static) io.err(`zeromesh: ${file}: bringing up its mesh (${mode}): control plane, ${scenario.steps.length} step${scenario.steps.length === 1 ? "" : "s"}…`);
-    const fileResults = await (values.static ? runStatic(scenario) : runLive(scenario, mode));
+    const fileResults = await (values.static ? runStatic(scenario) : runLive(scenario, mode, (l) => io.err(`zeromesh: ${file}: ${l}`)));
     if (!values.static) io.err(`zeromesh: ${file}: ${fileResults.length} probes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const r of fileResults) {
       results.push(r);

@@ -50,6 +50,8 @@ export interface LiveMeshOptions {
   proxyArgs?: string[];
   /** Node flags for sidecar processes: the same V8 sizing as the gateways `up` starts. */
   proxyNode?: string[];
+  /** Hears what the mesh is doing as it comes up and runs its steps (zeromesh test prints it on stderr). */
+  progress?: (line: string) => void;
 }
 
 /** Why a probe from the node straight to a workload is not run in loopback mode. */
@@ -60,8 +62,8 @@ const CRASH_GRACE_MS = 100;
 
 const hostPort = (s: string) => ({ host: s.slice(0, s.lastIndexOf(":")), port: Number(s.slice(s.lastIndexOf(":") + 1)) });
 
-export async function runLive(s: Scenario, mode: LiveMode = "loopback"): Promise<ProbeResult[]> {
-  const mesh = new LiveMesh(s, { mode });
+export async function runLive(s: Scenario, mode: LiveMode = "loopback", progress?: (line: string) => void): Promise<ProbeResult[]> {
+  const mesh = new LiveMesh(s, { mode, progress });
   try {
     await mesh.start();
     return await mesh.runSteps();
@@ -90,6 +92,7 @@ export class LiveMesh {
   private readonly appAt?: (w: Workload, port: number) => string | undefined;
   private readonly proxyArgs: string[];
   private readonly proxyNode: string[];
+  private readonly progress: (line: string) => void;
   /** Pod mode: gives back the outside hosts' addresses. */
   private releaseOutside?: () => Promise<void>;
 
@@ -98,6 +101,7 @@ export class LiveMesh {
     this.appAt = opts.appAt;
     this.proxyArgs = opts.proxyArgs ?? [];
     this.proxyNode = opts.proxyNode ?? proxyNodeArgs(loadSettings());
+    this.progress = opts.progress ?? (() => {});
   }
 
   async start(): Promise<void> {
@@ -124,6 +128,7 @@ export class LiveMesh {
     mkdirSync(join(this.dir, "config"), { recursive: true });
     this.control = new MeshProcess("control plane", ["up", "--json", "--state-dir", this.dir, "--config", join(this.dir, "config"), "--port", "0", "--admin-port", "0", "--names", join(this.dir, "names.json"), "--outside-roots", join(this.dir, "outside-roots.pem"), "--no-gateways", "--no-commands", ...(outside ? ["--pods", "--elsewhere", outside.addresses.at(-1)!] : ["--loopback"])]);
     const ready = await this.control.waitFor((l) => l.ready === true);
+    this.progress(`control plane ready (admin ${String(ready.admin)})`);
     this.adminAddress = String(ready.admin);
     this.adminTokenFile = String(ready.adminTokenFile ?? join(this.dir, ADMIN_TOKEN_FILE));
     this.adminToken = readAdminToken(this.adminTokenFile);
@@ -187,6 +192,7 @@ export class LiveMesh {
         if (!w.sidecar) {
           r.listeners = Object.fromEntries(Object.entries(appAt));
           await this.admin.call("POST", "/v1/endpoints", { workload: id, listeners: r.listeners });
+          this.progress(`${id} up without a sidecar`);
           return;
         }
         const boot = await this.admin.call<{ token: string; control: string }>("POST", "/v1/bootstrap", { workload: id });
@@ -199,6 +205,7 @@ export class LiveMesh {
         const ready = await r.proxy.waitFor((l) => l.type === "ready");
         r.outbound = w.gateway ? undefined : String(ready.outbound);
         r.listeners = ready.listeners as Record<string, string>;
+        this.progress(`${w.gateway ? "gateway" : "sidecar"} ${id} up (${ports.length ? `ports ${ports.join(",")}` : "no workload ports"})`);
       })());
     }
     await Promise.all(starts);
@@ -208,6 +215,8 @@ export class LiveMesh {
     const proxies = [...this.running.values()].filter((r) => r.proxy || (r.pod && r.workload.sidecar)).map((r) => r.workload.id);
     const sync = await this.admin.call("GET", `/v1/sync?timeoutMs=20000&proxies=${encodeURIComponent(proxies.join(","))}`);
     if (sync.status !== 200) throw new Error((await this.podProxiesGone()) ?? `proxies did not acknowledge the configuration: ${JSON.stringify(sync.body)}`);
+    // Said when workloads came up, not after every step's apply.
+    if (starts.length && proxies.length) this.progress(`${proxies.length} prox${proxies.length === 1 ? "y" : "ies"} in sync`);
   }
 
   /** Pod mode: the instance's pod from the control plane's node agent (sidecar or gateway included), then its stand-in ports in it. */
@@ -219,6 +228,7 @@ export class LiveMesh {
     if (w.gateway) return;
     const spec: AppSpec = { workload: w.name, namespace: w.namespace, host: "0.0.0.0", ports: ports.map((port) => ({ port, ...this.standIn(w, port, reg, world) })) };
     if (spec.ports.length) r.podApps = await appsInPod(made.body, spec);
+    this.progress(`pod ${w.id} up at ${made.body.ip}${w.sidecar ? " with its sidecar" : ""}`);
   }
 
   /** How the stand-in serves a workload port (the scenario's `apps` override, else by protocol). */
@@ -295,6 +305,7 @@ export class LiveMesh {
         results.push(...step.probes.map((p) => ({ file: this.s.file, step: step.name, probe: p.name, pass: false, expected: describeExpect(p.expect), seen: (e as Error).message })));
         continue;
       }
+      this.progress(`step "${step.name}": ${step.probes.length} probe${step.probes.length === 1 ? "" : "s"}`);
       for (const p of step.probes) results.push(await this.probe(step.name, p));
     }
     return results;
