@@ -6,10 +6,10 @@ import { extname, join } from "node:path";
 import { LineCounter, parseAllDocuments, parse as yamlParse, stringify } from "yaml";
 import { Codes, ZmError } from "../api/errors.js";
 import { loadText } from "../api/load.js";
-import { analyze, ANALYZERS, type Message } from "../analysis/index.js";
+import { analyze, ANALYZERS, byImportance, type Message } from "../analysis/index.js";
 import { MESSAGES } from "../analysis/messages.js";
 import { goFormat } from "../analysis/context.js";
-import { objectOf, readObjects, type AnalysisObject } from "../analysis/objects.js";
+import { objectOf, readObjects, withControllerPods, type AnalysisObject } from "../analysis/objects.js";
 import { adminCall, adminClient } from "./admin.js";
 import { parse } from "./args.js";
 import type { Io } from "./io.js";
@@ -113,7 +113,8 @@ export async function analyzeCommand(argv: string[], io: Io): Promise<number> {
     mesh = r.mesh ?? {};
     target = values["all-namespaces"] ? "all namespaces" : `namespace: ${values.namespace ?? "default"}`;
   }
-  let messages = [...extra, ...analyze(objects, mesh)];
+  // The Pods zeromesh would run for the Deployments (and other controllers) count as running.
+  let messages = [...extra, ...analyze(withControllerPods(objects), mesh)].sort(byImportance);
   // On the control plane, one namespace unless -A (as istioctl on a cluster); files: every namespace in them.
   if (!paths.length && !values["all-namespaces"]) {
     const ns = values.namespace ?? "default";

@@ -6,7 +6,7 @@
 import type { Workload } from "../registry/model.js";
 import { evaluateAuthz, type AuthzContext, type AuthzResult } from "./authz.js";
 import { proxyLabel, type Walk } from "./context.js";
-import { DenyCodes, type Decision } from "./decision.js";
+import { DenyCodes, type Decision, type TrailStep } from "./decision.js";
 import { authorizerQuestionKey, type CheckInput } from "./facts.js";
 import type { Arrival } from "./inbound.js";
 import { authenticate, type EndUser } from "./jwt-authn.js";
@@ -69,7 +69,7 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
   record(walk, at, result, http, w.gateway);
   if (asked) trail.add({ stage: "authz", at, message: asked });
   // A gateway with no policy at all says nothing, to keep its trails short.
-  if (w.gateway && !result.considered.length) return undefined;
+  if (w.gateway && !result.consideredCount) return undefined;
   trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
   if (result.allow) return undefined;
   const outcome = !http ? { kind: "error" as const, error: "reset" as const }
@@ -112,10 +112,10 @@ function changeUpstream(walk: Walk, set: Record<string, string>, remove: readonl
 
 /** Every policy considered is named, unless there are so many that only the deciding ones help. */
 function record(walk: Walk, at: string, result: AuthzResult, http: boolean, gateway: boolean): void {
-  if (gateway && !result.considered.length) return;
-  const many = result.considered.length > 20;
-  for (const v of result.considered) {
-    if (many && v.rule === undefined) continue;
+  const count = result.consideredCount;
+  if (gateway && !count) return;
+  const many = count > 20;
+  for (const v of many ? result.matched : result.considered) {
     const shadow = v.dryRun || v.action === "AUDIT";
     walk.trail.add({
       stage: "authz", at, policy: v.policy, shadow,
@@ -123,7 +123,11 @@ function record(walk: Walk, at: string, result: AuthzResult, http: boolean, gate
       message: `${v.action}${v.dryRun ? " (dry-run: recorded, not enforced)" : ""} ${v.policy}: ${v.rule !== undefined ? `rule ${v.rule} matches` : v.note ?? "no rule matches"}${http ? "" : " (L4: TCP traffic)"}`,
     });
   }
-  if (many) walk.trail.add({ stage: "authz", at, message: `${result.considered.length} policies considered; ${result.considered.filter((v) => v.rule === undefined).length} matched no rule (each is listed in this step's details)`, details: result.considered });
+  if (!many) return;
+  const step: TrailStep = { stage: "authz", at, message: `${count} policies considered; ${count - result.matched.length} matched no rule (each is listed in this step's details)` };
+  // The list of every policy is made only if someone reads it (-o json, a test): most decisions are never explained.
+  Object.defineProperty(step, "details", { get: () => result.considered, enumerable: true });
+  walk.trail.add(step);
 }
 
 /** What the authorizer is told about the request (Envoy's AttributeContext). */

@@ -5,6 +5,7 @@ import { hostWithoutPort } from "../api/host.js";
 import { matchAnyPattern, matchPattern } from "../api/match.js";
 import type { AuthorizationPolicy, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource } from "../api/types.js";
 import type { ExtensionProvider, MeshConfig } from "../api/mesh.js";
+import { policyOf, refOf, RuleIndex, ruleOf, type RuleRef } from "./authz-index.js";
 
 /** Attributes of one request (or TCP connection) at the destination proxy. */
 export interface AuthzContext {
@@ -44,8 +45,12 @@ export interface AuthzResult {
   /** The policy (kind/ns/name) that decided, when one did. */
   policy?: string;
   rule?: string;
-  /** Every policy considered, in evaluation order. */
-  considered: PolicyVerdict[];
+  /** Every policy considered, in evaluation order (built when read: with many policies, most are never looked at). */
+  readonly considered: PolicyVerdict[];
+  /** How many there are. */
+  consideredCount: number;
+  /** The considered policies that matched a rule, in evaluation order. */
+  matched: PolicyVerdict[];
   /** A CUSTOM policy matched: this authorizer must be asked; DENY and ALLOW follow only if it allows (customAllowed). */
   customProvider?: ExtensionProvider;
 }
@@ -175,12 +180,6 @@ function ruleMatches(rule: AuthzRule, ctx: Attrs, action: AuthorizationPolicy["a
   return true;
 }
 
-/** Index of the first matching rule, or undefined. A policy without rules matches nothing. */
-function firstMatchingRule(p: AuthorizationPolicy, ctx: Attrs): number | undefined {
-  const i = p.rules.findIndex((r) => ruleMatches(r, ctx, p.action));
-  return i < 0 ? undefined : i;
-}
-
 const nameOf = (p: AuthorizationPolicy) => `AuthorizationPolicy/${p.meta.namespace}/${p.meta.name}`;
 
 interface Compiled {
@@ -188,77 +187,135 @@ interface Compiled {
   name: string;
 }
 
-/** The policies of one workload, grouped by how they are evaluated. Built once per snapshot and workload. */
+type Group = "shadow" | "custom" | "deny" | "allow";
+/** Istio's order; shadow (AUDIT and dry-run) policies are evaluated first, for the record only. */
+const GROUPS: readonly Group[] = ["shadow", "custom", "deny", "allow"];
+
+/** The policies of one workload, grouped by how they are evaluated, each group with its rule index. Built once per snapshot and workload. */
 export interface PolicySet {
   custom: Compiled[];
   deny: Compiled[];
   allow: Compiled[];
   /** AUDIT and dry-run policies: evaluated for the record only. */
   shadow: Compiled[];
+  indexes: Record<Group, RuleIndex>;
 }
 
 export function compilePolicySet(policies: readonly AuthorizationPolicy[]): PolicySet {
-  const set: PolicySet = { custom: [], deny: [], allow: [], shadow: [] };
+  const groups: Record<Group, Compiled[]> = { custom: [], deny: [], allow: [], shadow: [] };
   for (const policy of policies) {
     const c = { policy, name: nameOf(policy) };
-    if (policy.dryRun || policy.action === "AUDIT") set.shadow.push(c);
-    else if (policy.action === "CUSTOM") set.custom.push(c);
-    else if (policy.action === "DENY") set.deny.push(c);
-    else set.allow.push(c);
+    if (policy.dryRun || policy.action === "AUDIT") groups.shadow.push(c);
+    else if (policy.action === "CUSTOM") groups.custom.push(c);
+    else if (policy.action === "DENY") groups.deny.push(c);
+    else groups.allow.push(c);
   }
-  return set;
+  const index = (g: Group) => new RuleIndex(groups[g].map((c) => c.policy));
+  return { ...groups, indexes: { shadow: index("shadow"), custom: index("custom"), deny: index("deny"), allow: index("allow") } };
+}
+
+/** Every rule of a group, in order: what the index narrows down (kept for the property test that compares them). */
+function everyRule(group: Compiled[]): RuleRef[] {
+  return group.flatMap((c, pi) => c.policy.rules.map((_, ri) => refOf(pi, ri)));
+}
+
+/**
+ * The first matching rule of each policy in `refs` (policy index → rule index), in order; with `first`, only the
+ * first policy that matches. `refs` must list, in evaluation order, every rule that could match.
+ */
+function matches(group: Compiled[], refs: readonly RuleRef[], attrs: Attrs, first: boolean): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const ref of refs) {
+    const pi = policyOf(ref);
+    if (out.has(pi)) continue;
+    const p = group[pi]!.policy;
+    if (ruleMatches(p.rules[ruleOf(ref)]!, attrs, p.action)) {
+      out.set(pi, ruleOf(ref));
+      if (first) break;
+    }
+  }
+  return out;
 }
 
 /**
  * Evaluates the policies that apply to one workload for one request. Pure:
  * the same inputs always give the same result. `customAllowed`: the CUSTOM
  * policy's authorizer was asked and allowed, so DENY and ALLOW decide now.
+ * Only the rules the index names are tried (`plain`: every rule, as a
+ * reference); the list of every policy considered is built when read.
  */
-export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicySet, ctx: AuthzContext, mesh: Pick<MeshConfig, "extensionProviders">, customAllowed = false): AuthzResult {
+export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicySet, ctx: AuthzContext, mesh: Pick<MeshConfig, "extensionProviders">, customAllowed = false, plain = false): AuthzResult {
   const set = Array.isArray(policies) ? compilePolicySet(policies) : (policies as PolicySet);
   const attrs: Attrs = { ...ctx, sourceNamespace: namespaceOf(ctx.principal) };
-  const considered: PolicyVerdict[] = [];
-  const verdict = ({ policy: p, name }: Compiled): PolicyVerdict => {
-    const v: PolicyVerdict = { policy: name, action: p.action, dryRun: p.dryRun, rule: firstMatchingRule(p, attrs) };
+  const found: Partial<Record<Group, Map<number, number>>> = {};
+  /** How many policies of each group were considered (a group stops at the policy that decides). */
+  const upTo: Record<Group, number> = { shadow: 0, custom: 0, deny: 0, allow: 0 };
+  const scan = (g: Group, first: boolean) => {
+    const refs = plain ? everyRule(set[g]) : set.indexes[g].candidates(attrs.principal, attrs.path, attrs.http);
+    const m = matches(set[g], refs, attrs, first);
+    found[g] = m;
+    const decided = first && m.size ? m.keys().next().value! : undefined;
+    upTo[g] = decided === undefined ? set[g].length : decided + 1;
+    return decided;
+  };
+  const verdict = (g: Group, pi: number): PolicyVerdict => {
+    const { policy: p, name } = set[g][pi]!;
+    const v: PolicyVerdict = { policy: name, action: p.action, dryRun: p.dryRun, rule: found[g]?.get(pi) };
     if (!p.rules.length) v.note = p.action === "ALLOW" ? "no rules: allows nothing" : "no rules: matches nothing";
-    considered.push(v);
     return v;
+  };
+  const result = (r: Omit<AuthzResult, "considered" | "matched" | "consideredCount">): AuthzResult => {
+    let considered: PolicyVerdict[] | undefined;
+    // Matches come in evaluation order (candidates are), and only from considered policies.
+    const matched: PolicyVerdict[] = [];
+    for (const g of GROUPS) for (const pi of found[g]?.keys() ?? []) matched.push(verdict(g, pi));
+    return {
+      ...r,
+      consideredCount: upTo.shadow + upTo.custom + upTo.deny + upTo.allow,
+      matched,
+      get considered() {
+        return (considered ??= GROUPS.flatMap((g) => Array.from({ length: upTo[g] }, (_, pi) => verdict(g, pi))));
+      },
+    };
   };
 
   // AUDIT and dry-run policies never change the outcome; evaluate them for the record.
-  for (const c of set.shadow) verdict(c);
+  scan("shadow", false);
 
   // Istio builds one ext_authz filter per workload: CUSTOM policies naming different providers are a configuration
   // error it answers with a deny-all in their place.
-  const providers = new Set(set.custom.map((c) => c.policy.provider));
-  for (const c of set.custom) {
-    const v = verdict(c);
-    if (v.rule === undefined || customAllowed) continue;
-    const p = c.policy;
+  const custom = scan("custom", !customAllowed);
+  if (custom !== undefined) {
+    const v = verdict("custom", custom);
+    const p = set.custom[custom]!.policy;
+    const providers = new Set(set.custom.map((c) => c.policy.provider));
     if (providers.size > 1) {
-      return { allow: false, reason: `CUSTOM policies on this workload name ${providers.size} providers (${[...providers].join(", ")}); Istio allows one per workload and denies what they match`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
+      return result({ allow: false, reason: `CUSTOM policies on this workload name ${providers.size} providers (${[...providers].join(", ")}); Istio allows one per workload and denies what they match`, policy: v.policy, rule: `rules[${v.rule}]` });
     }
     const provider = mesh.extensionProviders.find((e) => e.name === p.provider);
     if (!provider || (provider.kind !== "envoyExtAuthzHttp" && provider.kind !== "envoyExtAuthzGrpc")) {
-      return { allow: false, reason: `CUSTOM policy names provider "${p.provider}", which meshConfig.extensionProviders does not define as an ext-authz provider; denied (fail closed)`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
+      return result({ allow: false, reason: `CUSTOM policy names provider "${p.provider}", which meshConfig.extensionProviders does not define as an ext-authz provider; denied (fail closed)`, policy: v.policy, rule: `rules[${v.rule}]` });
     }
     // Istio asks the authorizer here and, only when it allows, goes on to DENY and ALLOW (customAllowed).
-    return { allow: false, reason: `CUSTOM policy matched rule ${v.rule}: the authorizer "${provider.name}" decides first`, policy: v.policy, rule: `rules[${v.rule}]`, considered, customProvider: provider };
+    return result({ allow: false, reason: `CUSTOM policy matched rule ${v.rule}: the authorizer "${provider.name}" decides first`, policy: v.policy, rule: `rules[${v.rule}]`, customProvider: provider });
   }
-  for (const c of set.deny) {
-    const v = verdict(c);
-    if (v.rule !== undefined) return { allow: false, reason: `DENY policy matched rule ${v.rule}`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
+  const deny = scan("deny", true);
+  if (deny !== undefined) {
+    const v = verdict("deny", deny);
+    return result({ allow: false, reason: `DENY policy matched rule ${v.rule}`, policy: v.policy, rule: `rules[${v.rule}]` });
   }
-  if (!set.allow.length) return { allow: true, reason: "no ALLOW policy applies to the workload, so everything not denied is allowed", considered };
-  for (const c of set.allow) {
-    const v = verdict(c);
-    if (v.rule !== undefined) return { allow: true, reason: `ALLOW policy matched rule ${v.rule}`, policy: v.policy, rule: `rules[${v.rule}]`, considered };
+  if (!set.allow.length) return result({ allow: true, reason: "no ALLOW policy applies to the workload, so everything not denied is allowed" });
+  const allow = scan("allow", true);
+  if (allow !== undefined) {
+    const v = verdict("allow", allow);
+    return result({ allow: true, reason: `ALLOW policy matched rule ${v.rule}`, policy: v.policy, rule: `rules[${v.rule}]` });
   }
-  const names = considered.filter((v) => v.action === "ALLOW" && !v.dryRun);
+  // None matched: the first few enforced ALLOW policies say why.
+  const names = set.allow.slice(0, 5).map((_, pi) => verdict("allow", pi));
   const listed = names.slice(0, 5).map((v) => `${v.policy.replace("AuthorizationPolicy/", "")}: ${v.note ?? "no rule matches"}`).join("; ");
-  return {
+  return result({
     allow: false,
-    reason: `no ALLOW policy matched (${listed}${names.length > 5 ? `; and ${names.length - 5} more` : ""})`,
-    policy: set.allow[0]!.name, considered,
-  };
+    reason: `no ALLOW policy matched (${listed}${set.allow.length > 5 ? `; and ${set.allow.length - 5} more` : ""})`,
+    policy: set.allow[0]!.name,
+  });
 }
