@@ -3,26 +3,15 @@
 // before it is kept: a proxy is authenticated, not trusted to send
 // well-formed data, and nothing it sends grows the control plane's memory
 // beyond the kept count.
-export interface DenialRecord {
+import type { Denial } from "../proxy/denials.js";
+/** One kind of refusal as a proxy reported it (the wire shape is the proxy's, proxy/denials.ts), with who and when. */
+export type DenialRecord = Omit<Denial, "direction" | "trail"> & {
   /** When the control plane took the report. */
   time: string;
   proxy: string;
   direction: string;
-  peer?: string;
-  method: string;
-  host: string;
-  port: number;
-  path: string;
-  code?: string;
-  reason: string;
-  policy?: string;
-  rule?: string;
-  answer: string;
   trail: { stage: string; at: string; message: string; policy?: string; rule?: string }[];
-  count: number;
-  first: string;
-  last: string;
-}
+};
 
 /** Denials kept for the admin API (newest). */
 export const KEPT_DENIALS = 500;
