@@ -2,8 +2,10 @@
 //   npm run bench                 both benchmarks
 //   npm run bench -- decide       the policy engine only
 //   npm run bench -- mesh         the data path only
+//   npm run bench -- control      the control plane with 100, 1,000 and 5,000 simulated proxies (ZM_BENCH_PROXIES)
 import { runDecisionBench } from "./decide.js";
 import { runMeshBench } from "./mesh.js";
+import { runControlBench } from "./control.js";
 
 const which = process.argv[2] ?? "all";
 const iterations = Number(process.env.ZM_BENCH_ITERATIONS ?? 50_000);
@@ -20,4 +22,25 @@ if (which === "all" || which === "decide") {
 if (which === "all" || which === "mesh") {
   console.log("\ndata path: client → sidecar → mTLS → sidecar → server");
   await runMeshBench({ seconds: Number(process.env.ZM_BENCH_SECONDS ?? 5), connections: 32, rate: 1000 }, (l) => console.log(l));
+}
+if (which === "control") {
+  const sizes = (process.env.ZM_BENCH_PROXIES ?? "100,1000,5000").split(",").map(Number);
+  console.log("control plane: 1,000 services and 1,000 AuthorizationPolicies; N simulated proxies (real agent protocol, two processes)");
+  const rows = [];
+  for (const n of sizes) rows.push(await runControlBench(n, (l) => console.log(l)));
+  const f = (x: number) => Math.round(x).toLocaleString("en-US");
+  for (const c of rows[0]?.changes.keys() ?? []) {
+    console.log(`\nchange: ${rows[0]!.changes[c]!.name}`);
+    console.log("| N proxies | apply → last ACK p50 ms | max ms | proxies pushed | of them in ns0 | KB per pushed proxy | control CPU ms | CPU ms per 1,000 pushed |");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (const r of rows) {
+      const ch = r.changes[c]!;
+      console.log(`| ${f(r.proxies)} | ${f(ch.p50Ms)} | ${f(ch.maxMs)} | ${f(ch.pushed)} | ${ch.hiddenPushed ?? "-"} | ${(ch.bytesPerProxy / 1024).toFixed(1)} | ${f(ch.cpuMs)} | ${ch.pushed ? f((ch.cpuMs / ch.pushed) * 1000) : "-"} |`);
+    }
+  }
+  console.log("\n| N proxies | certificates/s (bootstrap and connect) | control plane RSS per proxy KB | heap per proxy KB | goal |");
+  console.log("|---:|---:|---:|---:|---|");
+  for (const r of rows) console.log(`| ${f(r.proxies)} | ${f(r.certsPerSecond)} | ${(r.rssPerProxy / 1024).toFixed(1)} | ${(r.heapPerProxy / 1024).toFixed(1)} | ≤ 50 KB per proxy |`);
+  console.log("\nGoals: a change acknowledged by 1,000 proxies in under 1 s; a change a Sidecar scope hides costs those proxies no push (\"of them in ns0\" = 0).");
+  console.log("Istio for comparison: istiod is measured at about 1 vCPU and 1.5 GB for 1,000 services and 2,000 sidecars (Istio's performance and scalability page); it publishes no convergence time.");
 }

@@ -36,7 +36,9 @@ export function onJsonLines<T>(stream: NodeJS.ReadableStream, onMessage: (m: T) 
       }
       onMessage(m);
     }
-    if (!bad && Buffer.byteLength(buf) > opts.maxLine) fail(`a line longer than ${opts.maxLine} bytes`);
+    // A UTF-8 byte is at most 3 per UTF-16 unit: count bytes only when the line may be over (a large configuration
+    // arrives in many chunks, and counting every time would cost the square of its size).
+    if (!bad && buf.length * 3 > opts.maxLine && Buffer.byteLength(buf) > opts.maxLine) fail(`a line longer than ${opts.maxLine} bytes`);
   };
   stream.setEncoding("utf8");
   stream.on("data", onData);

@@ -1,0 +1,144 @@
+// `npm run bench -- control`: the real control plane (in this process) and N simulated proxies (proxy-swarm.ts, in
+// two other processes, speaking the real agent protocol), over a mesh of 1,000 services and 1,000
+// AuthorizationPolicies. Per N: certificate issuance, memory per connected proxy, and for two changes applied
+// through the admin API — one every proxy sees, one a Sidecar scope hides from namespace ns0 — the time from the
+// apply to the last ACK, the proxies pushed, bytes per pushed proxy and the control plane's CPU per change.
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { DEFAULT_MESH } from "../api/mesh.js";
+import { BootstrapAuthority } from "../ca/bootstrap.js";
+import { CertificateAuthority } from "../ca/authority.js";
+import { AdminClient } from "../control/admin-client.js";
+import { openOrCreateAdminToken } from "../control/admin-credential.js";
+import { ControlPlane } from "../control/server.js";
+import { Registry } from "../registry/registry.js";
+import { parseTexts } from "../store/apply.js";
+import { MemoryStore } from "../store/memory.js";
+
+const SERVICES = 1000;
+const NAMESPACES = 100;
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+/** 1,000 Services (10 per namespace) with one AuthorizationPolicy each; Deployments behind the first min(N, 1,000), N instances in all; a Sidecar that keeps ns0 to itself. */
+function meshYaml(proxies: number): string {
+  const deployments = Math.min(proxies, SERVICES);
+  const replicas = Math.ceil(proxies / deployments);
+  const docs: string[] = [
+    "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: ns0}\nspec: {egress: [{hosts: [\"./*\", \"istio-system/*\"]}]}",
+  ];
+  for (let n = 0; n < NAMESPACES; n++) docs.push(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ns${n}}`);
+  for (let j = 0; j < SERVICES; j++) {
+    const ns = `ns${j % NAMESPACES}`;
+    docs.push(`apiVersion: v1\nkind: Service\nmetadata: {name: s${j}, namespace: ${ns}}\nspec: {selector: {app: s${j}}, ports: [{name: http, port: 80, targetPort: 8080}]}`);
+    docs.push(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: s${j}, namespace: ${ns}}\nspec:\n  selector: {matchLabels: {app: s${j}}}\n  rules: [{from: [{source: {namespaces: [ns${(j + 1) % NAMESPACES}]}}], to: [{operation: {methods: [GET], paths: ["/api/*"]}}]}]`);
+    if (j < deployments) {
+      const r = Math.min(replicas, proxies - j * replicas);
+      if (r > 0) docs.push(`apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: s${j}, namespace: ${ns}}\nspec:\n  replicas: ${r}\n  selector: {matchLabels: {app: s${j}}}\n  template:\n    metadata: {labels: {app: s${j}}}\n    spec: {containers: [{name: app, image: app, ports: [{containerPort: 8080}]}]}`);
+    }
+  }
+  return docs.join("\n---\n");
+}
+
+interface ConfigSeen { config: string; version: number; bytes: number; at: number }
+
+export interface ControlRow {
+  proxies: number;
+  /** Certificates issued per second while all proxies bootstrapped (and connected). */
+  certsPerSecond: number;
+  /** Resident and heap memory of the control plane per connected proxy, bytes. */
+  rssPerProxy: number;
+  heapPerProxy: number;
+  changes: { name: string; pushed: number; p50Ms: number; maxMs: number; bytesPerProxy: number; cpuMs: number; hiddenPushed?: number }[];
+}
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]! : 0;
+};
+
+export async function runControlBench(n: number, log: (l: string) => void): Promise<ControlRow> {
+  const dir = mkdtempSync(join(tmpdir(), "zm-bench-control-"));
+  const parsed = parseTexts([{ text: meshYaml(n), file: "bench.yaml" }], DEFAULT_MESH);
+  if (parsed.issues.some((i) => i.severity === "error")) throw new Error(`bench mesh invalid: ${parsed.issues[0]!.message}`);
+  const store = new MemoryStore(parsed.resources);
+  const adminToken = openOrCreateAdminToken(join(dir, "admin.token"));
+  const ca = await CertificateAuthority.open({ stateDir: dir, workloadTtlMs: 3_600_000 });
+  const cp = new ControlPlane({ store, ca, bootstrap: BootstrapAuthority.openOrCreate(dir), bootstrapTtlMs: 3_600_000, adminToken, port: 0, adminPort: 0, endpointGraceMs: 15_000 });
+  await cp.start();
+  const admin = new AdminClient(cp.adminAddress, adminToken);
+  const reg = Registry.of(store.snapshot());
+  const ids = reg.workloads.map((w) => w.id);
+  const seen: ConfigSeen[] = [];
+  const swarms: ChildProcess[] = [];
+  try {
+    gc();
+    const before = process.memoryUsage();
+    const started = Date.now();
+    const halves = [ids.slice(0, Math.ceil(ids.length / 2)), ids.slice(Math.ceil(ids.length / 2))].filter((h) => h.length);
+    const ready = halves.map((half) => new Promise<void>((resolve, reject) => {
+      const child = fork(join(dirname(fileURLToPath(import.meta.url)), "proxy-swarm.js"), [], { stdio: ["pipe", "inherit", "inherit", "ipc"] });
+      swarms.push(child);
+      child.on("message", (m: { ready?: number; error?: string } & Partial<ConfigSeen>) => {
+        if (m.error) reject(new Error(m.error));
+        else if (m.ready !== undefined) resolve();
+        else if (m.config) seen.push(m as ConfigSeen);
+      });
+      child.once("exit", (code) => reject(new Error(`a proxy swarm exited (${code})`)));
+      const proxies = half.map((id) => ({ id, spiffe: reg.workload(id)!.spiffe, token: cp.issueBootstrap(id) }));
+      // At most 64 bootstrapping at once per process: the control plane admits 128 unauthenticated connections per address.
+      child.stdin!.end(JSON.stringify({ control: cp.address, rootPem: ca.rootPem, proxies, concurrency: 64 }) + "\n");
+    }));
+    await Promise.all(ready);
+    const certsPerSecond = ids.length / ((Date.now() - started) / 1000);
+    await waitFor(() => cp.synced(ids), 600_000);
+    gc();
+    const after = process.memoryUsage();
+    log(`  ${n} proxies connected and in sync in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const change = async (name: string, yaml: string, hiddenFrom?: string) => {
+      const version = store.snapshot().version;
+      const cpu = process.cpuUsage();
+      const t0 = Date.now();
+      const from = seen.length;
+      const r = await admin.call("POST", "/v1/apply", { files: [{ file: `${name}.yaml`, text: yaml }], cause: name });
+      if (r.status !== 200) throw new Error(`apply ${name}: ${JSON.stringify(r.body)}`);
+      await waitFor(() => store.snapshot().version > version && cp.synced(ids), 600_000);
+      const cpuMs = (process.cpuUsage(cpu).user + process.cpuUsage(cpu).system) / 1000;
+      const got = seen.slice(from);
+      const ms = got.map((s) => s.at - t0);
+      return {
+        name, pushed: got.length, p50Ms: percentile(ms, 0.5), maxMs: percentile(ms, 1), cpuMs,
+        bytesPerProxy: got.length ? got.reduce((a, s) => a + s.bytes, 0) / got.length : 0,
+        hiddenPushed: hiddenFrom === undefined ? undefined : got.filter((s) => s.config.startsWith(`${hiddenFrom}/`)).length,
+      };
+    };
+    const changes = [
+      await change("a policy in ns5", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: extra, namespace: ns5}\nspec: {action: DENY, rules: [{to: [{operation: {paths: [\"/admin*\"]}}]}]}"),
+      await change("a Service in ns1 (hidden from ns0)", "apiVersion: v1\nkind: Service\nmetadata: {name: added, namespace: ns1}\nspec: {selector: {app: nobody}, ports: [{name: http, port: 80}]}", "ns0"),
+    ];
+    return {
+      proxies: ids.length, certsPerSecond,
+      rssPerProxy: (after.rss - before.rss) / ids.length, heapPerProxy: (after.heapUsed - before.heapUsed) / ids.length,
+      changes,
+    };
+  } finally {
+    for (const s of swarms) s.kill("SIGKILL");
+    await cp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function waitFor(cond: () => boolean, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("not in sync in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,95 @@
+// Many simulated proxies in one process, for `npm run bench -- control`: each speaks the real agent protocol to the
+// control plane (a key and CSR of its own, its bootstrap credential for a certificate, then the configuration
+// stream over mTLS with hello, and an ACK for every configuration), but runs no listeners. Started as a child
+// process with a JSON line on stdin: {control, rootPem, proxies: [{id, spiffe, token}], concurrency}. It reports on
+// its IPC channel: {ready: n, certMs} once all are connected, and {config: id, version, bytes, at} per configuration.
+import { connect, type ClientHttp2Session } from "node:http2";
+import { createCsr } from "../ca/x509.js";
+import { onJsonLines } from "../control/ndjson.js";
+import { checkControlIdentity } from "../proxy/credentials.js";
+
+interface Job {
+  control: string;
+  rootPem: string;
+  proxies: { id: string; spiffe: string; token: string }[];
+  concurrency: number;
+}
+
+const report = (m: unknown) => process.send?.(m);
+
+function session(job: Job, creds?: { certPem: string; chainPem: string; keyPem: string }): ClientHttp2Session {
+  const s = connect(`https://${job.control}`, { ca: job.rootPem, cert: creds ? creds.certPem + creds.chainPem : undefined, key: creds?.keyPem, checkServerIdentity: checkControlIdentity });
+  s.on("error", () => {});
+  return s;
+}
+
+function request(s: ClientHttp2Session, path: string, headers: Record<string, string>, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = s.request({ ":method": "POST", ":path": path, ...headers });
+    let data = "";
+    let status = 0;
+    req.on("response", (h) => (status = Number(h[":status"])));
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => (data += c));
+    req.on("end", () => (status === 200 ? resolve(data) : reject(new Error(`${path}: ${status} ${data}`))));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function certificateFor(job: Job, p: Job["proxies"][number]) {
+  const { csrPem, keyPem } = await createCsr(p.spiffe);
+  const s = session(job);
+  try {
+    const issued = JSON.parse(await request(s, "/v1/certificate", { authorization: `Bearer ${p.token}` }, JSON.stringify({ csr: csrPem }))) as { certPem: string; chainPem: string };
+    return { certPem: issued.certPem, chainPem: issued.chainPem, keyPem };
+  } finally {
+    s.close();
+  }
+}
+
+function stream(job: Job, p: Job["proxies"][number], creds: { certPem: string; chainPem: string; keyPem: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = session(job, creds);
+    const req = s.request({ ":method": "POST", ":path": "/v1/stream", "x-zeromesh-workload": p.id }, { endStream: false });
+    req.on("response", (h) => {
+      if (Number(h[":status"]) !== 200) return reject(new Error(`stream refused with ${h[":status"]}`));
+      req.write(JSON.stringify({ type: "hello", listeners: {} }) + "\n");
+      resolve();
+    });
+    req.on("error", reject);
+    onJsonLines(req, (m: { type?: string; config?: { version?: number } }) => {
+      if (m?.type !== "config" || typeof m.config?.version !== "number") return;
+      // A real proxy checks the configuration before it acknowledges; the control plane's side is what is measured.
+      req.write(JSON.stringify({ type: "ack", version: m.config.version }) + "\n");
+      report({ config: p.id, version: m.config.version, bytes: Buffer.byteLength(JSON.stringify(m)) + 1, at: Date.now() });
+    }, { maxLine: 256 * 1024 * 1024, onBad: () => {} });
+  });
+}
+
+async function main(): Promise<void> {
+  const line = await new Promise<string>((resolve) => {
+    let text = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (c: string) => {
+      text += c;
+      if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
+    });
+  });
+  const job = JSON.parse(line) as Job;
+  const started = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < job.proxies.length) {
+      const p = job.proxies[next++]!;
+      await stream(job, p, await certificateFor(job, p));
+    }
+  };
+  await Promise.all(Array.from({ length: job.concurrency }, worker));
+  report({ ready: job.proxies.length, certMs: Date.now() - started });
+}
+
+main().catch((e: Error) => {
+  report({ error: e.message });
+  process.exit(1);
+});
