@@ -27,7 +27,7 @@ setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
 /** 1,000 Services (10 per namespace) with one AuthorizationPolicy each; Deployments behind the first min(N, 1,000), N instances in all; a Sidecar that keeps ns0 to itself. */
-function meshYaml(proxies: number): string {
+export function meshYaml(proxies: number): string {
   const deployments = Math.min(proxies, SERVICES);
   const replicas = Math.ceil(proxies / deployments);
   const docs: string[] = [
@@ -101,15 +101,28 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
     gc();
     const after = process.memoryUsage();
     log(`  ${n} proxies connected and in sync in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (process.env.ZM_BENCH_DEBUG) {
+      const c = seen.length;
+      await new Promise((r) => setTimeout(r, 3000));
+      log(`  (debug) configs in 3 s of quiet: ${seen.length - c}`);
+    }
 
     const change = async (name: string, yaml: string, hiddenFrom?: string) => {
       const version = store.snapshot().version;
       const cpu = process.cpuUsage();
       const t0 = Date.now();
       const from = seen.length;
+      const dbg = process.env.ZM_BENCH_DEBUG ? (JSON.stringify((await admin.call<{ config: unknown }>("GET", `/v1/proxy-config?proxy=${ids[3]}`)).body.config) ?? "").replace(/"version":\d+/, "") : "";
       const r = await admin.call("POST", "/v1/apply", { files: [{ file: `${name}.yaml`, text: yaml }], cause: name });
       if (r.status !== 200) throw new Error(`apply ${name}: ${JSON.stringify(r.body)}`);
       await waitFor(() => store.snapshot().version > version && cp.synced(ids), 600_000);
+      if (dbg) {
+        const now = (JSON.stringify((await admin.call<{ config: unknown }>("GET", `/v1/proxy-config?proxy=${ids[3]}`)).body.config) ?? "").replace(/"version":\d+/, "");
+        for (let i = 0; i < dbg.length; i++) if (dbg[i] !== now[i]) {
+          log(`  (debug) ${ids[3]} differs at ${i}: ${dbg.slice(i - 150, i + 150)}\n  ---\n  ${now.slice(i - 150, i + 150)}`);
+          break;
+        }
+      }
       const cpuMs = (process.cpuUsage(cpu).user + process.cpuUsage(cpu).system) / 1000;
       const got = seen.slice(from);
       const ms = got.map((s) => s.at - t0);

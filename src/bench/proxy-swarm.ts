@@ -58,11 +58,16 @@ function stream(job: Job, p: Job["proxies"][number], creds: { certPem: string; c
       resolve();
     });
     req.on("error", reject);
+    // Bytes as they arrive (counting a parsed configuration again would double this process's work).
+    let received = 0;
+    let counted = 0;
+    req.on("data", (c: string) => (received += Buffer.byteLength(c)));
     onJsonLines(req, (m: { type?: string; config?: { version?: number } }) => {
       if (m?.type !== "config" || typeof m.config?.version !== "number") return;
       // A real proxy checks the configuration before it acknowledges; the control plane's side is what is measured.
       req.write(JSON.stringify({ type: "ack", version: m.config.version }) + "\n");
-      report({ config: p.id, version: m.config.version, bytes: Buffer.byteLength(JSON.stringify(m)) + 1, at: Date.now() });
+      report({ config: p.id, version: m.config.version, bytes: received - counted, at: Date.now() });
+      counted = received;
     }, { maxLine: 256 * 1024 * 1024, onBad: () => {} });
   });
 }

@@ -5,8 +5,9 @@ import type { MeshConfig } from "../api/mesh.js";
 import { selectorMatches } from "../api/match.js";
 import type { Resource } from "../api/types.js";
 import { PolicyIndex } from "../policy/index.js";
-import { inEgressScope, sidecarFor } from "../policy/sidecar-scope.js";
+import { inEgressScope, sidecarFor, sidecarName } from "../policy/sidecar-scope.js";
 import type { Workload } from "../registry/model.js";
+import type { Registry } from "../registry/registry.js";
 import type { Snapshot } from "../store/snapshot.js";
 
 /** Where a workload's proxy listens for each workload port ("address:port"), as proxies report it. */
@@ -29,6 +30,40 @@ export interface ProxyConfig {
 
 const sourceKey = (w: Workload) => `${w.ownerKind}/${w.owner}`;
 
+/**
+ * Whether a change to a resource of this kind and namespace can change what `scopeFor` gives `w` (or the registry
+ * it reads): the kinds scopeFor takes only from the workload's and the root namespace, or only for gateways, reach
+ * only those; every other kind may reach anyone.
+ */
+export function changeReaches(kind: string, namespace: string, w: Workload, rootNamespace: string): boolean {
+  switch (kind) {
+    case "Sidecar": case "PeerAuthentication": case "AuthorizationPolicy": case "RequestAuthentication": case "Telemetry":
+      return namespace === w.namespace || namespace === rootNamespace;
+    case "Gateway": case "Secret":
+      return w.gateway;
+    default:
+      return true;
+  }
+}
+
+/**
+ * A key that workloads with equal scopes share, or undefined when a workload's scope is its own. Sidecars (not
+ * gateways) of one namespace under one Sidecar choice see the same services; when each one's own services are among
+ * them and it stands behind one of them, their scopes (and the instances whose endpoints they see) are equal, so
+ * the control plane makes their configuration once.
+ */
+export function sharedScopeKey(snapshot: Snapshot, w: Workload): string | undefined {
+  if (w.gateway) return undefined;
+  const index = PolicyIndex.of(snapshot);
+  const reg = index.registry;
+  const choice = sidecarFor(index, w);
+  const own = reg.servicesOf(w);
+  if (!own.length) return undefined;
+  if (!own.every(({ service: s }) => s.ports.some((p) => inEgressScope(index, w, choice, s, p.port).visible))) return undefined;
+  if (!own.some(({ service, port }) => reg.endpoints(service, port).some((e) => e.workload.owner === w.owner))) return undefined;
+  return `${w.namespace}|${choice.sidecar ? sidecarName(choice.sidecar) : "-"}`;
+}
+
 /** The resources one proxy needs, and no more. */
 export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
   const index = PolicyIndex.of(snapshot);
@@ -39,10 +74,11 @@ export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
   const nsRelevant = (ns: string) => ns === w.namespace || ns === root;
   for (const n of snapshot.list("Namespace")) add(n);
 
+  const own = new Set(reg.servicesOf(w).map((x) => x.service));
+  const choice = sidecarFor(index, w);
   const services = reg.services.filter((s) => {
     if (w.gateway) return true; // gateways route wherever their VirtualServices say
-    if (reg.servicesOf(w).some((x) => x.service === s)) return true;
-    const choice = sidecarFor(index, w);
+    if (own.has(s)) return true;
     return s.ports.some((p) => inEgressScope(index, w, choice, s, p.port).visible);
   });
   const serviceSources = new Set(services.map((s) => s.source));
@@ -80,19 +116,26 @@ export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
   return [...keep];
 }
 
-export function buildProxyConfig(snapshot: Snapshot, w: Workload, version: number, endpoints: EndpointTable, names: Record<string, string>, outsideRoots?: string): ProxyConfig {
-  const resources = scopeFor(snapshot, w);
-  const reg = PolicyIndex.of(snapshot).registry;
-  const visibleWorkloads = new Set<string>([w.id]);
+/** The workload instances whose endpoints a proxy may see: its own workload's, and those of the workloads among its resources. */
+export function visibleInstances(reg: Registry, w: Workload, resources: readonly Resource[]): Set<string> {
+  const visible = new Set<string>(reg.instancesOf(w.owner).map((i) => i.id));
+  visible.add(w.id);
   for (const r of resources) {
     if (r.kind === "Pod" || r.kind === "Deployment" || r.kind === "ReplicaSet" || r.kind === "StatefulSet" || r.kind === "WorkloadEntry") {
-      for (const inst of reg.instancesOf(`${r.meta.namespace}/${r.meta.name}`)) visibleWorkloads.add(inst.id);
+      for (const inst of reg.instancesOf(`${r.meta.namespace}/${r.meta.name}`)) visible.add(inst.id);
     }
   }
+  return visible;
+}
+
+export function buildProxyConfig(snapshot: Snapshot, w: Workload, version: number, endpoints: EndpointTable, names: Record<string, string>, outsideRoots?: string): ProxyConfig {
+  const resources = scopeFor(snapshot, w);
+  const visibleWorkloads = visibleInstances(PolicyIndex.of(snapshot).registry, w, resources);
   return {
     version, workload: w.id, mesh: snapshot.mesh,
     manifests: resources.map((r) => manifestOf(r)).filter((m) => m !== undefined),
-    endpoints: Object.fromEntries(Object.entries(endpoints).filter(([id]) => visibleWorkloads.has(id))),
+    // A proxy with no listeners has no endpoint (config-lines.ts leaves it out the same way).
+    endpoints: Object.fromEntries(Object.entries(endpoints).filter(([id, l]) => visibleWorkloads.has(id) && Object.keys(l).length > 0)),
     names,
     outsideRoots,
   };

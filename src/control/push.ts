@@ -11,7 +11,8 @@ export interface ProxyRecord {
   /** Where the proxy serves its Prometheus stats. */
   stats?: string;
   sentVersion?: number;
-  sentJson?: string;
+  /** Digest of the configuration last sent on this stream (config-lines.ts): a push that would send the same sends nothing. */
+  sentDigest?: string;
   ackedVersion?: number;
   nack?: { version: number; error: string };
   connectedAt?: string;

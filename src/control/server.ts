@@ -29,7 +29,8 @@ import { Lineage } from "./lineage.js";
 import { readBody, readJson, parseJsonObject, checkProxyMessage, isListenerTable, LIMITS, type ProxyMessage } from "./limits.js";
 import { redactKeys } from "./redact.js";
 import { EndpointBook } from "./endpoints.js";
-import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
+import type { EndpointTable } from "./proxy-config.js";
+import { ConfigLines, configLineStart, configOf } from "./config-lines.js";
 import { onJsonLines } from "./ndjson.js";
 import { syncStatus, type ProxyRecord } from "./push.js";
 import { NodeEndpoint } from "./node-endpoint.js";
@@ -109,6 +110,8 @@ interface Session {
   helloSeen: boolean;
   /** When its last blocked-egress report was taken (proxies report once a second; more often is ignored). */
   lastReport: number;
+  /** A push found the stream still sending an earlier configuration: the latest goes when it drains. */
+  owed: boolean;
 }
 
 /** Who is on the proxies' endpoint: a workload instance, proven by a bootstrap credential or its current certificate. */
@@ -141,6 +144,8 @@ export class ControlPlane {
   /** Pods' addresses by workload instance, from the node agents that run them. */
   private readonly podAddresses = new Map<string, string>();
   private readonly targetFile?: TargetFile;
+  /** Configuration text shared by the proxies that get the same, and parts kept between pushes. */
+  private readonly lines = new ConfigLines();
   private pushVersion = 0;
   /** Pushes whose endpoints the node agent has not yet made into pods' cluster-IP rules. */
   private podRulesPending = 0;
@@ -373,11 +378,18 @@ export class ControlPlane {
     record.connectedAt = new Date().toISOString();
     // A new stream starts from nothing: the proxy gets a full push, and is NOT SENT (not in sync) until it
     // acknowledges one on this stream — what it acknowledged on the last one says nothing about its hello.
-    record.sentJson = undefined;
+    record.sentDigest = undefined;
     record.sentVersion = undefined;
     record.nack = undefined;
     this.proxies.set(workload, record);
-    const session: Session = { stream, record, leaving: false, helloSeen: false, lastReport: 0 };
+    const session: Session = { stream, record, leaving: false, helloSeen: false, lastReport: 0, owed: false };
+    // At most one configuration waits in a proxy's stream: a slow reader gets the latest when it has taken the last,
+    // never a queue of every push in between (a mesh of thousands would hold gigabytes for its slowest proxies).
+    stream.on("drain", () => {
+      if (!session.owed) return;
+      session.owed = false;
+      this.pushAll(session);
+    });
     this.sessions.set(workload, session);
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
     onJsonLines(stream, (m: unknown) => {
@@ -449,8 +461,13 @@ export class ControlPlane {
       record.outbound = m.outbound;
       record.stats = m.stats;
       this.targetsChanged();
+      // An empty table of listeners is no endpoint at all: nothing for the others to learn.
+      const before = JSON.stringify(this.endpoints.table()[record.id] ?? {});
       this.endpoints.connect(record.id, record.listeners);
-      this.schedulePush(0);
+      // The new proxy gets its configuration now; the others only if its listeners changed what they may reach,
+      // and then in one push with every other hello of the moment (a mesh starting is thousands of hellos).
+      this.pushAll(session);
+      if (JSON.stringify(record.listeners) !== before) this.schedulePush();
     } else if (m.type === "ack" && m.version !== undefined) {
       record.ackedVersion = Math.max(record.ackedVersion ?? 0, m.version);
       this.notifyWaiters();
@@ -460,6 +477,22 @@ export class ControlPlane {
       record.nack = { version: m.version, error: m.error ?? "" };
       this.notifyWaiters();
     }
+  }
+
+  /**
+   * What a proxy holds, made again from the configuration it would get now (the control plane keeps a digest per
+   * proxy, not the text): exactly what it was sent when the digests agree; else it is out of date, and says so.
+   */
+  private sentConfig(p: ProxyRecord): { config: unknown; configNote?: string } {
+    const w = Registry.of(this.opts.store.snapshot()).workload(p.id);
+    if (!w || p.sentVersion === undefined || !p.sentDigest) return { config: null };
+    const endpoints = this.endpoints.table();
+    const lines = new ConfigLines();
+    lines.begin(this.opts.store.snapshot(), endpoints, this.names(endpoints), this.opts.outsideRoots);
+    const body = lines.body(w);
+    // As Envoy's config dump: private keys are never shown (the proxy holds them; an operator needs chains and serials).
+    const config = redactKeys(configOf(p.sentVersion, p.id, body));
+    return body.digest === p.sentDigest ? { config } : { config, configNote: `the proxy holds an older configuration than this one, which it is about to get` };
   }
 
   /** Coalesces bursts of changes into one push. */
@@ -483,25 +516,34 @@ export class ControlPlane {
     return out;
   }
 
-  private pushAll(): void {
-    this.pending = false;
+  /** Sends every proxy (or only `one`) the configuration it should have, where that differs from what it was sent. */
+  private pushAll(one?: Session): void {
+    if (!one) this.pending = false;
     const snapshot = this.opts.store.snapshot();
     const reg = Registry.of(snapshot);
     const endpoints = this.endpoints.table();
-    const names = this.names(endpoints);
+    this.lines.begin(snapshot, endpoints, this.names(endpoints), this.opts.outsideRoots);
     const version = ++this.pushVersion;
     const sentTo: string[] = [];
-    for (const { stream, record } of this.sessions.values()) {
+    for (const session of one ? [one] : this.sessions.values()) {
+      const { stream, record } = session;
       const w = reg.workload(record.id);
       if (!w) continue; // removed from config: it keeps its last good configuration until it stops
-      const config = buildProxyConfig(snapshot, w, version, endpoints, names, this.opts.outsideRoots);
-      const json = JSON.stringify({ ...config, version: 0 });
-      if (json === record.sentJson) continue;
-      record.sentJson = json;
+      const body = this.lines.body(w);
+      if (body.digest === record.sentDigest) continue;
+      if (stream.writableNeedDrain) {
+        // Counted as sent to in this push: an apply waits for this proxy's acknowledgement of what it gets on drain.
+        session.owed = true;
+        sentTo.push(record.id);
+        continue;
+      }
+      record.sentDigest = body.digest;
       record.sentVersion = version;
       sentTo.push(record.id);
-      stream.write(JSON.stringify({ type: "config", config }) + "\n");
+      stream.write(configLineStart(version, record.id));
+      stream.write(body.tail);
     }
+    if (one) return this.notifyWaiters();
     this.pushes = [...this.pushes.slice(-99), { snapshot: snapshot.version, version, sentTo }];
     this.nodes?.push(snapshot, endpoints, version);
     if (this.opts.pods?.applyServices) {
@@ -519,9 +561,9 @@ export class ControlPlane {
   synced(expected: string[] = []): boolean {
     if (this.pending || this.podRulesPending) return false;
     for (const id of expected) if (!this.sessions.has(id)) return false;
-    for (const { record } of this.sessions.values()) {
+    for (const { record, owed } of this.sessions.values()) {
       const s = syncStatus(record);
-      if (s === "STALE" || s === "NOT SENT") return false;
+      if (owed || s === "STALE" || s === "NOT SENT") return false;
     }
     return true;
   }
@@ -675,7 +717,7 @@ export class ControlPlane {
         const p = this.proxies.get(url.searchParams.get("proxy") ?? "");
         if (!p) throw new ZmError(Codes.NOT_FOUND, `no proxy ${url.searchParams.get("proxy")} has connected`);
         // As Envoy's config dump: private keys are never shown (the proxy holds them; an operator needs chains and serials).
-        return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, stats: p.stats ?? null, certificate: p.certificate ?? null, version: p.sentVersion ?? null, config: p.sentJson ? redactKeys(JSON.parse(p.sentJson)) : null });
+        return this.respond(res, 200, { proxy: p.id, status: syncStatus(p), listeners: p.listeners, outbound: p.outbound, stats: p.stats ?? null, certificate: p.certificate ?? null, version: p.sentVersion ?? null, ...this.sentConfig(p) });
       }
       case "POST /v1/apply": case "POST /v1/validate": {
         const body = parseJsonObject<{ files: { file: string; text: string }[]; mesh?: unknown; remove?: ResourceKey[]; cause?: string; namespace?: string }>(text);

@@ -1,0 +1,142 @@
+// The configuration lines a push writes, made once for all the proxies that
+// get the same configuration, and from parts kept while they do not change.
+// A proxy's configuration (proxy-config.ts) depends on its workload (not on
+// which replica it is), the snapshot, the endpoints it may see, the outside
+// names: so its scope and manifests are kept per snapshot and workload, each
+// manifest's JSON per resource, the endpoints' JSON per push and set of
+// visible workloads. What tells whether a proxy needs a push is a digest of
+// those parts, not the text: the control plane keeps 40 bytes per proxy, not
+// its configuration.
+import { createHash } from "node:crypto";
+import { manifestOf } from "../api/convert.js";
+import type { Resource } from "../api/types.js";
+import { PolicyIndex } from "../policy/index.js";
+import type { Workload } from "../registry/model.js";
+import type { Snapshot } from "../store/snapshot.js";
+import { changeReaches, scopeFor, sharedScopeKey, visibleInstances, type EndpointTable, type ProxyConfig } from "./proxy-config.js";
+
+const digest = (text: string) => createHash("sha1").update(text).digest("base64");
+
+interface OwnerScope {
+  /** The workload it was made for (one instance stands for its owner). */
+  workload: Workload;
+  /** The resources in scope; their JSON is joined again for a push that needs it (kept only for that push). */
+  resources: Resource[];
+  manifestsDigest: string;
+  visible: Set<string>;
+  /** Digest of the visible instances, so that workloads that see the same ones share their endpoints' JSON. */
+  visibleKey: string;
+}
+
+/** What one push sends a workload's proxies: the shared body, and its digest. */
+export interface ConfigBody {
+  /** The JSON object's members after version and workload: `"mesh":…,"manifests":…,"endpoints":…,"names":…`. */
+  readonly members: string;
+  /** The members and the line's end as bytes, made once and written to every stream that gets this body. */
+  readonly tail: Buffer;
+  digest: string;
+}
+
+export class ConfigLines {
+  private snapshot?: Snapshot;
+  private meshJson = "";
+  private meshDigest = "";
+  /** Scopes by sharedScopeKey (workloads with equal scopes), else by workload. */
+  private owners = new Map<string, OwnerScope>();
+  private readonly resourceJson = new WeakMap<Resource, string>();
+  /** Per push: endpoints' JSON and digest per visibleKey; names and roots once. */
+  private push?: { endpoints: EndpointTable; byVisible: Map<string, { json: string; digest: string }>; tail: string; tailDigest: string; bodies: Map<string, ConfigBody> };
+
+  /** Starts a push over this snapshot, endpoint table and outside names. */
+  begin(snapshot: Snapshot, endpoints: EndpointTable, names: Record<string, string>, outsideRoots?: string): void {
+    if (snapshot !== this.snapshot) {
+      const before = this.snapshot;
+      this.snapshot = snapshot;
+      if (!before || before.mesh !== snapshot.mesh) {
+        this.meshJson = JSON.stringify(snapshot.mesh);
+        this.meshDigest = digest(this.meshJson);
+        this.owners = new Map();
+      } else this.keepUnreached(before, snapshot);
+    }
+    const tail = `"names":${JSON.stringify(names)}${outsideRoots !== undefined ? `,"outsideRoots":${JSON.stringify(outsideRoots)}` : ""}`;
+    this.push = { endpoints, byVisible: new Map(), tail, tailDigest: digest(tail), bodies: new Map() };
+  }
+
+  /** The body every instance of `w`'s workload gets in this push. */
+  body(w: Workload): ConfigBody {
+    const snapshot = this.snapshot!;
+    const push = this.push!;
+    const key = sharedScopeKey(snapshot, w) ?? `owner ${w.owner}`;
+    const made = push.bodies.get(key);
+    if (made) return made;
+    let scope = this.owners.get(key);
+    if (!scope) {
+      const resources = scopeFor(snapshot, w);
+      const visible = visibleInstances(PolicyIndex.of(snapshot).registry, w, resources);
+      scope = { workload: w, resources, manifestsDigest: digest(this.manifests(resources)), visible, visibleKey: digest([...visible].sort().join("\n")) };
+      this.owners.set(key, scope);
+    }
+    let eps = push.byVisible.get(scope.visibleKey);
+    if (!eps) {
+      const visible = scope.visible;
+      // A proxy with no listeners has no endpoint: it is left out, so its hello changes nobody's configuration.
+      const json = JSON.stringify(Object.fromEntries(Object.entries(push.endpoints).filter(([id, l]) => visible.has(id) && Object.keys(l).length > 0)));
+      push.byVisible.set(scope.visibleKey, (eps = { json, digest: digest(json) }));
+    }
+    const { resources } = scope;
+    const meshJson = this.meshJson;
+    const manifests = (r: Resource[]) => this.manifests(r);
+    let members: string | undefined;
+    let tail: Buffer | undefined;
+    // The text is made only if some proxy needs it, and once for all of them; nothing of it outlives the push.
+    const body: ConfigBody = {
+      get members() {
+        return (members ??= `"mesh":${meshJson},"manifests":${manifests(resources)},"endpoints":${eps!.json},${push.tail}`);
+      },
+      get tail() {
+        return (tail ??= Buffer.from(`${this.members}}}\n`));
+      },
+      digest: digest(`${this.meshDigest}:${scope.manifestsDigest}:${eps.digest}:${push.tailDigest}`),
+    };
+    push.bodies.set(key, body);
+    return body;
+  }
+
+  private manifests(resources: readonly Resource[]): string {
+    return `[${resources.map((r) => this.json(r)).filter((j) => j !== undefined).join(",")}]`;
+  }
+
+  /**
+   * Keeps the scopes of the workloads no changed resource can reach (a policy in one namespace changes the scopes of
+   * that namespace's workloads only): a change costs in proportion to the proxies it concerns.
+   */
+  private keepUnreached(before: Snapshot, after: Snapshot): void {
+    const changed: { kind: string; namespace: string }[] = [];
+    for (const [key, r] of after.resources) if (before.resources.get(key) !== r) changed.push({ kind: r.kind, namespace: r.meta.namespace });
+    for (const [key, r] of before.resources) if (!after.resources.has(key)) changed.push({ kind: r.kind, namespace: r.meta.namespace });
+    const root = after.mesh.rootNamespace;
+    for (const [owner, scope] of this.owners) {
+      if (changed.some((c) => changeReaches(c.kind, c.namespace, scope.workload, root))) this.owners.delete(owner);
+    }
+  }
+
+  private json(r: Resource): string | undefined {
+    let j = this.resourceJson.get(r);
+    if (j === undefined) {
+      const m = manifestOf(r);
+      if (m === undefined) return undefined;
+      this.resourceJson.set(r, (j = JSON.stringify(m)));
+    }
+    return j;
+  }
+}
+
+/** The start of the stream line that carries one proxy's configuration (the protocol's "config" message); `body.tail` ends it. */
+export function configLineStart(version: number, workload: string): string {
+  return `{"type":"config","config":{"version":${version},"workload":${JSON.stringify(workload)},`;
+}
+
+/** The configuration a line carries, as an object (for proxy-config). */
+export function configOf(version: number, workload: string, body: ConfigBody): ProxyConfig {
+  return JSON.parse(`{"version":${version},"workload":${JSON.stringify(workload)},${body.members}}`) as ProxyConfig;
+}
