@@ -77,20 +77,33 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
   const ids = reg.workloads.map((w) => w.id);
   const seen: ConfigSeen[] = [];
   const swarms: ChildProcess[] = [];
+  let swarmGone: string | undefined;
+  const waitFor = async (cond: () => boolean, limitMs: number) => {
+    const deadline = Date.now() + limitMs;
+    while (!cond()) {
+      if (swarmGone) throw new Error(swarmGone);
+      if (Date.now() > deadline) throw new Error("not in sync in time");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
   try {
     gc();
     const before = process.memoryUsage();
     const started = Date.now();
     const halves = [ids.slice(0, Math.ceil(ids.length / 2)), ids.slice(Math.ceil(ids.length / 2))].filter((h) => h.length);
     const ready = halves.map((half) => new Promise<void>((resolve, reject) => {
-      const child = fork(join(dirname(fileURLToPath(import.meta.url)), "proxy-swarm.js"), [], { stdio: ["pipe", "inherit", "inherit", "ipc"] });
+      // Thousands of streams each receiving a large configuration at once need room for them all.
+      const child = fork(join(dirname(fileURLToPath(import.meta.url)), "proxy-swarm.js"), [], { stdio: ["pipe", "inherit", "inherit", "ipc"], execArgv: ["--max-old-space-size=8192"] });
       swarms.push(child);
       child.on("message", (m: { ready?: number; error?: string } & Partial<ConfigSeen>) => {
         if (m.error) reject(new Error(m.error));
         else if (m.ready !== undefined) resolve();
         else if (m.config) seen.push(m as ConfigSeen);
       });
-      child.once("exit", (code) => reject(new Error(`a proxy swarm exited (${code})`)));
+      child.once("exit", (code) => {
+        swarmGone = `a proxy swarm exited (${code})`;
+        reject(new Error(swarmGone));
+      });
       const proxies = half.map((id) => ({ id, spiffe: reg.workload(id)!.spiffe, token: cp.issueBootstrap(id) }));
       // At most 64 bootstrapping at once per process: the control plane admits 128 unauthenticated connections per address.
       child.stdin!.end(JSON.stringify({ control: cp.address, rootPem: ca.rootPem, proxies, concurrency: 64 }) + "\n");
@@ -145,13 +158,5 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
     for (const s of swarms) s.kill("SIGKILL");
     await cp.stop();
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function waitFor(cond: () => boolean, limitMs: number): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("not in sync in time");
-    await new Promise((r) => setTimeout(r, 10));
   }
 }

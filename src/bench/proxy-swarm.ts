@@ -6,6 +6,7 @@
 import { connect, type ClientHttp2Session } from "node:http2";
 import { createCsr } from "../ca/x509.js";
 import { onJsonLines } from "../control/ndjson.js";
+import { KEEPALIVE_MS } from "../control/limits.js";
 import { checkControlIdentity } from "../proxy/credentials.js";
 
 interface Job {
@@ -55,6 +56,8 @@ function stream(job: Job, p: Job["proxies"][number], creds: { certPem: string; c
     req.on("response", (h) => {
       if (Number(h[":status"]) !== 200) return reject(new Error(`stream refused with ${h[":status"]}`));
       req.write(JSON.stringify({ type: "hello", listeners: {} }) + "\n");
+      // As a real agent with nothing to report: a keepalive, or the control plane closes the idle connection.
+      setInterval(() => req.write(JSON.stringify({ type: "keepalive" }) + "\n"), KEEPALIVE_MS);
       resolve();
     });
     req.on("error", reject);

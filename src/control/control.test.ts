@@ -293,3 +293,21 @@ test("control plane: certificates rotate before expiry without failing requests"
     await f.stop([web, client], cp);
   }
 });
+
+test("control plane: an idle proxy's keepalives hold its connection; without them the control plane closes it", { timeout: 60_000 }, async () => {
+  // The control plane closes connections that carry nothing for idleMs; a proxy with nothing to report says it is there.
+  const f = await controlFixture({ idleMs: 1500 });
+  const cp = await f.open();
+  const quiet = f.agent("b/web", cp.address, f.rootPem, cp.issueBootstrap("b/web"), 0.5, undefined, 1e9);
+  const talking = f.agent("a/client", cp.address, f.rootPem, cp.issueBootstrap("a/client"), 0.5, undefined, 200);
+  await Promise.all([quiet.start(), talking.start()]);
+  try {
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    const connects = (id: string) => f.events.filter((e) => e.includes(`"proxy":"${id}"`) && e.includes(`"event":"connected"`)).length;
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal(connects("a/client"), 1, "kept: one connection all along");
+    assert.ok(connects("b/web") >= 2, `closed when idle, then reconnected (${connects("b/web")} connections)`);
+  } finally {
+    await f.stop([quiet, talking], cp);
+  }
+});

@@ -23,7 +23,7 @@ export const LIMITS = {
   unauthenticatedMs: 30_000,
   /** Connections to the admin API (the CLI, the dashboard, scripts). */
   adminConnections: 256,
-  /** A proxy's TLS connection with nothing on it (streams carry data at least every report interval). */
+  /** A proxy's TLS connection with nothing on it (a proxy's stream carries a keepalive at least every KEEPALIVE_MS). */
   idleMs: 5 * 60_000,
 } as const;
 
@@ -67,12 +67,16 @@ export function parseJsonObject<T extends object>(text: string): Partial<T> {
   return v as Partial<T>;
 }
 
+/** How often a proxy with nothing else to say sends a keepalive on its stream, well within LIMITS.idleMs. */
+export const KEEPALIVE_MS = 60_000;
+
 /** The messages a proxy sends on its stream. */
 export type ProxyMessage =
   | { type: "hello"; listeners: Record<string, string>; outbound?: string; stats?: string }
   | { type: "ack"; version: number }
   | { type: "nack"; version: number; error: string }
   | { type: "leave" }
+  | { type: "keepalive" }
   | { type: "egress-blocked"; destinations?: unknown; dropped?: unknown }
   | { type: "denials"; denials?: unknown; dropped?: unknown };
 
@@ -107,6 +111,8 @@ export function checkProxyMessage(m: unknown): ProxyMessage | string {
       return Number.isSafeInteger(r.version) ? { type: "nack", version: r.version as number, error: String(r.error ?? "").slice(0, 2000) } : "nack without a version";
     case "leave":
       return { type: "leave" };
+    case "keepalive":
+      return { type: "keepalive" };
     case "egress-blocked":
       return { type: "egress-blocked", destinations: r.destinations, dropped: r.dropped };
     case "denials":

@@ -85,6 +85,8 @@ export interface ControlPlaneOptions {
   nodesFile?: string;
   /** Pod CIDRs never given to a joining node (this machine's own pods'). */
   reservedPodCidrs?: () => string[];
+  /** How long a proxy's connection may carry nothing (LIMITS.idleMs; tests shorten it). */
+  idleMs?: number;
   /** Where the proxies' stats endpoints are listed for Prometheus (file_sd), kept current as proxies come and go. */
   prometheusTargetsFile?: string;
 }
@@ -212,7 +214,7 @@ export class ControlPlane {
     this.secure.on("stream", (stream, headers) => void this.onStream(stream, headers).catch((e) => this.fail(stream, headers, e)));
     this.secure.on("sessionError", () => {});
     // A peer that opens connections and never finishes a handshake or a request is dropped.
-    this.secure.setTimeout(LIMITS.idleMs);
+    this.secure.setTimeout(this.opts.idleMs ?? LIMITS.idleMs);
     capConnections(this.secure, LIMITS.proxyConnections);
     this.admission = admitProxyConnections(this.secure, { ...LIMITS, ...this.opts.admission });
     await listenOn(this.secure, this.opts.port ?? 15012, host, "the proxies' endpoint");

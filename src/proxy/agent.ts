@@ -4,6 +4,7 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { createCsrInChild, type CsrAndKey } from "../ca/csr-child.js";
 import { onJsonLines } from "../control/ndjson.js";
+import { KEEPALIVE_MS } from "../control/limits.js";
 import type { ProxyConfig } from "../control/proxy-config.js";
 import { checkControlIdentity, type Credentials } from "./credentials.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
@@ -20,6 +21,8 @@ export interface AgentOptions {
   events?: (e: Record<string, unknown>) => void;
   /** The first certificate request, already being made (the process starts it before loading the proxy, to overlap the two). */
   firstCsr?: Promise<CsrAndKey>;
+  /** How long the stream may carry nothing before a keepalive (KEEPALIVE_MS; tests shorten it). */
+  keepaliveMs?: number;
 }
 
 /** The largest configuration a proxy takes in one message. */
@@ -38,6 +41,8 @@ export class ProxyAgent {
   private stopped = false;
   private rotation?: NodeJS.Timeout;
   private backoffMs = 100;
+  /** When the stream last carried a message from this proxy. */
+  private lastSent = 0;
   /** The key and CSR for the next rotation. */
   private nextCsr?: Promise<CsrAndKey>;
 
@@ -65,6 +70,8 @@ export class ProxyAgent {
     if (counted) this.send({ type: "egress-blocked", ...counted });
     const denied = this.sidecar.denials.take();
     if (denied) this.send({ type: "denials", ...denied });
+    // The control plane closes a connection that carries nothing for a while: an idle proxy says it is there.
+    if (Date.now() - this.lastSent >= (this.opts.keepaliveMs ?? KEEPALIVE_MS)) this.send({ type: "keepalive" });
   }
 
   async stop(): Promise<void> {
@@ -175,7 +182,10 @@ export class ProxyAgent {
       const session = (this.session = this.connectSession());
       session.on("close", () => resolve());
       const req = (this.stream = session.request({ ":method": "POST", ":path": "/v1/stream", ...this.authHeaders() }, { endStream: false }));
-      const send = (m: unknown) => req.write(JSON.stringify(m) + "\n");
+      const send = (m: unknown) => {
+        req.write(JSON.stringify(m) + "\n");
+        this.lastSent = Date.now();
+      };
       req.on("response", (h) => {
         if (Number(h[":status"]) !== 200) return reject(new Error(`stream refused with ${h[":status"]}`));
         this.backoffMs = 100;

@@ -29,7 +29,7 @@ export function io() {
   return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), usage: (t: string) => (err.push(t), 2) } };
 }
 
-export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number; admission?: Partial<AdmissionLimits>; join?: boolean; notifier?: Notifier } = {}) {
+export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string; graceMs?: number; admission?: Partial<AdmissionLimits>; join?: boolean; notifier?: Notifier; idleMs?: number } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), "zm-cp-"));
   const store = new MemoryStore(parseTexts([{ text: CONTROL_YAML + (opts.extraYaml ?? ""), file: "mesh.yaml" }], DEFAULT_MESH).resources);
   const adminTokenFile = join(stateDir, ADMIN_TOKEN_FILE);
@@ -39,7 +39,7 @@ export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string;
       store, ca: await ca(),
       bootstrap: BootstrapAuthority.openOrCreate(stateDir), bootstrapTtlMs: 3_600_000, adminToken, port, adminPort, debounceMs: 10,
       endpointsFile: join(stateDir, "endpoints.json"), lineageFile: join(stateDir, "lineage.json"), endpointGraceMs: opts.graceMs ?? 15_000, admission: opts.admission, audit: (line) => audits.push(line),
-      join: opts.join ? JoinAuthority.openOrCreate(stateDir) : undefined, notifier: opts.notifier, prometheusTargetsFile: join(stateDir, "prometheus-targets.json"),
+      join: opts.join ? JoinAuthority.openOrCreate(stateDir) : undefined, notifier: opts.notifier, prometheusTargetsFile: join(stateDir, "prometheus-targets.json"), idleMs: opts.idleMs,
     });
     await cp.start();
     return cp;
@@ -48,10 +48,10 @@ export async function controlFixture(opts: { ttlMs?: number; extraYaml?: string;
   const app = await startApp({ workload: "web", namespace: "b" }, { serve: "http" }, "127.0.0.1");
   const events: string[] = [];
   const audits: Record<string, unknown>[] = [];
-  const agent = (id: string, control: string, rootPem: string, token: string, rotateAt = 0.5, outboundPort?: number) => {
+  const agent = (id: string, control: string, rootPem: string, token: string, rotateAt = 0.5, outboundPort?: number, keepaliveMs?: number) => {
     const w = reg.workload(id)!;
     const ports = reg.workloadPorts(w);
-    return new ProxyAgent({ control, rootPem, token, spiffe: w.spiffe, rotateAt, events: (e) => events.push(JSON.stringify(e)), sidecar: { id, address: w.address, ports, outboundPort, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) } });
+    return new ProxyAgent({ control, rootPem, token, spiffe: w.spiffe, rotateAt, keepaliveMs, events: (e) => events.push(JSON.stringify(e)), sidecar: { id, address: w.address, ports, outboundPort, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) } });
   };
   /** The mesh CA on this state (the one the control plane signs with). */
   const ca = (ttlMs = opts.ttlMs ?? 3_600_000) => CertificateAuthority.open({ stateDir, workloadTtlMs: ttlMs });
