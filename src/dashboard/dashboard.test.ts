@@ -1,6 +1,6 @@
 // The dashboard in a real browser (Debian's chromium driven by playwright-core) over a real control plane with
 // proxies that carried real traffic: the graph, a workload, the denials with their trail, egress, and "can A reach
-// B?". Also who may use it: the token, the cookie, the Host and Origin checks. Screenshots go to test-artifacts/.
+// B?". Also who may use it: the session's token, the Host and Origin checks. Screenshots go to test-artifacts/.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { UI_DIR } from "../cli/dashboard.js";
 import { send } from "../scenario/client.js";
 import { controlFixture, waitUntil } from "../testing/control-plane.js";
 import { Dashboard } from "./server.js";
+import { SESSION_HEADER } from "./session.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** As the machine's notes say: headless, no sandbox as root, and nothing that reaches for the network. */
@@ -32,25 +33,23 @@ async function meshWithTraffic() {
   return { f, cp, web, client, get };
 }
 
-test("dashboard: the token becomes a cookie; without it, from another Host or another origin, nothing is served", { timeout: 60_000 }, async () => {
+test("dashboard: only calls carrying the session's token are answered, from the dashboard's own Host and origin", { timeout: 60_000 }, async () => {
   const { f, cp, web, client } = await meshWithTraffic();
   const dashboard = new Dashboard({ admin: f.admin(cp), uiDir: UI_DIR, port: 0 });
   await dashboard.start();
   try {
     const base = `http://127.0.0.1:${dashboard.port}`;
-    assert.equal((await fetch(`${base}/api/workloads`)).status, 401, "no session");
-    assert.equal((await fetch(`${base}/?token=wrong`, { redirect: "manual" })).status, 403);
-    const first = await fetch(dashboard.url, { redirect: "manual" });
-    assert.equal(first.status, 303);
-    assert.equal(first.headers.get("location"), "/", "the token leaves the address bar");
-    const cookie = first.headers.get("set-cookie")!;
-    assert.match(cookie, /HttpOnly/);
-    assert.match(cookie, /SameSite=Strict/);
-    const session = { cookie: cookie.split(";")[0]! };
+    assert.match(dashboard.url, new RegExp(`^${base}/#token=[A-Za-z0-9_-]{32}$`), "the token is in the fragment: never sent to a server, never in a Referer");
+    const token = dashboard.url.slice(dashboard.url.indexOf("#token=") + 7);
+    assert.equal((await fetch(`${base}/api/workloads`)).status, 401, "no token");
+    assert.equal((await fetch(`${base}/api/workloads`, { headers: { [SESSION_HEADER]: `${token.slice(1)}x` } })).status, 401, "a wrong token");
+    assert.equal((await fetch(`${base}/api/workloads`, { headers: { cookie: `zm_dashboard=${token}` } })).status, 401, "the token as a cookie (which a browser would send to any port of 127.0.0.1)");
+    const session = { [SESSION_HEADER]: token };
     const workloads = await fetch(`${base}/api/workloads`, { headers: session });
     assert.equal(workloads.status, 200);
+    assert.equal(workloads.headers.get("set-cookie"), null);
     assert.deepEqual(((await workloads.json()) as { id: string }[]).map((w) => w.id).sort(), ["a/client", "b/web"]);
-    // A name rebound to 127.0.0.1 by another site is refused, cookie or not.
+    // A name rebound to 127.0.0.1 by another site is refused, token or not.
     const rebound = await new Promise<number>((resolve, reject) => {
       import("node:http").then(({ request }) => request({ host: "127.0.0.1", port: dashboard.port, path: "/api/workloads", headers: { ...session, host: `evil.example:${dashboard.port}` } }, (r) => resolve(r.statusCode ?? 0)).on("error", reject).end(), reject);
     });
@@ -61,6 +60,7 @@ test("dashboard: the token becomes a cookie; without it, from another Host or an
     const own = await fetch(`${base}/api/check`, { method: "POST", headers: { ...session, "content-type": "application/json", origin: base }, body: JSON.stringify(check) });
     const decision = (await own.json()) as { allow: boolean; policy: string };
     assert.deepEqual([own.status, decision.allow, decision.policy], [200, false, "AuthorizationPolicy/b/no-admin"]);
+    assert.equal((await fetch(`${base}/api/check`, { method: "POST", headers: { ...session, "content-type": "application/json", origin: base }, body: "{not json" })).status, 400);
     assert.equal((await fetch(`${base}/../../etc/passwd`)).status, 404);
     assert.equal((await fetch(`${base}/app.js`)).headers.get("content-type"), "text/javascript; charset=utf-8", "the bundle is built and served");
   } finally {
@@ -93,6 +93,8 @@ test("dashboard in a real browser: graph, workload, denials with their trail, eg
     page.on("pageerror", (e) => problems.push(e.message));
     page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())));
     await page.goto(dashboard.url);
+    await page.waitForFunction(() => location.hash === "#/graph");
+    assert.equal(page.url().includes("token"), false, "the token leaves the address bar");
 
     // The graph: both workloads and the outside host REGISTRY_ONLY blocked, edges with their counts and mTLS.
     await page.waitForSelector('#graph[data-edges="2"]', { timeout: 30_000 });

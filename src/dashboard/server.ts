@@ -45,9 +45,9 @@ export class Dashboard {
     this.session = new DashboardSession(() => this.port);
   }
 
-  /** The URL to open: with the token, traded for a cookie on the first visit. */
+  /** The URL to open: the token in its fragment, which the page keeps and sends with its API calls. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}/?token=${this.session.token}`;
+    return `http://127.0.0.1:${this.port}/#token=${this.session.token}`;
   }
 
   async start(): Promise<void> {
@@ -91,15 +91,8 @@ export class Dashboard {
     const refused = this.session.refusedHost(req);
     if (refused) return this.json(res, 403, { error: refused });
     const url = new URL(req.url ?? "/", "http://dashboard");
-    const offered = url.searchParams.get("token");
-    if (offered !== null) {
-      if (!this.session.matches(offered)) return this.json(res, 403, { error: "not this dashboard's token: open the URL zeromesh dashboard printed" });
-      url.searchParams.delete("token");
-      res.writeHead(303, { ...SECURITY_HEADERS, "set-cookie": this.session.setCookie(), location: url.pathname + url.search }).end();
-      return;
-    }
     if (!url.pathname.startsWith("/api/")) return this.file(res, url.pathname);
-    if (!this.session.admitted(req)) return this.json(res, 401, { error: "no dashboard session: open the URL zeromesh dashboard printed" });
+    if (!this.session.admitted(req)) return this.json(res, 401, { error: "no dashboard session: open the URL zeromesh dashboard printed (its #token=…)" });
     const name = url.pathname.slice("/api/".length);
     if (req.method === "GET" && name === "graph") {
       const workloads = await this.admin<{ owner: string; namespace: string; status: string | null; sidecar: boolean }[]>("GET", "/v1/workloads");
@@ -109,9 +102,15 @@ export class Dashboard {
     }
     if (req.method === "GET" && READS.has(name)) return this.relay(res, "GET", `/v1/${name}${url.search}`);
     if (req.method === "POST" && name === "check") {
-      // Only the dashboard's own page may ask (a form on another site cannot post here with the cookie anyway: SameSite).
+      // Only the dashboard's own page may ask.
       if (!this.session.sameOrigin(req) || !(req.headers["content-type"] ?? "").startsWith("application/json")) return this.json(res, 403, { error: "a check must come from the dashboard's page" });
-      return this.relay(res, "POST", "/v1/check", JSON.parse(await readBody(req)));
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req));
+      } catch {
+        return this.json(res, 400, { error: "a check is a JSON object" });
+      }
+      return this.relay(res, "POST", "/v1/check", body);
     }
     return this.json(res, 404, { error: `no dashboard API ${req.method} ${name}` });
   }

@@ -1,15 +1,19 @@
 // Who may use the dashboard. It serves the mesh's configuration and lets its
 // user ask the engine questions, with the admin credential of whoever ran
 // `zeromesh dashboard`; any other local user can reach a loopback port too.
-// So, as Jupyter does, the printed URL carries a random token, which the
-// first visit trades for an HttpOnly, SameSite=Strict cookie; every API call
-// needs it. The Host header must name the dashboard itself (a page on
-// another site cannot rebind its name to 127.0.0.1 and read the answers),
-// and a POST must come from the dashboard's own origin.
+// So the printed URL carries a random token in its fragment (never sent to a
+// server, never in a Referer); the page keeps it in sessionStorage and sends
+// it in a header with every API call. Not a cookie: a browser sends cookies
+// to every port of 127.0.0.1, so any local user's server the browser visits
+// would receive it. A header also cannot be added by a page of another origin
+// without a CORS preflight, which the dashboard never allows. The Host header
+// must name the dashboard itself (a page elsewhere cannot rebind its name to
+// 127.0.0.1 and read the answers), and a POST must come from its own origin.
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
-export const COOKIE = "zm_dashboard";
+/** The header the page sends the session's token in. */
+export const SESSION_HEADER = "x-zeromesh-session";
 
 export class DashboardSession {
   readonly token = randomBytes(24).toString("base64url");
@@ -26,25 +30,18 @@ export class DashboardSession {
     return this.hosts().includes(req.headers.host ?? "") ? undefined : "the dashboard answers only to 127.0.0.1 and localhost";
   }
 
-  /** Whether the request holds the session (its cookie). */
+  /** Whether the request carries the session's token. */
   admitted(req: IncomingMessage): boolean {
-    const cookie = (req.headers.cookie ?? "").split(/;\s*/).find((c) => c.startsWith(`${COOKIE}=`))?.slice(COOKIE.length + 1);
-    return cookie !== undefined && this.matches(cookie);
+    const offered = req.headers[SESSION_HEADER];
+    if (typeof offered !== "string") return false;
+    const a = Buffer.from(offered);
+    const b = Buffer.from(this.token);
+    return a.length === b.length && timingSafeEqual(a, b);
   }
 
   /** Whether a POST comes from the dashboard's own pages. */
   sameOrigin(req: IncomingMessage): boolean {
     const origin = req.headers.origin;
     return typeof origin === "string" && this.hosts().some((h) => origin === `http://${h}`);
-  }
-
-  matches(offered: string): boolean {
-    const a = Buffer.from(offered);
-    const b = Buffer.from(this.token);
-    return a.length === b.length && timingSafeEqual(a, b);
-  }
-
-  setCookie(): string {
-    return `${COOKIE}=${this.token}; HttpOnly; SameSite=Strict; Path=/`;
   }
 }

@@ -35,8 +35,19 @@ export interface Decision {
 
 export interface CheckForm { from: string; via?: string; to: string; method: string; headers: string[] }
 
-async function call<T>(path: string, init?: RequestInit): Promise<T> {
-  const r = await fetch(`/api/${path}`, init);
+/** The session's token: from the URL zeromesh dashboard printed (#token=…), then kept for this tab. */
+export function sessionToken(): string {
+  const m = /^#token=([A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem("zeromesh-session", m[1]!);
+    // Out of the address bar and the history, onto the first page.
+    history.replaceState(null, "", "#/graph");
+  }
+  return sessionStorage.getItem("zeromesh-session") ?? "";
+}
+
+async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const r = await fetch(`/api/${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), "x-zeromesh-session": sessionToken() } });
   const body = (await r.json()) as T & { error?: string };
   if (!r.ok) throw new Error(body.error ?? `HTTP ${r.status}`);
   return body;

@@ -3,6 +3,7 @@ import { html, render } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { GraphPage } from "./graph.js";
 import { CheckPage, DenialsPage, EgressPage, WorkloadPage, WorkloadsPage } from "./pages.js";
+import { sessionToken } from "./api.js";
 
 const PAGES = [["graph", "Graph"], ["workloads", "Workloads"], ["denials", "Denials"], ["egress", "Egress"], ["check", "Can A reach B?"]] as const;
 
@@ -29,4 +30,6 @@ function App() {
     <main>${body}</main>`;
 }
 
+// The token first: it leaves the address bar before any page reads the hash as a route.
+sessionToken();
 render(html`<${App} />`, document.getElementById("app")!);
