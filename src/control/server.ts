@@ -100,8 +100,9 @@ export interface PodRuntime {
   applyServices?(endpoints: EndpointTable, routes: PodRoute[]): Promise<void>;
 }
 
-/** Blocked-egress reports closer together than this are ignored (proxies send one a second). */
-const BLOCKED_REPORT_MIN_MS = 500;
+/** A proxy's reports (blocked egress, denials) closer together than this are ignored (proxies send each once a second). */
+const REPORT_MIN_MS = 500;
+type ReportType = "egress-blocked" | "denials";
 
 interface Session {
   stream: ServerHttp2Stream;
@@ -110,8 +111,8 @@ interface Session {
   leaving: boolean;
   /** A stream says hello once: every hello rewrites the endpoint book and pushes to every proxy. */
   helloSeen: boolean;
-  /** When its last blocked-egress report was taken (proxies report once a second; more often is ignored). */
-  lastReport: number;
+  /** When its last report of each kind was taken (proxies report once a second; more often is ignored). */
+  lastReport: Record<ReportType, number>;
   /** A push found the stream still sending an earlier configuration: the latest goes when it drains. */
   owed: boolean;
 }
@@ -384,7 +385,7 @@ export class ControlPlane {
     record.sentVersion = undefined;
     record.nack = undefined;
     this.proxies.set(workload, record);
-    const session: Session = { stream, record, leaving: false, helloSeen: false, lastReport: 0, owed: false };
+    const session: Session = { stream, record, leaving: false, helloSeen: false, lastReport: { "egress-blocked": 0, denials: 0 }, owed: false };
     // At most one configuration waits in a proxy's stream: a slow reader gets the latest when it has taken the last,
     // never a queue of every push in between (a mesh of thousands would hold gigabytes for its slowest proxies).
     stream.on("drain", () => {
@@ -434,10 +435,8 @@ export class ControlPlane {
 
   private onProxyMessage(session: Session, m: ProxyMessage): void {
     const record = session.record;
+    if ((m.type === "egress-blocked" || m.type === "denials") && !this.takesReport(session, m.type)) return;
     if (m.type === "egress-blocked") {
-      const now = Date.now();
-      if (now - session.lastReport < BLOCKED_REPORT_MIN_MS) return;
-      session.lastReport = now;
       const alerts = AlertLog.fromReport(record.id, m as Parameters<typeof AlertLog.fromReport>[1], new Date());
       this.alerts.add(alerts);
       for (const a of alerts) {
@@ -445,7 +444,6 @@ export class ControlPlane {
         this.opts.notifier?.notify(`*Egress blocked* by ${a.policy ?? "REGISTRY_ONLY"}: \`${a.proxy}\` → ${a.protocol} \`${a.host}:${a.port}\`, ${a.count} time${a.count === 1 ? "" : "s"} (${a.first} – ${a.last}). ${a.reason}`);
       }
     } else if (m.type === "denials") {
-      // Reported at most once a second per proxy (as blocked egress); each is bounded by the proxy's counter.
       this.denials.add(DenialLog.fromReport(record.id, m, new Date()));
     } else if (m.type === "leave") {
       session.leaving = true;
@@ -495,6 +493,14 @@ export class ControlPlane {
     // As Envoy's config dump: private keys are never shown (the proxy holds them; an operator needs chains and serials).
     const config = redactKeys(configOf(p.sentVersion, p.id, body));
     return body.digest === p.sentDigest ? { config } : { config, configNote: `the proxy holds an older configuration than this one, which it is about to get` };
+  }
+
+  /** Whether a report of this kind is taken now: a proxy that reports faster than proxies do cannot crowd out the others' alerts and denials. */
+  private takesReport(session: Session, type: ReportType): boolean {
+    const now = Date.now();
+    if (now - session.lastReport[type] < REPORT_MIN_MS) return false;
+    session.lastReport[type] = now;
+    return true;
   }
 
   /** Coalesces bursts of changes into one push. */

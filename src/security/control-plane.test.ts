@@ -290,3 +290,33 @@ test("attack: a flood of connections that never authenticate (held mid-handshake
     await f.stop(agents, cp);
   }
 });
+
+test("attack: a compromised proxy flooding its stream with reports cannot crowd out the denials and alerts others report", { timeout: 60_000 }, async () => {
+  const f = await controlFixture();
+  const cp = await f.open();
+  const { connect } = await import("node:http2");
+  try {
+    // b/web's own certificate: the attacker holds the workload, not anyone else's identity.
+    const web = await csrFor(WEB);
+    const issued = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/web")}` }, web.body)).body) as { certPem: string; chainPem: string };
+    const session = connect(`https://${cp.address}`, { ca: f.rootPem, cert: issued.certPem + issued.chainPem, key: web.keyPem, checkServerIdentity: () => undefined });
+    session.on("error", () => {});
+    const stream = session.request({ ":method": "POST", ":path": "/v1/stream", "x-zeromesh-workload": "b/web" }, { endStream: false });
+    stream.on("error", () => {});
+    await new Promise<void>((resolve) => stream.once("response", () => resolve()));
+    const denial = (i: number) => ({ direction: "inbound", method: "GET", host: "web.b", port: 8080, path: `/forged/${i}`, reason: "forged", answer: "HTTP 403", trail: [], count: 1, first: "x", last: "x" });
+    const report = (type: string, i: number) => JSON.stringify(type === "denials" ? { type, denials: [denial(i)] } : { type, destinations: [{ host: `h${i}.example`, port: 80, protocol: "http", count: 1, reason: "forged" }] });
+    // 200 reports of each kind at once, as fast as the socket takes them.
+    stream.write([JSON.stringify({ type: "hello", listeners: {} }), ...Array.from({ length: 200 }, (_, i) => `${report("denials", i)}\n${report("egress-blocked", i)}`)].join("\n") + "\n");
+    const admin = f.admin(cp);
+    await waitUntil(async () => (await admin.call<unknown[]>("GET", "/v1/denials")).body.length > 0, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const denials = (await admin.call<{ proxy: string }[]>("GET", "/v1/denials")).body;
+    const alerts = (await admin.call<{ proxy: string }[]>("GET", "/v1/alerts")).body;
+    assert.deepEqual([denials.length, alerts.length], [1, 1], "one report of each kind per interval is taken; the rest are ignored");
+    assert.equal(denials[0]!.proxy, "b/web", "and it is recorded as the proxy that sent it");
+    session.destroy();
+  } finally {
+    await f.stop([], cp);
+  }
+});
