@@ -61,6 +61,7 @@ test("dashboard: only calls carrying the session's token are answered, from the 
     const decision = (await own.json()) as { allow: boolean; policy: string };
     assert.deepEqual([own.status, decision.allow, decision.policy], [200, false, "AuthorizationPolicy/b/no-admin"]);
     assert.equal((await fetch(`${base}/api/check`, { method: "POST", headers: { ...session, "content-type": "application/json", origin: base }, body: "{not json" })).status, 400);
+    assert.equal((await fetch(`${base}/api/check`, { method: "POST", headers: { ...session, "content-type": "application/json", origin: base }, body: JSON.stringify({ ...check, headers: ["x: ".padEnd(100_000, "y")] }) })).status, 413, "past 64 KB nothing more is read");
     assert.equal((await fetch(`${base}/../../etc/passwd`)).status, 404);
     assert.equal((await fetch(`${base}/app.js`)).headers.get("content-type"), "text/javascript; charset=utf-8", "the bundle is built and served");
   } finally {

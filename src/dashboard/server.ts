@@ -9,6 +9,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, normalize } from "node:path";
 import type { AdminClient } from "../control/admin-client.js";
 import type { TargetGroup } from "../control/prometheus-sd.js";
+import { readJson } from "../control/limits.js";
+import { Codes, ZmError } from "../api/errors.js";
 import { countsOf, graphOf, keep, type GraphNode, type Sample } from "./graph.js";
 import { DashboardSession } from "./session.js";
 
@@ -106,9 +108,10 @@ export class Dashboard {
       if (!this.session.sameOrigin(req) || !(req.headers["content-type"] ?? "").startsWith("application/json")) return this.json(res, 403, { error: "a check must come from the dashboard's page" });
       let body: unknown;
       try {
-        body = JSON.parse(await readBody(req));
-      } catch {
-        return this.json(res, 400, { error: "a check is a JSON object" });
+        body = await readJson(req, BODY_LIMIT);
+      } catch (e) {
+        // Past the limit, nothing more is read.
+        return this.json(res, e instanceof ZmError && e.code === Codes.TOO_LARGE ? 413 : 400, { error: (e as Error).message });
       }
       return this.relay(res, "POST", "/v1/check", body);
     }
@@ -133,17 +136,4 @@ export class Dashboard {
     if (res.headersSent) return void res.destroy();
     res.writeHead(status, { ...SECURITY_HEADERS, "content-type": "application/json" }).end(JSON.stringify(body));
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    req.setEncoding("utf8");
-    req.on("data", (c: string) => {
-      text += c;
-      if (text.length > BODY_LIMIT) reject(new Error("request body too large"));
-    });
-    req.on("end", () => resolve(text));
-    req.on("error", reject);
-  });
 }
