@@ -4,6 +4,7 @@
 // a workload reaching for a host it may not is what an operator wants to hear
 // about, once per destination and interval rather than once per request.
 import type { Decision } from "../policy/decision.js";
+import { ReportCounts } from "./report-counts.js";
 
 export interface BlockedEgress {
   host: string;
@@ -21,26 +22,15 @@ export interface BlockedEgress {
 export const MAX_DESTINATIONS = 256;
 
 export class BlockedEgressCounter {
-  private byDestination = new Map<string, BlockedEgress>();
-  private dropped = 0;
+  private readonly counts = new ReportCounts<BlockedEgress>(MAX_DESTINATIONS);
 
   add(host: string, port: number, protocol: BlockedEgress["protocol"], d: Pick<Decision, "reason" | "policy">, at: Date): void {
-    const key = `${protocol} ${host}:${port}`;
-    const seen = this.byDestination.get(key);
-    if (seen) {
-      seen.count++;
-      seen.last = at.toISOString();
-    } else if (this.byDestination.size < MAX_DESTINATIONS) {
-      this.byDestination.set(key, { host, port, protocol, count: 1, reason: d.reason, policy: d.policy, first: at.toISOString(), last: at.toISOString() });
-    } else this.dropped++;
+    this.counts.add(`${protocol} ${host}:${port}`, at, () => ({ host, port, protocol, reason: d.reason, policy: d.policy }));
   }
 
   /** What was counted since the last take (nothing: undefined), and starts again. */
   take(): { destinations: BlockedEgress[]; dropped: number } | undefined {
-    if (!this.byDestination.size && !this.dropped) return undefined;
-    const out = { destinations: [...this.byDestination.values()], dropped: this.dropped };
-    this.byDestination = new Map();
-    this.dropped = 0;
-    return out;
+    const t = this.counts.take();
+    return t && { destinations: t.items, dropped: t.dropped };
   }
 }

@@ -6,6 +6,7 @@
 // proxy's memory.
 import type { Decision, TrailStep } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
+import { ReportCounts } from "./report-counts.js";
 
 export interface Denial {
   direction: "inbound" | "outbound" | "gateway";
@@ -36,34 +37,21 @@ const MAX_STEPS = 16;
 const clip = (s: string) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s);
 
 export class DenialCounter {
-  private byKind = new Map<string, Denial>();
-  private dropped = 0;
+  private readonly counts = new ReportCounts<Denial>(MAX_DENIALS);
 
   add(direction: Denial["direction"], request: Pick<Request, "method" | "host" | "port" | "path">, d: Decision, peer: string | undefined, at: Date): void {
     if (d.allow) return;
     const o = d.outcome;
     const answer = o.kind === "response" ? `HTTP ${o.status}` : o.kind === "error" ? o.error : o.kind;
-    const key = `${direction} ${peer ?? ""} ${request.host}:${request.port} ${d.code ?? ""} ${d.policy ?? ""} ${d.rule ?? ""} ${answer}`;
-    const seen = this.byKind.get(key);
-    if (seen) {
-      seen.count++;
-      seen.last = at.toISOString();
-      return;
-    }
-    if (this.byKind.size >= MAX_DENIALS) return void this.dropped++;
-    this.byKind.set(key, {
+    this.counts.add(`${direction} ${peer ?? ""} ${request.host}:${request.port} ${d.code ?? ""} ${d.policy ?? ""} ${d.rule ?? ""} ${answer}`, at, () => ({
       direction, peer, method: request.method, host: request.host, port: request.port, path: clip(request.path), code: d.code, reason: clip(d.reason), policy: d.policy, rule: d.rule, answer,
       trail: d.trail.slice(-MAX_STEPS).map((s) => ({ stage: s.stage, at: s.at, message: clip(s.message), policy: s.policy, rule: s.rule })),
-      count: 1, first: at.toISOString(), last: at.toISOString(),
-    });
+    }));
   }
 
   /** What was counted since the last take (nothing: undefined), and starts again. */
   take(): { denials: Denial[]; dropped: number } | undefined {
-    if (!this.byKind.size && !this.dropped) return undefined;
-    const out = { denials: [...this.byKind.values()], dropped: this.dropped };
-    this.byKind = new Map();
-    this.dropped = 0;
-    return out;
+    const t = this.counts.take();
+    return t && { denials: t.items, dropped: t.dropped };
   }
 }
