@@ -4,6 +4,7 @@
 // came from. Lists are expanded; objects in Kubernetes' own namespaces are
 // dropped, as istioctl drops them.
 import { LineCounter, parseAllDocuments } from "yaml";
+import { rec } from "./util.js";
 
 export interface AnalysisObject {
   kind: string;
@@ -30,17 +31,16 @@ export interface ReadResult {
   errors: string[];
 }
 
-const record = (v: unknown): Record<string, any> => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, any>) : {});
-const strings = (v: unknown): Record<string, string> => Object.fromEntries(Object.entries(record(v)).filter(([, x]) => typeof x === "string")) as Record<string, string>;
+const strings = (v: unknown): Record<string, string> => Object.fromEntries(Object.entries(rec(v)).filter(([, x]) => typeof x === "string")) as Record<string, string>;
 
 /** One manifest as an object (the default namespace for those that name none), or undefined when it is not one. */
 export function objectOf(raw: unknown, defaultNamespace: string, reference?: string): AnalysisObject | undefined {
-  const r = record(raw);
-  const meta = record(r.metadata);
+  const r = rec(raw);
+  const meta = rec(r.metadata);
   if (typeof r.kind !== "string" || typeof meta.name !== "string") return undefined;
   return {
     kind: r.kind, apiVersion: typeof r.apiVersion === "string" ? r.apiVersion : "", namespace: typeof meta.namespace === "string" ? meta.namespace : r.kind === "Namespace" ? "" : defaultNamespace,
-    name: meta.name, labels: strings(meta.labels), annotations: strings(meta.annotations), raw: r, spec: record(r.spec), reference,
+    name: meta.name, labels: strings(meta.labels), annotations: strings(meta.annotations), raw: r, spec: rec(r.spec), reference,
   };
 }
 
@@ -58,7 +58,7 @@ export function readObjects(files: { file: string; text: string }[], defaultName
       if (value === null || value === undefined) continue;
       const start = doc.contents?.range?.[0];
       const reference = `${file}:${start === undefined ? 1 : lines.linePos(start).line}`;
-      const r = record(value);
+      const r = rec(value);
       const items = r.kind === "List" || (typeof r.kind === "string" && r.kind.endsWith("List") && Array.isArray(r.items)) ? (r.items as unknown[]) : [value];
       for (const item of items) {
         const o = objectOf(item, defaultNamespace, reference);
@@ -94,14 +94,14 @@ export function withControllerPods(objects: AnalysisObject[]): AnalysisObject[] 
   const derived: AnalysisObject[] = [];
   for (const c of objects) {
     if (!CONTROLLERS.has(c.kind)) continue;
-    const template = record(c.spec.template);
-    const meta = record(template.metadata);
+    const template = rec(c.spec.template);
+    const meta = rec(template.metadata);
     const labels = strings(meta.labels);
     const has = pods.some((p) => p.namespace === c.namespace && Object.keys(labels).length > 0 && Object.entries(labels).every(([k, v]) => p.labels[k] === v));
     if (has) continue;
-    const spec = record(template.spec);
+    const spec = rec(template.spec);
     const containers = (Array.isArray(spec.containers) ? spec.containers : []).map((x: unknown) => {
-      const { securityContext: _, ...rest } = record(x);
+      const { securityContext: _, ...rest } = rec(x);
       return rest;
     });
     const podSpec = { ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}), containers };
