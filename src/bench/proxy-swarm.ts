@@ -5,9 +5,8 @@
 // its IPC channel: {ready: n, certMs} once all are connected, and {config: id, version, bytes, at} per configuration.
 import { connect, type ClientHttp2Session } from "node:http2";
 import { createCsr } from "../ca/x509.js";
-import { onJsonLines } from "../control/ndjson.js";
-import { KEEPALIVE_MS } from "../control/limits.js";
-import { checkControlIdentity } from "../proxy/credentials.js";
+import { onJsonLines } from "../wire/ndjson.js";
+import { CERTIFICATE_PATH, KEEPALIVE_MS, STREAM_PATH, WORKLOAD_HEADER, checkControlIdentity, controlMessage } from "../wire/protocol.js";
 
 interface Job {
   control: string;
@@ -42,7 +41,7 @@ async function certificateFor(job: Job, p: Job["proxies"][number]) {
   const { csrPem, keyPem } = await createCsr(p.spiffe);
   const s = session(job);
   try {
-    const issued = JSON.parse(await request(s, "/v1/certificate", { authorization: `Bearer ${p.token}` }, JSON.stringify({ csr: csrPem }))) as { certPem: string; chainPem: string };
+    const issued = JSON.parse(await request(s, CERTIFICATE_PATH, { authorization: `Bearer ${p.token}` }, JSON.stringify({ csr: csrPem }))) as { certPem: string; chainPem: string };
     return { certPem: issued.certPem, chainPem: issued.chainPem, keyPem };
   } finally {
     s.close();
@@ -52,7 +51,7 @@ async function certificateFor(job: Job, p: Job["proxies"][number]) {
 function stream(job: Job, p: Job["proxies"][number], creds: { certPem: string; chainPem: string; keyPem: string }): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = session(job, creds);
-    const req = s.request({ ":method": "POST", ":path": "/v1/stream", "x-zeromesh-workload": p.id }, { endStream: false });
+    const req = s.request({ ":method": "POST", ":path": STREAM_PATH, [WORKLOAD_HEADER]: p.id }, { endStream: false });
     req.on("response", (h) => {
       if (Number(h[":status"]) !== 200) return reject(new Error(`stream refused with ${h[":status"]}`));
       req.write(JSON.stringify({ type: "hello", listeners: {} }) + "\n");
@@ -65,11 +64,13 @@ function stream(job: Job, p: Job["proxies"][number], creds: { certPem: string; c
     let received = 0;
     let counted = 0;
     req.on("data", (c: string) => (received += Buffer.byteLength(c)));
-    onJsonLines(req, (m: { type?: string; config?: { version?: number } }) => {
-      if (m?.type !== "config" || typeof m.config?.version !== "number") return;
+    onJsonLines(req, (line: unknown) => {
+      const m = controlMessage(line);
+      if (!m) return;
       // A real proxy checks the configuration before it acknowledges; the control plane's side is what is measured.
-      req.write(JSON.stringify({ type: "ack", version: m.config.version }) + "\n");
-      report({ config: p.id, version: m.config.version, bytes: received - counted, at: Date.now() });
+      const version = m.type === "config" ? m.config.version : m.delta.version;
+      req.write(JSON.stringify({ type: "ack", version }) + "\n");
+      report({ config: p.id, version, bytes: received - counted, at: Date.now(), delta: m.type === "delta" });
       counted = received;
     }, { maxLine: 256 * 1024 * 1024, onBad: () => {} });
   });

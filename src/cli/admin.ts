@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { Codes, ZmError } from "../api/errors.js";
 import { loadSettings, parseDuration } from "../config/settings.js";
-import type { ProxyConfig } from "../control/proxy-config.js";
+import type { ProxyConfig } from "../wire/protocol.js";
 import { stateFrom } from "../proxy/state.js";
 import { Registry } from "../registry/registry.js";
 import { AdminClient } from "../control/admin-client.js";

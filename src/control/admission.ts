@@ -7,7 +7,7 @@
 // a flood has opened enough newer connections to push it out, and what the flood holds ends by itself.
 import type { Server, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { reset } from "../proxy/context.js";
+import { reset } from "../net/connections.js";
 
 export interface AdmissionLimits {
   /** Unauthenticated connections at once, from everyone. */

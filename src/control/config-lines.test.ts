@@ -8,7 +8,11 @@ import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import { MemoryStore } from "../store/memory.js";
 import { ConfigLines, configOf } from "./config-lines.js";
-import { buildProxyConfig, type EndpointTable } from "./proxy-config.js";
+import { buildProxyConfig } from "./proxy-config.js";
+import type { ConfigDelta, EndpointTable } from "../wire/protocol.js";
+import { manifestOf } from "../api/convert.js";
+import { stateFrom, stateFromDelta, type ProxyState } from "../proxy/state.js";
+import type { ConfigBody } from "./config-lines.js";
 
 const deploy = (ns: string, name: string, replicas = 1, labels = `{app: ${name}}`) =>
   `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  replicas: ${replicas}\n  selector: {matchLabels: ${labels}}\n  template:\n    metadata: {labels: ${labels}}\n    spec: {containers: [{name: app, image: app, ports: [{containerPort: 8080}]}]}`;
@@ -35,13 +39,33 @@ const parse = (text: string) => {
   return p.resources;
 };
 
-function agree(store: MemoryStore, lines: ConfigLines, endpoints: EndpointTable, names: Record<string, string>): number {
+/** What a proxy holds, comparable: its documents (as manifests, by key), mesh, endpoints, names and roots. */
+const held = (s: ProxyState | { error: string }) => {
+  assert.ok(!("error" in s), "error" in s ? s.error : "");
+  const { version: _, ...config } = s.config;
+  return { resources: [...s.snapshot.resources.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, r]) => [k, manifestOf(r)]), config: JSON.parse(JSON.stringify(config)) as unknown };
+};
+
+/** Per workload: the body it was last given and the state a proxy made of it, for the next delta. */
+type Proxies = Map<string, { body: ConfigBody; state: ProxyState }>;
+
+function agree(store: MemoryStore, lines: ConfigLines, endpoints: EndpointTable, names: Record<string, string>, proxies: Proxies = new Map()): number {
   const snapshot = store.snapshot();
   lines.begin(snapshot, endpoints, names);
   let n = 0;
   for (const w of Registry.of(snapshot).workloads) {
     // As sent: JSON (an absent outsideRoots is no member).
-    assert.deepEqual(configOf(7, w.id, lines.body(w)), JSON.parse(JSON.stringify(buildProxyConfig(snapshot, w, 7, endpoints, names))), w.id);
+    const body = lines.body(w);
+    const whole = configOf(7, w.id, body);
+    assert.deepEqual(whole, JSON.parse(JSON.stringify(buildProxyConfig(snapshot, w, 7, endpoints, names))), w.id);
+    const state = stateFrom(whole) as ProxyState;
+    // The delta from what this proxy held makes of its state exactly what the whole configuration makes.
+    const before = proxies.get(w.id);
+    if (before) {
+      const delta = JSON.parse(`{"version":7,"base":${before.state.version},"workload":${JSON.stringify(w.id)},${lines.delta(before.body.parts, body).toString().slice(0, -3)}}`) as ConfigDelta;
+      assert.deepEqual(held(stateFromDelta(before.state, delta)), held(state), `${w.id}: delta ${JSON.stringify(delta).slice(0, 300)}`);
+    }
+    proxies.set(w.id, { body, state: { ...state, version: 3 } });
     n++;
   }
   return n;
@@ -52,7 +76,8 @@ test("config lines: every proxy's shared configuration is exactly its own, befor
   const lines = new ConfigLines();
   const reg = Registry.of(store.snapshot());
   const endpoints: EndpointTable = Object.fromEntries(reg.workloads.map((w, i): [string, Record<string, string>] => [w.id, i % 4 === 0 ? {} : { "8080": `${w.address}:8080` }]));
-  assert.ok(agree(store, lines, endpoints, { "x.example:80": "127.0.0.9:80" }) > 15);
+  const proxies: Proxies = new Map();
+  assert.ok(agree(store, lines, endpoints, { "x.example:80": "127.0.0.9:80" }, proxies) > 15);
   // A policy in one namespace, a Sidecar, a Service, a Deployment's replicas, a removal: each then compared again.
   for (const change of [
     "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: q, namespace: b}\nspec: {action: DENY, rules: [{to: [{operation: {paths: [\"/x\"]}}]}]}",
@@ -61,8 +86,11 @@ test("config lines: every proxy's shared configuration is exactly its own, befor
     deploy("a", "two", 1),
   ]) {
     store.commit({ upsert: parse(change), remove: [] });
-    agree(store, lines, endpoints, {});
+    agree(store, lines, endpoints, {}, proxies);
   }
   store.commit({ upsert: [], remove: [{ kind: "Sidecar", namespace: "b", name: "default" }] });
-  agree(store, lines, { ...endpoints, "a/one": { "8080": "127.1.1.1:9999" } }, {});
+  agree(store, lines, { ...endpoints, "a/one": { "8080": "127.1.1.1:9999" } }, {}, proxies);
+  // Endpoints and names alone: a delta of those, and the proxy's snapshot stays.
+  const { "b/two-1": _gone, ...fewer } = endpoints;
+  agree(store, lines, { ...fewer, "a/one": { "8080": "127.1.1.1:9998" } }, { "y.example:80": "127.0.0.8:80" }, proxies);
 });

@@ -6,14 +6,17 @@
 // manifest's JSON per resource, the endpoints' JSON per push and set of
 // visible workloads. What tells whether a proxy needs a push is a digest of
 // those parts, not the text: the control plane keeps 40 bytes per proxy, not
-// its configuration.
+// its configuration. Each body also keeps what it holds (references, no
+// text), so that a proxy which acknowledged one is sent only what the next
+// one changes (a delta), made once per pair of bodies.
 import { createHash } from "node:crypto";
 import { manifestOf } from "../api/convert.js";
-import type { Resource } from "../api/types.js";
+import { keyOf, type Resource } from "../api/types.js";
 import { PolicyIndex } from "../policy/index.js";
 import type { Workload } from "../registry/model.js";
 import type { Snapshot } from "../store/snapshot.js";
-import { changeReaches, scopeFor, sharedScopeKey, visibleInstances, type EndpointTable, type ProxyConfig } from "./proxy-config.js";
+import type { EndpointTable, ProxyConfig } from "../wire/protocol.js";
+import { changeReaches, scopeFor, sharedScopeKey, visibleInstances } from "./proxy-config.js";
 
 const digest = (text: string) => createHash("sha1").update(text).digest("base64");
 
@@ -28,6 +31,15 @@ interface OwnerScope {
   visibleKey: string;
 }
 
+/** What a body holds, by reference (no text): what a delta compares, and all a proxy's stream keeps of what it sent. */
+export interface BodyParts {
+  meshJson: string;
+  scope: OwnerScope;
+  endpoints: EndpointTable;
+  names: Record<string, string>;
+  outsideRoots?: string;
+}
+
 /** What one push sends a workload's proxies: the shared body, and its digest. */
 export interface ConfigBody {
   /** The JSON object's members after version and workload: `"mesh":…,"manifests":…,"endpoints":…,"names":…`. */
@@ -35,6 +47,7 @@ export interface ConfigBody {
   /** The members and the line's end as bytes, made once and written to every stream that gets this body. */
   readonly tail: Buffer;
   digest: string;
+  readonly parts: BodyParts;
 }
 
 export class ConfigLines {
@@ -44,8 +57,11 @@ export class ConfigLines {
   /** Scopes by sharedScopeKey (workloads with equal scopes), else by workload. */
   private owners = new Map<string, OwnerScope>();
   private readonly resourceJson = new WeakMap<Resource, string>();
+  private readonly resourceDigest = new WeakMap<Resource, string>();
   /** Per push: endpoints' JSON and digest per visibleKey; names and roots once. */
-  private push?: { endpoints: EndpointTable; byVisible: Map<string, { json: string; digest: string }>; tail: string; tailDigest: string; bodies: Map<string, ConfigBody> };
+  private push?: { byKey: WeakMap<OwnerScope, Map<string, Resource>>; endpoints: EndpointTable; names: Record<string, string>; outsideRoots?: string; byVisible: Map<string, { table: EndpointTable; json: string; digest: string }>; tail: string; tailDigest: string; bodies: Map<string, ConfigBody> };
+  /** Deltas made in this push, by the bodies they lead to and what they lead from. */
+  private deltas = new WeakMap<ConfigBody, WeakMap<BodyParts, Buffer>>();
 
   /** Starts a push over this snapshot, endpoint table and outside names. */
   begin(snapshot: Snapshot, endpoints: EndpointTable, names: Record<string, string>, outsideRoots?: string): void {
@@ -59,7 +75,8 @@ export class ConfigLines {
       } else this.keepUnreached(before, snapshot);
     }
     const tail = `"names":${JSON.stringify(names)}${outsideRoots !== undefined ? `,"outsideRoots":${JSON.stringify(outsideRoots)}` : ""}`;
-    this.push = { endpoints, byVisible: new Map(), tail, tailDigest: digest(tail), bodies: new Map() };
+    this.push = { byKey: new WeakMap(), endpoints, names, outsideRoots, byVisible: new Map(), tail, tailDigest: digest(tail), bodies: new Map() };
+    this.deltas = new WeakMap();
   }
 
   /** The body every instance of `w`'s workload gets in this push. */
@@ -73,15 +90,16 @@ export class ConfigLines {
     if (!scope) {
       const resources = scopeFor(snapshot, w);
       const visible = visibleInstances(PolicyIndex.of(snapshot).registry, w, resources);
-      scope = { workload: w, resources, manifestsDigest: digest(this.manifests(resources)), visible, visibleKey: digest([...visible].sort().join("\n")) };
+      scope = { workload: w, resources, manifestsDigest: this.manifestsDigest(resources), visible, visibleKey: digest([...visible].sort().join("\n")) };
       this.owners.set(key, scope);
     }
     let eps = push.byVisible.get(scope.visibleKey);
     if (!eps) {
       const visible = scope.visible;
       // A proxy with no listeners has no endpoint: it is left out, so its hello changes nobody's configuration.
-      const json = JSON.stringify(Object.fromEntries(Object.entries(push.endpoints).filter(([id, l]) => visible.has(id) && Object.keys(l).length > 0)));
-      push.byVisible.set(scope.visibleKey, (eps = { json, digest: digest(json) }));
+      const table = Object.fromEntries(Object.entries(push.endpoints).filter(([id, l]) => visible.has(id) && Object.keys(l).length > 0));
+      const json = JSON.stringify(table);
+      push.byVisible.set(scope.visibleKey, (eps = { table, json, digest: digest(json) }));
     }
     const { resources } = scope;
     const meshJson = this.meshJson;
@@ -97,9 +115,41 @@ export class ConfigLines {
         return (tail ??= Buffer.from(`${this.members}}}\n`));
       },
       digest: digest(`${this.meshDigest}:${scope.manifestsDigest}:${eps.digest}:${push.tailDigest}`),
+      parts: { meshJson, scope, endpoints: eps.table, names: push.names, outsideRoots: push.outsideRoots },
     };
     push.bodies.set(key, body);
     return body;
+  }
+
+  /**
+   * The members of a delta (protocol.ts ConfigDelta, after version, base and workload) that turns what `base` holds
+   * into what `next` holds, and the line's end, as bytes: made once per pair in a push, for every proxy that has
+   * `base` and gets `next`.
+   */
+  delta(base: BodyParts, next: ConfigBody): Buffer {
+    let from = this.deltas.get(next);
+    if (!from) this.deltas.set(next, (from = new WeakMap()));
+    let made = from.get(base);
+    if (!made) from.set(base, (made = Buffer.from(`${this.deltaMembers(base, next.parts)}}}\n`)));
+    return made;
+  }
+
+  private deltaMembers(a: BodyParts, b: BodyParts): string {
+    const members: string[] = [];
+    if (a.meshJson !== b.meshJson) members.push(`"mesh":${b.meshJson}`);
+    const before = this.byKey(a.scope);
+    const after = this.byKey(b.scope);
+    const upsert: string[] = [];
+    for (const [key, r] of after) {
+      if (before.get(key) === r) continue;
+      const j = this.json(r);
+      if (j !== undefined) upsert.push(j);
+    }
+    const remove = [...before.keys()].filter((key) => !after.has(key));
+    members.push(`"upsert":[${upsert.join(",")}]`, `"remove":${JSON.stringify(remove)}`);
+    members.push(`"endpoints":${JSON.stringify(changed(a.endpoints, b.endpoints))}`, `"names":${JSON.stringify(changed(a.names, b.names))}`);
+    if (a.outsideRoots !== b.outsideRoots) members.push(`"outsideRoots":${JSON.stringify(b.outsideRoots ?? null)}`);
+    return members.join(",");
   }
 
   private manifests(resources: readonly Resource[]): string {
@@ -120,6 +170,29 @@ export class ConfigLines {
     }
   }
 
+  /** A scope's resources by key, made once per push (not kept: a mesh has many scopes). */
+  private byKey(scope: OwnerScope): Map<string, Resource> {
+    const made = this.push!.byKey;
+    let m = made.get(scope);
+    if (!m) made.set(scope, (m = new Map(scope.resources.map((r) => [keyOf(r), r]))));
+    return m;
+  }
+
+  /** A digest of the manifests' JSON in order, from each resource's own digest (kept per resource, as its JSON is). */
+  private manifestsDigest(resources: readonly Resource[]): string {
+    const h = createHash("sha1");
+    for (const r of resources) {
+      let d = this.resourceDigest.get(r);
+      if (d === undefined) {
+        const j = this.json(r);
+        if (j === undefined) continue;
+        this.resourceDigest.set(r, (d = digest(j)));
+      }
+      h.update(d);
+    }
+    return h.digest("base64");
+  }
+
   private json(r: Resource): string | undefined {
     let j = this.resourceJson.get(r);
     if (j === undefined) {
@@ -131,9 +204,17 @@ export class ConfigLines {
   }
 }
 
-/** The start of the stream line that carries one proxy's configuration (the protocol's "config" message); `body.tail` ends it. */
-export function configLineStart(version: number, workload: string): string {
-  return `{"type":"config","config":{"version":${version},"workload":${JSON.stringify(workload)},`;
+
+/** The entries of `b` that are new or differ from `a`'s, and null for each of `a`'s that `b` has not. */
+function changed<V>(a: Record<string, V>, b: Record<string, V>): Record<string, V | null> {
+  if (a === b) return {};
+  const out: Record<string, V | null> = Object.create(null) as Record<string, V | null>;
+  for (const [k, v] of Object.entries(b)) {
+    const was = Object.hasOwn(a, k) ? a[k] : undefined;
+    if (was !== v && (was === undefined || JSON.stringify(was) !== JSON.stringify(v))) out[k] = v;
+  }
+  for (const k of Object.keys(a)) if (!Object.hasOwn(b, k)) out[k] = null;
+  return out;
 }
 
 /** The configuration a line carries, as an object (for proxy-config). */

@@ -9,6 +9,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../cli/main.js";
+import { DEFAULT_MESH } from "../api/mesh.js";
+import { parseTexts } from "../store/apply.js";
 import { send } from "../scenario/client.js";
 import { controlFixture, io, waitUntil } from "../testing/control-plane.js";
 import { tcpGate } from "../testing/net.js";
@@ -309,5 +311,38 @@ test("control plane: an idle proxy's keepalives hold its connection; without the
     assert.ok(connects("b/web") >= 2, `closed when idle, then reconnected (${connects("b/web")} connections)`);
   } finally {
     await f.stop([quiet, talking], cp);
+  }
+});
+
+test("control plane: after its first configuration a proxy is sent only what changed; one that holds another version asks for the whole one", { timeout: 60_000 }, async () => {
+  const f = await controlFixture();
+  const cp = await f.open();
+  const web = f.agent("b/web", cp.address, f.rootPem, cp.issueBootstrap("b/web"));
+  const client = f.agent("a/client", cp.address, f.rootPem, cp.issueBootstrap("a/client"));
+  await Promise.all([web.start(), client.start()]);
+  const applied = (proxy: string) => f.events.map((e) => JSON.parse(e) as { proxy: string; event: string; version: number; delta?: boolean }).filter((e) => e.proxy === proxy && e.event === "config-applied");
+  try {
+    await waitUntil(() => cp.synced(["b/web", "a/client"]));
+    assert.equal(applied("b/web")[0]?.delta, undefined, "the first configuration on a stream is whole");
+    const seen = applied("b/web").length;
+    f.store.commit({ upsert: parseTexts([{ text: DENY_ADMIN, file: "deny.yaml" }], DEFAULT_MESH).resources, remove: [] });
+    await waitUntil(() => cp.synced(["b/web", "a/client"]) && applied("b/web").length > seen);
+    assert.equal(applied("b/web").at(-1)!.delta, true, "the policy came as a delta");
+    assert.ok(web.sidecar.state()?.snapshot.resources.has("AuthorizationPolicy/b/no-admin"));
+    const denied = await get(client.sidecar.outboundAddress, "/admin");
+    assert.equal(denied.kind === "response" && denied.status, 403, "enforced from the delta");
+
+    // The proxy now holds a version the control plane never sent: the next delta does not apply, and it asks for all.
+    const held = web.sidecar.state()!;
+    assert.deepEqual(web.sidecar.applyDelta({ version: 99_999, base: held.version, workload: "b/web", upsert: [], remove: [], endpoints: {}, names: {} }), { ack: true, version: 99_999 });
+    f.store.commit({ upsert: [], remove: [{ kind: "AuthorizationPolicy", namespace: "b", name: "no-admin" }] });
+    await waitUntil(() => f.audits.some((a) => a.event === "config-resync" && a.proxy === "b/web"));
+    await waitUntil(() => cp.synced(["b/web", "a/client"]) && web.sidecar.state()!.version !== 99_999);
+    assert.equal(applied("b/web").at(-1)!.delta, undefined, "the whole configuration answered the resync");
+    assert.equal(web.sidecar.state()?.snapshot.resources.has("AuthorizationPolicy/b/no-admin"), false);
+    const allowed = await get(client.sidecar.outboundAddress, "/admin");
+    assert.equal(allowed.kind === "response" && allowed.status, 200);
+  } finally {
+    await f.stop([web, client], cp);
   }
 });

@@ -3,7 +3,7 @@
 // before it is kept: a proxy is authenticated, not trusted to send
 // well-formed data, and nothing it sends grows the control plane's memory
 // beyond the kept count.
-import type { Denial } from "../proxy/denials.js";
+import type { Denial } from "../wire/protocol.js";
 /** One kind of refusal as a proxy reported it (the wire shape is the proxy's, proxy/denials.ts), with who and when. */
 export type DenialRecord = Omit<Denial, "direction" | "trail"> & {
   /** When the control plane took the report. */

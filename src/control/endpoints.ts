@@ -10,7 +10,7 @@
 // istiod, for the same reason). Pure apart from its file; time is passed in.
 import { readFileSync } from "node:fs";
 import { saveStateFile } from "../store/state-file.js";
-import type { EndpointTable } from "./proxy-config.js";
+import type { EndpointTable } from "../wire/protocol.js";
 
 interface Saved {
   /** Listeners of proxies, as they last reported them. */

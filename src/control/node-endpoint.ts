@@ -12,7 +12,7 @@ import type { Snapshot } from "../store/snapshot.js";
 import { LIMITS, readBody } from "./limits.js";
 import { NodeBook, type NodeRecord } from "./nodes.js";
 import { buildNodeConfig, checkBootstrapAsk, checkEndpointReport, checkPodReport, NODE_AUTH_SCHEME, NODE_PATHS } from "./node-protocol.js";
-import type { EndpointTable } from "./proxy-config.js";
+import type { EndpointTable } from "../wire/protocol.js";
 
 export interface NodeEndpointHost {
   snapshot(): Snapshot;

@@ -6,8 +6,9 @@ import { isIPv4 } from "node:net";
 import { manifestOf } from "../api/convert.js";
 import type { MeshConfig } from "../api/mesh.js";
 import type { Snapshot } from "../store/snapshot.js";
-import { isListenerTable, parseJsonObject } from "./limits.js";
-import type { EndpointTable } from "./proxy-config.js";
+import { parseJsonObject } from "./limits.js";
+import { isListenerTable } from "../wire/protocol.js";
+import type { EndpointTable } from "../wire/protocol.js";
 import type { PodRoute } from "../node/pod-network.js";
 import { Codes, ZmError } from "../api/errors.js";
 

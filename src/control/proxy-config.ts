@@ -1,7 +1,6 @@
 // What the control plane sends one proxy: the configuration it may see
 // (scoped as Istio scopes it), and where live endpoints listen. Pure.
 import { manifestOf } from "../api/convert.js";
-import type { MeshConfig } from "../api/mesh.js";
 import { selectorMatches } from "../api/match.js";
 import type { Resource } from "../api/types.js";
 import { PolicyIndex } from "../policy/index.js";
@@ -9,24 +8,7 @@ import { inEgressScope, sidecarFor, sidecarName } from "../policy/sidecar-scope.
 import type { Workload } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import type { Snapshot } from "../store/snapshot.js";
-
-/** Where a workload's proxy listens for each workload port ("address:port"), as proxies report it. */
-export type EndpointTable = Record<string, Record<string, string>>;
-
-export interface ProxyConfig {
-  version: number;
-  /** The workload instance this proxy serves, "ns/name". */
-  workload: string;
-  mesh: MeshConfig;
-  /** Kubernetes and Istio documents, as written, that this proxy may see. */
-  manifests: unknown[];
-  /** Live listeners of the workloads among the manifests. */
-  endpoints: EndpointTable;
-  /** Names outside the registry this proxy may resolve ("host:port" → "address:port"): cluster DNS and the scenario's outside world. */
-  names: Record<string, string>;
-  /** Roots trusted when a proxy originates TLS to a host outside the mesh (as an OS trust store would be). */
-  outsideRoots?: string;
-}
+import type { EndpointTable, ProxyConfig } from "../wire/protocol.js";
 
 const sourceKey = (w: Workload) => `${w.ownerKind}/${w.owner}`;
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Registry } from "../registry/registry.js";
 import { MeshProcess } from "../scenario/processes.js";
 import { CAPTURE_INBOUND_PORT, OUTBOUND_PORT, UNCAPTURED_INBOUND_PORTS } from "../proxy/ports.js";
-import type { EndpointTable } from "../control/proxy-config.js";
+import type { EndpointTable } from "../wire/protocol.js";
 import { PodDns } from "./dns-server.js";
 import { createCsr } from "../ca/x509.js";
 import { serviceRules, servicesJump } from "./services.js";

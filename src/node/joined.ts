@@ -6,8 +6,8 @@ import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:h
 import { convertObjects } from "../api/convert.js";
 import { errorsOf, formatIssue } from "../api/errors.js";
 import { NODE_AUTH_SCHEME, NODE_PATHS, type NodeConfig } from "../control/node-protocol.js";
-import { onJsonLines } from "../control/ndjson.js";
-import { checkControlIdentity } from "../proxy/credentials.js";
+import { onJsonLines } from "../wire/ndjson.js";
+import { checkControlIdentity } from "../wire/protocol.js";
 import { Registry } from "../registry/registry.js";
 import { Snapshot } from "../store/snapshot.js";
 import { NodeAgent, type PodInfo } from "./agent.js";

@@ -4,7 +4,7 @@
 // while the sidecar's own passthrough to a cluster IP (ALLOW_ANY, or a Service outside its Sidecar scope) and a
 // pod without a sidecar reach an endpoint, as through kube-proxy on the node. Pure: the rules as text.
 import { isIPv4 } from "node:net";
-import type { EndpointTable } from "../control/proxy-config.js";
+import type { EndpointTable } from "../wire/protocol.js";
 import type { Registry } from "../registry/registry.js";
 
 export const SERVICES_CHAIN = "ZM_SERVICES";

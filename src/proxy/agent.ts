@@ -3,10 +3,9 @@
 // serving its last good configuration whenever the control plane is away.
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { createCsrInChild, type CsrAndKey } from "../ca/csr-child.js";
-import { onJsonLines } from "../control/ndjson.js";
-import { KEEPALIVE_MS } from "../control/limits.js";
-import type { ProxyConfig } from "../control/proxy-config.js";
-import { checkControlIdentity, type Credentials } from "./credentials.js";
+import { onJsonLines } from "../wire/ndjson.js";
+import { CERTIFICATE_PATH, KEEPALIVE_MS, STREAM_PATH, WORKLOAD_HEADER, checkControlIdentity, controlMessage } from "../wire/protocol.js";
+import type { Credentials } from "./credentials.js";
 import { Sidecar, type SidecarOptions } from "./sidecar.js";
 
 export interface AgentOptions {
@@ -109,7 +108,7 @@ export class ProxyAgent {
   }
 
   private authHeaders(): Record<string, string> {
-    return this.sidecar.credentials() ? { "x-zeromesh-workload": this.opts.sidecar.id } : { authorization: `Bearer ${this.opts.token}` };
+    return this.sidecar.credentials() ? { [WORKLOAD_HEADER]: this.opts.sidecar.id } : { authorization: `Bearer ${this.opts.token}` };
   }
 
   /** Sends a fresh CSR (the key stays with this proxy; a child process makes both) and swaps credentials; retries until it succeeds. */
@@ -125,7 +124,7 @@ export class ProxyAgent {
         const { csrPem, keyPem } = csr;
         const session = this.connectSession();
         const body = await new Promise<string>((resolve, reject) => {
-          const req = session.request({ ":method": "POST", ":path": "/v1/certificate", ...this.authHeaders() });
+          const req = session.request({ ":method": "POST", ":path": CERTIFICATE_PATH, ...this.authHeaders() });
           let data = "";
           let status = 0;
           req.on("response", (h) => (status = Number(h[":status"])));
@@ -181,7 +180,7 @@ export class ProxyAgent {
     return new Promise((resolve, reject) => {
       const session = (this.session = this.connectSession());
       session.on("close", () => resolve());
-      const req = (this.stream = session.request({ ":method": "POST", ":path": "/v1/stream", ...this.authHeaders() }, { endStream: false }));
+      const req = (this.stream = session.request({ ":method": "POST", ":path": STREAM_PATH, ...this.authHeaders() }, { endStream: false }));
       const send = (m: unknown) => {
         req.write(JSON.stringify(m) + "\n");
         this.lastSent = Date.now();
@@ -193,11 +192,12 @@ export class ProxyAgent {
         send({ type: "hello", listeners: this.sidecar.listeners, outbound: this.sidecar.outboundAddress, stats: this.sidecar.statsAddress });
         this.send = send;
       });
-      onJsonLines(req, (m: { type?: unknown; config?: ProxyConfig }) => {
-        if (m?.type !== "config" || typeof m.config !== "object" || m.config === null) return;
-        const r = this.sidecar.applyConfig(m.config);
-        send(r.ack ? { type: "ack", version: r.version } : { type: "nack", version: r.version, error: r.error });
-        this.event({ event: r.ack ? "config-applied" : "config-rejected", version: r.version, ...(r.ack ? {} : { error: r.error }) });
+      onJsonLines(req, (line: unknown) => {
+        const m = controlMessage(line);
+        if (!m) return;
+        const r = m.type === "config" ? this.sidecar.applyConfig(m.config) : this.sidecar.applyDelta(m.delta);
+        send(r.ack ? { type: "ack", version: r.version } : { type: "nack", version: r.version, error: r.error, ...(r.resync ? { resync: true } : {}) });
+        this.event({ event: r.ack ? "config-applied" : "config-rejected", version: r.version, ...(m.type === "delta" ? { delta: true } : {}), ...(r.ack ? {} : { error: r.error }) });
       }, {
         maxLine: MAX_CONFIG_BYTES,
         // The proxy keeps its last good configuration and reconnects.

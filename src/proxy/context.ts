@@ -1,3 +1,4 @@
+import { reset } from "../net/connections.js";
 import { resetLocally } from "./local-resets.js";
 import { constants as h2constants } from "node:http2";
 import type { Decision } from "../policy/decision.js";
@@ -76,16 +77,6 @@ export function attemptsOf(r: ForwardResult): Pick<AccessLogEntry, "status" | "e
 
 export function summary(d: Decision): AccessLogEntry["decision"] {
   return { allow: d.allow, reason: d.reason, code: d.code, policy: d.policy, rule: d.rule };
-}
-
-/** Resets (RST) rather than closes, so the client sees what Istio's BlackHole gives it. */
-export function reset(socket: { resetAndDestroy?: () => unknown; destroy: () => unknown }): void {
-  try {
-    if (typeof socket.resetAndDestroy === "function") return void socket.resetAndDestroy();
-  } catch {
-    // A TLS socket over a stream has no TCP handle of its own to reset: close it instead.
-  }
-  socket.destroy();
 }
 
 /** Ends one request the proxy refuses: an HTTP/2 stream is reset on its own, an HTTP/1.1 connection as a whole. */

@@ -4,30 +4,10 @@
 // denials page: who was refused, what, and which policy and rule decided.
 // Bounded like blocked egress: a scan or a flood of denials must not grow the
 // proxy's memory.
-import type { Decision, TrailStep } from "../policy/decision.js";
+import type { Decision } from "../policy/decision.js";
+import type { Denial } from "../wire/protocol.js";
 import type { Request } from "../policy/request.js";
 import { ReportCounts } from "./report-counts.js";
-
-export interface Denial {
-  direction: "inbound" | "outbound" | "gateway";
-  /** The caller's identity when known (mTLS peer), else its address. */
-  peer?: string;
-  method: string;
-  host: string;
-  port: number;
-  /** The first refused request's path of this kind (one example). */
-  path: string;
-  code?: string;
-  reason: string;
-  policy?: string;
-  rule?: string;
-  /** What the client got: "HTTP 403", "reset"… */
-  answer: string;
-  trail: Pick<TrailStep, "stage" | "at" | "message" | "policy" | "rule">[];
-  count: number;
-  first: string;
-  last: string;
-}
 
 /** Distinct refusals kept between reports; more are counted as dropped. */
 export const MAX_DENIALS = 128;

@@ -1,6 +1,7 @@
 // A gateway's listener on one of its ports: plain HTTP and TCP are decided as
 // they come; TLS is dispatched by SNI (read before any handshake) to
 // passthrough or to the terminating Gateway server's own TLS stack.
+import { reset } from "../net/connections.js";
 import { SERVER_TLS } from "../net/tls-server.js";
 import { createHash } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
@@ -14,7 +15,7 @@ import type { Arrival } from "../policy/inbound.js";
 import type { Request } from "../policy/request.js";
 import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
-import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import type { ProxyState } from "./state.js";
 import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";

@@ -3,6 +3,7 @@
 // (a ClientHello offering the mesh ALPN) is terminated here; plaintext and an
 // application's own TLS pass as they are. Every request or connection is
 // decided by the engine before it reaches the application.
+import { reset } from "../net/connections.js";
 import { H2_MESH } from "./limits.js";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Server as TlsServer } from "node:tls";
@@ -15,7 +16,7 @@ import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
 import { DEFAULT_HTTP_ROUTE } from "../policy/route-timing.js";
 import type { ProxyState } from "./state.js";
-import { abortRequest, attemptsOf, reset, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { isGrpc } from "./metric-labels.js";
 import { inboundSeries } from "./metric-series.js";
 import { badRequest, bodyReader, relay, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";

@@ -1,8 +1,6 @@
 // What one client may hold of a proxy's listener: time to send its headers,
 // and a share of the connections. Without these, a few thousand slow clients
 // (partial headers, never finished) exhaust a gateway.
-import type { Server, Socket } from "node:net";
-import { reset } from "./context.js";
 
 export interface ListenerLimits {
   /** Time from a request's first byte to the end of its headers (Envoy's `request_headers_timeout`); a TLS handshake gets as long. */
@@ -62,20 +60,3 @@ export const DEFAULT_LIMITS: ListenerLimits = Object.freeze({
   idleMs: 60_000,
   streamIdleMs: 300_000,
 });
-
-/**
- * Caps `server`'s open connections: beyond `max`, a new connection is reset
- * before any handler sees it, and the connections already open keep working.
- * Call it after every "connection" listener is added (it wraps them).
- */
-export function capConnections(server: Server, max: number): void {
-  const handlers = server.listeners("connection") as ((socket: unknown) => void)[];
-  server.removeAllListeners("connection");
-  let open = 0;
-  server.on("connection", (socket: Socket) => {
-    if (open >= max) return void reset(socket);
-    open++;
-    socket.once("close", () => open--);
-    for (const h of handlers) h.call(server, socket);
-  });
-}

@@ -5,7 +5,8 @@ import { SERVER_TLS } from "../net/tls-server.js";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Peer } from "../policy/inbound.js";
 import type { ProxyContext } from "./context.js";
-import { principalOf, meshContext, spiffeOf } from "./credentials.js";
+import { principalOf, meshContext } from "./credentials.js";
+import { spiffeOf } from "../wire/protocol.js";
 import { MESH_ALPN } from "./sniff.js";
 
 export function meshTlsServer(ctx: ProxyContext, onPeer: (tls: TLSSocket, peer: Peer) => void): TlsServer {

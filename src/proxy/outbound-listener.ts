@@ -1,13 +1,14 @@
 // The sidecar's outbound side: an HTTP proxy (absolute-form requests and
 // CONNECT tunnels) that the application reaches through HTTP_PROXY/HTTPS_PROXY
 // in loopback mode, or the port a pod's captured connections are redirected to.
+import { reset } from "../net/connections.js";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { originalDestination } from "../net/original-dst.js";
 import { decideOutbound } from "../policy/engine.js";
 import { DenyCodes, type Decision } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
-import { abortRequest, attemptsOf, summary, reset, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, attemptsOf, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";
 import { badRequest, relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";

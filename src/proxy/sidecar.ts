@@ -6,7 +6,7 @@ import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Env } from "../policy/context.js";
 import { defaultWorld } from "../policy/world.js";
 import type { Side } from "../policy/telemetry.js";
-import type { ProxyConfig } from "../control/proxy-config.js";
+import type { ConfigDelta, ProxyConfig } from "../wire/protocol.js";
 import type { AccessLogEntry, ProxyContext } from "./context.js";
 import type { Credentials } from "./credentials.js";
 import { gatewayServer } from "./gateway-listener.js";
@@ -19,8 +19,9 @@ import { ProxyMetrics } from "./metrics.js";
 import { DenialCounter } from "./denials.js";
 import { LiveAnswers } from "./answers.js";
 import { Pools, type PoolsOptions } from "./pool.js";
-import { DEFAULT_LIMITS, capConnections, type ListenerLimits } from "./limits.js";
-import { stateFrom, type ProxyState } from "./state.js";
+import { DEFAULT_LIMITS, type ListenerLimits } from "./limits.js";
+import { capConnections } from "../net/connections.js";
+import { stateFrom, stateFromDelta, type ProxyState } from "./state.js";
 import { OUTBOUND_PORT, STATS_PORT, UNCAPTURED_INBOUND_PORTS } from "./ports.js";
 
 
@@ -56,7 +57,8 @@ export interface SidecarOptions {
   jwksRefreshMs?: number;
 }
 
-export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string };
+/** `resync`: a delta that does not apply to what this proxy holds; it asks for the whole configuration. */
+export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string; resync?: boolean };
 
 const MAX_LABEL_SETS = 1024;
 
@@ -139,12 +141,24 @@ export class Sidecar implements ProxyContext {
 
   /** Applies a pushed configuration, or rejects it and keeps the last good one. */
   applyConfig(config: ProxyConfig): AckResult {
-    const s = stateFrom(config);
-    if ("error" in s) return { ack: false, version: config.version, error: s.error };
+    return this.take(config.version, stateFrom(config));
+  }
+
+  /** Applies what changed since the configuration this proxy holds; one against another version is refused for a resync. */
+  applyDelta(delta: ConfigDelta): AckResult {
+    const held = this.current;
+    if (!held || held.version !== delta.base || held.config.workload !== delta.workload) {
+      return { ack: false, version: delta.version, error: `a delta from version ${delta.base} of ${delta.workload}, but this proxy holds ${held ? `version ${held.version}` : "nothing"}`, resync: true };
+    }
+    return this.take(delta.version, stateFromDelta(held, delta));
+  }
+
+  private take(version: number, s: ProxyState | { error: string }): AckResult {
+    if ("error" in s) return { ack: false, version, error: s.error };
     this.current = s;
     this.labels = new Map();
     this.metrics.keep(s.telemetry.CLIENT.metrics, s.telemetry.SERVER.metrics);
-    return { ack: true, version: config.version };
+    return { ack: true, version };
   }
 
   setCredentials(c: Credentials): void {

@@ -3,7 +3,8 @@
 // rejected (NACK) and the proxy keeps its last good state.
 import { convertObjects, findDuplicates } from "../api/convert.js";
 import { errorsOf, formatIssue } from "../api/errors.js";
-import type { ProxyConfig } from "../control/proxy-config.js";
+import type { ConfigDelta, ProxyConfig } from "../wire/protocol.js";
+import { keyOf, type Resource } from "../api/types.js";
 import { candidateNames } from "../registry/dns.js";
 import type { Workload } from "../registry/model.js";
 import { Registry } from "../registry/registry.js";
@@ -14,7 +15,8 @@ export interface ProxyState {
   version: number;
   snapshot: Snapshot;
   workload: Workload;
-  config: ProxyConfig;
+  /** The configuration's other parts (its manifests are the snapshot's resources). */
+  config: Omit<ProxyConfig, "manifests">;
   /** What Telemetry and meshConfig ask this proxy to log and count. */
   telemetry: TelemetryPlan;
 }
@@ -24,10 +26,38 @@ export function stateFrom(config: ProxyConfig): ProxyState | { error: string } {
   const parsed = convertObjects(config.manifests, `push v${config.version}`);
   const errs = errorsOf([...parsed.issues, ...findDuplicates(parsed.resources)]);
   if (errs.length) return { error: errs.map(formatIssue).join("; ") };
-  const snapshot = Snapshot.of(parsed.resources, config.mesh, config.version);
+  const { manifests: _, ...rest } = config;
+  return made(rest, parsed.resources);
+}
+
+/** The state a delta makes of `held`: only the documents it carries are converted; the others are kept as they were. */
+export function stateFromDelta(held: ProxyState, d: ConfigDelta): ProxyState | { error: string } {
+  const parsed = convertObjects(d.upsert, `push v${d.version}`);
+  const errs = errorsOf([...parsed.issues, ...findDuplicates(parsed.resources)]);
+  if (errs.length) return { error: errs.map(formatIssue).join("; ") };
+  const c = held.config;
+  const outsideRoots = d.outsideRoots === undefined ? c.outsideRoots : d.outsideRoots ?? undefined;
+  const config = { version: d.version, workload: c.workload, mesh: d.mesh ?? c.mesh, endpoints: merged(c.endpoints, d.endpoints), names: merged(c.names, d.names), ...(outsideRoots !== undefined ? { outsideRoots } : {}) };
+  // Only endpoints or names changed: the snapshot, and every index made of it, stays.
+  if (!d.upsert.length && !d.remove.length && !d.mesh) return { ...held, version: d.version, config };
+  const resources = new Map(held.snapshot.resources);
+  for (const key of d.remove) resources.delete(key);
+  for (const r of parsed.resources) resources.set(keyOf(r), r);
+  return made(config, [...resources.values()]);
+}
+
+function made(config: Omit<ProxyConfig, "manifests">, resources: Resource[]): ProxyState | { error: string } {
+  const snapshot = Snapshot.of(resources, config.mesh, config.version);
   const workload = Registry.of(snapshot).workload(config.workload);
   if (!workload) return { error: `the pushed configuration has no workload ${config.workload}` };
   return { version: config.version, snapshot, workload, config, telemetry: telemetryPlan(snapshot, workload) };
+}
+
+/** `table` with a delta's entries: a value replaces, null removes. */
+function merged<V>(table: Record<string, V>, changes: Record<string, V | null>): Record<string, V> {
+  const keep = Object.entries(table).filter(([k]) => !Object.hasOwn(changes, k));
+  const add = Object.entries(changes).filter((e): e is [string, V] => e[1] !== null);
+  return Object.fromEntries([...keep, ...add]);
 }
 
 /** Where to connect for a next hop: a live endpoint, a name the control plane resolved, or the host itself. */

@@ -2,7 +2,8 @@
 // as one of the identities the destination service runs as), or plaintext.
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { meshContext, spiffeOf, type Credentials } from "./credentials.js";
+import { meshContext, type Credentials } from "./credentials.js";
+import { spiffeOf } from "../wire/protocol.js";
 import { MESH_ALPN } from "./sniff.js";
 import { bindFrom } from "./source-address.js";
 
