@@ -4,7 +4,8 @@
 // through the admin API — one every proxy sees, one a Sidecar scope hides from namespace ns0 — the time from the
 // apply to the last ACK, the proxies pushed, bytes per pushed proxy and the control plane's CPU per change.
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +57,16 @@ export interface ControlRow {
   rssPerProxy: number;
   heapPerProxy: number;
   changes: { name: string; pushed: number; p50Ms: number; maxMs: number; bytesPerProxy: number; cpuMs: number; hiddenPushed?: number }[];
+}
+
+/** Starts the inspector's CPU profiler on this process; stop() gives the profile. */
+async function cpuProfile(): Promise<{ stop(): Promise<unknown> }> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (e, r) => (e ? reject(e) : resolve(r))));
+  await post("Profiler.enable");
+  await post("Profiler.start");
+  return { stop: async () => ((await post("Profiler.stop")) as { profile: unknown }).profile };
 }
 
 const percentile = (xs: number[], p: number) => {
@@ -126,9 +137,17 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
       const t0 = Date.now();
       const from = seen.length;
       const dbg = process.env.ZM_BENCH_DEBUG ? (JSON.stringify((await admin.call<{ config: unknown }>("GET", `/v1/proxy-config?proxy=${ids[3]}`)).body.config) ?? "").replace(/"version":\d+/, "") : "";
+      // ZM_BENCH_PROFILE=1: the control plane's CPU profile of each change, in the temporary directory.
+      const profile = process.env.ZM_BENCH_PROFILE ? await cpuProfile() : undefined;
       const r = await admin.call("POST", "/v1/apply", { files: [{ file: `${name}.yaml`, text: yaml }], cause: name });
       if (r.status !== 200) throw new Error(`apply ${name}: ${JSON.stringify(r.body)}`);
       await waitFor(() => store.snapshot().version > version && cp.synced(ids), 600_000);
+      // The swarms report each configuration on their IPC channel after they ACK it: wait until those have all arrived.
+      for (let n = -1; n !== seen.length;) {
+        n = seen.length;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      if (profile) writeFileSync(join(tmpdir(), `zm-control-${name.replace(/\W+/g, "-")}.cpuprofile`), JSON.stringify(await profile.stop()));
       if (dbg) {
         const now = (JSON.stringify((await admin.call<{ config: unknown }>("GET", `/v1/proxy-config?proxy=${ids[3]}`)).body.config) ?? "").replace(/"version":\d+/, "");
         for (let i = 0; i < dbg.length; i++) if (dbg[i] !== now[i]) {

@@ -59,9 +59,17 @@ export class ConfigLines {
   private readonly resourceJson = new WeakMap<Resource, string>();
   private readonly resourceDigest = new WeakMap<Resource, string>();
   /** Per push: endpoints' JSON and digest per visibleKey; names and roots once. */
-  private push?: { byKey: WeakMap<OwnerScope, Map<string, Resource>>; endpoints: EndpointTable; names: Record<string, string>; outsideRoots?: string; byVisible: Map<string, { table: EndpointTable; json: string; digest: string }>; tail: string; tailDigest: string; bodies: Map<string, ConfigBody> };
+  private push?: { members: WeakMap<OwnerScope, Set<Resource>>; endpoints: EndpointTable; names: Record<string, string>; outsideRoots?: string; byVisible: Map<string, { table: EndpointTable; json: string; digest: string }>; tail: string; tailDigest: string; bodies: Map<string, ConfigBody> };
   /** Deltas made in this push, by the bodies they lead to and what they lead from. */
   private deltas = new WeakMap<ConfigBody, WeakMap<BodyParts, Buffer>>();
+  /**
+   * The last push's endpoint tables and names, reused by the next when equal: proxies that got them in different
+   * pushes then hold the same objects, so a delta between them is found equal by reference, and deltas are made
+   * once per pair of scopes and tables, not once per proxy.
+   */
+  private last?: { byVisible: Map<string, { table: EndpointTable; json: string; digest: string }>; names: Record<string, string>; tail: string };
+  /** What changed between two scopes ("upsert" and "remove" members), or two tables, kept while both are held. */
+  private readonly pairs = new WeakMap<object, WeakMap<object, string>>();
 
   /** Starts a push over this snapshot, endpoint table and outside names. */
   begin(snapshot: Snapshot, endpoints: EndpointTable, names: Record<string, string>, outsideRoots?: string): void {
@@ -75,7 +83,9 @@ export class ConfigLines {
       } else this.keepUnreached(before, snapshot);
     }
     const tail = `"names":${JSON.stringify(names)}${outsideRoots !== undefined ? `,"outsideRoots":${JSON.stringify(outsideRoots)}` : ""}`;
-    this.push = { byKey: new WeakMap(), endpoints, names, outsideRoots, byVisible: new Map(), tail, tailDigest: digest(tail), bodies: new Map() };
+    if (this.push) this.last = { byVisible: this.push.byVisible, names: this.push.names, tail: this.push.tail };
+    if (this.last?.tail === tail) names = this.last.names;
+    this.push = { members: new WeakMap(), endpoints, names, outsideRoots, byVisible: new Map(), tail, tailDigest: digest(tail), bodies: new Map() };
     this.deltas = new WeakMap();
   }
 
@@ -99,7 +109,8 @@ export class ConfigLines {
       // A proxy with no listeners has no endpoint: it is left out, so its hello changes nobody's configuration.
       const table = Object.fromEntries(Object.entries(push.endpoints).filter(([id, l]) => visible.has(id) && Object.keys(l).length > 0));
       const json = JSON.stringify(table);
-      push.byVisible.set(scope.visibleKey, (eps = { table, json, digest: digest(json) }));
+      const before = this.last?.byVisible.get(scope.visibleKey);
+      push.byVisible.set(scope.visibleKey, (eps = before?.json === json ? before : { table, json, digest: digest(json) }));
     }
     const { resources } = scope;
     const meshJson = this.meshJson;
@@ -137,17 +148,18 @@ export class ConfigLines {
   private deltaMembers(a: BodyParts, b: BodyParts): string {
     const members: string[] = [];
     if (a.meshJson !== b.meshJson) members.push(`"mesh":${b.meshJson}`);
-    const before = this.byKey(a.scope);
-    const after = this.byKey(b.scope);
-    const upsert: string[] = [];
-    for (const [key, r] of after) {
-      if (before.get(key) === r) continue;
-      const j = this.json(r);
-      if (j !== undefined) upsert.push(j);
-    }
-    const remove = [...before.keys()].filter((key) => !after.has(key));
-    members.push(`"upsert":[${upsert.join(",")}]`, `"remove":${JSON.stringify(remove)}`);
-    members.push(`"endpoints":${JSON.stringify(changed(a.endpoints, b.endpoints))}`, `"names":${JSON.stringify(changed(a.names, b.names))}`);
+    members.push(this.pair(a.scope, b.scope, () => {
+      // Resources never change in place: what is not the same object in both was added, changed or removed.
+      const before = this.members(a.scope);
+      const after = this.members(b.scope);
+      const added = b.scope.resources.filter((r) => !before.has(r));
+      const upserted = new Set(added.map(keyOf));
+      const remove = a.scope.resources.filter((r) => !after.has(r)).map(keyOf).filter((k) => !upserted.has(k));
+      const upsert = added.map((r) => this.json(r)).filter((j) => j !== undefined);
+      return `"upsert":[${upsert.join(",")}],"remove":${JSON.stringify(remove)}`;
+    }));
+    members.push(`"endpoints":${this.pair(a.endpoints, b.endpoints, () => JSON.stringify(changed(a.endpoints, b.endpoints)))}`);
+    members.push(`"names":${this.pair(a.names, b.names, () => JSON.stringify(changed(a.names, b.names)))}`);
     if (a.outsideRoots !== b.outsideRoots) members.push(`"outsideRoots":${JSON.stringify(b.outsideRoots ?? null)}`);
     return members.join(",");
   }
@@ -170,11 +182,20 @@ export class ConfigLines {
     }
   }
 
-  /** A scope's resources by key, made once per push (not kept: a mesh has many scopes). */
-  private byKey(scope: OwnerScope): Map<string, Resource> {
-    const made = this.push!.byKey;
+  /** What `make` says of the pair (a, b), made once while both are held. */
+  private pair(a: object, b: object, make: () => string): string {
+    let from = this.pairs.get(b);
+    if (!from) this.pairs.set(b, (from = new WeakMap()));
+    let made = from.get(a);
+    if (made === undefined) from.set(a, (made = make()));
+    return made;
+  }
+
+  /** A scope's resources as a set, made once per push (not kept: a mesh has many scopes). */
+  private members(scope: OwnerScope): Set<Resource> {
+    const made = this.push!.members;
     let m = made.get(scope);
-    if (!m) made.set(scope, (m = new Map(scope.resources.map((r) => [keyOf(r), r]))));
+    if (!m) made.set(scope, (m = new Set(scope.resources)));
     return m;
   }
 

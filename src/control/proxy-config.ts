@@ -67,33 +67,19 @@ export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
   const owners = new Set([sourceKey(w)]);
   for (const s of services) for (const p of s.ports) for (const e of reg.endpoints(s, p)) owners.add(sourceKey(e.workload));
 
-  for (const r of snapshot.resources.values()) {
-    const ns = r.meta.namespace;
-    switch (r.kind) {
-      case "Service": case "ServiceEntry":
-        if (serviceSources.has(`${r.kind}/${ns}/${r.meta.name}`)) add(r);
-        break;
-      case "Pod": case "Deployment": case "ReplicaSet": case "StatefulSet": case "WorkloadEntry":
-        if (owners.has(`${r.kind}/${ns}/${r.meta.name}`)) add(r);
-        break;
-      case "Sidecar":
-        if (!w.gateway && nsRelevant(ns)) add(r);
-        break;
-      case "PeerAuthentication": case "AuthorizationPolicy": case "RequestAuthentication": case "Telemetry":
-        if (nsRelevant(ns)) add(r);
-        break;
-      case "VirtualService": case "DestinationRule":
-        add(r);
-        break;
-      case "Gateway":
-        if (w.gateway && selectorMatches(r.selector, w.labels)) add(r);
-        break;
-      case "Secret":
-        if (w.gateway && ns === w.namespace) add(r);
-        break;
-      default:
-        break;
-    }
+  // Services and workloads by key (their sources are keys), the rest by kind: a scope costs what it holds, not the mesh.
+  for (const s of services) add(snapshot.resources.get(s.source));
+  // Sorted: workloads that share a scope (sharedScopeKey) must get it in one order, whichever of them made it.
+  for (const o of [...owners].sort()) add(snapshot.resources.get(o));
+  if (!w.gateway) for (const r of snapshot.list("Sidecar")) if (nsRelevant(r.meta.namespace)) add(r);
+  for (const kind of ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication", "Telemetry"] as const) {
+    for (const r of snapshot.list(kind)) if (nsRelevant(r.meta.namespace)) add(r);
+  }
+  for (const r of snapshot.list("VirtualService")) add(r);
+  for (const r of snapshot.list("DestinationRule")) add(r);
+  if (w.gateway) {
+    for (const r of snapshot.list("Gateway")) if (selectorMatches(r.selector, w.labels)) add(r);
+    for (const r of snapshot.list("Secret")) if (r.meta.namespace === w.namespace) add(r);
   }
   return [...keep];
 }
