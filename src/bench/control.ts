@@ -20,6 +20,7 @@ import { ControlPlane } from "../control/server.js";
 import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import { MemoryStore } from "../store/memory.js";
+import { sessionFloor, type Floor } from "./session-floor.js";
 
 const SERVICES = 1000;
 const NAMESPACES = 100;
@@ -56,6 +57,8 @@ export interface ControlRow {
   /** Resident and heap memory of the control plane per connected proxy, bytes. */
   rssPerProxy: number;
   heapPerProxy: number;
+  /** The same for a bare server holding as many idle mTLS HTTP/2 sessions (session-floor.ts). */
+  floor: Floor;
   changes: { name: string; pushed: number; p50Ms: number; maxMs: number; bytesPerProxy: number; cpuMs: number; hiddenPushed?: number }[];
 }
 
@@ -81,6 +84,7 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
   const store = new MemoryStore(parsed.resources);
   const adminToken = openOrCreateAdminToken(join(dir, "admin.token"));
   const ca = await CertificateAuthority.open({ stateDir: dir, workloadTtlMs: 3_600_000 });
+  const floor = await sessionFloor(n, ca, gc);
   const cp = new ControlPlane({ store, ca, bootstrap: BootstrapAuthority.openOrCreate(dir), bootstrapTtlMs: 3_600_000, adminToken, port: 0, adminPort: 0, endpointGraceMs: 15_000 });
   await cp.start();
   const admin = new AdminClient(cp.adminAddress, adminToken);
@@ -169,7 +173,7 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
       await change("a Service in ns1 (hidden from ns0)", "apiVersion: v1\nkind: Service\nmetadata: {name: added, namespace: ns1}\nspec: {selector: {app: nobody}, ports: [{name: http, port: 80}]}", "ns0"),
     ];
     return {
-      proxies: ids.length, certsPerSecond,
+      proxies: ids.length, certsPerSecond, floor,
       rssPerProxy: (after.rss - before.rss) / ids.length, heapPerProxy: (after.heapUsed - before.heapUsed) / ids.length,
       changes,
     };

@@ -76,6 +76,25 @@ function stream(job: Job, p: Job["proxies"][number], creds: { certPem: string; c
   });
 }
 
+/** session-floor.ts: `sessions` mTLS HTTP/2 sessions to a bare server, each with one open stream and a hello, kept open. */
+interface FloorJob { address: string; rootPem: string; sessions: number; cert: string; key: string }
+
+async function floor(job: FloorJob): Promise<void> {
+  for (let i = 0; i < job.sessions; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const s = connect(`https://${job.address}`, { ca: job.rootPem, cert: job.cert, key: job.key, checkServerIdentity: checkControlIdentity });
+      s.on("error", reject);
+      const req = s.request({ ":method": "POST", ":path": STREAM_PATH }, { endStream: false });
+      req.on("response", () => {
+        req.write(JSON.stringify({ type: "hello", listeners: {} }) + "\n");
+        resolve();
+      });
+      req.on("error", reject);
+    });
+  }
+  report({ ready: job.sessions });
+}
+
 async function main(): Promise<void> {
   const line = await new Promise<string>((resolve) => {
     let text = "";
@@ -85,7 +104,9 @@ async function main(): Promise<void> {
       if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
     });
   });
-  const job = JSON.parse(line) as Job;
+  const parsed = JSON.parse(line) as Job & { floor?: FloorJob };
+  if (parsed.floor) return floor(parsed.floor);
+  const job = parsed;
   const started = Date.now();
   let next = 0;
   const worker = async () => {
