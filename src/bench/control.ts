@@ -57,6 +57,8 @@ export interface ControlRow {
   /** Resident and heap memory of the control plane per connected proxy, bytes. */
   rssPerProxy: number;
   heapPerProxy: number;
+  /** Heap and external (buffers) per connected proxy: what the control plane holds alive, beside what its allocator keeps. */
+  livePerProxy: number;
   /** The same for a bare server holding as many idle mTLS HTTP/2 sessions (session-floor.ts). */
   floor: Floor;
   changes: { name: string; pushed: number; p50Ms: number; maxMs: number; bytesPerProxy: number; cpuMs: number; hiddenPushed?: number }[];
@@ -84,7 +86,7 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
   const store = new MemoryStore(parsed.resources);
   const adminToken = openOrCreateAdminToken(join(dir, "admin.token"));
   const ca = await CertificateAuthority.open({ stateDir: dir, workloadTtlMs: 3_600_000 });
-  const floor = await sessionFloor(n, ca, gc);
+  const floor = await sessionFloor(n, ca);
   const cp = new ControlPlane({ store, ca, bootstrap: BootstrapAuthority.openOrCreate(dir), bootstrapTtlMs: 3_600_000, adminToken, port: 0, adminPort: 0, endpointGraceMs: 15_000 });
   await cp.start();
   const admin = new AdminClient(cp.adminAddress, adminToken);
@@ -175,6 +177,7 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
     return {
       proxies: ids.length, certsPerSecond, floor,
       rssPerProxy: (after.rss - before.rss) / ids.length, heapPerProxy: (after.heapUsed - before.heapUsed) / ids.length,
+      livePerProxy: (after.heapUsed + after.external - before.heapUsed - before.external) / ids.length,
       changes,
     };
   } finally {

@@ -213,10 +213,30 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     log("\nproxy resources (each proxy process, after its path's throughput run)");
     log("| process | resident memory | CPU seconds per 1,000 requests |");
     log("|---|---:|---:|");
+    const perPath = new Map<string, { rssMb: number; cpuPer1000: number }>();
     procs.forEach((p, i) => {
       const reqs = tp[p.path]!.requests;
-      log(`| ${p.name} | ${after[i]!.rssMb.toFixed(1)} MB | ${((after[i]!.cpuSeconds - before[i]!.cpuSeconds) / (reqs / 1000)).toFixed(3)} |`);
+      const cpuPer1000 = (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / (reqs / 1000);
+      log(`| ${p.name} | ${after[i]!.rssMb.toFixed(1)} MB | ${cpuPer1000.toFixed(3)} |`);
+      const sum = perPath.get(p.path) ?? { rssMb: 0, cpuPer1000: 0 };
+      perPath.set(p.path, { rssMb: sum.rssMb + after[i]!.rssMb, cpuPer1000: sum.cpuPer1000 + cpuPer1000 });
     });
+
+    // The data path's goals, each against the node floor pair of this run (two proxies each: sums of the pair).
+    const z = perPath.get("zeromesh")!;
+    const f = perPath.get("node floor")!;
+    const zp99 = lat.zeromesh!.p99 - d.p99;
+    const fp99 = lat["node floor"]!.p99 - d.p99;
+    const rows: [string, string, string, string, boolean][] = [
+      ["throughput", `${Math.round(tp.zeromesh!.rps).toLocaleString("en-US")} req/s`, `${(tp.zeromesh!.rps / tp["node floor"]!.rps).toFixed(2)}× the floor`, "≥ 0.90×", tp.zeromesh!.rps >= 0.9 * tp["node floor"]!.rps],
+      [`added p99 at ${opts.rate} req/s`, `${zp99.toFixed(2)} ms`, `${(zp99 - fp99) >= 0 ? "+" : "−"}${Math.abs(zp99 - fp99).toFixed(2)} ms over the floor's`, "≤ +1 ms", zp99 - fp99 <= 1],
+      ["resident memory (the pair)", `${z.rssMb.toFixed(1)} MB`, `${(z.rssMb - f.rssMb) >= 0 ? "+" : "−"}${Math.abs(z.rssMb - f.rssMb).toFixed(1)} MB over the floor's`, "≤ +10 MB", z.rssMb - f.rssMb <= 10],
+      ["CPU per 1,000 requests (the pair)", `${z.cpuPer1000.toFixed(3)} s`, `${(z.cpuPer1000 / f.cpuPer1000).toFixed(2)}× the floor's`, "≤ 1.20×", z.cpuPer1000 <= 1.2 * f.cpuPer1000],
+    ];
+    log("\ndata path goals: zeromesh sidecars against the node floor pair of this run");
+    log("| figure | zeromesh | against the floor | goal | met |");
+    log("|---|---:|---:|---:|---|");
+    for (const [name, v, vs, goal, met] of rows) log(`| ${name} | ${v} | ${vs} | ${goal} | ${met ? "yes" : "no"} |`);
   } finally {
     for (const s of stops) await s().catch(() => {});
     rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,13 @@
 // The runtime's floor for the control plane's memory: what N idle mutual-TLS HTTP/2 sessions, each with one open
 // stream, cost a bare Node server that does nothing else (the same TLS settings and certificates as the control
-// plane's endpoint). The control plane's memory per proxy is reported beside it: what is above the floor is ours.
-import { fork } from "node:child_process";
-import { createSecureServer, type ServerHttp2Session } from "node:http2";
+// plane's endpoint), in a fresh process of its own. The control plane's memory per proxy is reported beside it.
+// Run as `node session-floor.js serve` it is that server: a JSON line on stdin with its certificate, then on its
+// IPC channel {port} once listening, and {memory} after a garbage collection whenever asked "measure".
+import { fork, type ChildProcess } from "node:child_process";
+import { createSecureServer } from "node:http2";
 import type { AddressInfo } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CertificateAuthority } from "../ca/authority.js";
@@ -13,8 +17,12 @@ import { CONTROL_SPIFFE_SUFFIX } from "../wire/protocol.js";
 
 export interface Floor {
   rssPerSession: number;
-  heapPerSession: number;
+  /** Heap and external (buffers) memory: what the process holds alive, beside what its allocator keeps. */
+  livePerSession: number;
 }
+
+type Memory = { rss: number; live: number };
+const here = dirname(fileURLToPath(import.meta.url));
 
 async function issued(ca: CertificateAuthority, spiffe: string) {
   const { csrPem, keyPem } = await createCsr(spiffe);
@@ -22,38 +30,69 @@ async function issued(ca: CertificateAuthority, spiffe: string) {
   return { cert: c.certPem + c.chainPem, key: keyPem };
 }
 
-/** Memory per session of a bare server holding `n` sessions opened by a child process (proxy-swarm.ts in floor mode). */
-export async function sessionFloor(n: number, ca: CertificateAuthority, gc: () => void): Promise<Floor> {
+function ask<T>(child: ChildProcess, send: unknown, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Record<string, unknown>) => {
+      if (typeof m.error === "string") return reject(new Error(m.error));
+      const v = pick(m);
+      if (v === undefined) return;
+      child.off("message", onMessage);
+      resolve(v);
+    };
+    child.on("message", onMessage);
+    child.once("exit", (code) => reject(new Error(`a floor process exited (${code})`)));
+    if (typeof send === "string") child.send(send);
+    else child.stdin!.end(JSON.stringify(send) + "\n");
+  });
+}
+
+/** Memory per session of a bare server, in a process of its own, holding `n` sessions opened by proxy-swarm.ts in floor mode. */
+export async function sessionFloor(n: number, ca: CertificateAuthority): Promise<Floor> {
   const serving = await issued(ca, `spiffe://cluster.local${CONTROL_SPIFFE_SUFFIX}`);
   const client = await issued(ca, "spiffe://cluster.local/ns/floor/sa/floor");
-  const server = createSecureServer({ ...SERVER_TLS, ...serving, ca: ca.rootPem, requestCert: true, rejectUnauthorized: true, settings: { maxConcurrentStreams: 16, maxHeaderListSize: 16 * 1024 } });
+  const server = fork(join(here, "session-floor.js"), ["serve"], { stdio: ["pipe", "inherit", "inherit", "ipc"] });
+  const swarm = fork(join(here, "proxy-swarm.js"), [], { stdio: ["pipe", "inherit", "inherit", "ipc"] });
+  try {
+    const port = await ask(server, { ...serving, ca: ca.rootPem }, (m) => m.port as number | undefined);
+    const before = await ask(server, "measure", (m) => m.memory as Memory | undefined);
+    await ask(swarm, { floor: { address: `127.0.0.1:${port}`, rootPem: ca.rootPem, sessions: n, ...client } }, (m) => m.ready as number | undefined);
+    const after = await ask(server, "measure", (m) => m.memory as Memory | undefined);
+    return { rssPerSession: (after.rss - before.rss) / n, livePerSession: (after.live - before.live) / n };
+  } finally {
+    swarm.kill("SIGKILL");
+    server.kill("SIGKILL");
+  }
+}
+
+/** This process's memory after a full collection: resident, and live (heap and external). */
+export function memoryNow(gc: () => void): Memory {
+  gc();
+  const m = process.memoryUsage();
+  return { rss: m.rss, live: m.heapUsed + m.external };
+}
+
+async function serve(): Promise<void> {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const line = await new Promise<string>((resolve) => {
+    let text = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (c: string) => {
+      text += c;
+      if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
+    });
+  });
+  const tls = JSON.parse(line) as { cert: string; key: string; ca: string };
+  const server = createSecureServer({ ...SERVER_TLS, ...tls, requestCert: true, rejectUnauthorized: true, settings: { maxConcurrentStreams: 16, maxHeaderListSize: 16 * 1024 } });
   server.on("stream", (stream) => {
     stream.on("error", () => {});
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
     stream.on("data", () => {});
   });
   server.on("sessionError", () => {});
-  const sessions = new Set<ServerHttp2Session>();
-  server.on("session", (s) => {
-    sessions.add(s);
-    s.on("close", () => sessions.delete(s));
-  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  gc();
-  const before = process.memoryUsage();
-  const child = fork(join(dirname(fileURLToPath(import.meta.url)), "proxy-swarm.js"), [], { stdio: ["pipe", "inherit", "inherit", "ipc"] });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.on("message", (m: { ready?: number; error?: string }) => (m.error ? reject(new Error(m.error)) : m.ready !== undefined && resolve()));
-      child.once("exit", (code) => reject(new Error(`the floor's client exited (${code})`)));
-      child.stdin!.end(JSON.stringify({ floor: { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, rootPem: ca.rootPem, sessions: n, ...client } }) + "\n");
-    });
-    gc();
-    const after = process.memoryUsage();
-    return { rssPerSession: (after.rss - before.rss) / n, heapPerSession: (after.heapUsed - before.heapUsed) / n };
-  } finally {
-    child.kill("SIGKILL");
-    for (const s of sessions) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
+  process.on("message", (m) => m === "measure" && process.send?.({ memory: memoryNow(gc) }));
+  process.send?.({ port: (server.address() as AddressInfo).port });
 }
+
+if (process.argv[2] === "serve") serve().catch((e: Error) => (process.send?.({ error: e.message }), process.exit(1)));

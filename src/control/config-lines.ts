@@ -89,6 +89,12 @@ export class ConfigLines {
     this.deltas = new WeakMap();
   }
 
+  /** Ends a push: its bodies (and their text) are let go; what the next push compares with stays. */
+  end(): void {
+    if (this.push) this.push.bodies = new Map();
+    this.deltas = new WeakMap();
+  }
+
   /** The body every instance of `w`'s workload gets in this push. */
   body(w: Workload): ConfigBody {
     const snapshot = this.snapshot!;

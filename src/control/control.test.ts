@@ -15,7 +15,6 @@ import { send } from "../scenario/client.js";
 import { controlFixture, io, waitUntil } from "../testing/control-plane.js";
 import { tcpGate } from "../testing/net.js";
 import type { AdminClient } from "./admin-client.js";
-import type { ControlPlane } from "./server.js";
 
 const get = (addr: string, path = "/") => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path, headers: {} }, { proxy: { host: addr.split(":")[0]!, port: Number(addr.split(":")[1]) } });
 const DENY_ADMIN = "\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-admin, namespace: b}\nspec: {action: DENY, rules: [{to: [{operation: {paths: [\"/admin*\"]}}]}]}\n";

@@ -5,7 +5,7 @@ import { selectorMatches } from "../api/match.js";
 import type { Resource } from "../api/types.js";
 import { PolicyIndex } from "../policy/index.js";
 import { inEgressScope, sidecarFor, sidecarName } from "../policy/sidecar-scope.js";
-import type { Workload } from "../registry/model.js";
+import type { MeshService, Workload } from "../registry/model.js";
 import type { Registry } from "../registry/registry.js";
 import type { Snapshot } from "../store/snapshot.js";
 import type { EndpointTable, ProxyConfig } from "../wire/protocol.js";
@@ -63,14 +63,15 @@ export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
     if (own.has(s)) return true;
     return s.ports.some((p) => inEgressScope(index, w, choice, s, p.port).visible);
   });
-  const serviceSources = new Set(services.map((s) => s.source));
-  const owners = new Set([sourceKey(w)]);
-  for (const s of services) for (const p of s.ports) for (const e of reg.endpoints(s, p)) owners.add(sourceKey(e.workload));
+  // In the services' order, the workload's own last: workloads that share a scope (sharedScopeKey: their own services
+  // are among these, with them behind) get it in one order, whichever of them made it.
+  const owners = new Set<string>();
+  for (const s of services) for (const o of ownersBehind(reg, s)) owners.add(o);
+  owners.add(sourceKey(w));
 
   // Services and workloads by key (their sources are keys), the rest by kind: a scope costs what it holds, not the mesh.
   for (const s of services) add(snapshot.resources.get(s.source));
-  // Sorted: workloads that share a scope (sharedScopeKey) must get it in one order, whichever of them made it.
-  for (const o of [...owners].sort()) add(snapshot.resources.get(o));
+  for (const o of owners) add(snapshot.resources.get(o));
   if (!w.gateway) for (const r of snapshot.list("Sidecar")) if (nsRelevant(r.meta.namespace)) add(r);
   for (const kind of ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication", "Telemetry"] as const) {
     for (const r of snapshot.list(kind)) if (nsRelevant(r.meta.namespace)) add(r);
@@ -82,6 +83,21 @@ export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
     for (const r of snapshot.list("Secret")) if (r.meta.namespace === w.namespace) add(r);
   }
   return [...keep];
+}
+
+const behind = new WeakMap<Registry, Map<MeshService, string[]>>();
+
+/** The workloads (as resource keys) behind a service's ports, once per registry: every scope that sees the service asks. */
+function ownersBehind(reg: Registry, s: MeshService): string[] {
+  let memo = behind.get(reg);
+  if (!memo) behind.set(reg, (memo = new Map()));
+  let list = memo.get(s);
+  if (!list) {
+    const set = new Set<string>();
+    for (const p of s.ports) for (const e of reg.endpoints(s, p)) set.add(sourceKey(e.workload));
+    memo.set(s, (list = [...set]));
+  }
+  return list;
 }
 
 /** The workload instances whose endpoints a proxy may see: its own workload's, and those of the workloads among its resources. */

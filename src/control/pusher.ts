@@ -84,6 +84,8 @@ export class Pusher {
         stream.write(body.tail);
       }
     }
+    // The bodies' text goes once written: a mesh's worth of whole configurations must not stay until the next push.
+    this.lines.end();
     if (one) return this.notify();
     this.pushes = [...this.pushes.slice(-99), { snapshot: snapshot.version, version, sentTo }];
     this.c.nodes?.push(snapshot, endpoints, version);

@@ -3,6 +3,7 @@
 // mesh's own egress decision, cached and refreshed), and an external
 // authorizer's verdict over Envoy's HTTP or gRPC ext_authz protocol, sent as a
 // mesh hop like any other request the proxy makes.
+import { accessLog } from "./apply.js";
 import type { ClientHttp2Session } from "node:http2";
 import type { Dispatcher } from "undici";
 import { settle } from "../policy/answers.js";
@@ -109,7 +110,7 @@ export class LiveAnswers {
     } catch (err) {
       if (!entry.keys) entry.error = inline !== undefined ? JwtErrors.NO_KEY : JwtErrors.FETCH;
       entry.until = Date.now() + JWKS_RETRY_MS;
-      this.ctx.log({ time: new Date().toISOString(), proxy: this.ctx.id, direction: "outbound", protocol: "http", authority: source, error: `key set: ${(err as Error).message}`, decision: { allow: false, reason: `the key set at ${source} could not be fetched: ${(err as Error).message}` }, durationMs: 0, configVersion: state.version });
+      accessLog(this.ctx, undefined, "outbound", { protocol: "http", authority: source, error: `key set: ${(err as Error).message}` }, { allow: false, reason: `the key set at ${source} could not be fetched: ${(err as Error).message}` });
     } finally {
       entry.pending = undefined;
     }

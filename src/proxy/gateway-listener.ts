@@ -15,20 +15,18 @@ import type { Arrival } from "../policy/inbound.js";
 import type { Request } from "../policy/request.js";
 import { clientCertAccepted } from "../policy/tls.js";
 import { Registry } from "../registry/registry.js";
-import { abortRequest, attemptsOf, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, type ProxyContext } from "./context.js";
+import { accessLog, applyHttp, applyTcp, openForward } from "./apply.js";
 import type { ProxyState } from "./state.js";
 import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";
-import { badRequest, bodyReader, relay, relayTarget, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
+import { badRequest, bodyReader, relayTarget, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
 import { endWithAlert } from "../net/tls-alert.js";
 import { edgeHeaders } from "../policy/edge-headers.js";
-import { splice } from "./splice.js";
-import { resolveHop } from "./state.js";
-import { openHop } from "./upstream.js";
 
 const VERSIONS: Record<TlsVersion, "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3" | undefined> = { TLS_AUTO: undefined, TLSV1_0: "TLSv1", TLSV1_1: "TLSv1.1", TLSV1_2: "TLSv1.2", TLSV1_3: "TLSv1.3" };
 
@@ -87,7 +85,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
   }
 
   function handshakeFailed(choice: TlsServerChoice, error: string, code: string): void {
-    ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error, decision: { allow: false, reason: `${error} (${choice.bound.gateway.meta.name} servers[${choice.bound.server.index}])`, code }, durationMs: 0, configVersion: ctx.state()?.version });
+    accessLog(ctx, undefined, "gateway", { protocol: "tls", error }, { allow: false, reason: `${error} (${choice.bound.gateway.meta.name} servers[${choice.bound.server.index}])`, code });
   }
 
   /** Terminates TLS as the chosen Gateway server; MUTUAL judges the client certificate before any byte is read. */
@@ -131,34 +129,17 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     t.emit("connection", socket);
   }
 
-  function log(extra: Partial<AccessLogEntry>, d: Decision, started: number): void {
-    if (!ctx.logs("CLIENT")) return;
-    ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version, ...extra });
-  }
-
   async function tcp(stream: Duplex, d: Decision): Promise<void> {
-    const started = Date.now();
-    ctx.denials.add("gateway", { method: "CONNECT", host: "", port: servicePort(), path: "" }, d, (stream as Socket).remoteAddress, new Date());
     const state = ctx.state();
+    if (!state) return void reset(stream as Socket);
     const o = d.outcome;
-    if (!state || o.kind !== "forward") {
-      log({ protocol: "tcp", error: o.kind === "error" ? o.error : o.kind }, d, started);
-      return void reset(stream as Socket);
-    }
-    const target = resolveHop(state, o);
-    try {
-      if (!target) throw new Error(`no live endpoint for ${o.workload}:${o.port}`);
-      const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials(), ctx.address);
-      const series = outboundSeries(ctx, state, d, o.host ?? o.address, "tcp");
-      ctx.metrics.tcpOpened("CLIENT", series);
-      splice(stream, up, () => {
-        ctx.metrics.tcpClosed("CLIENT", series);
-        log({ protocol: "tcp", upstream: `${target.host}:${target.port}` }, d, started);
-      });
-    } catch (e) {
-      log({ protocol: "tcp", error: (e as Error).message }, d, started);
-      reset(stream as Socket);
-    }
+    await applyTcp({
+      ctx, state, d, started: Date.now(), side: "CLIENT", direction: "gateway", request: { scheme: "tcp", method: "CONNECT", host: "", port: servicePort(), path: "", headers: {} },
+      peer: (stream as Socket).remoteAddress, stream,
+      series: o.kind === "forward" ? outboundSeries(ctx, state, d, o.host ?? o.address, "tcp") : "",
+      log: { protocol: "tcp" },
+      open: () => openForward(ctx, state, o),
+    });
   }
 
   function onHttp(req: ServerRequest, res: ServerReply, conn: Duplex | undefined, choice: TlsServerChoice | undefined): void {
@@ -176,41 +157,24 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     const arrival: Arrival = { ...arrived, remoteIp: edgeHeaders(headers, arrived.sourceIp, trusted, !arrived.mtlsFrom) };
     const body = bodyReader(req);
     const decided = ctx.answers.decide(state, (env) => (choice ? decideAfterTermination(env, state.workload, servicePort(), targetPort, choice, request, arrival) : decideAtGateway(env, state.workload, servicePort(), targetPort, request, arrival)), body);
-    if (decided instanceof Promise) return void decided.then((d) => applyHttp(req, res, state, request, headers, host, choice, started, d, body.taken), () => abortRequest(req));
-    applyHttp(req, res, state, request, headers, host, choice, started, decided);
+    if (decided instanceof Promise) return void decided.then((d) => applyHttpAtGateway(req, res, state, request, headers, host, choice, started, d, body.taken), () => abortRequest(req));
+    applyHttpAtGateway(req, res, state, request, headers, host, choice, started, decided);
   }
 
-  /** The one place a gateway's HTTP decision is carried out: answer, or send on to the next hop. */
-  function applyHttp(req: ServerRequest, res: ServerReply, state: ProxyState, request: Request, headers: Record<string, string>, host: string, choice: TlsServerChoice | undefined, started: number, d: Decision, body?: Buffer): void {
-    ctx.denials.add("gateway", request, d, req.socket?.remoteAddress, new Date());
-    const base = { method: request.method, authority: headers.host, path: request.path };
-    const series = outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http");
+  /** A gateway's HTTP decision: the next hop, told whether the client's connection was TLS. */
+  function applyHttpAtGateway(req: ServerRequest, res: ServerReply, state: ProxyState, request: Request, headers: Record<string, string>, host: string, choice: TlsServerChoice | undefined, started: number, d: Decision, body?: Buffer): void {
     const o = d.outcome;
-    if (o.kind === "response") {
-      res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
-      ctx.metrics.request("CLIENT", series, o.status, Date.now() - started);
-      return log({ ...base, status: o.status }, d, started);
-    }
-    const target = o.kind === "forward" ? relayTarget(state, o) : undefined;
-    if (o.kind !== "forward" || !target) {
-      ctx.metrics.request("CLIENT", series, o.kind === "forward" ? 503 : 0, Date.now() - started);
-      log({ ...base, error: o.kind === "error" ? o.error : "no live endpoint" }, d, started);
-      if (o.kind === "forward") return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
-      return void abortRequest(req);
-    }
     // What the route made of the request (rewrite, header operations), else the request as it came.
-    const send = o.http?.request ?? { path: request.path, headers };
+    const send = (o.kind === "forward" && o.http?.request) || { path: request.path, headers };
     // Both header maps are this request's own (a copy, or the decision's), so they take the header in place.
     send.headers["x-forwarded-proto"] = choice ? "https" : "http";
-    const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http, body }, (r) => {
-      ctx.metrics.request("CLIENT", series, r.status ?? 0, Date.now() - started);
-      if (ctx.logs("CLIENT")) log({ ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
+    applyHttp({
+      ctx, state, d, started, side: "CLIENT", direction: "gateway", request, peer: req.socket?.remoteAddress, req, res,
+      series: outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http"),
+      log: { protocol: "http", method: request.method, authority: headers.host, path: request.path },
+      target: o.kind === "forward" ? relayTarget(state, o) : undefined,
+      send: { path: send.path, headers: send.headers, route: o.kind === "forward" ? o.http : undefined, body },
     });
-    if (!sent) {
-      ctx.metrics.request("CLIENT", series, 503, Date.now() - started);
-      res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
-      log({ ...base, status: 503, error: "no workload certificate yet" }, d, started);
-    }
   }
 
   // Inside a sidecar's mTLS comes what the application sent: plaintext, or its own TLS (routed by SNI, PASSTHROUGH).

@@ -16,15 +16,15 @@ import type { Request } from "../policy/request.js";
 import { Registry } from "../registry/registry.js";
 import { DEFAULT_HTTP_ROUTE } from "../policy/route-timing.js";
 import type { ProxyState } from "./state.js";
-import { abortRequest, attemptsOf, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, type ProxyContext } from "./context.js";
+import { accessLog, applyHttp, applyTcp } from "./apply.js";
 import { isGrpc } from "./metric-labels.js";
 import { inboundSeries } from "./metric-series.js";
-import { badRequest, bodyReader, relay, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
+import { badRequest, bodyReader, requestHeaders, targetPath, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek } from "../net/peek.js";
 import { meshTlsServer } from "./mesh-tls.js";
 import { MESH_ALPN, sniffStream } from "./sniff.js";
-import { splice } from "./splice.js";
 import { bindFrom, plaintextSource } from "./source-address.js";
 import { originalDestination } from "../net/original-dst.js";
 
@@ -72,7 +72,7 @@ async function accept(ctx: ProxyContext, port: number, socket: Socket, front: Ht
   // STRICT: plaintext is refused at its first bytes, before a slow client can hold the connection over its headers.
   const state = ctx.state()!;
   if (plaintextRefused(state.snapshot, state.workload, port)) {
-    if (ctx.logs("SERVER")) ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tcp", error: "reset", decision: { allow: false, reason: `${state.workload.id} requires mutual TLS (STRICT) on port ${port} and the client sent plaintext`, code: DenyCodes.MTLS_REQUIRED }, durationMs: 0, configVersion: state.version });
+    accessLog(ctx, "SERVER", "inbound", { protocol: "tcp", error: "reset" }, { allow: false, reason: `${state.workload.id} requires mutual TLS (STRICT) on port ${port} and the client sent plaintext`, code: DenyCodes.MTLS_REQUIRED });
     return void reset(socket);
   }
   await serve(ctx, port, socket, undefined, first.kind === "tls" ? first.sni ?? "" : undefined, front);
@@ -93,19 +93,16 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   const sourceIp = (stream as Socket).remoteAddress;
   const request: Request = { scheme: appTls ? "https" : "tcp", host: appTls ? appTlsSni : "", port, method: "CONNECT", path: "", headers: {} };
   const d = await ctx.answers.decide(state, (env) => decideInbound(env, state.workload, port, { mtlsFrom: peer, sourceIp }, request));
-  ctx.denials.add("inbound", request, d, peer?.spiffe ?? sourceIp, new Date());
-  const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
   const o = d.outcome;
-  const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
-  if (!app) {
-    log({ error: o.kind === "error" ? o.error : "no application" });
-    return void reset(stream as Socket);
-  }
-  const series = inboundSeries(ctx, state, peer, port, "tcp");
-  ctx.metrics.tcpOpened("SERVER", series);
-  splice(stream, connect({ port: app.port, host: app.host, ...bindFrom(plaintextSource(ctx.address, ctx.appSource, app.host), app.host) }), () => {
-    ctx.metrics.tcpClosed("SERVER", series);
-    log({ upstream: `${app.host}:${app.port}` });
+  await applyTcp({
+    ctx, state, d, started, side: "SERVER", direction: "inbound", request, peer: peer?.spiffe ?? sourceIp, stream,
+    series: inboundSeries(ctx, state, peer, port, "tcp"),
+    log: { protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe },
+    open: async () => {
+      const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
+      if (!app) throw new Error("no application");
+      return { up: connect({ port: app.port, host: app.host, ...bindFrom(plaintextSource(ctx.address, ctx.appSource, app.host), app.host) }), upstream: `${app.host}:${app.port}` };
+    },
   });
 }
 
@@ -125,36 +122,26 @@ function onHttp(ctx: ProxyContext, port: number, front: HttpFront, req: ServerRe
   const request: Request = { scheme: "http", host: (headers.host ?? "").replace(/:\d+$/, ""), port, method: req.method ?? "GET", path, headers };
   const body = bodyReader(req);
   const decided = ctx.answers.decide(state, (env) => decideInbound(env, state.workload, port, { mtlsFrom: peer, sourceIp: (conn as Socket | undefined)?.remoteAddress }, request), body);
-  if (decided instanceof Promise) return void decided.then((d) => applyHttp(ctx, port, state, peer, req, res, request, headers, started, d, body.taken), () => abortRequest(req));
-  applyHttp(ctx, port, state, peer, req, res, request, headers, started, decided);
+  if (decided instanceof Promise) return void decided.then((d) => applyHttpInbound(ctx, port, state, peer, req, res, request, headers, started, d, body.taken), () => abortRequest(req));
+  applyHttpInbound(ctx, port, state, peer, req, res, request, headers, started, decided);
 }
 
-/** The one place an inbound HTTP decision is carried out: answer, or deliver to the application. */
-function applyHttp(ctx: ProxyContext, port: number, state: ProxyState, peer: Peer | undefined, req: ServerRequest, res: ServerReply, request: Request, headers: Record<string, string>, started: number, d: Decision, body?: Buffer): void {
-  ctx.denials.add("inbound", request, d, peer?.spiffe ?? req.socket?.remoteAddress, new Date());
-  const series = inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http");
-  const log = (extra: Partial<AccessLogEntry>): void => void (ctx.logs("SERVER") && ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe, decision: summary(d), durationMs: Date.now() - started, configVersion: state.version, ...extra }));
+/** An inbound HTTP decision: the application it is delivered to, with the headers the decision adds or removes. */
+function applyHttpInbound(ctx: ProxyContext, port: number, state: ProxyState, peer: Peer | undefined, req: ServerRequest, res: ServerReply, request: Request, headers: Record<string, string>, started: number, d: Decision, body?: Buffer): void {
   const o = d.outcome;
-  if (o.kind === "response") {
-    res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
-    ctx.metrics.request("SERVER", series, o.status, Date.now() - started);
-    return log({ status: o.status });
-  }
   const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
-  if (!app) {
-    ctx.metrics.request("SERVER", series, 0, Date.now() - started);
-    log({ error: o.kind === "error" ? o.error : "no application listening" });
-    return void abortRequest(req);
-  }
   // The application hears the request in the version it was sent (HTTP/2 as h2c).
-  // Literals and an in-place merge rather than spreads: this runs for every request (headers is this request's own copy).
+  // An in-place merge rather than spreads: this runs for every request (headers is this request's own copy).
   if (o.kind === "deliver") {
     Object.assign(headers, o.headers);
     if (o.remove) for (const h of o.remove) delete headers[h];
   }
   const route = o.kind === "deliver" && o.responseHeaders ? { ...DEFAULT_HTTP_ROUTE, responseHeaders: o.responseHeaders } : undefined;
-  relay(ctx, req, res, { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port }, { path: request.path, headers, route, body }, (r) => {
-    ctx.metrics.request("SERVER", series, r.status ?? 0, Date.now() - started);
-    if (ctx.logs("SERVER")) log({ ...attemptsOf(r), upstream: `${app.host}:${app.port}` });
+  applyHttp({
+    ctx, state, d, started, side: "SERVER", direction: "inbound", request, peer: peer?.spiffe ?? req.socket?.remoteAddress, req, res,
+    series: inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http"),
+    log: { protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe },
+    target: app ? { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port } : undefined,
+    send: { path: request.path, headers, route, body },
   });
 }

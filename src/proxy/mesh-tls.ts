@@ -1,6 +1,7 @@
 // Terminates mesh mTLS: a non-listening tls.Server verifies the client against
 // the mesh roots (a hand-made server TLSSocket would not), with the proxy's
 // current certificate chosen per connection so rotation needs no restart.
+import { accessLog } from "./apply.js";
 import { SERVER_TLS } from "../net/tls-server.js";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Peer } from "../policy/inbound.js";
@@ -25,7 +26,7 @@ export function meshTlsServer(ctx: ProxyContext, onPeer: (tls: TLSSocket, peer: 
     onPeer(tls, { spiffe, principal: principalOf(spiffe) });
   });
   server.on("tlsClientError", (e, sock) => {
-    ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "inbound", protocol: "tls", error: `mTLS handshake failed: ${e.message}`, decision: { allow: false, reason: `the peer did not present a valid certificate of this mesh (${e.message})`, code: "ZM_DENY_PEER_CERTIFICATE" }, durationMs: 0, configVersion: ctx.state()?.version });
+    accessLog(ctx, undefined, "inbound", { protocol: "tls", error: `mTLS handshake failed: ${e.message}` }, { allow: false, reason: `the peer did not present a valid certificate of this mesh (${e.message})`, code: "ZM_DENY_PEER_CERTIFICATE" });
     sock.destroy();
   });
   return server;

@@ -6,20 +6,19 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { originalDestination } from "../net/original-dst.js";
 import { decideOutbound } from "../policy/engine.js";
-import { DenyCodes, type Decision } from "../policy/decision.js";
+import { DenyCodes } from "../policy/decision.js";
 import type { Request } from "../policy/request.js";
-import { abortRequest, attemptsOf, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
+import { abortRequest, type ProxyContext } from "./context.js";
+import { applyHttp, applyTcp, openForward } from "./apply.js";
 import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";
-import { badRequest, relay, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
+import { badRequest, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
 import { rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek, type HttpKind } from "../net/peek.js";
 import { sniff } from "./sniff.js";
-import { splice } from "./splice.js";
 import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
-import { resolveHop } from "./state.js";
-import { HopError, openHop } from "./upstream.js";
+
 
 export function outboundServer(ctx: ProxyContext): Server {
   const tunnel = tunnelFront(ctx);
@@ -62,17 +61,6 @@ function tunnelFront(ctx: ProxyContext): TunnelHttp {
   };
 }
 
-/** The end of one HTTP request: its metrics, and its access-log line when logging is on (status undefined: no response). */
-function finish(ctx: ProxyContext, series: string, base: Partial<AccessLogEntry>, d: Decision, started: number, status?: number): void {
-  ctx.metrics.request("CLIENT", series, status ?? 0, Date.now() - started);
-  if (ctx.logs("CLIENT")) logEntry(ctx, status === undefined ? base : { ...base, status }, d, started);
-}
-
-function logEntry(ctx: ProxyContext, base: Partial<AccessLogEntry>, d: Decision, started: number): void {
-  if (!ctx.logs("CLIENT")) return;
-  ctx.log({ time: new Date().toISOString(), proxy: ctx.id, direction: "outbound", protocol: "http", ...base, decision: summary(d), durationMs: Date.now() - started, configVersion: ctx.state()?.version });
-}
-
 /** One request: absolute-form to the proxy, or origin-form inside a tunnel to `dest`. */
 async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply, dest?: { host: string; port: number }): Promise<void> {
   const started = Date.now();
@@ -101,34 +89,16 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   const request: Request = { scheme: "http", host, port, method: req.method ?? "GET", path: path.path, headers: { ...headers, host: headers.host || `${host}:${port}` } };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(request.host, port, "http", d, new Date());
-  ctx.denials.add("outbound", request, d, undefined, new Date());
-  const series = outboundSeries(ctx, state, d, request.host, isGrpc(headers) ? "grpc" : "http");
-  const base = { method: request.method, authority: request.headers.host, path: request.path };
   const o = d.outcome;
-  if (o.kind === "response") {
-    res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
-    return finish(ctx, series, base, d, started, o.status);
-  }
-  if (o.kind !== "forward") {
-    finish(ctx, series, { ...base, error: o.kind === "error" ? o.error : o.kind }, d, started);
-    abortRequest(req);
-    return;
-  }
-  const target = relayTarget(state, o);
-  if (!target) {
-    res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
-    return finish(ctx, series, { ...base, error: `no live endpoint for ${o.workload}:${o.port}` }, d, started, 503);
-  }
   // What the route made of the request (rewrite, header operations), else the request as it came.
-  const send = o.http?.request ?? request;
-  const sent = relay(ctx, req, res, target, { path: send.path, headers: send.headers, route: o.http }, (r) => {
-    ctx.metrics.request("CLIENT", series, r.status ?? 0, Date.now() - started);
-    if (ctx.logs("CLIENT")) logEntry(ctx, { ...base, ...attemptsOf(r), upstream: `${target.host}:${target.port}` }, d, started);
+  const send = (o.kind === "forward" && o.http?.request) || request;
+  applyHttp({
+    ctx, state, d, started, side: "CLIENT", direction: "outbound", request, req, res,
+    series: outboundSeries(ctx, state, d, request.host, isGrpc(headers) ? "grpc" : "http"),
+    log: { protocol: "http", method: request.method, authority: request.headers.host, path: request.path },
+    target: o.kind === "forward" ? relayTarget(state, o) : undefined,
+    send: { path: send.path, headers: send.headers, route: o.kind === "forward" ? o.http : undefined },
   });
-  if (!sent) {
-    res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
-    finish(ctx, series, { ...base, error: "no workload certificate yet" }, d, started, 503);
-  }
 }
 
 async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer, http: TunnelHttp): Promise<void> {
@@ -162,27 +132,13 @@ async function onTunnel(ctx: ProxyContext, socket: Socket, connectTo: { host: st
   const request: Request = { scheme: kind.kind === "tls" ? "https" : "tcp", host, port, method: "CONNECT", path: "", headers: {} };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(host, port, kind.kind === "tls" ? "tls" : "tcp", d, new Date());
-  ctx.denials.add("outbound", request, d, undefined, new Date());
-  const base: Partial<AccessLogEntry> = { protocol: kind.kind === "tls" ? "tls" : "tcp", authority: `${host}:${port}` };
   const o = d.outcome;
-  if (o.kind !== "forward") {
-    logEntry(ctx, { ...base, error: o.kind === "error" ? o.error : o.kind === "response" ? `http ${o.status}` : o.kind }, d, started);
-    return void reset(socket);
-  }
-  const target = resolveHop(state, o);
-  try {
-    if (!target) throw new HopError(`no live endpoint for ${o.workload}:${o.port}`, "refused");
-    const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials(), ctx.address);
-    const series = outboundSeries(ctx, state, d, host, "tcp");
-    ctx.metrics.tcpOpened("CLIENT", series);
-    splice(socket, up, () => {
-      ctx.metrics.tcpClosed("CLIENT", series);
-      logEntry(ctx, { ...base, upstream: `${target.host}:${target.port}` }, d, started);
-    });
-  } catch (e) {
-    logEntry(ctx, { ...base, error: (e as Error).message }, d, started);
-    reset(socket);
-  }
+  await applyTcp({
+    ctx, state, d, started, side: "CLIENT", direction: "outbound", request, stream: socket,
+    series: o.kind === "forward" ? outboundSeries(ctx, state, d, host, "tcp") : "",
+    log: { protocol: kind.kind === "tls" ? "tls" : "tcp", authority: `${host}:${port}` },
+    open: () => openForward(ctx, state, o),
+  });
 }
 
 /** An absolute-form target's host (WHATWG host parsing: lower case, IPv4 in any notation as dotted quad) and port. */

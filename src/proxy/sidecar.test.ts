@@ -199,6 +199,28 @@ test("data path: an invalid push is rejected and the last good configuration sta
   assert.equal(served.kind === "response" ? served.status : served.kind, 200, "the last good configuration keeps serving");
 });
 
+test("data path: a delta is applied to the version held; an invalid one or one against another version changes nothing", async () => {
+  const m = await mesh();
+  const sc = m.sidecars["a/client"]!;
+  const good = sc.state()!;
+  const delta = (over: object) => ({ version: good.version + 1, base: good.version, workload: "a/client", upsert: [], remove: [], endpoints: {}, names: {}, ...over });
+  const invalid = sc.applyDelta(delta({ upsert: [{ apiVersion: "security.istio.io/v1", kind: "AuthorizationPolicy", metadata: { name: "x", namespace: "a" }, spec: { action: "MAYBE" } }] }));
+  assert.equal(invalid.ack, false);
+  assert.match(!invalid.ack ? invalid.error : "", /spec\.action: must be one of/);
+  assert.equal(!invalid.ack && invalid.resync, undefined, "an invalid delta is a rejection, not a request for the whole configuration");
+  const other = sc.applyDelta(delta({ base: good.version - 1 }));
+  assert.deepEqual(other.ack === false && other.resync, true);
+  assert.equal(sc.state(), good, "the held state is untouched");
+  // Endpoints alone keep the snapshot (and every index made of it); a removal makes a new one without the document.
+  assert.deepEqual(sc.applyDelta(delta({ endpoints: { "x/y": { "80": "127.0.0.9:80" } } })), { ack: true, version: good.version + 1 });
+  assert.equal(sc.state()!.snapshot, good.snapshot);
+  assert.equal(sc.state()!.config.endpoints["x/y"]?.["80"], "127.0.0.9:80");
+  const key = [...good.snapshot.resources.keys()].find((k) => k.startsWith("Service/b/"))!;
+  assert.deepEqual(sc.applyDelta({ ...delta({ remove: [key] }), version: good.version + 2, base: good.version + 1 }), { ack: true, version: good.version + 2 });
+  assert.equal(sc.state()!.snapshot.resources.has(key), false);
+  assert.equal(sc.state()!.config.endpoints["x/y"]?.["80"], "127.0.0.9:80", "what earlier deltas set stays");
+});
+
 test("data path: a server-first protocol (the server greets before the client speaks) works through both sidecars", async () => {
   const greeter = createServer((sock) => sock.end("220 db ready\n"));
   await new Promise<void>((r) => greeter.listen(0, "127.0.0.1", r));

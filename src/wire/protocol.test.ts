@@ -52,3 +52,17 @@ test("checkProxyMessage: each message type with its fields checked; anything els
   assert.equal(typeof long === "object" && long.type === "nack" && long.error.length, 2000);
   assert.equal(checkProxyMessage({ type: "x".repeat(100) }), `a message of unknown type "${"x".repeat(40)}"`);
 });
+
+test("controlMessage: a whole configuration or a delta with its fields; anything else is not taken", () => {
+  const config = { version: 2, workload: "a/x", mesh: {}, manifests: [], endpoints: {}, names: {} };
+  const delta = { version: 3, base: 2, workload: "a/x", upsert: [], remove: [], endpoints: {}, names: {} };
+  assert.deepEqual(controlMessage({ type: "config", config }), { type: "config", config });
+  assert.deepEqual(controlMessage({ type: "delta", delta }), { type: "delta", delta });
+  const not: unknown[] = [
+    null, "config", [], {}, { type: "config" }, { type: "config", config: null }, { type: "config", config: { ...config, manifests: {} } },
+    { type: "delta", delta: { ...delta, base: "2" } }, { type: "delta", delta: { ...delta, version: 1.5 } }, { type: "delta", delta: { ...delta, upsert: {} } },
+    { type: "delta", delta: { ...delta, remove: "x" } }, { type: "delta", delta: { ...delta, endpoints: [] } }, { type: "delta", delta: { ...delta, names: null } },
+    { type: "other", config },
+  ];
+  for (const m of not) assert.equal(controlMessage(m), undefined, JSON.stringify(m));
+});
