@@ -85,10 +85,10 @@ async function floor(job: FloorJob): Promise<void> {
       const s = connect(`https://${job.address}`, { ca: job.rootPem, cert: job.cert, key: job.key, checkServerIdentity: checkControlIdentity });
       s.on("error", reject);
       const req = s.request({ ":method": "POST", ":path": STREAM_PATH }, { endStream: false });
-      req.on("response", () => {
-        req.write(JSON.stringify({ type: "hello", listeners: {} }) + "\n");
-        resolve();
-      });
+      req.on("response", () => req.write(JSON.stringify({ type: "hello", listeners: {} }) + "\n"));
+      // Ready once the first line (the configuration's stand-in) has arrived whole, as a proxy ACKs its first.
+      req.setEncoding("utf8");
+      req.on("data", (c: string) => c.includes("\n") && resolve());
       req.on("error", reject);
     });
   }

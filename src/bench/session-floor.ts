@@ -1,6 +1,8 @@
 // The runtime's floor for the control plane's memory: what N idle mutual-TLS HTTP/2 sessions, each with one open
 // stream, cost a bare Node server that does nothing else (the same TLS settings and certificates as the control
-// plane's endpoint), in a fresh process of its own. The control plane's memory per proxy is reported beside it.
+// plane's endpoint), in a fresh process of its own, each stream having carried as many bytes as a proxy's first
+// configuration (a session's buffers keep the size of what it carried). The control plane's memory per proxy is
+// reported beside it.
 // Run as `node session-floor.js serve` it is that server: a JSON line on stdin with its certificate, then on its
 // IPC channel {port} once listening, and {memory} after a garbage collection whenever asked "measure".
 import { fork, type ChildProcess } from "node:child_process";
@@ -47,13 +49,13 @@ function ask<T>(child: ChildProcess, send: unknown, pick: (m: Record<string, unk
 }
 
 /** Memory per session of a bare server, in a process of its own, holding `n` sessions opened by proxy-swarm.ts in floor mode. */
-export async function sessionFloor(n: number, ca: CertificateAuthority): Promise<Floor> {
+export async function sessionFloor(n: number, ca: CertificateAuthority, firstBytes: number): Promise<Floor> {
   const serving = await issued(ca, `spiffe://cluster.local${CONTROL_SPIFFE_SUFFIX}`);
   const client = await issued(ca, "spiffe://cluster.local/ns/floor/sa/floor");
   const server = fork(join(here, "session-floor.js"), ["serve"], { stdio: ["pipe", "inherit", "inherit", "ipc"] });
   const swarm = fork(join(here, "proxy-swarm.js"), [], { stdio: ["pipe", "inherit", "inherit", "ipc"] });
   try {
-    const port = await ask(server, { ...serving, ca: ca.rootPem }, (m) => m.port as number | undefined);
+    const port = await ask(server, { ...serving, ca: ca.rootPem, firstBytes }, (m) => m.port as number | undefined);
     const before = await ask(server, "measure", (m) => m.memory as Memory | undefined);
     await ask(swarm, { floor: { address: `127.0.0.1:${port}`, rootPem: ca.rootPem, sessions: n, ...client } }, (m) => m.ready as number | undefined);
     const after = await ask(server, "measure", (m) => m.memory as Memory | undefined);
@@ -82,11 +84,14 @@ async function serve(): Promise<void> {
       if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
     });
   });
-  const tls = JSON.parse(line) as { cert: string; key: string; ca: string };
+  const { firstBytes, ...tls } = JSON.parse(line) as { cert: string; key: string; ca: string; firstBytes: number };
+  // One shared body, as the control plane writes one configuration's text to every stream that gets it.
+  const first = Buffer.from(`{"type":"config","config":${JSON.stringify("x".repeat(Math.max(0, firstBytes - 40)))}}\n`);
   const server = createSecureServer({ ...SERVER_TLS, ...tls, requestCert: true, rejectUnauthorized: true, settings: { maxConcurrentStreams: 16, maxHeaderListSize: 16 * 1024 } });
   server.on("stream", (stream) => {
     stream.on("error", () => {});
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
+    stream.write(first);
     stream.on("data", () => {});
   });
   server.on("sessionError", () => {});
