@@ -26,6 +26,8 @@ export class Registry {
   private readonly servicesByNs = new Map<string, MeshService[]>();
   // Memoized per snapshot: these are asked on every request.
   private readonly endpointCache = new Map<string, Endpoint[]>();
+  /** lookup's answers by namespace and name: a proxy asks for every request. Bounded (under ALLOW_ANY every outside name is a key). */
+  private readonly lookups = new Map<string, MeshService[]>();
   private readonly servicesOfCache = new Map<string, { service: MeshService; port: ServiceModelPort }[]>();
   private readonly protocolCache = new Map<string, Protocol>();
 
@@ -165,6 +167,16 @@ export class Registry {
    * forms, exact hostnames, then wildcard ServiceEntry hosts.
    */
   lookup(name: string, namespace: string): MeshService[] {
+    const key = `${namespace}\n${name}`;
+    let found = this.lookups.get(key);
+    if (found === undefined) {
+      if (this.lookups.size >= 4096) this.lookups.clear();
+      this.lookups.set(key, (found = this.resolve(name, namespace)));
+    }
+    return found;
+  }
+
+  private resolve(name: string, namespace: string): MeshService[] {
     // An address is a service's when it is one of its virtual addresses (what a captured connection was sent to).
     if (isIP(name)) return this.byAddress.get(name) ?? this.byHost.get(name) ?? [];
     for (const fqdn of candidateNames(name, namespace)) {
