@@ -3,6 +3,7 @@
 // stream over mTLS with hello, and an ACK for every configuration), but runs no listeners. Started as a child
 // process with a JSON line on stdin: {control, rootPem, proxies: [{id, spiffe, token}], concurrency}. It reports on
 // its IPC channel: {ready: n, certMs} once all are connected, and {config: id, version, bytes, at} per configuration.
+import { firstStdinLine } from "./tools.js";
 import { connect, type ClientHttp2Session } from "node:http2";
 import { createCsr } from "../ca/x509.js";
 import { onJsonLines } from "../wire/ndjson.js";
@@ -96,14 +97,7 @@ async function floor(job: FloorJob): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const line = await new Promise<string>((resolve) => {
-    let text = "";
-    process.stdin.setEncoding("utf8");
-    process.stdin.on("data", (c: string) => {
-      text += c;
-      if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
-    });
-  });
+  const line = await firstStdinLine();
   const parsed = JSON.parse(line) as Job & { floor?: FloorJob };
   if (parsed.floor) return floor(parsed.floor);
   const job = parsed;

@@ -5,6 +5,7 @@
 // reported beside it.
 // Run as `node session-floor.js serve` it is that server: a JSON line on stdin with its certificate, then on its
 // IPC channel {port} once listening, and {memory} after a garbage collection whenever asked "measure".
+import { firstStdinLine } from "./tools.js";
 import { fork, type ChildProcess } from "node:child_process";
 import { createSecureServer } from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -76,14 +77,7 @@ export function memoryNow(gc: () => void): Memory {
 async function serve(): Promise<void> {
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as () => void;
-  const line = await new Promise<string>((resolve) => {
-    let text = "";
-    process.stdin.setEncoding("utf8");
-    process.stdin.on("data", (c: string) => {
-      text += c;
-      if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
-    });
-  });
+  const line = await firstStdinLine();
   const { firstBytes, ...tls } = JSON.parse(line) as { cert: string; key: string; ca: string; firstBytes: number };
   // One shared body, as the control plane writes one configuration's text to every stream that gets it.
   const first = Buffer.from(`{"type":"config","config":${JSON.stringify("x".repeat(Math.max(0, firstBytes - 40)))}}\n`);

@@ -1,4 +1,4 @@
-// Finds (or, as root, installs from Debian) the baseline tools of the mesh benchmark.
+// Helpers of the benchmarks: the baseline tools (found, or as root installed from Debian), and a child process's job.
 import { execFileSync, spawnSync } from "node:child_process";
 
 export function which(cmd: string): string | undefined {
@@ -20,4 +20,16 @@ export function ensureTools(tools: { cmd: string; pkg: string }[], log: (l: stri
     missing = tools.filter((t) => !which(t.cmd));
   }
   return missing.map((m) => `${m.cmd} (Debian package ${m.pkg})`);
+}
+
+/** The first line on stdin: how a bench's child process gets its job. */
+export function firstStdinLine(): Promise<string> {
+  return new Promise((resolve) => {
+    let text = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (c: string) => {
+      text += c;
+      if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
+    });
+  });
 }
