@@ -132,6 +132,7 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
     await waitFor(() => cp.synced(ids), 600_000);
     gc();
     const inSync = process.memoryUsage();
+    const syncedSeconds = (Date.now() - started) / 1000;
     // At rest: what lingers from the start (bootstrap connections, until admission resets them; buffers of the first
     // pushes) goes within about 30 s. Measured every 5 s until live memory stops falling, for at most a minute.
     let after = inSync;
@@ -144,7 +145,7 @@ export async function runControlBench(n: number, log: (l: string) => void): Prom
       if (!falling && t >= 30_000) break;
     }
     if (process.env.ZM_BENCH_DEBUG) for (const [when, m] of [["in sync", inSync], ["at rest", after]] as const) log(`  (debug) ${when}, per proxy: ${Object.entries(m).map(([k, v]) => `${k} ${((v - before[k as keyof typeof before]) / ids.length / 1024).toFixed(1)} KB`).join(", ")}`);
-    log(`  ${n} proxies connected and in sync in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    log(`  ${n} proxies connected and in sync in ${syncedSeconds.toFixed(1)} s`);
     // The size of a proxy's first (whole) configuration, which the floor's sessions carry too.
     const firsts = new Map<string, number>();
     for (const c of seen) if (!firsts.has(c.config)) firsts.set(c.config, c.bytes);

@@ -38,14 +38,20 @@ function request(s: ClientHttp2Session, path: string, headers: Record<string, st
   });
 }
 
+/** As the real agent: a failed request (the control plane busy, the connection reset) is retried with the same CSR, which the same bootstrap credential may still buy. */
 async function certificateFor(job: Job, p: Job["proxies"][number]) {
   const { csrPem, keyPem } = await createCsr(p.spiffe);
-  const s = session(job);
-  try {
-    const issued = JSON.parse(await request(s, CERTIFICATE_PATH, { authorization: `Bearer ${p.token}` }, JSON.stringify({ csr: csrPem }))) as { certPem: string; chainPem: string };
-    return { certPem: issued.certPem, chainPem: issued.chainPem, keyPem };
-  } finally {
-    s.close();
+  for (let attempt = 1; ; attempt++) {
+    const s = session(job);
+    try {
+      const issued = JSON.parse(await request(s, CERTIFICATE_PATH, { authorization: `Bearer ${p.token}` }, JSON.stringify({ csr: csrPem }))) as { certPem: string; chainPem: string };
+      return { certPem: issued.certPem, chainPem: issued.chainPem, keyPem };
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    } finally {
+      s.close();
+    }
   }
 }
 
