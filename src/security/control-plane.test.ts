@@ -14,6 +14,8 @@ import { listen } from "../testing/net.js";
 import { ProxyAgent } from "../proxy/agent.js";
 import { send } from "../scenario/client.js";
 import { controlCall, controlFixture, csrFor, waitUntil } from "../testing/control-plane.js";
+import { DEFAULT_MESH } from "../api/mesh.js";
+import { parseTexts } from "../store/apply.js";
 
 const WEB = "spiffe://cluster.local/ns/b/sa/web";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -315,6 +317,58 @@ test("attack: a compromised proxy flooding its stream with reports cannot crowd 
     const alerts = (await admin.call<{ proxy: string }[]>("GET", "/v1/alerts")).body;
     assert.deepEqual([denials.length, alerts.length], [1, 1], "one report of each kind per interval is taken; the rest are ignored");
     assert.equal(denials[0]!.proxy, "b/web", "and it is recorded as the proxy that sent it");
+    session.destroy();
+  } finally {
+    await f.stop([], cp);
+  }
+});
+
+test("attack: a compromised proxy that answers every configuration with a resync gets its whole one once per delta, never a loop", { timeout: 60_000 }, async () => {
+  const f = await controlFixture();
+  const cp = await f.open();
+  const { connect } = await import("node:http2");
+  try {
+    const web = await csrFor(WEB);
+    const issued = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/web")}` }, web.body)).body) as { certPem: string; chainPem: string };
+    const session = connect(`https://${cp.address}`, { ca: f.rootPem, cert: issued.certPem + issued.chainPem, key: web.keyPem, checkServerIdentity: () => undefined });
+    session.on("error", () => {});
+    const stream = session.request({ ":method": "POST", ":path": "/v1/stream", "x-zeromesh-workload": "b/web" }, { endStream: false });
+    stream.on("error", () => {});
+    await new Promise<void>((resolve) => stream.once("response", () => resolve()));
+    // Every configuration it gets, whole or delta, it answers as the protocol lets a proxy ask for a whole one.
+    const got: { type: string; version: number }[] = [];
+    let answer: (version: number) => object = (version) => ({ type: "ack", version });
+    let text = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (c: string) => {
+      text += c;
+      for (let nl; (nl = text.indexOf("\n")) >= 0; text = text.slice(nl + 1)) {
+        const m = JSON.parse(text.slice(0, nl)) as { type: string; config?: { version: number }; delta?: { version: number } };
+        const version = (m.config ?? m.delta)!.version;
+        got.push({ type: m.type, version });
+        stream.write(JSON.stringify(answer(version)) + "\n");
+      }
+    });
+    stream.write(JSON.stringify({ type: "hello", listeners: {} }) + "\n");
+    await waitUntil(() => got.length === 1);
+    assert.equal(got[0]!.type, "config");
+
+    answer = (version) => ({ type: "nack", version, error: "forged", resync: true });
+    // A whole configuration asked for again: nothing is resent.
+    stream.write(JSON.stringify(answer(got[0]!.version)) + "\n");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(got.length, 1, "a whole configuration is never resent for a resync");
+
+    // Acknowledged, the next change comes as a delta; its resync is answered once, and the answer's resync not at all.
+    answer = (version) => ({ type: "ack", version });
+    stream.write(JSON.stringify(answer(got[0]!.version)) + "\n");
+    const policy = (name: string) => parseTexts([{ text: `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${name}, namespace: b}\nspec: {action: DENY, rules: [{to: [{operation: {paths: ["/${name}"]}}]}]}`, file: "p.yaml" }], DEFAULT_MESH).resources;
+    answer = (version) => ({ type: "nack", version, error: "forged", resync: true });
+    f.store.commit({ upsert: policy("one"), remove: [] });
+    await waitUntil(() => got.length >= 3);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(got.map((g) => g.type), ["config", "delta", "config"], "the delta's resync is answered once, with the whole configuration; that one's resync with nothing");
+    assert.equal(f.audits.filter((a) => a.event === "config-resync").length, 1);
     session.destroy();
   } finally {
     await f.stop([], cp);
