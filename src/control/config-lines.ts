@@ -59,7 +59,7 @@ export class ConfigLines {
   private readonly resourceJson = new WeakMap<Resource, string>();
   private readonly resourceDigest = new WeakMap<Resource, string>();
   /** Per push: endpoints' JSON and digest per visibleKey; names and roots once. */
-  private push?: { members: WeakMap<OwnerScope, Set<Resource>>; endpoints: EndpointTable; names: Record<string, string>; outsideRoots?: string; byVisible: Map<string, { table: EndpointTable; json: string; digest: string }>; tail: string; tailDigest: string; bodies: Map<string, ConfigBody> };
+  private push?: { resourceSets: WeakMap<OwnerScope, Set<Resource>>; endpoints: EndpointTable; names: Record<string, string>; outsideRoots?: string; byVisible: Map<string, { table: EndpointTable; json: string; digest: string }>; tail: string; tailDigest: string; bodies: Map<string, ConfigBody> };
   /** Deltas made in this push, by the bodies they lead to and what they lead from. */
   private deltas = new WeakMap<ConfigBody, WeakMap<BodyParts, Buffer>>();
   /**
@@ -85,7 +85,7 @@ export class ConfigLines {
     const tail = `"names":${JSON.stringify(names)}${outsideRoots !== undefined ? `,"outsideRoots":${JSON.stringify(outsideRoots)}` : ""}`;
     if (this.push) this.last = { byVisible: this.push.byVisible, names: this.push.names, tail: this.push.tail };
     if (this.last?.tail === tail) names = this.last.names;
-    this.push = { members: new WeakMap(), endpoints, names, outsideRoots, byVisible: new Map(), tail, tailDigest: digest(tail), bodies: new Map() };
+    this.push = { resourceSets: new WeakMap(), endpoints, names, outsideRoots, byVisible: new Map(), tail, tailDigest: digest(tail), bodies: new Map() };
     this.deltas = new WeakMap();
   }
 
@@ -156,8 +156,8 @@ export class ConfigLines {
     if (a.meshJson !== b.meshJson) members.push(`"mesh":${b.meshJson}`);
     members.push(this.pair(a.scope, b.scope, () => {
       // Resources never change in place: what is not the same object in both was added, changed or removed.
-      const before = this.members(a.scope);
-      const after = this.members(b.scope);
+      const before = this.resourceSet(a.scope);
+      const after = this.resourceSet(b.scope);
       const added = b.scope.resources.filter((r) => !before.has(r));
       const upserted = new Set(added.map(keyOf));
       const remove = a.scope.resources.filter((r) => !after.has(r)).map(keyOf).filter((k) => !upserted.has(k));
@@ -198,8 +198,8 @@ export class ConfigLines {
   }
 
   /** A scope's resources as a set, made once per push (not kept: a mesh has many scopes). */
-  private members(scope: OwnerScope): Set<Resource> {
-    const made = this.push!.members;
+  private resourceSet(scope: OwnerScope): Set<Resource> {
+    const made = this.push!.resourceSets;
     let m = made.get(scope);
     if (!m) made.set(scope, (m = new Set(scope.resources)));
     return m;
@@ -230,7 +230,6 @@ export class ConfigLines {
     return j;
   }
 }
-
 
 /** The entries of `b` that are new or differ from `a`'s, and null for each of `a`'s that `b` has not. */
 function changed<V>(a: Record<string, V>, b: Record<string, V>): Record<string, V | null> {

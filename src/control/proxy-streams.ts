@@ -131,7 +131,7 @@ export class ProxyStreams {
       this.pusher.push(session);
     } else if (m.type === "nack" && m.version !== undefined) {
       // One audit line per rejected version, however often the proxy says it.
-      if (record.nack?.version !== m.version) this.c.opts.audit?.({ time: new Date().toISOString(), event: "config-rejected", proxy: record.id, version: m.version, error: m.error });
+      if (record.nack?.version !== m.version) this.c.audit("config-rejected", { proxy: record.id, version: m.version, error: m.error });
       record.nack = { version: m.version, error: m.error ?? "" };
       this.pusher.notify();
     }

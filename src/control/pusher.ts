@@ -132,13 +132,7 @@ export class Pusher {
       // sent nothing, and cannot be said to enforce the change.
       const disconnected = [...this.c.proxies.values()].filter((p) => !p.connected && p.connectedAt).map((p) => p.id);
       if (!pending.length || left <= 0) return { acked: ids.filter((id) => state(id) === "acked"), rejected: ids.filter((id) => state(id) === "rejected"), pending, disconnected };
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
+      await this.nextChange(left);
     }
   }
 
@@ -153,15 +147,20 @@ export class Pusher {
     while (!this.synced(expected)) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
+      await this.nextChange(left);
     }
     return true;
+  }
+
+  /** Resolves at the next push, ACK, NACK or stream change (notify), or after `ms`. */
+  private nextChange(ms: number): Promise<void> {
+    return new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      this.waiters.push(() => {
+        clearTimeout(t);
+        r();
+      });
+    });
   }
 
   /**

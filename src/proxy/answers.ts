@@ -110,7 +110,7 @@ export class LiveAnswers {
     } catch (err) {
       if (!entry.keys) entry.error = inline !== undefined ? JwtErrors.NO_KEY : JwtErrors.FETCH;
       entry.until = Date.now() + JWKS_RETRY_MS;
-      accessLog(this.ctx, undefined, "outbound", { protocol: "http", authority: source, error: `key set: ${(err as Error).message}` }, { allow: false, reason: `the key set at ${source} could not be fetched: ${(err as Error).message}` });
+      accessLog(this.ctx, undefined, "outbound", { protocol: "http", authority: source, error: `key set: ${(err as Error).message}` }, { allow: false, reason: `the key set at ${source} could not be fetched: ${(err as Error).message}` }, undefined, state);
     } finally {
       entry.pending = undefined;
     }

@@ -23,13 +23,14 @@ type LogFields = Omit<AccessLogEntry, "time" | "proxy" | "decision" | "durationM
 
 /**
  * Writes one access-log line. With a side, only when that side logs (Telemetry, meshConfig); without one (the
- * proxy's own failures, such as a handshake no decision was made for), whenever the proxy has a log.
+ * proxy's own failures, such as a handshake no decision was made for), whenever the proxy has a log. The config
+ * version is the one the decision was made on, when there was one.
  */
-export function accessLog(ctx: ProxyContext, side: Side | undefined, direction: Direction, fields: LogFields, decision: AccessLogEntry["decision"], started?: number): void {
+export function accessLog(ctx: ProxyContext, side: Side | undefined, direction: Direction, fields: LogFields, decision: AccessLogEntry["decision"], started?: number, state = ctx.state()): void {
   if (side !== undefined && !ctx.logs(side)) return;
   ctx.log({
     time: new Date().toISOString(), proxy: ctx.id, direction: direction === "outbound" ? "outbound" : "inbound", ...fields,
-    decision, durationMs: started === undefined ? 0 : Date.now() - started, configVersion: ctx.state()?.version,
+    decision, durationMs: started === undefined ? 0 : Date.now() - started, configVersion: state?.version,
   });
 }
 
@@ -90,7 +91,7 @@ export function applyHttp(x: HttpExchange): void {
 function httpDone(x: HttpExchange, status: number | undefined, extra?: Partial<LogFields>): void {
   x.ctx.metrics.request(x.side, x.series, status ?? 0, Date.now() - x.started);
   if (!x.ctx.logs(x.side)) return;
-  accessLog(x.ctx, x.side, x.direction, status === undefined ? { ...x.log, ...extra } : { ...x.log, status, ...extra }, summary(x.d), x.started);
+  accessLog(x.ctx, x.side, x.direction, status === undefined ? { ...x.log, ...extra } : { ...x.log, status, ...extra }, summary(x.d), x.started, x.state);
 }
 
 export interface TcpExchange extends Carried {
@@ -104,7 +105,7 @@ export async function applyTcp(x: TcpExchange): Promise<void> {
   const { ctx, d } = x;
   ctx.denials.add(x.direction, x.request, d, x.peer, new Date());
   const o = d.outcome;
-  const log = (extra: Partial<LogFields>) => accessLog(ctx, x.side, x.direction, { ...x.log, ...extra }, summary(d), x.started);
+  const log = (extra: Partial<LogFields>) => accessLog(ctx, x.side, x.direction, { ...x.log, ...extra }, summary(d), x.started, x.state);
   if (o.kind !== "forward" && o.kind !== "deliver") {
     log({ error: o.kind === "error" ? o.error : o.kind === "response" ? `http ${o.status}` : o.kind });
     return void reset(x.stream as Socket);

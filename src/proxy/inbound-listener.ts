@@ -72,7 +72,7 @@ async function accept(ctx: ProxyContext, port: number, socket: Socket, front: Ht
   // STRICT: plaintext is refused at its first bytes, before a slow client can hold the connection over its headers.
   const state = ctx.state()!;
   if (plaintextRefused(state.snapshot, state.workload, port)) {
-    accessLog(ctx, "SERVER", "inbound", { protocol: "tcp", error: "reset" }, { allow: false, reason: `${state.workload.id} requires mutual TLS (STRICT) on port ${port} and the client sent plaintext`, code: DenyCodes.MTLS_REQUIRED });
+    accessLog(ctx, "SERVER", "inbound", { protocol: "tcp", error: "reset" }, { allow: false, reason: `${state.workload.id} requires mutual TLS (STRICT) on port ${port} and the client sent plaintext`, code: DenyCodes.MTLS_REQUIRED }, undefined, state);
     return void reset(socket);
   }
   await serve(ctx, port, socket, undefined, first.kind === "tls" ? first.sni ?? "" : undefined, front);

@@ -22,19 +22,16 @@ export interface ProxyState {
 }
 
 export function stateFrom(config: ProxyConfig): ProxyState | { error: string } {
-  // The pushed manifests are objects already: they are converted as such (no text round trip, no YAML parser here).
-  const parsed = convertObjects(config.manifests, `push v${config.version}`);
-  const errs = errorsOf([...parsed.issues, ...findDuplicates(parsed.resources)]);
-  if (errs.length) return { error: errs.map(formatIssue).join("; ") };
+  const parsed = converted(config.manifests, config.version);
+  if ("error" in parsed) return parsed;
   const { manifests: _, ...rest } = config;
-  return made(rest, parsed.resources);
+  return made(rest, parsed);
 }
 
 /** The state a delta makes of `held`: only the documents it carries are converted; the others are kept as they were. */
 export function stateFromDelta(held: ProxyState, d: ConfigDelta): ProxyState | { error: string } {
-  const parsed = convertObjects(d.upsert, `push v${d.version}`);
-  const errs = errorsOf([...parsed.issues, ...findDuplicates(parsed.resources)]);
-  if (errs.length) return { error: errs.map(formatIssue).join("; ") };
+  const parsed = converted(d.upsert, d.version);
+  if ("error" in parsed) return parsed;
   const c = held.config;
   const outsideRoots = d.outsideRoots === undefined ? c.outsideRoots : d.outsideRoots ?? undefined;
   const config = { version: d.version, workload: c.workload, mesh: d.mesh ?? c.mesh, endpoints: merged(c.endpoints, d.endpoints), names: merged(c.names, d.names), ...(outsideRoots !== undefined ? { outsideRoots } : {}) };
@@ -42,8 +39,16 @@ export function stateFromDelta(held: ProxyState, d: ConfigDelta): ProxyState | {
   if (!d.upsert.length && !d.remove.length && !d.mesh) return { ...held, version: d.version, config };
   const resources = new Map(held.snapshot.resources);
   for (const key of d.remove) resources.delete(key);
-  for (const r of parsed.resources) resources.set(keyOf(r), r);
+  for (const r of parsed) resources.set(keyOf(r), r);
   return made(config, [...resources.values()]);
+}
+
+/** Pushed documents as resources, checked as everywhere else; any error rejects the push. */
+function converted(manifests: unknown[], version: number): Resource[] | { error: string } {
+  // The pushed manifests are objects already: they are converted as such (no text round trip, no YAML parser here).
+  const parsed = convertObjects(manifests, `push v${version}`);
+  const errs = errorsOf([...parsed.issues, ...findDuplicates(parsed.resources)]);
+  return errs.length ? { error: errs.map(formatIssue).join("; ") } : parsed.resources;
 }
 
 function made(config: Omit<ProxyConfig, "manifests">, resources: Resource[]): ProxyState | { error: string } {
