@@ -27,7 +27,7 @@ export async function settle(decideWith: (facts: Facts) => Decision, learn: Lear
     d = decideWith(facts);
   }
   if (d.outcome.kind !== "ask") return d;
-  return { ...d, allow: false, outcome: { kind: "response", status: 403, body: "" }, reason: `still undecided after ${ROUNDS} rounds of questions; denied (fail closed)` };
+  return { allow: false, code: d.code, policy: d.policy, rule: d.rule, trail: d.trail, outcome: { kind: "response", status: 403, body: "" }, reason: `still undecided after ${ROUNDS} rounds of questions; denied (fail closed)` };
 }
 
 /** The answers a scenario's world gives: key sets inline or served by its externals, authorizers by their stand-ins. */

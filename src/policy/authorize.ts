@@ -70,7 +70,8 @@ export function authorize(walk: Walk, w: Workload, port: number, arrival: Arriva
   if (asked) trail.add({ stage: "authz", at, message: asked });
   // A gateway with no policy at all says nothing, to keep its trails short.
   if (w.gateway && !result.consideredCount) return undefined;
-  trail.add({ stage: "authz", at, message: `${result.allow ? "allowed" : "denied"}: ${result.reason}`, policy: result.policy, rule: result.rule });
+  const decided = result;
+  trail.add(() => ({ stage: "authz", at, message: `${decided.allow ? "allowed" : "denied"}: ${decided.reason}`, policy: decided.policy, rule: decided.rule }));
   if (result.allow) return undefined;
   const outcome = !http ? { kind: "error" as const, error: "reset" as const }
     : { kind: "response" as const, status: 403, body: "RBAC: access denied", headers: { "content-type": "text/plain" } };
@@ -115,14 +116,11 @@ function record(walk: Walk, at: string, result: AuthzResult, http: boolean, gate
   const count = result.consideredCount;
   if (gateway && !count) return;
   const many = count > 20;
-  for (const v of many ? result.matched : result.considered) {
-    const shadow = v.dryRun || v.action === "AUDIT";
-    walk.trail.add({
-      stage: "authz", at, policy: v.policy, shadow,
-      rule: v.rule !== undefined ? `rules[${v.rule}]` : undefined,
-      message: `${v.action}${v.dryRun ? " (dry-run: recorded, not enforced)" : ""} ${v.policy}: ${v.rule !== undefined ? `rule ${v.rule} matches` : v.note ?? "no rule matches"}${http ? "" : " (L4: TCP traffic)"}`,
-    });
-  }
+  walk.trail.add(() => (many ? result.matched : result.considered).map((v) => ({
+    stage: "authz", at, policy: v.policy, shadow: v.dryRun || v.action === "AUDIT",
+    rule: v.rule !== undefined ? `rules[${v.rule}]` : undefined,
+    message: `${v.action}${v.dryRun ? " (dry-run: recorded, not enforced)" : ""} ${v.policy}: ${v.rule !== undefined ? `rule ${v.rule} matches` : v.note ?? "no rule matches"}${http ? "" : " (L4: TCP traffic)"}`,
+  })));
   if (!many) return;
   const step: TrailStep = { stage: "authz", at, message: `${count} policies considered; ${count - result.matched.length} matched no rule (each is listed in this step's details)` };
   // The list of every policy is made only if someone reads it (-o json, a test): most decisions are never explained.

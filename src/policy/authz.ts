@@ -50,7 +50,7 @@ export interface AuthzResult {
   /** How many there are. */
   consideredCount: number;
   /** The considered policies that matched a rule, in evaluation order. */
-  matched: PolicyVerdict[];
+  readonly matched: PolicyVerdict[];
   /** A CUSTOM policy matched: this authorizer must be asked; DENY and ALLOW follow only if it allows (customAllowed). */
   customProvider?: ExtensionProvider;
 }
@@ -223,18 +223,67 @@ function everyRule(group: Compiled[]): RuleRef[] {
  * The first matching rule of each policy in `refs` (policy index → rule index), in order; with `first`, only the
  * first policy that matches. `refs` must list, in evaluation order, every rule that could match.
  */
-function matches(group: Compiled[], refs: readonly RuleRef[], attrs: Attrs, first: boolean): Map<number, number> {
-  const out = new Map<number, number>();
+function matches(group: Compiled[], refs: readonly RuleRef[], attrs: Attrs, first: boolean): Map<number, number> | undefined {
+  let out: Map<number, number> | undefined;
   for (const ref of refs) {
     const pi = policyOf(ref);
-    if (out.has(pi)) continue;
+    if (out?.has(pi)) continue;
     const p = group[pi]!.policy;
     if (ruleMatches(p.rules[ruleOf(ref)]!, attrs, p.action)) {
-      out.set(pi, ruleOf(ref));
+      (out ??= new Map()).set(pi, ruleOf(ref));
       if (first) break;
     }
   }
   return out;
+}
+
+type Found = Partial<Record<Group, Map<number, number>>>;
+
+function verdictOf(set: PolicySet, found: Found, g: Group, pi: number): PolicyVerdict {
+  const { policy: p, name } = set[g][pi]!;
+  const v: PolicyVerdict = { policy: name, action: p.action, dryRun: p.dryRun, rule: found[g]?.get(pi) };
+  if (!p.rules.length) v.note = p.action === "ALLOW" ? "no rules: allows nothing" : "no rules: matches nothing";
+  return v;
+}
+
+/** An evaluation's result; the policies it considered and matched are listed when read (most results are never explained). */
+class Evaluated implements AuthzResult {
+  allow: boolean;
+  reason: string;
+  policy?: string;
+  rule?: string;
+  customProvider?: ExtensionProvider;
+  consideredCount: number;
+  #considered?: PolicyVerdict[];
+  #matched?: PolicyVerdict[];
+  readonly #set: PolicySet;
+  readonly #found: Found;
+  readonly #upTo: Record<Group, number>;
+
+  constructor(r: Omit<AuthzResult, "considered" | "matched" | "consideredCount">, set: PolicySet, found: Found, upTo: Record<Group, number>) {
+    this.allow = r.allow;
+    this.reason = r.reason;
+    this.policy = r.policy;
+    this.rule = r.rule;
+    this.customProvider = r.customProvider;
+    this.consideredCount = upTo.shadow + upTo.custom + upTo.deny + upTo.allow;
+    this.#set = set;
+    this.#found = found;
+    this.#upTo = upTo;
+  }
+
+  get considered(): PolicyVerdict[] {
+    return (this.#considered ??= GROUPS.flatMap((g) => Array.from({ length: this.#upTo[g] }, (_, pi) => verdictOf(this.#set, this.#found, g, pi))));
+  }
+
+  /** Matches come in evaluation order (candidates are), and only from considered policies. */
+  get matched(): PolicyVerdict[] {
+    if (!this.#matched) {
+      this.#matched = [];
+      for (const g of GROUPS) for (const pi of this.#found[g]?.keys() ?? []) this.#matched.push(verdictOf(this.#set, this.#found, g, pi));
+    }
+    return this.#matched;
+  }
 }
 
 /**
@@ -247,37 +296,19 @@ function matches(group: Compiled[], refs: readonly RuleRef[], attrs: Attrs, firs
 export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicySet, ctx: AuthzContext, mesh: Pick<MeshConfig, "extensionProviders">, customAllowed = false, plain = false): AuthzResult {
   const set = Array.isArray(policies) ? compilePolicySet(policies) : (policies as PolicySet);
   const attrs: Attrs = { ...ctx, sourceNamespace: namespaceOf(ctx.principal) };
-  const found: Partial<Record<Group, Map<number, number>>> = {};
+  const found: Found = {};
   /** How many policies of each group were considered (a group stops at the policy that decides). */
   const upTo: Record<Group, number> = { shadow: 0, custom: 0, deny: 0, allow: 0 };
   const scan = (g: Group, first: boolean) => {
     const refs = plain ? everyRule(set[g]) : set.indexes[g].candidates(attrs.principal, attrs.path, attrs.http);
     const m = matches(set[g], refs, attrs, first);
-    found[g] = m;
-    const decided = first && m.size ? m.keys().next().value! : undefined;
+    if (m) found[g] = m;
+    const decided = first && m ? m.keys().next().value! : undefined;
     upTo[g] = decided === undefined ? set[g].length : decided + 1;
     return decided;
   };
-  const verdict = (g: Group, pi: number): PolicyVerdict => {
-    const { policy: p, name } = set[g][pi]!;
-    const v: PolicyVerdict = { policy: name, action: p.action, dryRun: p.dryRun, rule: found[g]?.get(pi) };
-    if (!p.rules.length) v.note = p.action === "ALLOW" ? "no rules: allows nothing" : "no rules: matches nothing";
-    return v;
-  };
-  const result = (r: Omit<AuthzResult, "considered" | "matched" | "consideredCount">): AuthzResult => {
-    let considered: PolicyVerdict[] | undefined;
-    // Matches come in evaluation order (candidates are), and only from considered policies.
-    const matched: PolicyVerdict[] = [];
-    for (const g of GROUPS) for (const pi of found[g]?.keys() ?? []) matched.push(verdict(g, pi));
-    return {
-      ...r,
-      consideredCount: upTo.shadow + upTo.custom + upTo.deny + upTo.allow,
-      matched,
-      get considered() {
-        return (considered ??= GROUPS.flatMap((g) => Array.from({ length: upTo[g] }, (_, pi) => verdict(g, pi))));
-      },
-    };
-  };
+  const verdict = (g: Group, pi: number): PolicyVerdict => verdictOf(set, found, g, pi);
+  const result = (r: Omit<AuthzResult, "considered" | "matched" | "consideredCount">): AuthzResult => new Evaluated(r, set, found, upTo);
 
   // AUDIT and dry-run policies never change the outcome; evaluate them for the record.
   scan("shadow", false);

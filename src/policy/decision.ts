@@ -114,25 +114,65 @@ export function describeOutcome(o: Outcome): string {
   }
 }
 
+/** A step, or how to make it (one step or several): a proxy decides far more requests than anyone explains, so hot paths defer their text. */
+export type StepSource = TrailStep | (() => TrailStep | TrailStep[]);
+
 /** Builds decisions while recording the trail as the request moves. */
 export class Trail {
-  readonly steps: TrailStep[] = [];
-  add(step: TrailStep): this {
-    this.steps.push(step);
+  private readonly entries: StepSource[] = [];
+  private deferred = false;
+
+  /** Records a step. A function is called only when the trail is read; it must read nothing that changes later. */
+  add(step: StepSource): this {
+    if (typeof step === "function") this.deferred = true;
+    this.entries.push(step);
     return this;
   }
 
+  /** The steps so far, deferred ones made now (once). */
+  get steps(): TrailStep[] {
+    const e = this.entries;
+    if (this.deferred) {
+      const made = e.flatMap((s) => (typeof s === "function" ? s() : s));
+      e.length = 0;
+      e.push(...made);
+      this.deferred = false;
+    }
+    return e as TrailStep[];
+  }
+
   deny(outcome: Outcome, reason: string, code: string, policy?: string, rule?: string): Decision {
-    return { allow: false, outcome, reason, code, policy, rule, trail: this.steps };
+    return new Made(false, outcome, reason, code, policy, rule, this);
   }
 
   allow(outcome: Outcome, reason: string): Decision {
-    return { allow: true, outcome, reason, trail: this.steps };
+    return new Made(true, outcome, reason, undefined, undefined, undefined, this);
   }
 
   /** For results that are neither a policy allow nor deny (502, 503, 404, TLS failures). */
   end(outcome: Outcome, reason: string, code?: string, policy?: string, rule?: string): Decision {
     const allow = outcome.kind === "response" ? outcome.status < 400 : outcome.kind !== "error";
-    return { allow, outcome, reason, code, policy, rule, trail: this.steps };
+    return new Made(allow, outcome, reason, code, policy, rule, this);
+  }
+}
+
+/** A decision whose trail is made when first read (and is serialized with it). */
+class Made implements Decision {
+  constructor(
+    public allow: boolean, public outcome: Outcome, public reason: string,
+    public code: string | undefined, public policy: string | undefined, public rule: string | undefined,
+    from: Trail,
+  ) {
+    this.#from = from;
+  }
+
+  readonly #from: Trail;
+
+  get trail(): TrailStep[] {
+    return this.#from.steps;
+  }
+
+  toJSON(): Decision {
+    return { allow: this.allow, outcome: this.outcome, reason: this.reason, code: this.code, policy: this.policy, rule: this.rule, trail: this.trail };
   }
 }

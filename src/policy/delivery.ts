@@ -80,8 +80,10 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
   }
   const mtls = decideMtls(index, sender.proxy, ep.workload, ep.port, tls);
   const od = fromTrafficPolicy(dr, t.subset, (tp) => tp.outlierDetection);
-  const ejecting = od && endpoints.length > 1 ? `, outlier detection ejects after ${od.consecutive5xxErrors || od.consecutiveGatewayErrors} consecutive errors` : "";
-  trail.add({ stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length === 1 ? "1 endpoint" : `${endpoints.length} endpoints, ${LB_NAMES[lb]}${ejecting}`}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined });
+  trail.add(() => {
+    const ejecting = od && endpoints.length > 1 ? `, outlier detection ejects after ${od.consecutive5xxErrors || od.consecutiveGatewayErrors} consecutive errors` : "";
+    return { stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length === 1 ? "1 endpoint" : `${endpoints.length} endpoints, ${LB_NAMES[lb]}${ejecting}`}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined };
+  });
   if (env.scope === "hop") {
     // The destination's sidecar (or gateway) decides the rest; a peer must present one of the identities the service runs as.
     const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];

@@ -67,7 +67,8 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
 
   const mtls = effectiveMtls(index, w, port);
   const secured = arrival.mtlsFrom !== undefined;
-  trail.add({ stage: "peer-authn", at, message: `mTLS mode ${mtls.explanation}; the connection is ${secured ? `mutual TLS from ${arrival.mtlsFrom!.spiffe}` : "plaintext"}`, policy: mtls.from[0] });
+  const peer = arrival.mtlsFrom;
+  trail.add(() => ({ stage: "peer-authn", at, message: `mTLS mode ${mtls.explanation}; the connection is ${peer ? `mutual TLS from ${peer.spiffe}` : "plaintext"}`, policy: mtls.from[0] }));
   if (mtls.mode === "STRICT" && !secured) {
     return trail.deny({ kind: "error", error: "reset" }, `${w.id} requires mutual TLS (STRICT) and the client sent plaintext`, DenyCodes.MTLS_REQUIRED, mtls.from[0]);
   }

@@ -26,7 +26,7 @@ export function routeAtProxy(walk: Walk, sender: Sender, gateway: string, target
   const all = meshVirtualServices(walk, target.service.hostname, sender.proxy?.namespace ?? "");
   const vs = all[0];
   if (!vs) {
-    trail.add({ stage: "route", at: sender.label, message: `default route to ${target.service.hostname}:${target.port.port}` });
+    trail.add(() => ({ stage: "route", at: sender.label, message: `default route to ${target.service.hostname}:${target.port.port}` }));
     return sendToService(walk, sender, target);
   }
   if (req.scheme !== "http") {

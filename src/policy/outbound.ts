@@ -9,7 +9,7 @@ import { proxyLabel, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { reachExternal } from "./delivery.js";
 import { routeAtProxy } from "./mesh-routing.js";
-import { inEgressScope, outboundMode, sidecarFor, type SidecarChoice } from "./sidecar-scope.js";
+import { inEgressScope, outboundMode, sidecarFor, sidecarName, type SidecarChoice } from "./sidecar-scope.js";
 import { arriveAt } from "./inbound.js";
 import { requestAuthority } from "./request.js";
 
@@ -19,7 +19,8 @@ export function outboundFromSidecar(walk: Walk, w: Workload): Decision {
   if (bad) return bad;
   const { index, trail, req } = walk;
   const choice = sidecarFor(index, w);
-  trail.add({ stage: "sidecar-scope", at, message: choice.why, policy: choice.sidecar ? `Sidecar/${choice.sidecar.meta.namespace}/${choice.sidecar.meta.name}` : undefined });
+  const scope = choice.sidecar;
+  trail.add(() => ({ stage: "sidecar-scope", at, message: choice.why, policy: scope && sidecarName(scope) }));
 
   // Plain HTTP is routed by its Host header; TLS by SNI; TCP by destination address.
   const name = req.scheme === "http" ? hostWithoutPort(requestAuthority(req)) : req.host;
@@ -31,7 +32,7 @@ export function outboundFromSidecar(walk: Walk, w: Workload): Decision {
       rejected.push(verdict.explanation);
       continue;
     }
-    trail.add({ stage: "outbound", at, message: verdict.explanation, policy: verdict.line ? trail.steps.at(-1)?.policy : service.source, rule: verdict.line });
+    trail.add(() => ({ stage: "outbound", at, message: verdict.explanation, policy: verdict.line && scope ? sidecarName(scope) : service.source, rule: verdict.line }));
     const port = service.ports.find((p) => p.port === req.port)!;
     return routeAtProxy(walk, { proxy: w, label: at }, "mesh", { service, port, requestedHost: name });
   }

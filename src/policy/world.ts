@@ -30,3 +30,12 @@ export function standInBehaviour(protocol: Protocol): ServerBehaviour {
 export function defaultWorld(now = new Date()): World {
   return { now, app: (_w, _p, protocol) => standInBehaviour(protocol), external: () => "unknown" };
 }
+
+/** A live proxy's world: the time is read when a decision needs it (token expiry), the rest is real. */
+export const liveWorld: World = {
+  get now() {
+    return new Date();
+  },
+  app: (_w, _p, protocol) => standInBehaviour(protocol),
+  external: () => "unknown",
+};

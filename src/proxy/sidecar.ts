@@ -4,7 +4,7 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Env } from "../policy/context.js";
-import { defaultWorld } from "../policy/world.js";
+import { liveWorld } from "../policy/world.js";
 import type { Side } from "../policy/telemetry.js";
 import type { ConfigDelta, ProxyConfig } from "../wire/protocol.js";
 import type { AccessLogEntry, ProxyContext } from "./context.js";
@@ -125,19 +125,19 @@ export class Sidecar implements ProxyContext {
     return l;
   }
 
+  /** One per configuration: every request decided on it shares it (a live proxy decides hops). */
   env(state: ProxyState): Env {
-    return {
-      snapshot: state.snapshot,
-      world: defaultWorld(new Date()),
-      choose: (weights) => {
-        const total = weights.reduce((a, b) => a + b, 0);
-        let r = Math.random() * total;
-        return Math.max(0, weights.findIndex((w) => (r -= w) < 0));
-      },
-      chance: (percentage) => Math.random() * 100 < percentage,
-      pickEndpoint: (endpoints, key, lb) => this.balancer.pick(endpoints, key, lb),
-    };
+    if (this.envOf?.state !== state) {
+      this.envOf = {
+        state,
+        env: { snapshot: state.snapshot, world: liveWorld, scope: "hop", choose: chooseWeighted, chance: (percentage) => Math.random() * 100 < percentage, pickEndpoint: this.pickEndpoint },
+      };
+    }
+    return this.envOf.env;
   }
+
+  private envOf: { state: ProxyState; env: Env } | undefined;
+  private readonly pickEndpoint: Env["pickEndpoint"] = (endpoints, key, lb) => this.balancer.pick(endpoints, key, lb);
 
   /** Applies a pushed configuration, or rejects it and keeps the last good one. */
   applyConfig(config: ProxyConfig): AckResult {
@@ -251,4 +251,11 @@ async function listen(server: Server | NetServer, host: string, port: number, on
     onMoved?.(code === "EACCES" ? `is privileged (${host}:${port} needs root)` : `is taken on ${host}`, `${host}:${(server.address() as AddressInfo).port}`);
   }
   return `${host}:${(server.address() as AddressInfo).port}`;
+}
+
+/** A weighted random choice (a route's destinations). */
+function chooseWeighted(weights: number[]): number {
+  const total = weights.reduce((a, b) => a + b, 0);
+  let r = Math.random() * total;
+  return Math.max(0, weights.findIndex((w) => (r -= w) < 0));
 }
