@@ -12,7 +12,7 @@ const iterations = Number(process.env.ZM_BENCH_ITERATIONS ?? 50_000);
 console.log(`zeromesh bench — node ${process.version}, ${process.platform}/${process.arch}\n`);
 
 if (which === "all" || which === "decide") {
-  console.log(`policy engine: full request path (sidecar scope → route → mTLS → PeerAuthentication → AuthorizationPolicy → app), one core, ${iterations} decisions per row`);
+  console.log(`policy engine: full request path (sidecar scope → route → mTLS → PeerAuthentication → AuthorizationPolicy → app), one core, ${iterations} decisions per row in 5 interleaved rounds (the median round)`);
   const rows = runDecisionBench(iterations);
   const base = rows[0]!.decisionsPerSecond;
   console.log("| case | decisions/s | µs/decision | vs baseline |");

@@ -89,6 +89,9 @@ spec:
   - from: [{source: {principals: ["cluster.local/ns/istio-system/sa/ingress"]}}]
 `;
 
+/** Every path's warm-up before it is measured: the same for all, long enough for the JIT to settle. */
+const WARM_UP = (connections: number, dir: string) => ({ connections, seconds: 3, dir });
+
 /** Resident memory (MB) and CPU seconds of a process with its children (nginx's workers), from /proc. */
 function usage(pid: number): { rssMb: number; cpuSeconds: number } {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
@@ -156,8 +159,9 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
       zeromesh: { host: proxy[0]!, port: Number(proxy[1]), path: "http://server.bench:8080/", hostHeader: "server.bench:8080" },
       ...(pods ? { "zeromesh pods": pods.target } : {}),
     };
-    // Warm up every path (JIT, TLS sessions, pools).
-    for (const t of Object.values(targets)) wrkThroughput(t, { connections: 4, seconds: 1, dir });
+    // Warm up every path at full concurrency (TLS sessions, pools, and the JIT: a sidecar has far more code to
+    // optimize than the floor pair, and one second left it compiling through the measured run).
+    for (const t of Object.values(targets)) wrkThroughput(t, WARM_UP(opts.connections, dir));
 
     log(`\nthroughput: wrk, 1 thread, ${opts.connections} connections, ${opts.seconds} s each`);
     const sidecars = Object.entries(mesh.sidecarPids()).filter(([owner]) => owner.startsWith("bench/"));
@@ -202,7 +206,7 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
       nginx: { host: nginxTls.front.host, port: nginxTls.front.port, path: "/", hostHeader: "bench.example.com", https: true },
       zeromesh: { host: gw[0]!, port: Number(gw[1]), path: "/", hostHeader: "bench.example.com", https: true },
     };
-    for (const t of Object.values(ingress)) wrkThroughput(t, { connections: 4, seconds: 1, dir });
+    for (const t of Object.values(ingress)) wrkThroughput(t, WARM_UP(opts.connections, dir));
     const it: Record<string, { rps: number }> = {};
     for (const [name, t] of Object.entries(ingress)) it[name] = wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir });
     log("| path | requests/s | vs nginx |");

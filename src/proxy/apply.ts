@@ -65,7 +65,7 @@ export interface HttpExchange extends Carried {
 /** Carries out an HTTP decision: its answer, a reset, or the request relayed to `target`. */
 export function applyHttp(x: HttpExchange): void {
   const { ctx, d, req, res } = x;
-  ctx.denials.add(x.direction, x.request, d, x.peer, new Date());
+  ctx.denials.add(x.direction, x.request, d, x.peer);
   const o = d.outcome;
   if (o.kind === "response") {
     res.writeHead(o.status, o.headers ?? {}).end(o.body ?? "");
@@ -103,7 +103,7 @@ export interface TcpExchange extends Carried {
 /** Carries out a connection's decision: a reset, or the connection spliced to where it goes. */
 export async function applyTcp(x: TcpExchange): Promise<void> {
   const { ctx, d } = x;
-  ctx.denials.add(x.direction, x.request, d, x.peer, new Date());
+  ctx.denials.add(x.direction, x.request, d, x.peer);
   const o = d.outcome;
   const log = (extra: Partial<LogFields>) => accessLog(ctx, x.side, x.direction, { ...x.log, ...extra }, summary(d), x.started, x.state);
   if (o.kind !== "forward" && o.kind !== "deliver") {

@@ -19,8 +19,10 @@ const clip = (s: string) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` 
 export class DenialCounter {
   private readonly counts = new ReportCounts<Denial>(MAX_DENIALS);
 
-  add(direction: Denial["direction"], request: Pick<Request, "method" | "host" | "port" | "path">, d: Decision, peer: string | undefined, at: Date): void {
+  /** Counts `d` if it refused (an allowed decision costs nothing here: this runs for every request). */
+  add(direction: Denial["direction"], request: Pick<Request, "method" | "host" | "port" | "path">, d: Decision, peer: string | undefined, at?: Date): void {
     if (d.allow) return;
+    at ??= new Date();
     const o = d.outcome;
     const answer = o.kind === "response" ? `HTTP ${o.status}` : o.kind === "error" ? o.error : o.kind;
     this.counts.add(`${direction} ${peer ?? ""} ${request.host}:${request.port} ${d.code ?? ""} ${d.policy ?? ""} ${d.rule ?? ""} ${answer}`, at, () => ({

@@ -86,7 +86,8 @@ async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply
   const host = dest ? dest.host : authority!.host;
   const port = dest ? dest.port : authority!.port;
   if (absolute) headers.host = absolute.authority;
-  const request: Request = { scheme: "http", host, port, method: req.method ?? "GET", path: path.path, headers: { ...headers, host: headers.host || `${host}:${port}` } };
+  if (!headers.host) headers.host = `${host}:${port}`;
+  const request: Request = { scheme: "http", host, port, method: req.method ?? "GET", path: path.path, headers };
   const d = decideOutbound(ctx.env(state), state.workload, request);
   if (d.code === DenyCodes.REGISTRY_ONLY) ctx.blockedEgress.add(request.host, port, "http", d, new Date());
   const o = d.outcome;
@@ -141,12 +142,23 @@ async function onTunnel(ctx: ProxyContext, socket: Socket, connectTo: { host: st
   });
 }
 
+type HostAndPort = Readonly<{ host: string; port: number }>;
+
+/** Authorities parsed lately: an application calls the same few hosts over and over, and a URL costs more than the rest of the request's parsing. */
+const parsed = new Map<string, HostAndPort | undefined>();
+const MAX_PARSED = 1024;
+
 /** An absolute-form target's host (WHATWG host parsing: lower case, IPv4 in any notation as dotted quad) and port. */
-function hostAndPort(authority: string): { host: string; port: number } | undefined {
+function hostAndPort(authority: string): HostAndPort | undefined {
+  if (parsed.has(authority)) return parsed.get(authority);
+  let out: HostAndPort | undefined;
   try {
     const u = new URL(`http://${authority}/`);
-    return { host: u.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80 };
+    out = { host: u.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80 };
   } catch {
-    return undefined;
+    out = undefined;
   }
+  if (parsed.size >= MAX_PARSED) parsed.clear();
+  parsed.set(authority, out);
+  return out;
 }
