@@ -219,6 +219,12 @@ test("data path: a delta is applied to the version held; an invalid one or one a
   assert.deepEqual(sc.applyDelta({ ...delta({ remove: [key] }), version: good.version + 2, base: good.version + 1 }), { ack: true, version: good.version + 2 });
   assert.equal(sc.state()!.snapshot.resources.has(key), false);
   assert.equal(sc.state()!.config.endpoints["x/y"]?.["80"], "127.0.0.9:80", "what earlier deltas set stays");
+  // Requests decided on one configuration share its env; the next configuration gets its own, with its snapshot.
+  const env = sc.env(sc.state()!);
+  assert.equal(sc.env(sc.state()!), env);
+  assert.notEqual(sc.env(good), env);
+  assert.equal(sc.env(good).snapshot, good.snapshot);
+  assert.equal(env.scope, "hop");
 });
 
 test("data path: a server-first protocol (the server greets before the client speaks) works through both sidecars", async () => {
