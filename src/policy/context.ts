@@ -53,6 +53,9 @@ export interface Walk {
   endUser?: EndUser;
 }
 
+/** The env for deciding one proxy's hop (a live proxy's already is: no copy per request). */
+export const hopEnv = (env: Env): Env => (env.scope === "hop" ? env : { ...env, scope: "hop" });
+
 export function newWalk(env: Env, req: Request): Walk {
   return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req, timing: newTiming(), responseOps: [], arrived: req, upstream: { set: {}, remove: [] } };
 }

@@ -18,11 +18,15 @@ test("deferred steps are made when the trail is first read, in the order they we
   assert.equal(made, 2);
 });
 
-test("a step added after the decision was made still shows in its trail, as before", () => {
+test("a step added after the decision was made still shows in its trail, as before; a trail handed out only ever holds steps", () => {
   const trail = new Trail();
+  trail.add(() => step("first"));
   const d = trail.deny({ kind: "error", error: "reset" }, "denied", "ZM_DENY_AUTHZ");
+  const kept = d.trail;
   trail.add(() => step("later"));
-  assert.deepEqual(d.trail.map((s) => s.message), ["later"]);
+  trail.add(step("last"));
+  assert.ok(kept.every((s) => typeof s === "object"), "no function sits in an array someone holds");
+  assert.deepEqual(d.trail.map((s) => s.message), ["first", "later", "last"]);
 });
 
 test("a decision serializes with its trail and every field, deferred steps made", () => {

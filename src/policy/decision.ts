@@ -72,6 +72,7 @@ export interface TrailStep {
   details?: unknown;
 }
 
+/** Made by a Trail, whose `trail` is a getter: copy one field by field (a spread would lose the trail). */
 export interface Decision {
   allow: boolean;
   outcome: Outcome;
@@ -119,26 +120,31 @@ export type StepSource = TrailStep | (() => TrailStep | TrailStep[]);
 
 /** Builds decisions while recording the trail as the request moves. */
 export class Trail {
-  private readonly entries: StepSource[] = [];
-  private deferred = false;
+  /** The steps made so far: the array the trail hands out, which only ever holds steps. */
+  private readonly made: TrailStep[] = [];
+  /** Steps after the first deferred one, in order, until the trail is read. */
+  private pending: StepSource[] | undefined;
 
-  /** Records a step. A function is called only when the trail is read; it must read nothing that changes later. */
+  /** Records a step. A function is called only when the trail is read; it must read nothing that changes later (nor the trail). */
   add(step: StepSource): this {
-    if (typeof step === "function") this.deferred = true;
-    this.entries.push(step);
+    if (this.pending) this.pending.push(step);
+    else if (typeof step === "function") this.pending = [step];
+    else this.made.push(step);
     return this;
   }
 
   /** The steps so far, deferred ones made now (once). */
   get steps(): TrailStep[] {
-    const e = this.entries;
-    if (this.deferred) {
-      const made = e.flatMap((s) => (typeof s === "function" ? s() : s));
-      e.length = 0;
-      e.push(...made);
-      this.deferred = false;
+    const pending = this.pending;
+    if (pending) {
+      this.pending = undefined;
+      for (const s of pending) {
+        const m = typeof s === "function" ? s() : s;
+        if (Array.isArray(m)) this.made.push(...m);
+        else this.made.push(m);
+      }
     }
-    return e as TrailStep[];
+    return this.made;
   }
 
   deny(outcome: Outcome, reason: string, code: string, policy?: string, rule?: string): Decision {

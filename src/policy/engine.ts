@@ -1,6 +1,6 @@
 // The decision engine's entry: one request from a source, walked through
 // every proxy on its path. Pure: config and world in, decision out.
-import { newWalk, proxyLabel, type Env, type Walk } from "./context.js";
+import { hopEnv, newWalk, proxyLabel, type Env, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { reachExternal } from "./delivery.js";
 import { handleAtGateway } from "./gateway-path.js";
@@ -59,19 +59,16 @@ function plainClient(walk: Walk, address: string, namespace: string | undefined)
   return reachExternal(walk, req.host, req.port, false, false);
 }
 
-/** The env for deciding one proxy's hop (a live proxy's already is). */
-const hop = (env: Env): Env => (env.scope === "hop" ? env : { ...env, scope: "hop" });
-
 /** The client sidecar's hop: where this request goes next, or why it stops here. */
 export function decideOutbound(env: Env, w: Workload, req: Request): Decision {
-  const walk = newWalk(hop(env), req);
+  const walk = newWalk(hopEnv(env), req);
   walk.trail.add(() => ({ stage: "source", at: proxyLabel(w), message: `${w.id} sends ${req.scheme === "tcp" ? "a connection to" : req.method} ${req.scheme}://${req.host}:${req.port}${req.scheme === "tcp" ? "" : req.path}` }));
   return outboundFromSidecar(walk, w);
 }
 
 /** The server sidecar's hop: deliver to the application, or deny. */
 export function decideInbound(env: Env, w: Workload, port: number, arrival: Arrival, req: Request): Decision {
-  return arriveAt(newWalk(hop(env), req), w, port, arrival);
+  return arriveAt(newWalk(hopEnv(env), req), w, port, arrival);
 }
 
 /**
@@ -84,7 +81,7 @@ export function plaintextRefused(snapshot: Snapshot, w: Workload, port: number):
 
 /** A gateway's hop: route the connection to its next hop, or refuse it. */
 export function decideAtGateway(env: Env, gw: Workload, servicePort: number, targetPort: number, req: Request, arrival: Arrival): Decision {
-  return handleAtGateway(newWalk(hop(env), req), gw, servicePort, targetPort, arrival);
+  return handleAtGateway(newWalk(hopEnv(env), req), gw, servicePort, targetPort, arrival);
 }
 
 export type { Env };

@@ -5,7 +5,7 @@ import { normalizeAtProxy } from "./path-normalization.js";
 import { hostWithoutPort } from "../api/host.js";
 import type { Secret } from "../api/types.js";
 import type { Workload } from "../registry/model.js";
-import { newWalk, proxyLabel, type Env, type Sender, type Walk } from "./context.js";
+import { hopEnv, newWalk, proxyLabel, type Env, type Sender, type Walk } from "./context.js";
 import { PolicyIndex } from "./index.js";
 import type { Request } from "./request.js";
 import { DenyCodes, type Decision } from "./decision.js";
@@ -198,7 +198,7 @@ export function selectTlsServer(env: Env, gw: Workload, servicePort: number, tar
 
 /** A request or connection that arrived through a TLS server the live gateway already terminated. */
 export function decideAfterTermination(env: Env, gw: Workload, servicePort: number, targetPort: number, choice: TlsServerChoice, req: Request, arrival: Arrival): Decision {
-  const walk = newWalk(env.scope === "hop" ? env : { ...env, scope: "hop" }, req);
+  const walk = newWalk(hopEnv(env), req);
   const sender: Sender = { proxy: gw, label: proxyLabel(gw) };
   walk.trail.add({ stage: "gateway", at: sender.label, message: `TLS terminated by ${serverName(choice.bound)}` });
   const http = choice.kind !== "tls-terminate";

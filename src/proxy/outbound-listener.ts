@@ -113,7 +113,7 @@ async function onConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket
 }
 
 /** A connection to `connectTo` (a CONNECT's target, or a captured connection's original destination). */
-async function onTunnel(ctx: ProxyContext, socket: Socket, connectTo: { host: string; port: number }, http: TunnelHttp): Promise<void> {
+async function onTunnel(ctx: ProxyContext, socket: Socket, connectTo: Readonly<{ host: string; port: number }>, http: TunnelHttp): Promise<void> {
   const started = Date.now();
   const state = ctx.state();
   if (!state) return void reset(socket); // fail closed without configuration
@@ -147,6 +147,8 @@ type HostAndPort = Readonly<{ host: string; port: number }>;
 /** Authorities parsed lately: an application calls the same few hosts over and over, and a URL costs more than the rest of the request's parsing. */
 const parsed = new Map<string, HostAndPort | undefined>();
 const MAX_PARSED = 1024;
+/** Longer authorities (no real host name is) are parsed each time: a cache of them could pin megabytes. */
+const MAX_CACHED_LENGTH = 260;
 
 /** An absolute-form target's host (WHATWG host parsing: lower case, IPv4 in any notation as dotted quad) and port. */
 function hostAndPort(authority: string): HostAndPort | undefined {
@@ -154,10 +156,11 @@ function hostAndPort(authority: string): HostAndPort | undefined {
   let out: HostAndPort | undefined;
   try {
     const u = new URL(`http://${authority}/`);
-    out = { host: u.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80 };
+    out = Object.freeze({ host: u.hostname.toLowerCase().replace(/^\[|\]$/g, ""), port: u.port ? Number(u.port) : 80 });
   } catch {
     out = undefined;
   }
+  if (authority.length > MAX_CACHED_LENGTH) return out;
   if (parsed.size >= MAX_PARSED) parsed.clear();
   parsed.set(authority, out);
   return out;
