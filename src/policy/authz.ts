@@ -55,7 +55,18 @@ export interface AuthzResult {
   customProvider?: ExtensionProvider;
 }
 
-const namespaceOf = (principal?: string) => principal?.match(/\/ns\/([^/]+)\/sa\//)?.[1];
+/** Namespaces of the principals seen lately: the same few callers on every request. */
+const namespaces = new Map<string, string | undefined>();
+const MAX_PRINCIPALS = 1024;
+
+function namespaceOf(principal?: string): string | undefined {
+  if (principal === undefined) return undefined;
+  if (namespaces.has(principal)) return namespaces.get(principal);
+  const ns = /\/ns\/([^/]+)\/sa\//.exec(principal)?.[1];
+  if (namespaces.size >= MAX_PRINCIPALS) namespaces.clear();
+  namespaces.set(principal, ns);
+  return ns;
+}
 const serviceAccountOf = (principal?: string) => principal?.match(/\/ns\/([^/]+)\/sa\/([^/]+)$/)?.slice(1, 3).join("/");
 const trustDomainOf = (principal?: string) => principal?.match(/^(.+?)\/ns\//)?.[1];
 

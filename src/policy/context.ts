@@ -66,4 +66,11 @@ export interface Sender {
   label: string;
 }
 
-export const proxyLabel = (w: Workload) => (w.gateway ? `gateway ${w.id}` : `sidecar ${w.id}`);
+const labels = new WeakMap<Workload, string>();
+
+/** "sidecar NS/NAME" or "gateway NS/NAME", made once per workload (every decision names its proxy). */
+export function proxyLabel(w: Workload): string {
+  let l = labels.get(w);
+  if (l === undefined) labels.set(w, (l = w.gateway ? `gateway ${w.id}` : `sidecar ${w.id}`));
+  return l;
+}

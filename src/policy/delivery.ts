@@ -3,7 +3,7 @@
 import { hostMatches } from "../api/host.js";
 import type { ClientTls, ConnectionPool, DestinationRule, TrafficPolicy } from "../api/types.js";
 import { resolveConfigHost } from "../registry/dns.js";
-import type { MeshService, ServiceModelPort, Workload } from "../registry/model.js";
+import type { Endpoint, MeshService, ServiceModelPort, Workload } from "../registry/model.js";
 import type { LoadBalancer, Sender, Walk } from "./context.js";
 import { DenyCodes, UPSTREAM_RESET_BODY, type Decision, type PoolLimits } from "./decision.js";
 import { handleAtGateway } from "./gateway-path.js";
@@ -14,8 +14,24 @@ import type { PolicyIndex } from "./index.js";
 
 export const drName = (d: DestinationRule) => `DestinationRule/${d.meta.namespace}/${d.meta.name}`;
 
+/** Lookups per snapshot, by host, client namespace and service namespace (every request to a service makes one). */
+const ruleLookups = new WeakMap<PolicyIndex, Map<string, Map<string, Map<string, DestinationRule | undefined>>>>();
+
 /** Istio's lookup order: the client's namespace, the service's, then the root namespace. */
 export function destinationRuleFor(index: PolicyIndex, host: string, clientNs: string | undefined, serviceNs: string): DestinationRule | undefined {
+  let byHost = ruleLookups.get(index);
+  if (!byHost) ruleLookups.set(index, (byHost = new Map()));
+  let byClient = byHost.get(host);
+  if (!byClient) byHost.set(host, (byClient = new Map()));
+  let byService = byClient.get(clientNs ?? "");
+  if (!byService) byClient.set(clientNs ?? "", (byService = new Map()));
+  if (byService.has(serviceNs)) return byService.get(serviceNs);
+  const dr = lookupDestinationRule(index, host, clientNs, serviceNs);
+  byService.set(serviceNs, dr);
+  return dr;
+}
+
+function lookupDestinationRule(index: PolicyIndex, host: string, clientNs: string | undefined, serviceNs: string): DestinationRule | undefined {
   const order = [clientNs, serviceNs, index.rootNamespace].filter((n): n is string => !!n);
   for (const ns of order) {
     const candidates = index.destinationRules.filter((d) => d.meta.namespace === ns && (d.exportTo.length === 0 || d.exportTo.includes("*") || d.exportTo.includes(".") && ns === clientNs || (clientNs !== undefined && d.exportTo.includes(clientNs))));
@@ -86,15 +102,26 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
   });
   if (env.scope === "hop") {
     // The destination's sidecar (or gateway) decides the rest; a peer must present one of the identities the service runs as.
-    const identities = [...new Set(endpoints.map((e) => e.workload.spiffe))];
+    const outcome: Forward = { kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities: identitiesOf(endpoints), host: t.requestedHost, http: httpHandling(walk) };
     // The other endpoints, in the order round robin would reach them: where a retry goes next.
-    const alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
-    const outlier = od ? { policy: od, key, hosts: endpoints.length } : undefined;
+    if (endpoints.length > 1) outcome.alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
+    if (od) outcome.outlier = { policy: od, key, hosts: endpoints.length };
     const pool = poolLimits(fromTrafficPolicy(dr, t.subset, (tp) => tp.connectionPool), key);
-    return trail.allow({ kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities, host: t.requestedHost, http: httpHandling(walk), ...(alternates.length ? { alternates } : {}), ...(outlier ? { outlier } : {}), ...(pool ? { pool } : {}) }, `forwarded to ${ep.workload.id}:${ep.port}`);
+    if (pool) outcome.pool = pool;
+    return trail.allow(outcome, `forwarded to ${ep.workload.id}:${ep.port}`);
   }
   if (ep.workload.gateway) return handleAtGateway(walk, ep.workload, t.port.port, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined });
   return arriveAt(walk, ep.workload, ep.port, { mtlsFrom: mtls.on ? sender.proxy : undefined, sourceIp: sender.proxy?.address });
+}
+
+type Forward = Extract<Decision["outcome"], { kind: "forward" }>;
+
+/** The identities a service's endpoints run as, once per endpoint list (the registry keeps one per service port and snapshot). */
+const identities = new WeakMap<readonly Endpoint[], string[]>();
+function identitiesOf(endpoints: readonly Endpoint[]): string[] {
+  let ids = identities.get(endpoints);
+  if (!ids) identities.set(endpoints, (ids = [...new Set(endpoints.map((e) => e.workload.spiffe))]));
+  return ids;
 }
 
 /** Circuit breaking from a connectionPool: how many requests may be in flight to the service (unset limits: none). */
@@ -134,8 +161,13 @@ function decideMtls(index: PolicyIndex, client: Workload | undefined, server: Wo
   if (tls?.mode === "DISABLE") return { on: false, why: "DestinationRule sets tls DISABLE: plaintext" };
   if (!server.sidecar) return { on: false, why: "auto mTLS: the destination has no sidecar, so plaintext" };
   if (effectiveMtls(index, server, port).mode === "DISABLE") return { on: false, why: "auto mTLS: the destination's PeerAuthentication is DISABLE, so plaintext" };
-  return { on: true, why: `auto mTLS: mutual TLS as ${client.spiffe}` };
+  let on = autoMutual.get(client);
+  if (!on) autoMutual.set(client, (on = { on: true, why: `auto mTLS: mutual TLS as ${client.spiffe}` }));
+  return on;
 }
+
+/** The usual verdict, once per client (every request to a sidecar gets it). */
+const autoMutual = new WeakMap<Workload, { on: boolean; why: string }>();
 
 /** A connection to a host outside the mesh, as the world answers it. */
 export function reachExternal(walk: Walk, host: string, port: number, originateTls: boolean, viaProxy = true): Decision {

@@ -78,16 +78,30 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
   if (denied) return denied;
 
   const headers: Record<string, string> = { ...arrival.headers, ...walk.upstream.set };
-  if (arrival.mtlsFrom && http) {
-    // Istio's sidecar tells the application who called, as Envoy's XFCC header.
-    headers["x-forwarded-client-cert"] = `By=${w.spiffe};URI=${arrival.mtlsFrom.spiffe}`;
-  }
+  // Istio's sidecar tells the application who called, as Envoy's XFCC header.
+  if (arrival.mtlsFrom && http) headers["x-forwarded-client-cert"] = xfcc(w, arrival.mtlsFrom.spiffe);
   if (walk.env.scope === "hop") {
-    const remove = walk.upstream.remove.length ? { remove: walk.upstream.remove } : {};
-    const responseHeaders = walk.responseOps.length ? { responseHeaders: walk.responseOps.flat() } : {};
-    return trail.allow({ kind: "deliver", port: appPort, headers, ...remove, ...responseHeaders }, `delivered to the application of ${w.id} on port ${appPort}`);
+    const outcome: Extract<Decision["outcome"], { kind: "deliver" }> = { kind: "deliver", port: appPort, headers };
+    if (walk.upstream.remove.length) outcome.remove = walk.upstream.remove;
+    if (walk.responseOps.length) outcome.responseHeaders = walk.responseOps.flat();
+    return trail.allow(outcome, `delivered to the application of ${w.id} on port ${appPort}`);
   }
   return deliverToApp(walk, w, appPort, { ...arrival, headers });
+}
+
+/** XFCC values by workload and caller: the same few pairs on every request. */
+const xfccs = new WeakMap<Workload, Map<string, string>>();
+const MAX_CALLERS = 1024;
+
+function xfcc(w: Workload, caller: string): string {
+  let byCaller = xfccs.get(w);
+  if (!byCaller) xfccs.set(w, (byCaller = new Map()));
+  let v = byCaller.get(caller);
+  if (v === undefined) {
+    v = `By=${w.spiffe};URI=${caller}`;
+    if (byCaller.size < MAX_CALLERS) byCaller.set(caller, v);
+  }
+  return v;
 }
 
 /** The application's answer, as the world says it behaves. */

@@ -3,6 +3,7 @@ import { hostMatches, hostWithoutPort } from "../api/host.js";
 import type { HttpMatch, HttpRoute, RouteDestination, VirtualService } from "../api/types.js";
 import { resolveConfigHost } from "../registry/dns.js";
 import type { Sender, Walk } from "./context.js";
+import type { PolicyIndex } from "./index.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { sendToService, type Target } from "./delivery.js";
 import { requestAuthority } from "./request.js";
@@ -12,9 +13,22 @@ import { rewrittenPath } from "./rewrite.js";
 import { DEFAULT_HTTP_ROUTE, formatMs } from "./route-timing.js";
 import { matchHttpRoute, matchTcpRoute, matchTlsRoute, pickDestination, vsGateways, vsHosts, vsName } from "./routing.js";
 
+/** Per snapshot, by host and client namespace: every request through a sidecar asks. */
+const meshRoutes = new WeakMap<PolicyIndex, Map<string, Map<string, VirtualService[]>>>();
+
 /** VirtualServices for the mesh that cover a service host and are exported to the client's namespace. */
 function meshVirtualServices(walk: Walk, host: string, clientNs: string): VirtualService[] {
-  return walk.index.virtualServices.filter((vs) =>
+  let byHost = meshRoutes.get(walk.index);
+  if (!byHost) meshRoutes.set(walk.index, (byHost = new Map()));
+  let byNs = byHost.get(host);
+  if (!byNs) byHost.set(host, (byNs = new Map()));
+  let list = byNs.get(clientNs);
+  if (!list) byNs.set(clientNs, (list = coveringHost(walk.index, host, clientNs)));
+  return list;
+}
+
+function coveringHost(index: PolicyIndex, host: string, clientNs: string): VirtualService[] {
+  return index.virtualServices.filter((vs) =>
     vsGateways(vs).includes("mesh") &&
     (vs.exportTo.length === 0 || vs.exportTo.includes("*") || vs.exportTo.includes(clientNs) || (vs.exportTo.includes(".") && vs.meta.namespace === clientNs)) &&
     vsHosts(vs).some((h) => hostMatches(h, host)));

@@ -24,20 +24,22 @@ export function outboundFromSidecar(walk: Walk, w: Workload): Decision {
 
   // Plain HTTP is routed by its Host header; TLS by SNI; TCP by destination address.
   const name = req.scheme === "http" ? hostWithoutPort(requestAuthority(req)) : req.host;
-  const candidates = index.registry.lookup(name, w.namespace).filter((s) => s.ports.some((p) => p.port === req.port));
-  const rejected: string[] = [];
-  for (const service of candidates) {
+  let candidates = 0;
+  let rejected: string[] | undefined;
+  for (const service of index.registry.lookup(name, w.namespace)) {
+    if (!service.ports.some((p) => p.port === req.port)) continue;
+    candidates++;
     const verdict = inEgressScope(index, w, choice, service, req.port);
     if (!verdict.visible) {
-      rejected.push(verdict.explanation);
+      (rejected ??= []).push(verdict.explanation);
       continue;
     }
     trail.add(() => ({ stage: "outbound", at, message: verdict.explanation, policy: verdict.line && scope ? sidecarName(scope) : service.source, rule: verdict.line }));
     const port = service.ports.find((p) => p.port === req.port)!;
     return routeAtProxy(walk, { proxy: w, label: at }, "mesh", { service, port, requestedHost: name });
   }
-  for (const r of rejected) trail.add({ stage: "outbound", at, message: r });
-  return unknownDestination(walk, w, choice, name, candidates.length > 0);
+  for (const r of rejected ?? []) trail.add({ stage: "outbound", at, message: r });
+  return unknownDestination(walk, w, choice, name, candidates > 0);
 }
 
 /** The destination is not in the source's scope: ALLOW_ANY passes it through, REGISTRY_ONLY blocks it. */

@@ -14,7 +14,25 @@ export interface MtlsVerdict {
 
 const nameOf = (p: PeerAuthentication) => `PeerAuthentication/${p.meta.namespace}/${p.meta.name}`;
 
+/** Verdicts per snapshot, workload and port: both sidecars of every request ask (they are pure; a verdict is never changed). */
+const verdicts = new WeakMap<PolicyIndex, WeakMap<Workload, Map<number, MtlsVerdict>>>();
+/** Ports remembered per workload (a pod's captured inbound sees any port). */
+const MAX_PORTS = 256;
+
 export function effectiveMtls(index: PolicyIndex, w: Workload, port: number): MtlsVerdict {
+  let byWorkload = verdicts.get(index);
+  if (!byWorkload) verdicts.set(index, (byWorkload = new WeakMap()));
+  let byPort = byWorkload.get(w);
+  if (!byPort) byWorkload.set(w, (byPort = new Map()));
+  let v = byPort.get(port);
+  if (!v) {
+    v = mtlsOf(index, w, port);
+    if (byPort.size < MAX_PORTS) byPort.set(port, v);
+  }
+  return v;
+}
+
+function mtlsOf(index: PolicyIndex, w: Workload, port: number): MtlsVerdict {
   const root = index.rootNamespace;
   // Istio uses the oldest when several match at one level; snapshots are name-ordered, so first wins.
   const meshLevel = (index.peerAuthn.get(root) ?? []).find((p) => !p.selector || Object.keys(p.selector).length === 0);

@@ -25,7 +25,8 @@ export class Registry {
   private readonly workloadsByNs = new Map<string, Workload[]>();
   private readonly servicesByNs = new Map<string, MeshService[]>();
   // Memoized per snapshot: these are asked on every request.
-  private readonly endpointCache = new Map<string, Endpoint[]>();
+  /** By service and port number (objects of this registry: no key to build per lookup). */
+  private readonly endpointCache = new WeakMap<MeshService, Map<number, Endpoint[]>>();
   /** lookup's answers by namespace and name: a proxy asks for every request. Bounded (under ALLOW_ANY every outside name is a key). */
   private readonly lookups = new Map<string, MeshService[]>();
   private readonly servicesOfCache = new Map<string, { service: MeshService; port: ServiceModelPort }[]>();
@@ -199,8 +200,9 @@ export class Registry {
 
   /** Workloads a service selects (in its own namespace), with the port each listens on for `servicePort`. */
   endpoints(s: MeshService, servicePort: ServiceModelPort): Endpoint[] {
-    const key = `${s.source}|${s.hostname}|${servicePort.port}`;
-    let out = this.endpointCache.get(key);
+    let byPort = this.endpointCache.get(s);
+    if (!byPort) this.endpointCache.set(s, (byPort = new Map()));
+    let out = byPort.get(servicePort.port);
     if (out) return out;
     out = [];
     if (s.selector && Object.keys(s.selector).length > 0) {
@@ -210,7 +212,7 @@ export class Registry {
         if (port !== undefined) out.push({ workload: w, port, service: s, servicePort });
       }
     }
-    this.endpointCache.set(key, out);
+    byPort.set(servicePort.port, out);
     return out;
   }
 
