@@ -35,7 +35,8 @@ export function matchPattern(pattern: string, value: string | undefined): boolea
 }
 
 export function matchAnyPattern(patterns: readonly string[], value: string | undefined): boolean {
-  return patterns.some((p) => matchPattern(p, value));
+  for (const p of patterns) if (matchPattern(p, value)) return true;
+  return false;
 }
 
 /** Kubernetes equality-based label selection; an empty selector matches everything. */

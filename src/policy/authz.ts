@@ -110,27 +110,35 @@ export function ruleUsesHttpFields(rule: AuthzRule): boolean {
   );
 }
 
+/** A field of patterns (and negated patterns) against one value. */
+function patterns(values: string[] | undefined, notValues: string[] | undefined, value: string | undefined): boolean {
+  if (values && !matchAnyPattern(values, value)) return false;
+  if (notValues && matchAnyPattern(notValues, value)) return false;
+  return true;
+}
+
+/** Whether a field is set at all: an absent one matches (and costs nothing: this runs for every rule tried). */
+const set = (values: unknown, notValues: unknown) => values !== undefined || notValues !== undefined;
+
 function matchSource(s: AuthzSource, ctx: Attrs, ignoreHttp: boolean): boolean {
-  const ns = ctx.sourceNamespace;
   return (
-    field(s.principals, s.notPrincipals, (v) => matchAnyPattern(v, ctx.principal)) &&
-    (ignoreHttp || field(s.requestPrincipals, s.notRequestPrincipals, (v) => matchAnyPattern(v, ctx.requestPrincipal))) &&
-    field(s.namespaces, s.notNamespaces, (v) => matchAnyPattern(v, ns)) &&
-    field(s.serviceAccounts, s.notServiceAccounts, (v) => v.includes(serviceAccountOf(ctx.principal) ?? "")) &&
-    field(s.trustDomains, s.notTrustDomains, (v) => matchAnyPattern(v, trustDomainOf(ctx.principal))) &&
-    field(s.ipBlocks, s.notIpBlocks, (v) => ipInBlocks(ctx.sourceIp, v)) &&
-    field(s.remoteIpBlocks, s.notRemoteIpBlocks, (v) => ipInBlocks(ctx.remoteIp ?? ctx.sourceIp, v))
+    patterns(s.principals, s.notPrincipals, ctx.principal) &&
+    (ignoreHttp || patterns(s.requestPrincipals, s.notRequestPrincipals, ctx.requestPrincipal)) &&
+    patterns(s.namespaces, s.notNamespaces, ctx.sourceNamespace) &&
+    (!set(s.serviceAccounts, s.notServiceAccounts) || field(s.serviceAccounts, s.notServiceAccounts, (v) => v.includes(serviceAccountOf(ctx.principal) ?? ""))) &&
+    (!set(s.trustDomains, s.notTrustDomains) || patterns(s.trustDomains, s.notTrustDomains, trustDomainOf(ctx.principal))) &&
+    (!set(s.ipBlocks, s.notIpBlocks) || field(s.ipBlocks, s.notIpBlocks, (v) => ipInBlocks(ctx.sourceIp, v))) &&
+    (!set(s.remoteIpBlocks, s.notRemoteIpBlocks) || field(s.remoteIpBlocks, s.notRemoteIpBlocks, (v) => ipInBlocks(ctx.remoteIp ?? ctx.sourceIp, v)))
   );
 }
 
 function matchOperation(o: AuthzOperation, ctx: AuthzContext, ignoreHttp: boolean): boolean {
-  const port = String(ctx.destinationPort);
   return (
-    field(o.ports, o.notPorts, (v) => v.includes(port)) &&
+    (!set(o.ports, o.notPorts) || field(o.ports, o.notPorts, (v) => v.includes(String(ctx.destinationPort)))) &&
     (ignoreHttp || (
-      field(o.hosts, o.notHosts, (v) => v.some((p) => matchHost(p, ctx.host))) &&
-      field(o.methods, o.notMethods, (v) => matchAnyPattern(v, ctx.method)) &&
-      field(o.paths, o.notPaths, (v) => v.some((p) => matchPath(p, ctx.path)))
+      (!set(o.hosts, o.notHosts) || field(o.hosts, o.notHosts, (v) => v.some((p) => matchHost(p, ctx.host)))) &&
+      patterns(o.methods, o.notMethods, ctx.method) &&
+      (!set(o.paths, o.notPaths) || field(o.paths, o.notPaths, (v) => v.some((p) => matchPath(p, ctx.path))))
     ))
   );
 }

@@ -80,18 +80,19 @@ export function applyHttp(x: HttpExchange): void {
     httpDone(x, undefined, { error: o.kind === "error" ? o.error : o.kind === "deliver" ? "no application listening" : o.kind });
     return void abortRequest(req);
   }
-  const sent = relay(ctx, req, res, target, x.send, (r) => httpDone(x, r.status, { ...attemptsOf(r), upstream: `${target.host}:${target.port}` }));
+  const sent = relay(ctx, req, res, target, x.send, (r) => httpDone(x, r.status, () => ({ ...attemptsOf(r), upstream: `${target.host}:${target.port}` })));
   if (!sent) {
     res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
     httpDone(x, 503, { error: "no workload certificate yet" });
   }
 }
 
-/** The end of one HTTP exchange: its metrics, and its access-log line (status undefined: no response). */
-function httpDone(x: HttpExchange, status: number | undefined, extra?: Partial<LogFields>): void {
+/** The end of one HTTP exchange: its metrics, and its access-log line (status undefined: no response); `extra` is made only for a log. */
+function httpDone(x: HttpExchange, status: number | undefined, extra?: Partial<LogFields> | (() => Partial<LogFields>)): void {
   x.ctx.metrics.request(x.side, x.series, status ?? 0, Date.now() - x.started);
   if (!x.ctx.logs(x.side)) return;
-  accessLog(x.ctx, x.side, x.direction, status === undefined ? { ...x.log, ...extra } : { ...x.log, status, ...extra }, summary(x.d), x.started, x.state);
+  const more = typeof extra === "function" ? extra() : extra;
+  accessLog(x.ctx, x.side, x.direction, status === undefined ? { ...x.log, ...more } : { ...x.log, status, ...more }, summary(x.d), x.started, x.state);
 }
 
 export interface TcpExchange extends Carried {

@@ -170,7 +170,7 @@ export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream:
     let discarding = false;
     const retry = () => run.retryAfterBackoff(() => attempt(body));
     // The timer is re-armed for each attempt, so when it fires `current` is this attempt's request.
-    run.armPerTry(route, () => current?.abort(new PerTryTimeout("per-try timeout")));
+    if (route?.retries.perTryTimeoutMs) run.armPerTry(route, () => current?.abort(new PerTryTimeout("per-try timeout")));
     upstream.dispatcherFor(run.attempts).dispatch({ method, path: opts.path, headers, body: body ?? (replayable ? null : from) }, {
       onRequestStart(controller) {
         current = controller;
