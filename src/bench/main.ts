@@ -3,6 +3,8 @@
 //   npm run bench -- decide       the policy engine only
 //   npm run bench -- mesh         the data path only
 //   npm run bench -- control      the control plane with 100, 1,000 and 5,000 simulated proxies (ZM_BENCH_PROXIES)
+//   npm run bench -- alloc        memory allocated per request through two sidecars, by area (what the collector pays)
+import { runAllocBench } from "./alloc.js";
 import { runDecisionBench } from "./decide.js";
 import { runMeshBench } from "./mesh.js";
 import { runControlBench } from "./control.js";
@@ -59,4 +61,8 @@ if (which === "control") {
     console.log(`| memory per connected proxy ≤ 50 KB: resident, at rest | ${kb(at1000.rssPerProxy)} KB (a bare session that carried as much: ${kb(at1000.floor.rssPerSession)} KB) | ${at1000.rssPerProxy <= 50 * 1024 ? "yes" : "no"} |`);
   }
   console.log("Istio for comparison: istiod is measured at about 1 vCPU and 1.5 GB for 1,000 services and 2,000 sidecars (Istio's performance and scalability page); it publishes no convergence time.");
+}
+if (which === "alloc") {
+  await runAllocBench(Number(process.env.ZM_BENCH_REQUESTS ?? 20_000), (l) => console.log(l));
+  process.exit(0); // the in-process sidecars' agents and timers are done with
 }
