@@ -89,6 +89,11 @@ spec:
   - from: [{source: {principals: ["cluster.local/ns/istio-system/sa/ingress"]}}]
 `;
 
+/** How many times each path's throughput is measured, in turn with the others. */
+const ROUNDS = Number(process.env.ZM_BENCH_ROUNDS ?? 3);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /** Every path's warm-up before it is measured: the same for all, long enough for the JIT to settle. */
 const WARM_UP = (connections: number, dir: string) => ({ connections, seconds: 3, dir });
 
@@ -163,7 +168,7 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     // optimize than the floor pair, and one second left it compiling through the measured run).
     for (const t of Object.values(targets)) wrkThroughput(t, WARM_UP(opts.connections, dir));
 
-    log(`\nthroughput: wrk, 1 thread, ${opts.connections} connections, ${opts.seconds} s each`);
+    log(`\nthroughput: wrk, 1 thread, ${opts.connections} connections, ${opts.seconds} s each, the paths in turn ${ROUNDS} times (the median; CPU over all rounds)`);
     const sidecars = Object.entries(mesh.sidecarPids()).filter(([owner]) => owner.startsWith("bench/"));
     // Every proxy process of every path, measured over the throughput runs (each works only during its own path's run).
     const procs: { path: string; name: string; pid: number }[] = [
@@ -174,8 +179,15 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     ];
     const pids = procs.map((p) => p.pid);
     const before = pids.map(usage);
+    // In turn, several times: this machine's speed moves between runs, and a ratio should not depend on which path ran when.
+    const runs: Record<string, { rps: number; requests: number; stealPct: number }[]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, t] of Object.entries(targets)) (runs[name] ??= []).push(await withSteal(() => wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir })));
+    }
     const tp: Record<string, { rps: number; requests: number; stealPct: number }> = {};
-    for (const [name, t] of Object.entries(targets)) tp[name] = await withSteal(() => wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir }));
+    for (const [name, rs] of Object.entries(runs)) {
+      tp[name] = { rps: median(rs.map((r) => r.rps)), requests: rs.reduce((a, r) => a + r.requests, 0), stealPct: Math.max(...rs.map((r) => r.stealPct)) };
+    }
     const after = pids.map(usage);
     const LABEL: Record<string, string> = { direct: "direct (no proxies)", nginx: "nginx mTLS pair", "node floor": "node floor pair (mTLS, no policy)", zeromesh: "zeromesh sidecars (mTLS, loopback: HTTP_PROXY)", "zeromesh pods": "zeromesh sidecars in pods (mTLS, iptables capture)" };
     log("| path | requests/s | vs nginx pair | vs node floor | CPU stolen by other guests |");
@@ -214,7 +226,7 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     log(`| nginx TLS termination → server | ${Math.round(it.nginx!.rps).toLocaleString("en-US")} | 1.00× |`);
     log(`| zeromesh gateway (TLS) → sidecar (mTLS) → server | ${Math.round(it.zeromesh!.rps).toLocaleString("en-US")} | ${(it.zeromesh!.rps / it.nginx!.rps).toFixed(2)}× |`);
 
-    log("\nproxy resources (each proxy process, after its path's throughput run)");
+    log("\nproxy resources (each proxy process, after its path's throughput runs)");
     log("| process | resident memory | CPU seconds per 1,000 requests |");
     log("|---|---:|---:|");
     const perPath = new Map<string, { rssMb: number; cpuPer1000: number }>();
