@@ -1,5 +1,5 @@
-// Where a request's memory goes: two real sidecars (mTLS between them,
-// STRICT, one AuthorizationPolicy) and the application, all in this process,
+// Where a request's memory goes: two real sidecars of the data-path bench's
+// mesh (mTLS between them, STRICT, its AuthorizationPolicy) and the application, all in this process,
 // under keep-alive load; V8's sampling heap profiler counts every sampled
 // allocation, collected or not, by the module that made it. Allocation is what
 // the young-generation collector pays for, and the data path's gap to the
@@ -16,21 +16,8 @@ import { createCsr } from "../ca/x509.js";
 import { buildProxyConfig } from "../control/proxy-config.js";
 import { Sidecar } from "../proxy/sidecar.js";
 import { Registry } from "../registry/registry.js";
-import { meshYaml, snapshotOf } from "../testing/helpers.js";
-
-const POLICIES = `
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: callers, namespace: b}
-spec:
-  selector: {matchLabels: {app: web}}
-  rules: [{from: [{source: {principals: ["cluster.local/ns/a/sa/client"]}}], to: [{operation: {methods: ["GET"]}}]}]
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: strict, namespace: b}
-spec: {mtls: {mode: STRICT}}`;
+import { snapshotOf } from "../testing/helpers.js";
+import { CONFIG } from "./mesh.js";
 
 interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -51,14 +38,14 @@ function areaOf(url: string): string {
 
 export async function runAllocBench(requests: number, log: (l: string) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "zeromesh-alloc-"));
-  const snap = snapshotOf(meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080 }]) + POLICIES);
+  const snap = snapshotOf(CONFIG);
   const reg = Registry.of(snap);
   const ca = await CertificateAuthority.open({ stateDir: dir, workloadTtlMs: 3_600_000 });
-  const app = await startApp({ workload: "web", namespace: "b" }, { serve: "http" }, "127.0.0.1");
+  const app = await startApp({ workload: "server", namespace: "bench" }, { serve: "http" }, "127.0.0.1");
   const sidecars: Record<string, Sidecar> = {};
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   try {
-    for (const id of ["a/client", "b/web"]) {
+    for (const id of ["bench/client", "bench/server"]) {
       const w = reg.workload(id)!;
       const ports = reg.workloadPorts(w);
       const sc = new Sidecar({ id, address: w.address, ports, apps: Object.fromEntries(ports.map((p) => [p, { host: "127.0.0.1", port: app.port }])) });
@@ -69,9 +56,9 @@ export async function runAllocBench(requests: number, log: (l: string) => void):
     }
     const endpoints = Object.fromEntries(Object.entries(sidecars).map(([id, s]) => [id, s.listeners]));
     for (const [id, sc] of Object.entries(sidecars)) sc.applyConfig(buildProxyConfig(snap, reg.workload(id)!, 1, endpoints, {}));
-    const [host, port] = sidecars["a/client"]!.outboundAddress.split(":");
+    const [host, port] = sidecars["bench/client"]!.outboundAddress.split(":");
     const one = () => new Promise<void>((resolve, reject) => {
-      const r = request({ host, port: Number(port), path: "http://web.b:8080/items", headers: { host: "web.b:8080" }, agent }, (res) => {
+      const r = request({ host, port: Number(port), path: "http://server.bench:8080/items", headers: { host: "server.bench:8080" }, agent }, (res) => {
         res.resume();
         res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
       });
