@@ -3,12 +3,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
+import { connect as h2Connect } from "node:http2";
 import { createServer, request as httpRequest } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { createRoot, issueLeaf } from "../ca/x509.js";
 import { AdminClient } from "../control/admin-client.js";
+import type { ControlPlane } from "../control/server.js";
 import { ADMIN_TOKEN_FILE, signAdminRequest } from "../control/admin-credential.js";
 import { listen } from "../testing/net.js";
 import { ProxyAgent } from "../proxy/agent.js";
@@ -293,19 +295,26 @@ test("attack: a flood of connections that never authenticate (held mid-handshake
   }
 });
 
+/**
+ * A config stream opened by hand with b/web's own certificate, as a compromised b/web would: the attacker holds the
+ * workload, not anyone else's identity.
+ */
+async function ownStream(f: { rootPem: string }, cp: ControlPlane) {
+  const web = await csrFor(WEB);
+  const issued = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/web")}` }, web.body)).body) as { certPem: string; chainPem: string };
+  const session = h2Connect(`https://${cp.address}`, { ca: f.rootPem, cert: issued.certPem + issued.chainPem, key: web.keyPem, checkServerIdentity: () => undefined });
+  session.on("error", () => {});
+  const stream = session.request({ ":method": "POST", ":path": "/v1/stream", "x-zeromesh-workload": "b/web" }, { endStream: false });
+  stream.on("error", () => {});
+  await new Promise<void>((resolve) => stream.once("response", () => resolve()));
+  return { session, stream };
+}
+
 test("attack: a compromised proxy flooding its stream with reports cannot crowd out the denials and alerts others report", { timeout: 60_000 }, async () => {
   const f = await controlFixture();
   const cp = await f.open();
-  const { connect } = await import("node:http2");
   try {
-    // b/web's own certificate: the attacker holds the workload, not anyone else's identity.
-    const web = await csrFor(WEB);
-    const issued = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/web")}` }, web.body)).body) as { certPem: string; chainPem: string };
-    const session = connect(`https://${cp.address}`, { ca: f.rootPem, cert: issued.certPem + issued.chainPem, key: web.keyPem, checkServerIdentity: () => undefined });
-    session.on("error", () => {});
-    const stream = session.request({ ":method": "POST", ":path": "/v1/stream", "x-zeromesh-workload": "b/web" }, { endStream: false });
-    stream.on("error", () => {});
-    await new Promise<void>((resolve) => stream.once("response", () => resolve()));
+    const { session, stream } = await ownStream(f, cp);
     const denial = (i: number) => ({ direction: "inbound", method: "GET", host: "web.b", port: 8080, path: `/forged/${i}`, reason: "forged", answer: "HTTP 403", trail: [], count: 1, first: "x", last: "x" });
     const report = (type: string, i: number) => JSON.stringify(type === "denials" ? { type, denials: [denial(i)] } : { type, destinations: [{ host: `h${i}.example`, port: 80, protocol: "http", count: 1, reason: "forged" }] });
     // 200 reports of each kind at once, as fast as the socket takes them.
@@ -326,15 +335,8 @@ test("attack: a compromised proxy flooding its stream with reports cannot crowd 
 test("attack: a compromised proxy that answers every configuration with a resync gets its whole one once per delta, never a loop", { timeout: 60_000 }, async () => {
   const f = await controlFixture();
   const cp = await f.open();
-  const { connect } = await import("node:http2");
   try {
-    const web = await csrFor(WEB);
-    const issued = JSON.parse((await controlCall(cp.address, f.rootPem, "/v1/certificate", { authorization: `Bearer ${cp.issueBootstrap("b/web")}` }, web.body)).body) as { certPem: string; chainPem: string };
-    const session = connect(`https://${cp.address}`, { ca: f.rootPem, cert: issued.certPem + issued.chainPem, key: web.keyPem, checkServerIdentity: () => undefined });
-    session.on("error", () => {});
-    const stream = session.request({ ":method": "POST", ":path": "/v1/stream", "x-zeromesh-workload": "b/web" }, { endStream: false });
-    stream.on("error", () => {});
-    await new Promise<void>((resolve) => stream.once("response", () => resolve()));
+    const { session, stream } = await ownStream(f, cp);
     // Every configuration it gets, whole or delta, it answers as the protocol lets a proxy ask for a whole one.
     const got: { type: string; version: number }[] = [];
     let answer: (version: number) => object = (version) => ({ type: "ack", version });
