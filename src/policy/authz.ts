@@ -1,5 +1,6 @@
 // AuthorizationPolicy evaluation with Istio's semantics: CUSTOM, then DENY,
 // then ALLOW; dry-run and AUDIT policies are evaluated and recorded only.
+import { BoundedMap } from "../bounded-map.js";
 import { ipInBlocks } from "../api/cidr.js";
 import { hostWithoutPort } from "../api/host.js";
 import { matchAnyPattern, matchPattern } from "../api/match.js";
@@ -56,14 +57,12 @@ export interface AuthzResult {
 }
 
 /** Namespaces of the principals seen lately: the same few callers on every request. */
-const namespaces = new Map<string, string | undefined>();
-const MAX_PRINCIPALS = 1024;
+const namespaces = new BoundedMap<string, string | undefined>(1024);
 
 function namespaceOf(principal?: string): string | undefined {
   if (principal === undefined) return undefined;
   if (namespaces.has(principal)) return namespaces.get(principal);
   const ns = /\/ns\/([^/]+)\/sa\//.exec(principal)?.[1];
-  if (namespaces.size >= MAX_PRINCIPALS) namespaces.clear();
   namespaces.set(principal, ns);
   return ns;
 }

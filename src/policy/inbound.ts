@@ -1,5 +1,6 @@
 // The destination side: Sidecar ingress ports, PeerAuthentication, then
 // AuthorizationPolicy, then the application.
+import { BoundedMap } from "../bounded-map.js";
 import { normalizeAtProxy } from "./path-normalization.js";
 import { standInAuthorize, standInRespond, type StandInResponse } from "../app/stand-in.js";
 import { isHttp } from "../api/protocol.js";
@@ -90,17 +91,13 @@ export function arriveAt(walk: Walk, w: Workload, port: number, arrival: Arrival
 }
 
 /** XFCC values by workload and caller: the same few pairs on every request. */
-const xfccs = new WeakMap<Workload, Map<string, string>>();
-const MAX_CALLERS = 1024;
+const xfccs = new WeakMap<Workload, BoundedMap<string, string>>();
 
 function xfcc(w: Workload, caller: string): string {
   let byCaller = xfccs.get(w);
-  if (!byCaller) xfccs.set(w, (byCaller = new Map()));
+  if (!byCaller) xfccs.set(w, (byCaller = new BoundedMap(1024)));
   let v = byCaller.get(caller);
-  if (v === undefined) {
-    v = `By=${w.spiffe};URI=${caller}`;
-    if (byCaller.size < MAX_CALLERS) byCaller.set(caller, v);
-  }
+  if (v === undefined) byCaller.set(caller, (v = `By=${w.spiffe};URI=${caller}`));
   return v;
 }
 

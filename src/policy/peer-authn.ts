@@ -1,5 +1,6 @@
 // The effective PeerAuthentication mode for one workload port:
 // workload (with port-level override) over namespace over mesh (root namespace).
+import { BoundedMap } from "../bounded-map.js";
 import { selectorMatches } from "../api/match.js";
 import type { MtlsMode, PeerAuthentication } from "../api/types.js";
 import type { Workload } from "../registry/model.js";
@@ -15,20 +16,16 @@ export interface MtlsVerdict {
 const nameOf = (p: PeerAuthentication) => `PeerAuthentication/${p.meta.namespace}/${p.meta.name}`;
 
 /** Verdicts per snapshot, workload and port: both sidecars of every request ask (they are pure; a verdict is never changed). */
-const verdicts = new WeakMap<PolicyIndex, WeakMap<Workload, Map<number, MtlsVerdict>>>();
-/** Ports remembered per workload (a pod's captured inbound sees any port). */
-const MAX_PORTS = 256;
+const verdicts = new WeakMap<PolicyIndex, WeakMap<Workload, BoundedMap<number, MtlsVerdict>>>();
 
 export function effectiveMtls(index: PolicyIndex, w: Workload, port: number): MtlsVerdict {
   let byWorkload = verdicts.get(index);
   if (!byWorkload) verdicts.set(index, (byWorkload = new WeakMap()));
   let byPort = byWorkload.get(w);
-  if (!byPort) byWorkload.set(w, (byPort = new Map()));
+  // Bounded: a pod's captured inbound sees any port.
+  if (!byPort) byWorkload.set(w, (byPort = new BoundedMap(256)));
   let v = byPort.get(port);
-  if (!v) {
-    v = mtlsOf(index, w, port);
-    if (byPort.size < MAX_PORTS) byPort.set(port, v);
-  }
+  if (!v) byPort.set(port, (v = mtlsOf(index, w, port)));
   return v;
 }
 

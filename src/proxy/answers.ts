@@ -3,6 +3,7 @@
 // mesh's own egress decision, cached and refreshed), and an external
 // authorizer's verdict over Envoy's HTTP or gRPC ext_authz protocol, sent as a
 // mesh hop like any other request the proxy makes.
+import { BoundedMap } from "../bounded-map.js";
 import { accessLog } from "./apply.js";
 import type { ClientHttp2Session } from "node:http2";
 import type { Dispatcher } from "undici";
@@ -49,7 +50,7 @@ export interface BodyReader {
 }
 
 export class LiveAnswers {
-  private readonly checks = new Map<string, JwtCheck>();
+  private readonly checks = new BoundedMap<string, JwtCheck>(MAX_CHECKS);
   private readonly keySets = new Map<string, KeySetEntry>();
 
   /** `refreshMs`: how long a fetched key set is used before it is fetched again (setting jwksRefresh; Istio's default 20 minutes). */
@@ -79,7 +80,6 @@ export class LiveAnswers {
     const cached = this.checks.get(q.key);
     if (cached) return cached;
     const check = await verifySignature(q.token, entry.keys);
-    if (this.checks.size >= MAX_CHECKS) this.checks.clear();
     this.checks.set(q.key, check);
     return check;
   }

@@ -1,6 +1,7 @@
 // The sidecar's outbound side: an HTTP proxy (absolute-form requests and
 // CONNECT tunnels) that the application reaches through HTTP_PROXY/HTTPS_PROXY
 // in loopback mode, or the port a pod's captured connections are redirected to.
+import { BoundedMap } from "../bounded-map.js";
 import { reset } from "../net/connections.js";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
@@ -145,8 +146,7 @@ async function onTunnel(ctx: ProxyContext, socket: Socket, connectTo: Readonly<{
 type HostAndPort = Readonly<{ host: string; port: number }>;
 
 /** Authorities parsed lately: an application calls the same few hosts over and over, and a URL costs more than the rest of the request's parsing. */
-const parsed = new Map<string, HostAndPort | undefined>();
-const MAX_PARSED = 1024;
+const parsed = new BoundedMap<string, HostAndPort | undefined>(1024);
 /** Longer authorities (no real host name is) are parsed each time: a cache of them could pin megabytes. */
 const MAX_CACHED_LENGTH = 260;
 
@@ -160,8 +160,6 @@ function hostAndPort(authority: string): HostAndPort | undefined {
   } catch {
     out = undefined;
   }
-  if (authority.length > MAX_CACHED_LENGTH) return out;
-  if (parsed.size >= MAX_PARSED) parsed.clear();
-  parsed.set(authority, out);
+  if (authority.length <= MAX_CACHED_LENGTH) parsed.set(authority, out);
   return out;
 }

@@ -1,6 +1,7 @@
 // One sidecar: the outbound proxy at ADDRESS:15001, an inbound listener per
 // workload port on ADDRESS, the workload's certificate, and the last good
 // configuration. Without a configuration it fails closed.
+import { BoundedMap } from "../bounded-map.js";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Env } from "../policy/context.js";
@@ -76,7 +77,7 @@ export class Sidecar implements ProxyContext {
   readonly denials = new DenialCounter();
   readonly metrics = new ProxyMetrics();
   /** Rendered metric labels by peer pair; they depend on the configuration, so a push starts it again. */
-  private labels = new Map<string, string>();
+  private labels = new BoundedMap<string, string>(MAX_LABEL_SETS);
   /** Ports this proxy could not have, and where it listens instead (said at start, not moved silently). */
   readonly moved: string[] = [];
   /** Actual listen address of each workload port (it may differ when the port is privileged). */
@@ -117,11 +118,8 @@ export class Sidecar implements ProxyContext {
   }
   metricLabels(key: string, build: () => PeerLabels): string {
     let l = this.labels.get(key);
-    if (l === undefined) {
-      // Bounded: under ALLOW_ANY every outside host is a key of its own.
-      if (this.labels.size >= MAX_LABEL_SETS) this.labels.clear();
-      this.labels.set(key, (l = renderLabels(build())));
-    }
+    // Bounded: under ALLOW_ANY every outside host is a key of its own.
+    if (l === undefined) this.labels.set(key, (l = renderLabels(build())));
     return l;
   }
 
@@ -156,7 +154,7 @@ export class Sidecar implements ProxyContext {
   private take(version: number, s: ProxyState | { error: string }): AckResult {
     if ("error" in s) return { ack: false, version, error: s.error };
     this.current = s;
-    this.labels = new Map();
+    this.labels = new BoundedMap(MAX_LABEL_SETS);
     this.metrics.keep(s.telemetry.CLIENT.metrics, s.telemetry.SERVER.metrics);
     return { ack: true, version };
   }

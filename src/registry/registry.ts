@@ -1,3 +1,4 @@
+import { BoundedMap } from "../bounded-map.js";
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { hostMatches } from "../api/host.js";
@@ -28,7 +29,7 @@ export class Registry {
   /** By service and port number (objects of this registry: no key to build per lookup). */
   private readonly endpointCache = new WeakMap<MeshService, Map<number, Endpoint[]>>();
   /** lookup's answers by namespace and name: a proxy asks for every request. Bounded (under ALLOW_ANY every outside name is a key). */
-  private readonly lookups = new Map<string, MeshService[]>();
+  private readonly lookups = new BoundedMap<string, MeshService[]>(4096);
   private readonly servicesOfCache = new Map<string, { service: MeshService; port: ServiceModelPort }[]>();
   private readonly protocolCache = new Map<string, Protocol>();
 
@@ -170,10 +171,7 @@ export class Registry {
   lookup(name: string, namespace: string): MeshService[] {
     const key = `${namespace}\n${name}`;
     let found = this.lookups.get(key);
-    if (found === undefined) {
-      if (this.lookups.size >= 4096) this.lookups.clear();
-      this.lookups.set(key, (found = this.resolve(name, namespace)));
-    }
+    if (found === undefined) this.lookups.set(key, (found = this.resolve(name, namespace)));
     return found;
   }
 
