@@ -26,16 +26,19 @@ export function standInBehaviour(protocol: Protocol): ServerBehaviour {
   return isHttpOrAuto(protocol) ? { serve: "http" } : { serve: "tcp-echo" };
 }
 
+const standInApp: World["app"] = (_w, _p, protocol) => standInBehaviour(protocol);
+const unknownExternal: World["external"] = () => "unknown";
+
 /** A world with only stand-in applications and no knowledge of external hosts. */
 export function defaultWorld(now = new Date()): World {
-  return { now, app: (_w, _p, protocol) => standInBehaviour(protocol), external: () => "unknown" };
+  return { now, app: standInApp, external: unknownExternal };
 }
 
-/** A live proxy's world: the time is read when a decision needs it (token expiry), the rest is real. */
+/** A live proxy's world: the time is read when a decision needs it (token expiry); it decides hops, so it never asks the rest. */
 export const liveWorld: World = {
   get now() {
     return new Date();
   },
-  app: (_w, _p, protocol) => standInBehaviour(protocol),
-  external: () => "unknown",
+  app: standInApp,
+  external: unknownExternal,
 };
