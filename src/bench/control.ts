@@ -9,8 +9,6 @@ import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { DEFAULT_MESH } from "../api/mesh.js";
 import { BootstrapAuthority } from "../ca/bootstrap.js";
 import { CertificateAuthority } from "../ca/authority.js";
@@ -21,12 +19,12 @@ import { Registry } from "../registry/registry.js";
 import { parseTexts } from "../store/apply.js";
 import { MemoryStore } from "../store/memory.js";
 import { sessionFloor, type Floor } from "./session-floor.js";
+import { exposeGc } from "./tools.js";
 
 const SERVICES = 1000;
 const NAMESPACES = 100;
 
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
+const gc = exposeGc();
 
 /** 1,000 Services (10 per namespace) with one AuthorizationPolicy each; Deployments behind the first min(N, 1,000), N instances in all; a Sidecar that keeps ns0 to itself. */
 export function meshYaml(proxies: number): string {

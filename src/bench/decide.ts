@@ -1,5 +1,6 @@
 // Decision throughput of the pure engine on one core, with 1,000
 // AuthorizationPolicies loaded, as a ratio to the same mesh with none.
+import { median } from "./tools.js";
 import { performance } from "node:perf_hooks";
 import { DEFAULT_MESH } from "../api/mesh.js";
 import { decide } from "../policy/engine.js";
@@ -105,6 +106,5 @@ export function runDecisionBench(iterations = 50_000): Row[] {
       rates[i]!.push(perRound / ((performance.now() - t0) / 1000));
     });
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return cases.map((c, i) => ({ name: c.name, decisionsPerSecond: median(rates[i]!), allowed: allowed[i]! }));
 }

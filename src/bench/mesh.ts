@@ -11,7 +11,7 @@ import { startNginxPair, startNginxTls } from "./nginx.js";
 import { startNodeFloorPair } from "./node-floor.js";
 import { loadSettings, proxyNodeArgs } from "../config/settings.js";
 import { createRoot, issueLeaf } from "../ca/x509.js";
-import { ensureTools } from "./tools.js";
+import { ensureTools, median } from "./tools.js";
 import { podsUnavailable } from "../node/available.js";
 import { startPodPair } from "./pods.js";
 
@@ -91,8 +91,6 @@ spec:
 
 /** How many times each path's throughput is measured, in turn with the others. */
 const ROUNDS = Number(process.env.ZM_BENCH_ROUNDS ?? 3);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Every path's warm-up before it is measured: the same for all, long enough for the JIT to settle. */
 const WARM_UP = (connections: number, dir: string) => ({ connections, seconds: 3, dir });

@@ -5,12 +5,10 @@
 // reported beside it.
 // Run as `node session-floor.js serve` it is that server: a JSON line on stdin with its certificate, then on its
 // IPC channel {port} once listening, and {memory} after a garbage collection whenever asked "measure".
-import { firstStdinLine } from "./tools.js";
+import { exposeGc, firstStdinLine } from "./tools.js";
 import { fork, type ChildProcess } from "node:child_process";
 import { createSecureServer } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CertificateAuthority } from "../ca/authority.js";
@@ -68,15 +66,14 @@ export async function sessionFloor(n: number, ca: CertificateAuthority, firstByt
 }
 
 /** This process's memory after a full collection: resident, and live (heap and external). */
-export function memoryNow(gc: () => void): Memory {
+function memoryNow(gc: () => void): Memory {
   gc();
   const m = process.memoryUsage();
   return { rss: m.rss, live: m.heapUsed + m.external };
 }
 
 async function serve(): Promise<void> {
-  setFlagsFromString("--expose-gc");
-  const gc = runInNewContext("gc") as () => void;
+  const gc = exposeGc();
   const line = await firstStdinLine();
   const { firstBytes, ...tls } = JSON.parse(line) as { cert: string; key: string; ca: string; firstBytes: number };
   // One shared body, as the control plane writes one configuration's text to every stream that gets it.

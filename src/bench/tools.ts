@@ -1,4 +1,7 @@
-// Helpers of the benchmarks: the baseline tools (found, or as root installed from Debian), and a child process's job.
+// Helpers of the benchmarks: the baseline tools (found, or as root installed from Debian), a child process's job,
+// a collection on demand, and the median of rounds.
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { execFileSync, spawnSync } from "node:child_process";
 
 export function which(cmd: string): string | undefined {
@@ -33,3 +36,12 @@ export function firstStdinLine(): Promise<string> {
     });
   });
 }
+
+/** A full garbage collection on demand, for memory figures, without the process having been started with --expose-gc. */
+export function exposeGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+/** The middle value (the upper of the two middle ones for an even count): a round's figure that one noisy round does not move. */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
