@@ -105,6 +105,25 @@ test("data path: HTTP and TCP over mTLS, authorization enforced, STRICT and fail
   assert.deepEqual(await send(http("http://web.b:8080/"), { proxy: { host: m.reg.workload("a/client")!.address, port: 15002 } }), { kind: "error", error: "reset" }, "no configuration yet: fail closed");
 });
 
+test("attack: a client forging who it is in headers is denied, and the denial's trail (made when read) names the identity mTLS proved", async () => {
+  const m = await mesh();
+  m.push(snapshotOf([BASE, doc("AuthorizationPolicy", "b", "deny-a", `action: DENY\nrules: [{from: [{source: {namespaces: [a]}}], to: [{operation: {paths: ["/admin*"]}}]}]`)].join("\n---\n")));
+  m.sidecars["b/web"]!.denials.take();
+  const forged = { "x-forwarded-client-cert": "By=spiffe://cluster.local/ns/b/sa/web;URI=spiffe://cluster.local/ns/b/sa/web", "x-forwarded-for": "10.0.0.1" };
+  const denied = await send(http("http://web.b:8080/admin", { headers: forged }), m.proxy("a/client"));
+  assert.deepEqual(denied.kind === "response" && [denied.status, denied.body], [403, "RBAC: access denied"]);
+  const [d] = m.sidecars["b/web"]!.denials.take()!.denials;
+  assert.equal(d!.peer, "spiffe://cluster.local/ns/a/sa/client");
+  assert.equal(d!.policy, "AuthorizationPolicy/b/deny-a");
+  // The deferred steps are text by the time anyone reads them, and they say what mTLS proved, not what the headers claim.
+  assert.ok(d!.trail.every((s) => typeof s.message === "string" && s.message.length > 0), JSON.stringify(d!.trail));
+  const text = d!.trail.map((s) => `[${s.stage}] ${s.message}`).join("\n");
+  assert.match(text, /\[peer-authn\] .*mutual TLS from spiffe:\/\/cluster\.local\/ns\/a\/sa\/client/);
+  assert.match(text, /\[authz\] DENY AuthorizationPolicy\/b\/deny-a: rule 0 matches/);
+  assert.match(text, /\[authz\] denied: DENY policy matched rule 0/);
+  assert.doesNotMatch(text, /ns\/b\/sa\/web;URI|10\.0\.0\.1/);
+});
+
 test("data path: stopping a sidecar closes the connections it holds, an idle keep-alive mTLS one from another sidecar too", { timeout: 20_000 }, async () => {
   const m = await mesh();
   const ok = await send(http("http://web.b:8080/hello"), m.proxy("a/client"));
