@@ -50,5 +50,15 @@ export function hostWithoutPort(authority: string): string {
   const a = authority.toLowerCase();
   if (a.startsWith("[")) return a.slice(0, a.indexOf("]") + 1);
   const i = a.lastIndexOf(":");
-  return i > 0 && /^\d+$/.test(a.slice(i + 1)) ? a.slice(0, i) : a;
+  return i > 0 && allDigits(a, i + 1) ? a.slice(0, i) : a;
+}
+
+/** Whether `s` from `from` on is one or more ASCII digits (no slice and no regex: this runs for every request). */
+function allDigits(s: string, from: number): boolean {
+  if (from >= s.length) return false;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }

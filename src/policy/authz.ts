@@ -69,8 +69,7 @@ function namespaceOf(principal?: string): string | undefined {
 const serviceAccountOf = (principal?: string) => principal?.match(/\/ns\/([^/]+)\/sa\/([^/]+)$/)?.slice(1, 3).join("/");
 const trustDomainOf = (principal?: string) => principal?.match(/^(.+?)\/ns\//)?.[1];
 
-/** The context with values derived once per evaluation. */
-type Attrs = AuthzContext & { sourceNamespace?: string };
+type Attrs = AuthzContext;
 
 /** A field with values and a negated variant: present values must match, negated ones must not. */
 function field(values: string[] | undefined, notValues: string[] | undefined, matches: (vals: string[]) => boolean): boolean {
@@ -123,7 +122,7 @@ function matchSource(s: AuthzSource, ctx: Attrs, ignoreHttp: boolean): boolean {
   return (
     patterns(s.principals, s.notPrincipals, ctx.principal) &&
     (ignoreHttp || patterns(s.requestPrincipals, s.notRequestPrincipals, ctx.requestPrincipal)) &&
-    patterns(s.namespaces, s.notNamespaces, ctx.sourceNamespace) &&
+    (!set(s.namespaces, s.notNamespaces) || patterns(s.namespaces, s.notNamespaces, namespaceOf(ctx.principal))) &&
     (!set(s.serviceAccounts, s.notServiceAccounts) || field(s.serviceAccounts, s.notServiceAccounts, (v) => v.includes(serviceAccountOf(ctx.principal) ?? ""))) &&
     (!set(s.trustDomains, s.notTrustDomains) || patterns(s.trustDomains, s.notTrustDomains, trustDomainOf(ctx.principal))) &&
     (!set(s.ipBlocks, s.notIpBlocks) || field(s.ipBlocks, s.notIpBlocks, (v) => ipInBlocks(ctx.sourceIp, v))) &&
@@ -163,7 +162,7 @@ function conditionValue(key: string, ctx: Attrs): Value {
     case "remote.ip": return one("ip", ctx.remoteIp ?? ctx.sourceIp);
     case "destination.ip": return one("ip", ctx.destinationIp);
     case "destination.port": return one("port", String(ctx.destinationPort));
-    case "source.namespace": return one("string", ctx.sourceNamespace);
+    case "source.namespace": return one("string", namespaceOf(ctx.principal));
     case "source.principal": return one("string", ctx.principal);
     case "source.serviceAccount": return one("string", serviceAccountOf(ctx.principal));
     case "source.trustDomain": return one("string", trustDomainOf(ctx.principal));
@@ -264,43 +263,89 @@ function verdictOf(set: PolicySet, found: Found, g: Group, pi: number): PolicyVe
   return v;
 }
 
-/** An evaluation's result; the policies it considered and matched are listed when read (most results are never explained). */
+/**
+ * An evaluation's result. The policies it considered and matched are listed when read, and the reason is worded
+ * when read: most results are never explained.
+ */
 class Evaluated implements AuthzResult {
-  allow: boolean;
-  reason: string;
+  allow = false;
   policy?: string;
   rule?: string;
   customProvider?: ExtensionProvider;
-  consideredCount: number;
+  /** How many policies of each group were considered (a group stops at the policy that decides). */
+  shadow = 0;
+  custom = 0;
+  deny = 0;
+  allowed = 0;
+  /** Each group's matching policies (policy index → first matching rule). */
+  readonly found: Found = {};
+  #reason: string | (() => string) = "";
   #considered?: PolicyVerdict[];
   #matched?: PolicyVerdict[];
   readonly #set: PolicySet;
-  readonly #found: Found;
-  readonly #upTo: Record<Group, number>;
 
-  constructor(r: Omit<AuthzResult, "considered" | "matched" | "consideredCount">, set: PolicySet, found: Found, upTo: Record<Group, number>) {
-    this.allow = r.allow;
-    this.reason = r.reason;
-    this.policy = r.policy;
-    this.rule = r.rule;
-    this.customProvider = r.customProvider;
-    this.consideredCount = upTo.shadow + upTo.custom + upTo.deny + upTo.allow;
+  constructor(set: PolicySet) {
     this.#set = set;
-    this.#found = found;
-    this.#upTo = upTo;
+  }
+
+  get reason(): string {
+    if (typeof this.#reason === "function") this.#reason = this.#reason();
+    return this.#reason;
+  }
+
+  get consideredCount(): number {
+    return this.shadow + this.custom + this.deny + this.allowed;
+  }
+
+  upTo(g: Group): number {
+    return g === "shadow" ? this.shadow : g === "custom" ? this.custom : g === "deny" ? this.deny : this.allowed;
+  }
+
+  /** Tries group `g`'s candidate rules; with `first`, stops at the first policy that matches and returns its index. */
+  scan(g: Group, first: boolean, attrs: Attrs, plain: boolean): number | undefined {
+    const set = this.#set;
+    const refs = plain ? everyRule(set[g]) : set.indexes[g].candidates(attrs.principal, attrs.path, attrs.http);
+    const m = matches(set[g], refs, attrs, first);
+    if (m) this.found[g] = m;
+    const decided = first && m ? m.keys().next().value! : undefined;
+    const upTo = decided === undefined ? set[g].length : decided + 1;
+    if (g === "shadow") this.shadow = upTo;
+    else if (g === "custom") this.custom = upTo;
+    else if (g === "deny") this.deny = upTo;
+    else this.allowed = upTo;
+    return decided;
+  }
+
+  /** The result: decided by policy `pi` of group `g` when given (its first matching rule named), for `reason`. */
+  decide(allow: boolean, reason: string | (() => string), g?: Group, pi?: number): this {
+    this.allow = allow;
+    this.#reason = reason;
+    if (g !== undefined && pi !== undefined) {
+      this.policy = this.#set[g][pi]!.name;
+      this.rule = `rules[${this.found[g]?.get(pi)}]`;
+    }
+    return this;
+  }
+
+  verdict(g: Group, pi: number): PolicyVerdict {
+    return verdictOf(this.#set, this.found, g, pi);
   }
 
   get considered(): PolicyVerdict[] {
-    return (this.#considered ??= GROUPS.flatMap((g) => Array.from({ length: this.#upTo[g] }, (_, pi) => verdictOf(this.#set, this.#found, g, pi))));
+    return (this.#considered ??= GROUPS.flatMap((g) => Array.from({ length: this.upTo(g) }, (_, pi) => this.verdict(g, pi))));
   }
 
   /** Matches come in evaluation order (candidates are), and only from considered policies. */
   get matched(): PolicyVerdict[] {
     if (!this.#matched) {
       this.#matched = [];
-      for (const g of GROUPS) for (const pi of this.#found[g]?.keys() ?? []) this.#matched.push(verdictOf(this.#set, this.#found, g, pi));
+      for (const g of GROUPS) for (const pi of this.found[g]?.keys() ?? []) this.#matched.push(this.verdict(g, pi));
     }
     return this.#matched;
+  }
+
+  toJSON(): Omit<AuthzResult, "toJSON"> {
+    return { allow: this.allow, reason: this.reason, policy: this.policy, rule: this.rule, customProvider: this.customProvider, consideredCount: this.consideredCount, considered: this.considered, matched: this.matched };
   }
 }
 
@@ -313,58 +358,38 @@ class Evaluated implements AuthzResult {
  */
 export function evaluateAuthz(policies: readonly AuthorizationPolicy[] | PolicySet, ctx: AuthzContext, mesh: Pick<MeshConfig, "extensionProviders">, customAllowed = false, plain = false): AuthzResult {
   const set = Array.isArray(policies) ? compilePolicySet(policies) : (policies as PolicySet);
-  const attrs: Attrs = { ...ctx, sourceNamespace: namespaceOf(ctx.principal) };
-  const found: Found = {};
-  /** How many policies of each group were considered (a group stops at the policy that decides). */
-  const upTo: Record<Group, number> = { shadow: 0, custom: 0, deny: 0, allow: 0 };
-  const scan = (g: Group, first: boolean) => {
-    const refs = plain ? everyRule(set[g]) : set.indexes[g].candidates(attrs.principal, attrs.path, attrs.http);
-    const m = matches(set[g], refs, attrs, first);
-    if (m) found[g] = m;
-    const decided = first && m ? m.keys().next().value! : undefined;
-    upTo[g] = decided === undefined ? set[g].length : decided + 1;
-    return decided;
-  };
-  const verdict = (g: Group, pi: number): PolicyVerdict => verdictOf(set, found, g, pi);
-  const result = (r: Omit<AuthzResult, "considered" | "matched" | "consideredCount">): AuthzResult => new Evaluated(r, set, found, upTo);
+  const r = new Evaluated(set);
 
   // AUDIT and dry-run policies never change the outcome; evaluate them for the record.
-  scan("shadow", false);
+  r.scan("shadow", false, ctx, plain);
 
   // Istio builds one ext_authz filter per workload: CUSTOM policies naming different providers are a configuration
   // error it answers with a deny-all in their place.
-  const custom = scan("custom", !customAllowed);
+  const custom = r.scan("custom", !customAllowed, ctx, plain);
   if (custom !== undefined) {
-    const v = verdict("custom", custom);
     const p = set.custom[custom]!.policy;
     const providers = new Set(set.custom.map((c) => c.policy.provider));
     if (providers.size > 1) {
-      return result({ allow: false, reason: `CUSTOM policies on this workload name ${providers.size} providers (${[...providers].join(", ")}); Istio allows one per workload and denies what they match`, policy: v.policy, rule: `rules[${v.rule}]` });
+      return r.decide(false, `CUSTOM policies on this workload name ${providers.size} providers (${[...providers].join(", ")}); Istio allows one per workload and denies what they match`, "custom", custom);
     }
     const provider = mesh.extensionProviders.find((e) => e.name === p.provider);
     if (!provider || (provider.kind !== "envoyExtAuthzHttp" && provider.kind !== "envoyExtAuthzGrpc")) {
-      return result({ allow: false, reason: `CUSTOM policy names provider "${p.provider}", which meshConfig.extensionProviders does not define as an ext-authz provider; denied (fail closed)`, policy: v.policy, rule: `rules[${v.rule}]` });
+      return r.decide(false, `CUSTOM policy names provider "${p.provider}", which meshConfig.extensionProviders does not define as an ext-authz provider; denied (fail closed)`, "custom", custom);
     }
     // Istio asks the authorizer here and, only when it allows, goes on to DENY and ALLOW (customAllowed).
-    return result({ allow: false, reason: `CUSTOM policy matched rule ${v.rule}: the authorizer "${provider.name}" decides first`, policy: v.policy, rule: `rules[${v.rule}]`, customProvider: provider });
+    r.customProvider = provider;
+    return r.decide(false, () => `CUSTOM policy matched rule ${r.found.custom?.get(custom)}: the authorizer "${provider.name}" decides first`, "custom", custom);
   }
-  const deny = scan("deny", true);
-  if (deny !== undefined) {
-    const v = verdict("deny", deny);
-    return result({ allow: false, reason: `DENY policy matched rule ${v.rule}`, policy: v.policy, rule: `rules[${v.rule}]` });
-  }
-  if (!set.allow.length) return result({ allow: true, reason: "no ALLOW policy applies to the workload, so everything not denied is allowed" });
-  const allow = scan("allow", true);
-  if (allow !== undefined) {
-    const v = verdict("allow", allow);
-    return result({ allow: true, reason: `ALLOW policy matched rule ${v.rule}`, policy: v.policy, rule: `rules[${v.rule}]` });
-  }
+  const deny = r.scan("deny", true, ctx, plain);
+  if (deny !== undefined) return r.decide(false, () => `DENY policy matched rule ${r.found.deny?.get(deny)}`, "deny", deny);
+  if (!set.allow.length) return r.decide(true, "no ALLOW policy applies to the workload, so everything not denied is allowed");
+  const allow = r.scan("allow", true, ctx, plain);
+  if (allow !== undefined) return r.decide(true, () => `ALLOW policy matched rule ${r.found.allow?.get(allow)}`, "allow", allow);
   // None matched: the first few enforced ALLOW policies say why.
-  const names = set.allow.slice(0, 5).map((_, pi) => verdict("allow", pi));
-  const listed = names.slice(0, 5).map((v) => `${v.policy.replace("AuthorizationPolicy/", "")}: ${v.note ?? "no rule matches"}`).join("; ");
-  return result({
-    allow: false,
-    reason: `no ALLOW policy matched (${listed}${set.allow.length > 5 ? `; and ${set.allow.length - 5} more` : ""})`,
-    policy: set.allow[0]!.name,
+  r.decide(false, () => {
+    const listed = set.allow.slice(0, 5).map((_, pi) => r.verdict("allow", pi)).map((v) => `${v.policy.replace("AuthorizationPolicy/", "")}: ${v.note ?? "no rule matches"}`).join("; ");
+    return `no ALLOW policy matched (${listed}${set.allow.length > 5 ? `; and ${set.allow.length - 5} more` : ""})`;
   });
+  r.policy = set.allow[0]!.name;
+  return r;
 }

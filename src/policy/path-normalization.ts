@@ -80,9 +80,11 @@ function removeDotSegments(path: string): string {
  * authority it names and the path. Envoy takes both from the target, so policy sees what is forwarded.
  */
 export function splitAbsoluteForm(target: string): { authority: string; target: string } | undefined {
+  // Origin form, the usual target, is told at its first character.
+  if (target.charCodeAt(0) === 47 /* / */) return undefined;
   const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)(.*)$/.exec(target);
   if (!m) return undefined;
-  const authority = m[1]!.replace(/^[^@]*@/, "");
+  const authority = m[1]!.includes("@") ? m[1]!.replace(/^[^@]*@/, "") : m[1]!;
   const rest = m[2]!;
   return { authority, target: rest.startsWith("/") ? rest : `/${rest}` };
 }

@@ -124,110 +124,149 @@ export class ForwardRun {
 }
 
 export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream: Upstream, opts: ForwardOptions, onDone: (r: ForwardResult) => void): void {
-  const headers: Record<string, string> = {};
-  // for…in rather than Object.entries: no array of pairs per request on this path.
-  for (const k in opts.headers) if (!HOP_BY_HOP.has(k)) headers[k] = opts.headers[k]!;
-  const route = opts.route;
-  if (opts.body !== undefined) {
-    delete headers["transfer-encoding"];
-    headers["content-length"] = String(opts.body.length);
+  const f = new HttpForward(from, to, upstream, opts, onDone);
+  if (opts.body !== undefined) return f.start(opts.body);
+  if (!f.replayable || f.length === 0) return f.start(undefined);
+  const chunks: Buffer[] = [];
+  from.on("data", (c: Buffer) => chunks.push(c));
+  from.on("end", () => f.start(Buffer.concat(chunks)));
+  // A body an authorizer read part of was paused with that part put back.
+  from.resume();
+}
+
+/**
+ * One HTTP/1.1 forward: its attempts, and undici's handler for the attempt under way. One object per request, so
+ * that a request allocates its state once rather than a closure per callback.
+ */
+class HttpForward extends ForwardRun implements Dispatcher.DispatchHandler {
+  /** The request's headers as they go on: a flat list (name, value, …), hop-by-hop ones left out. */
+  private readonly headers: string[] = [];
+  private readonly method: Dispatcher.HttpMethod;
+  private readonly route: HttpRouteHandling | undefined;
+  readonly length: number;
+  /** A body we cannot keep is streamed once: no retries for it. */
+  readonly replayable: boolean;
+  private readonly maxAttempts: number;
+  /** The body every attempt sends, once read (undefined: none, or streamed from the client). */
+  private body: Buffer | undefined;
+  private current: Dispatcher.DispatchController | undefined;
+  /** This attempt's answer is being relayed to the client; or read and dropped before a retry. */
+  private relaying = false;
+  private discarding = false;
+
+  constructor(private readonly from: IncomingMessage, private readonly to: ServerResponse, private readonly upstream: Upstream, private readonly opts: ForwardOptions, onDone: (r: ForwardResult) => void) {
+    super(onDone);
+    const given = opts.headers;
+    const headers = this.headers;
+    // for…in rather than Object.entries: no array of pairs per request on this path.
+    for (const k in given) if (!HOP_BY_HOP.has(k) && (opts.body === undefined || k !== "content-length")) headers.push(k, given[k]!);
+    if (opts.body !== undefined) headers.push("content-length", String(opts.body.length));
+    this.route = opts.route;
+    const chunked = opts.body === undefined && from.headers["transfer-encoding"] !== undefined;
+    this.length = opts.body?.length ?? Number(from.headers["content-length"] ?? 0);
+    this.replayable = !chunked && this.length <= REPLAY_LIMIT;
+    this.maxAttempts = this.replayable ? 1 + (this.route?.retries.attempts ?? 0) : 1;
+    this.method = (from.method ?? "GET") as Dispatcher.HttpMethod;
+    // The client went away: stop working on its behalf.
+    to.on("close", this.onClientClose);
   }
-  const chunked = opts.body === undefined && from.headers["transfer-encoding"] !== undefined;
-  const length = opts.body?.length ?? Number(from.headers["content-length"] ?? 0);
-  // A body we cannot keep is streamed once: no retries for it.
-  const replayable = !chunked && length <= REPLAY_LIMIT;
-  const maxAttempts = replayable ? 1 + (route?.retries.attempts ?? 0) : 1;
-  const method = (from.method ?? "GET") as Dispatcher.HttpMethod;
 
-  const run = new ForwardRun(onDone);
-  let current: Dispatcher.DispatchController | undefined;
-  // The client went away: stop working on its behalf.
-  to.on("close", () => {
-    if (!run.finished && !to.writableFinished) {
-      current?.abort(new Error("client closed the connection"));
-      run.finish({ error: new Error("client closed the connection") });
+  private readonly onClientClose = () => {
+    if (!this.finished && !this.to.writableFinished) {
+      this.current?.abort(new Error("client closed the connection"));
+      this.finish({ error: new Error("client closed the connection") });
     }
-  });
+  };
 
-  const fail = (f: Failure, e: Error) => {
+  /** Waits out the route's fault delay, arms its deadline, then makes the first attempt with `body`. */
+  start(body: Buffer | undefined): void {
+    this.body = body;
+    if (!this.route?.delayMs && !this.route?.timeoutMs) return this.attempt();
+    this.begin(this.route, () => this.onDeadline(), () => this.attempt());
+  }
+
+  private attempt(): void {
+    this.attempts++;
+    this.relaying = false;
+    this.discarding = false;
+    const route = this.route;
+    // The timer is re-armed for each attempt, so when it fires `current` is this attempt's request.
+    if (route?.retries.perTryTimeoutMs) this.armPerTry(route, () => this.current?.abort(new PerTryTimeout("per-try timeout")));
+    const body = this.body ?? (this.replayable ? null : this.from);
+    this.upstream.dispatcherFor(this.attempts).dispatch({ method: this.method, path: this.opts.path, headers: this.headers, body }, this);
+  }
+
+  private retry(): void {
+    this.retryAfterBackoff(() => this.attempt());
+  }
+
+  private fail(f: Failure, e: Error): void {
+    const to = this.to;
     if (to.headersSent) {
       to.destroy();
-      return run.finish({ error: e });
+      return this.finish({ error: e });
     }
     // The next hop reset the request (a denial at the destination): the client sees the reset too.
     if (f === "reset") {
-      abortRequest(from);
-      return run.finish({ error: e });
+      abortRequest(this.from);
+      return this.finish({ error: e });
     }
     const [status, body] = f === "per-try-timeout" ? [504, "upstream request timeout"] : [503, UPSTREAM_RESET_BODY];
     to.writeHead(status, { "content-type": "text/plain" }).end(body);
-    run.finish({ status, error: e });
-  };
+    this.finish({ status, error: e });
+  }
 
-  const attempt = (body: Buffer | undefined) => {
-    run.attempts++;
-    let relaying = false;
-    let discarding = false;
-    const retry = () => run.retryAfterBackoff(() => attempt(body));
-    // The timer is re-armed for each attempt, so when it fires `current` is this attempt's request.
-    if (route?.retries.perTryTimeoutMs) run.armPerTry(route, () => current?.abort(new PerTryTimeout("per-try timeout")));
-    upstream.dispatcherFor(run.attempts).dispatch({ method, path: opts.path, headers, body: body ?? (replayable ? null : from) }, {
-      onRequestStart(controller) {
-        current = controller;
-      },
-      onResponseStart(controller, statusCode, resHeaders) {
-        const grpc = resHeaders["grpc-status"];
-        if (route && replayable && run.attempts < maxAttempts && retriableStatus(route.retries, statusCode, typeof grpc === "string" ? grpc : undefined)) {
-          discarding = true; // read and drop this answer, then try again
-          return;
-        }
-        const out: OutgoingHttpHeaders = {};
-        for (const k in resHeaders) {
-          const v = resHeaders[k];
-          if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-        }
-        to.writeHead(statusCode, route?.responseHeaders ? applyHeaderOps(out, route.responseHeaders) : out);
-        relaying = true;
-        run.status = statusCode;
-      },
-      onResponseData(controller, chunk) {
-        if (!relaying || to.write(chunk)) return;
-        controller.pause();
-        to.once("drain", () => controller.resume());
-      },
-      onResponseEnd() {
-        if (discarding) return retry();
-        clearTimeout(run.perTry);
-        to.end();
-        run.finish({ status: run.status });
-      },
-      onResponseError(_controller, e: NodeJS.ErrnoException & { zmConnect?: boolean }) {
-        if (run.finished) return;
-        if (relaying) return fail("reset", e);
-        const f = classify(e);
-        // A pooled connection the next hop had already closed is not an upstream failure: send once more.
-        const stale = f === "reset" && run.attempts === 1 && replayable;
-        if (stale || (route && retriableFailure(route.retries, f) && run.attempts < maxAttempts)) return retry();
-        fail(f, e);
-      },
-    });
-  };
+  private onDeadline(): void {
+    this.current?.abort(new Error("route timeout"));
+    if (this.to.headersSent) this.to.destroy();
+    else this.to.writeHead(504, { "content-type": "text/plain" }).end("upstream request timeout");
+    this.finish({ status: 504, error: new Error(`route timeout after ${this.route?.timeoutMs} ms`) });
+  }
 
-  const onDeadline = () => {
-    current?.abort(new Error("route timeout"));
-    if (to.headersSent) to.destroy();
-    else to.writeHead(504, { "content-type": "text/plain" }).end("upstream request timeout");
-    run.finish({ status: 504, error: new Error(`route timeout after ${route?.timeoutMs} ms`) });
-  };
-  const begin = (body: Buffer | undefined) => run.begin(route, onDeadline, () => attempt(body));
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.current = controller;
+  }
 
-  if (opts.body !== undefined) return begin(opts.body);
-  if (!replayable || length === 0) return begin(undefined);
-  const chunks: Buffer[] = [];
-  from.on("data", (c: Buffer) => chunks.push(c));
-  from.on("end", () => begin(Buffer.concat(chunks)));
-  // A body an authorizer read part of was paused with that part put back.
-  from.resume();
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, resHeaders: Record<string, string | string[] | undefined>): void {
+    const route = this.route;
+    const grpc = resHeaders["grpc-status"];
+    if (route && this.replayable && this.attempts < this.maxAttempts && retriableStatus(route.retries, statusCode, typeof grpc === "string" ? grpc : undefined)) {
+      this.discarding = true; // read and drop this answer, then try again
+      return;
+    }
+    const out: OutgoingHttpHeaders = {};
+    for (const k in resHeaders) {
+      const v = resHeaders[k];
+      if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    }
+    this.to.writeHead(statusCode, route?.responseHeaders ? applyHeaderOps(out, route.responseHeaders) : out);
+    this.relaying = true;
+    this.status = statusCode;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.relaying || this.to.write(chunk)) return;
+    controller.pause();
+    this.to.once("drain", () => controller.resume());
+  }
+
+  onResponseEnd(): void {
+    if (this.discarding) return this.retry();
+    clearTimeout(this.perTry);
+    this.to.end();
+    this.finish({ status: this.status });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, e: NodeJS.ErrnoException & { zmConnect?: boolean }): void {
+    if (this.finished) return;
+    if (this.relaying) return this.fail("reset", e);
+    const f = classify(e);
+    const route = this.route;
+    // A pooled connection the next hop had already closed is not an upstream failure: send once more.
+    const stale = f === "reset" && this.attempts === 1 && this.replayable;
+    if (stale || (route && retriableFailure(route.retries, f) && this.attempts < this.maxAttempts)) return this.retry();
+    this.fail(f, e);
+  }
 }
 
 export function plainHeaders(req: IncomingMessage): Record<string, string> {

@@ -13,9 +13,18 @@ export interface IdleCacheOptions<V> {
   now?: () => number;
 }
 
+interface Entry<V> {
+  value: V;
+  /** When it was last used, and its place in the order of use. */
+  used: number;
+  use: number;
+}
+
 export class IdleCache<V> {
-  /** Map order is use order: the least recently used first. */
-  private readonly entries = new Map<string, { value: V; used: number }>();
+  /** Each entry with when it was last used. A hit only stamps the time: ordering by use is paid for when over the cap. */
+  private readonly entries = new Map<string, Entry<V>>();
+  /** Counts uses: the order of use, which a clock that did not move cannot tell. */
+  private uses = 0;
   private readonly now: () => number;
   private lastSweep: number;
 
@@ -31,12 +40,18 @@ export class IdleCache<V> {
   /** The entry for `key` (made by `create` when missing or no longer `usable`), marked used now. */
   get(key: string, create: () => V, usable: (v: V) => boolean = () => true): V {
     const now = this.now();
-    const e = this.entries.get(key);
-    this.entries.delete(key);
     // Sweeping costs a pass over the entries: at most every quarter of idleMs, or when over the cap.
-    if (this.entries.size >= this.o.max || now - this.lastSweep >= this.o.idleMs / 4) this.sweep(now, 1);
-    const value = e && usable(e.value) ? e.value : create();
-    this.entries.set(key, { value, used: now });
+    if (now - this.lastSweep >= this.o.idleMs / 4) this.sweep(now);
+    const e = this.entries.get(key);
+    if (e && usable(e.value)) {
+      e.used = now;
+      e.use = ++this.uses;
+      return e.value;
+    }
+    if (e) this.entries.delete(key);
+    else if (this.entries.size >= this.o.max) this.sweep(now, 1);
+    const value = create();
+    this.entries.set(key, { value, used: now, use: ++this.uses });
     return value;
   }
 
@@ -45,13 +60,18 @@ export class IdleCache<V> {
     if (this.entries.get(key)?.value === value) this.entries.delete(key);
   }
 
-  /** Closes idle entries unused for idleMs, and the least recently used idle ones beyond the cap. */
-  /** `room`: places to keep free (get() is about to add one). */
+  /**
+   * Closes idle entries unused for idleMs, and the least recently used idle ones beyond the cap.
+   * `room`: places to keep free (get() is about to add one).
+   */
   sweep(now = this.now(), room = 0): void {
     this.lastSweep = now;
+    const idle: [string, Entry<V>][] = [];
+    for (const entry of this.entries) if (!this.o.busy(entry[1].value)) idle.push(entry);
+    idle.sort((a, b) => a[1].use - b[1].use);
     let over = this.entries.size + room - this.o.max;
-    for (const [key, e] of this.entries) {
-      if (this.o.busy(e.value) || (now - e.used < this.o.idleMs && over <= 0)) continue;
+    for (const [key, e] of idle) {
+      if (now - e.used < this.o.idleMs && over <= 0) break;
       this.entries.delete(key);
       over--;
       this.o.close(e.value);

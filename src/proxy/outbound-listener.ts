@@ -23,7 +23,13 @@ import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.j
 
 export function outboundServer(ctx: ProxyContext): Server {
   const tunnel = tunnelFront(ctx);
-  const server = createServer({ noDelay: true, keepAliveTimeout: ctx.limits.idleMs, headersTimeout: ctx.limits.headersTimeoutMs, requestTimeout: 0 }, (req, res) => void onRequest(ctx, req, res).catch(() => res.destroy()));
+  const server = createServer({ noDelay: true, keepAliveTimeout: ctx.limits.idleMs, headersTimeout: ctx.limits.headersTimeoutMs, requestTimeout: 0 }, (req, res) => {
+    try {
+      onRequest(ctx, req, res);
+    } catch {
+      res.destroy();
+    }
+  });
   server.timeout = ctx.limits.streamIdleMs;
   server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, tunnel).catch(() => reset(socket)));
   server.on("clientError", rejectMalformed);
@@ -54,7 +60,7 @@ function tunnelFront(ctx: ProxyContext): TunnelHttp {
     const conn = inTunnel.connectionOf(req);
     const dest = conn ? tunnels.get(conn) : undefined;
     if (!dest) return void abortRequest(req);
-    void onRequest(ctx, req, res, dest).catch(() => res.destroy());
+    onRequest(ctx, req, res, dest); // HttpFront answers a request whose handling throws
   }, ctx.limits);
   return (s, dest, kind) => {
     tunnels.set(s, dest);
@@ -63,7 +69,7 @@ function tunnelFront(ctx: ProxyContext): TunnelHttp {
 }
 
 /** One request: absolute-form to the proxy, or origin-form inside a tunnel to `dest`. */
-async function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply, dest?: { host: string; port: number }): Promise<void> {
+function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply, dest?: { host: string; port: number }): void {
   const started = Date.now();
   const state = ctx.state();
   // Absolute form (the application uses the sidecar as its HTTP proxy), or a tunnel's request: its destination is

@@ -47,6 +47,14 @@ export interface PoolsOptions {
   now?: () => number;
 }
 
+/** Identity lists as pool keys, joined once per list (a decision hands out the same list for a snapshot). */
+const joins = new WeakMap<readonly string[], string>();
+function joined(identities: readonly string[]): string {
+  let j = joins.get(identities);
+  if (j === undefined) joins.set(identities, (j = identities.join(",")));
+  return j;
+}
+
 export class Pools {
   private readonly mtls: IdleCache<Pool>;
   private readonly plain: IdleCache<Pool>;
@@ -92,7 +100,7 @@ export class Pools {
   poolFor(t: HopTarget, creds: Credentials | undefined): Pool | undefined {
     if (!t.mtls) return this.plainPool(t.host, t.port);
     if (!creds) return undefined;
-    return this.mtls.get(`${t.host}:${t.port}|${t.identities.join(",")}|${this.gen(creds)}`, () =>
+    return this.mtls.get(`${t.host}:${t.port}|${joined(t.identities)}|${this.gen(creds)}`, () =>
       new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds) }), true) }));
   }
 
@@ -110,7 +118,7 @@ export class Pools {
   /** A multiplexed HTTP/2 session to a hop (mTLS as for pools) or, with `mtls: false`, h2c to a local application. */
   h2For(t: HopTarget, creds: Credentials | undefined): ClientHttp2Session | undefined {
     if (t.mtls && !creds) return undefined;
-    return this.h2.get(`${t.host}:${t.port}|${t.mtls ? `${t.identities.join(",")}|${this.gen(creds!)}` : "h2c"}`, t, creds);
+    return this.h2.get(`${t.host}:${t.port}|${t.mtls ? `${joined(t.identities)}|${this.gen(creds!)}` : "h2c"}`, t, creds);
   }
 
   destroy(): void {

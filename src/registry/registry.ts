@@ -29,9 +29,10 @@ export class Registry {
   /** By service and port number (objects of this registry: no key to build per lookup). */
   private readonly endpointCache = new WeakMap<MeshService, Map<number, Endpoint[]>>();
   /** lookup's answers by namespace and name: a proxy asks for every request. Bounded (under ALLOW_ANY every outside name is a key). */
-  private readonly lookups = new BoundedMap<string, MeshService[]>(4096);
-  private readonly servicesOfCache = new Map<string, { service: MeshService; port: ServiceModelPort }[]>();
-  private readonly protocolCache = new Map<string, Protocol>();
+  private readonly lookups = new BoundedMap<string, BoundedMap<string, MeshService[]>>(1024);
+  /** By workload, then port (-1: every port): asked per request, so no key string is made. */
+  private readonly servicesOfCache = new WeakMap<Workload, Map<number, { service: MeshService; port: ServiceModelPort }[]>>();
+  private readonly protocolCache = new WeakMap<Workload, Map<number, Protocol>>();
 
   private constructor(readonly snapshot: Snapshot) {
     this.buildWorkloads();
@@ -169,9 +170,11 @@ export class Registry {
    * forms, exact hostnames, then wildcard ServiceEntry hosts.
    */
   lookup(name: string, namespace: string): MeshService[] {
-    const key = `${namespace}\n${name}`;
-    let found = this.lookups.get(key);
-    if (found === undefined) this.lookups.set(key, (found = this.resolve(name, namespace)));
+    // By namespace, then name: no key string made and hashed per request.
+    let inNamespace = this.lookups.get(namespace);
+    if (!inNamespace) this.lookups.set(namespace, (inNamespace = new BoundedMap(4096)));
+    let found = inNamespace.get(name);
+    if (found === undefined) inNamespace.set(name, (found = this.resolve(name, namespace)));
     return found;
   }
 
@@ -216,8 +219,9 @@ export class Registry {
 
   /** Services (with port) that send traffic to workload `w` on `port` (all ports when undefined). */
   servicesOf(w: Workload, port?: number): { service: MeshService; port: ServiceModelPort }[] {
-    const key = `${w.id}|${port ?? "*"}`;
-    let out = this.servicesOfCache.get(key);
+    let byPort = this.servicesOfCache.get(w);
+    if (!byPort) this.servicesOfCache.set(w, (byPort = new Map()));
+    let out = byPort.get(port ?? -1);
     if (out) return out;
     out = [];
     for (const s of this.servicesByNs.get(w.namespace) ?? []) {
@@ -226,7 +230,7 @@ export class Registry {
         if (port === undefined || resolveTargetPort(p.targetPort, w) === port) out.push({ service: s, port: p });
       }
     }
-    this.servicesOfCache.set(key, out);
+    byPort.set(port ?? -1, out);
     return out;
   }
 
@@ -235,12 +239,13 @@ export class Registry {
    * else the container port's name.
    */
   portProtocol(w: Workload, port: number): Protocol {
-    const key = `${w.id}|${port}`;
-    let p = this.protocolCache.get(key);
+    let byPort = this.protocolCache.get(w);
+    if (!byPort) this.protocolCache.set(w, (byPort = new Map()));
+    let p = byPort.get(port);
     if (!p) {
       const fromService = this.servicesOf(w, port).find((x) => x.port.protocol !== "AUTO");
       p = fromService ? fromService.port.protocol : selectProtocol(w.containerPorts.find((c) => c.port === port)?.name, undefined);
-      this.protocolCache.set(key, p);
+      byPort.set(port, p);
     }
     return p;
   }
