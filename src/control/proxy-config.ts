@@ -41,7 +41,7 @@ export function sharedScopeKey(snapshot: Snapshot, w: Workload): string | undefi
   const choice = sidecarFor(index, w);
   const own = reg.servicesOf(w);
   if (!own.length) return undefined;
-  if (!own.every(({ service: s }) => s.ports.some((p) => inEgressScope(index, w, choice, s, p.port).visible))) return undefined;
+  if (!own.every(({ service: s }) => s.ports.some((p) => inEgressScope(index, w, s, p.port).visible))) return undefined;
   if (!own.some(({ service, port }) => reg.endpoints(service, port).some((e) => e.workload.owner === w.owner))) return undefined;
   return `${w.namespace}|${choice.sidecar ? sidecarName(choice.sidecar) : "-"}`;
 }
@@ -61,7 +61,7 @@ export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
   const services = reg.services.filter((s) => {
     if (w.gateway) return true; // gateways route wherever their VirtualServices say
     if (own.has(s)) return true;
-    return s.ports.some((p) => inEgressScope(index, w, choice, s, p.port).visible);
+    return s.ports.some((p) => inEgressScope(index, w, s, p.port).visible);
   });
   // In the services' order, the workload's own last: workloads that share a scope (sharedScopeKey: their own services
   // are among these, with them behind) get it in one order, whichever of them made it.

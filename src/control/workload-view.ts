@@ -58,7 +58,7 @@ export function workloadView(snapshot: Snapshot, id: string): WorkloadView | und
     authorization: policies.map((c) => ({ policy: c.name, action: c.policy.action, provider: c.policy.provider, dryRun: c.policy.dryRun, spec: specOf(c.policy) })),
     requestAuthentication: index.jwtRulesFor(w).map((r) => ({ policy: r.policy, rule: r.at, issuer: r.rule.issuer })),
     egress: reg.services.flatMap((s) => s.ports.map((p) => {
-      const v = inEgressScope(index, w, choice, s, p.port);
+      const v = inEgressScope(index, w, s, p.port);
       return { host: s.hostname, port: p.port, source: s.source, external: s.external, visible: v.visible, why: v.explanation };
     })),
   };

@@ -51,7 +51,18 @@ function fromTrafficPolicy<T>(dr: DestinationRule | undefined, subset: string | 
 }
 
 function clientTlsFor(dr: DestinationRule | undefined, port: number, subset?: string): ClientTls | undefined {
-  return fromTrafficPolicy(dr, subset, (tp) => tp.portLevel.find((p) => p.port === port)?.tls ?? tp.tls);
+  // No rule, no closure: the usual case, on every request.
+  return dr && fromTrafficPolicy(dr, subset, (tp) => tp.portLevel.find((p) => p.port === port)?.tls ?? tp.tls);
+}
+
+/** "host:port" of a service port, made once (balancer, outlier and pool counts are kept by it). */
+const portKeys = new WeakMap<MeshService, Map<number, string>>();
+function servicePortKey(service: MeshService, port: number): string {
+  let byPort = portKeys.get(service);
+  if (!byPort) portKeys.set(service, (byPort = new Map()));
+  let k = byPort.get(port);
+  if (k === undefined) byPort.set(port, (k = `${service.hostname}:${port}`));
+  return k;
 }
 
 export interface Target {
@@ -87,7 +98,7 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
   }
   const lb = loadBalancerOf(dr, t.subset);
   // The service port names the balancer's place, ejection and pool counts, and the trail.
-  const key = `${t.service.hostname}:${t.port.port}`;
+  const key = servicePortKey(t.service, t.port.port);
   const picked = env.pickEndpoint && endpoints.length > 1 ? env.pickEndpoint(endpoints.map((e) => `${e.workload.id}:${e.port}`), key, lb) : 0;
   const ep = endpoints[picked];
   if (!ep) {
@@ -95,7 +106,7 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${key}`, DenyCodes.NO_ENDPOINT);
   }
   const mtls = decideMtls(index, sender.proxy, ep.workload, ep.port, tls);
-  const od = fromTrafficPolicy(dr, t.subset, (tp) => tp.outlierDetection);
+  const od = dr && fromTrafficPolicy(dr, t.subset, (tp) => tp.outlierDetection);
   trail.add(() => {
     const ejecting = od && endpoints.length > 1 ? `, outlier detection ejects after ${od.consecutive5xxErrors || od.consecutiveGatewayErrors} consecutive errors` : "";
     return { stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length === 1 ? "1 endpoint" : `${endpoints.length} endpoints, ${LB_NAMES[lb]}${ejecting}`}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined };
@@ -106,7 +117,7 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     // The other endpoints, in the order round robin would reach them: where a retry goes next.
     if (endpoints.length > 1) outcome.alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
     if (od) outcome.outlier = { policy: od, key, hosts: endpoints.length };
-    const pool = poolLimits(fromTrafficPolicy(dr, t.subset, (tp) => tp.connectionPool), key);
+    const pool = poolLimits(dr && fromTrafficPolicy(dr, t.subset, (tp) => tp.connectionPool), key);
     if (pool) outcome.pool = pool;
     return trail.allow(outcome, `forwarded to ${ep.workload.id}:${ep.port}`);
   }

@@ -54,6 +54,22 @@ export class PolicyIndex {
     return i;
   }
 
+  private readonly derived = new Map<object, WeakMap<object, unknown>>();
+
+  /**
+   * What `derivation` makes of this snapshot for `key` (a workload, say), made once: decisions ask the same
+   * questions of every request, and the answers change only with the configuration. The function names the
+   * derivation; it must be pure.
+   */
+  derive<K extends object, V>(derivation: (index: PolicyIndex, key: K) => V, key: K): V {
+    let byKey = this.derived.get(derivation);
+    if (!byKey) this.derived.set(derivation, (byKey = new WeakMap()));
+    if (byKey.has(key)) return byKey.get(key) as V;
+    const v = derivation(this, key);
+    byKey.set(key, v);
+    return v;
+  }
+
   private readonly authzSets = new Map<string, PolicySet>();
 
   /**

@@ -29,7 +29,7 @@ export function outboundFromSidecar(walk: Walk, w: Workload): Decision {
   for (const service of index.registry.lookup(name, w.namespace)) {
     if (!service.ports.some((p) => p.port === req.port)) continue;
     candidates++;
-    const verdict = inEgressScope(index, w, choice, service, req.port);
+    const verdict = inEgressScope(index, w, service, req.port);
     if (!verdict.visible) {
       (rejected ??= []).push(verdict.explanation);
       continue;
@@ -84,7 +84,7 @@ function httpServiceInScope(walk: Walk, w: Workload, choice: SidecarChoice, port
   for (const s of index.registry.services) {
     const p = s.ports.find((x) => x.port === port);
     if (!p || !isHttpOrAuto(p.protocol) || isTlsProtocol(p.protocol)) continue;
-    if (inEgressScope(index, w, choice, s, port).visible) return `${s.hostname}:${port}`;
+    if (inEgressScope(index, w, s, port).visible) return `${s.hostname}:${port}`;
   }
   return undefined;
 }

@@ -15,15 +15,14 @@ export interface MtlsVerdict {
 
 const nameOf = (p: PeerAuthentication) => `PeerAuthentication/${p.meta.namespace}/${p.meta.name}`;
 
-/** Verdicts per snapshot, workload and port: both sidecars of every request ask (they are pure; a verdict is never changed). */
-const verdicts = new WeakMap<PolicyIndex, WeakMap<Workload, BoundedMap<number, MtlsVerdict>>>();
+/**
+ * A workload's verdicts by port, per snapshot: both sidecars of every request ask (they are pure; a verdict is never
+ * changed). Bounded: a pod's captured inbound sees any port.
+ */
+const verdictsByPort = () => new BoundedMap<number, MtlsVerdict>(256);
 
 export function effectiveMtls(index: PolicyIndex, w: Workload, port: number): MtlsVerdict {
-  let byWorkload = verdicts.get(index);
-  if (!byWorkload) verdicts.set(index, (byWorkload = new WeakMap()));
-  let byPort = byWorkload.get(w);
-  // Bounded: a pod's captured inbound sees any port.
-  if (!byPort) byWorkload.set(w, (byPort = new BoundedMap(256)));
+  const byPort = index.derive(verdictsByPort, w);
   let v = byPort.get(port);
   if (!v) byPort.set(port, (v = mtlsOf(index, w, port)));
   return v;

@@ -24,7 +24,7 @@ function scope(extra: string, host: string, port = 80, client = "a/client") {
   const w = index.registry.instancesOf(client)[0]!;
   const svc = index.registry.services.find((s) => s.hostname === host)!;
   assert.ok(svc, host);
-  return inEgressScope(index, w, sidecarFor(index, w), svc, port);
+  return inEgressScope(index, w, svc, port);
 }
 
 const table: { name: string; sidecar: string; host: string; visible: boolean; line?: string }[] = [

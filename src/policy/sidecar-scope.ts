@@ -18,7 +18,12 @@ export const sidecarName = (s: Sidecar) => `Sidecar/${s.meta.namespace}/${s.meta
  * Istio's order: a Sidecar in the workload's namespace whose selector matches,
  * then that namespace's Sidecar without a selector, then the root namespace's.
  */
+/** The Sidecar that applies to a workload (once per snapshot and workload: every request asks). */
 export function sidecarFor(index: PolicyIndex, w: Workload): SidecarChoice {
+  return index.derive(chooseSidecar, w);
+}
+
+function chooseSidecar(index: PolicyIndex, w: Workload): SidecarChoice {
   const local = index.sidecars.get(w.namespace) ?? [];
   const selected = local.find((s) => s.workloadSelector && Object.keys(s.workloadSelector).length > 0 && selectorMatches(s.workloadSelector, w.labels));
   if (selected) return { sidecar: selected, why: `${sidecarName(selected)} selects the workload's labels` };
@@ -50,7 +55,21 @@ export function egressListenerFor(s: Sidecar, port: number): { listener: Sidecar
  * namespace, so "~/*" imports nothing); dnsName may be a wildcard. An exclusion
  * wins over any import of the same listener, as in Istio.
  */
-export function inEgressScope(index: PolicyIndex, w: Workload, choice: SidecarChoice, service: MeshService, port: number): ScopeVerdict {
+/** A workload's verdicts by service and port, made once per snapshot (every request to a service asks). */
+const egressVerdicts = () => new WeakMap<MeshService, Map<number, ScopeVerdict>>();
+
+/** Whether the workload's Sidecar (sidecarFor) lets it reach `service` on `port`, and why. */
+export function inEgressScope(index: PolicyIndex, w: Workload, service: MeshService, port: number): ScopeVerdict {
+  const byService = index.derive(egressVerdicts, w);
+  let byPort = byService.get(service);
+  if (!byPort) byService.set(service, (byPort = new Map()));
+  let v = byPort.get(port);
+  if (!v) byPort.set(port, (v = egressVerdict(index, w, service, port)));
+  return v;
+}
+
+function egressVerdict(index: PolicyIndex, w: Workload, service: MeshService, port: number): ScopeVerdict {
+  const choice = sidecarFor(index, w);
   if (!index.registry.visibleTo(service, w.namespace)) {
     return { visible: false, explanation: `${service.hostname} (${service.source}) is not exported to namespace ${w.namespace}` };
   }
