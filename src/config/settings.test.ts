@@ -15,10 +15,11 @@ test("settings: defaults, environment, and a clear error naming the variable", (
   assert.match(describeSettings(), /ZEROMESH_STATE_DIR/);
 });
 
-test("settings: the proxies' V8 sizing becomes node flags (semi-space 0 keeps V8's default; idle shrinking off by default)", () => {
-  assert.deepEqual(proxyNodeArgs(loadSettings({})), ["--max-semi-space-size=2", "--no-memory-reducer"]);
-  assert.deepEqual(proxyNodeArgs(loadSettings({ ZEROMESH_PROXY_SEMI_SPACE_MB: "0" })), ["--no-memory-reducer"]);
-  assert.deepEqual(proxyNodeArgs(loadSettings({ ZEROMESH_PROXY_SHRINK_WHEN_IDLE: "on" })), ["--max-semi-space-size=2"]);
+test("settings: the proxies' V8 settings become node flags (semi-space 0 keeps V8's default; idle shrinking and GC helper threads off by default)", () => {
+  assert.deepEqual(proxyNodeArgs(loadSettings({})), ["--max-semi-space-size=2", "--no-memory-reducer", "--single-threaded-gc"]);
+  assert.deepEqual(proxyNodeArgs(loadSettings({ ZEROMESH_PROXY_SEMI_SPACE_MB: "0" })), ["--no-memory-reducer", "--single-threaded-gc"]);
+  assert.deepEqual(proxyNodeArgs(loadSettings({ ZEROMESH_PROXY_SHRINK_WHEN_IDLE: "on" })), ["--max-semi-space-size=2", "--single-threaded-gc"]);
+  assert.deepEqual(proxyNodeArgs(loadSettings({ ZEROMESH_PROXY_PARALLEL_GC: "on" })), ["--max-semi-space-size=2", "--no-memory-reducer"]);
   assert.throws(() => loadSettings({ ZEROMESH_PROXY_SHRINK_WHEN_IDLE: "sometimes" }), /ZEROMESH_PROXY_SHRINK_WHEN_IDLE: "sometimes" must be on or off/);
   assert.throws(() => loadSettings({ ZEROMESH_PROXY_SEMI_SPACE_MB: "lots" }), /ZEROMESH_PROXY_SEMI_SPACE_MB: "lots" must be a whole number of megabytes/);
 });
