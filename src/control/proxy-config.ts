@@ -57,7 +57,6 @@ export function scopeFor(snapshot: Snapshot, w: Workload): Resource[] {
   for (const n of snapshot.list("Namespace")) add(n);
 
   const own = new Set(reg.servicesOf(w).map((x) => x.service));
-  const choice = sidecarFor(index, w);
   const services = reg.services.filter((s) => {
     if (w.gateway) return true; // gateways route wherever their VirtualServices say
     if (own.has(s)) return true;

@@ -10,7 +10,6 @@ import type { ForwardResult } from "./http-forward.js";
 import type { Balancer } from "./balancer.js";
 import type { BlockedEgressCounter } from "./blocked-egress.js";
 import type { DenialCounter } from "./denials.js";
-import type { PeerLabels } from "./metric-labels.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { Pools } from "./pool.js";
 import type { LiveAnswers } from "./answers.js";
@@ -66,8 +65,6 @@ export interface ProxyContext {
   readonly metrics: ProxyMetrics;
   /** Header time and connections per listener. */
   readonly limits: ListenerLimits;
-  /** Rendered metric labels for one pair of peers, built once per configuration and `key`. */
-  metricLabels(key: string, build: () => PeerLabels): string;
 }
 
 /** The access-log fields of a forwarded request's result. */

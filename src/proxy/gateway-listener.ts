@@ -136,7 +136,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     await applyTcp({
       ctx, state, d, started: Date.now(), side: "CLIENT", direction: "gateway", request: { scheme: "tcp", method: "CONNECT", host: "", port: servicePort(), path: "", headers: {} },
       peer: (stream as Socket).remoteAddress, stream,
-      series: o.kind === "forward" ? outboundSeries(ctx, state, d, o.host ?? o.address, "tcp") : "",
+      series: o.kind === "forward" ? outboundSeries(state, d, o.host ?? o.address, "tcp") : "",
       log: { protocol: "tcp" },
       open: () => openForward(ctx, state, o),
     });
@@ -170,7 +170,7 @@ export function gatewayServer(ctx: ProxyContext, targetPort: number): Server {
     send.headers["x-forwarded-proto"] = choice ? "https" : "http";
     applyHttp({
       ctx, state, d, started, side: "CLIENT", direction: "gateway", request, peer: req.socket?.remoteAddress, req, res,
-      series: outboundSeries(ctx, state, d, host, isGrpc(headers) ? "grpc" : "http"),
+      series: outboundSeries(state, d, host, isGrpc(headers) ? "grpc" : "http"),
       log: { protocol: "http", method: request.method, authority: headers.host, path: request.path },
       target: o.kind === "forward" ? relayTarget(state, o) : undefined,
       send: { path: send.path, headers: send.headers, route: o.kind === "forward" ? o.http : undefined, body },

@@ -13,6 +13,9 @@ export interface IdleCacheOptions<V> {
   now?: () => number;
 }
 
+/** A default made once (a default parameter's arrow would be a new function on every call). */
+const always = () => true;
+
 interface Entry<V> {
   value: V;
   /** When it was last used, and its place in the order of use. */
@@ -38,7 +41,7 @@ export class IdleCache<V> {
   }
 
   /** The entry for `key` (made by `create` when missing or no longer `usable`), marked used now. */
-  get(key: string, create: () => V, usable: (v: V) => boolean = () => true): V {
+  get(key: string, create: () => V, usable: (v: V) => boolean = always): V {
     const now = this.now();
     // Sweeping costs a pass over the entries: at most every quarter of idleMs, or when over the cap.
     if (now - this.lastSweep >= this.o.idleMs / 4) this.sweep(now);

@@ -96,7 +96,7 @@ async function serve(ctx: ProxyContext, port: number, stream: Duplex, peer: Peer
   const o = d.outcome;
   await applyTcp({
     ctx, state, d, started, side: "SERVER", direction: "inbound", request, peer: peer?.spiffe ?? sourceIp, stream,
-    series: inboundSeries(ctx, state, peer, port, "tcp"),
+    series: inboundSeries(state, peer, port, "tcp"),
     log: { protocol: appTls ? "tls" : "tcp", peer: peer?.spiffe },
     open: async () => {
       const app = o.kind === "deliver" ? ctx.appTarget(o.port) : undefined;
@@ -139,7 +139,7 @@ function applyHttpInbound(ctx: ProxyContext, port: number, state: ProxyState, pe
   const route = o.kind === "deliver" && o.responseHeaders ? { ...DEFAULT_HTTP_ROUTE, responseHeaders: o.responseHeaders } : undefined;
   applyHttp({
     ctx, state, d, started, side: "SERVER", direction: "inbound", request, peer: peer?.spiffe ?? req.socket?.remoteAddress, req, res,
-    series: inboundSeries(ctx, state, peer, port, isGrpc(headers) ? "grpc" : "http"),
+    series: inboundSeries(state, peer, port, isGrpc(headers) ? "grpc" : "http"),
     log: { protocol: "http", method: request.method, authority: headers.host, path: request.path, peer: peer?.spiffe },
     target: app ? { host: app.host, port: app.port, mtls: false, identities: NO_IDENTITIES, servicePort: port } : undefined,
     send: { path: request.path, headers, route, body },

@@ -102,7 +102,7 @@ function onRequest(ctx: ProxyContext, req: ServerRequest, res: ServerReply, dest
   const send = (o.kind === "forward" && o.http?.request) || request;
   applyHttp({
     ctx, state, d, started, side: "CLIENT", direction: "outbound", request, req, res,
-    series: outboundSeries(ctx, state, d, request.host, isGrpc(headers) ? "grpc" : "http"),
+    series: outboundSeries(state, d, request.host, isGrpc(headers) ? "grpc" : "http"),
     log: { protocol: "http", method: request.method, authority: request.headers.host, path: request.path },
     target: o.kind === "forward" ? relayTarget(state, o) : undefined,
     send: { path: send.path, headers: send.headers, route: o.kind === "forward" ? o.http : undefined },
@@ -143,7 +143,7 @@ async function onTunnel(ctx: ProxyContext, socket: Socket, connectTo: Readonly<{
   const o = d.outcome;
   await applyTcp({
     ctx, state, d, started, side: "CLIENT", direction: "outbound", request, stream: socket,
-    series: o.kind === "forward" ? outboundSeries(ctx, state, d, host, "tcp") : "",
+    series: o.kind === "forward" ? outboundSeries(state, d, host, "tcp") : "",
     log: { protocol: kind.kind === "tls" ? "tls" : "tcp", authority: `${host}:${port}` },
     open: () => openForward(ctx, state, o),
   });

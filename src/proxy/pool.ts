@@ -5,6 +5,7 @@
 // connector: mesh mTLS must offer the mesh ALPN and check the peer's SPIFFE
 // identity, which a stock connector would not do.
 import type { ClientHttp2Session } from "node:http2";
+import { BoundedMap } from "../bounded-map.js";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { buildConnector } from "undici";
@@ -47,12 +48,34 @@ export interface PoolsOptions {
   now?: () => number;
 }
 
-/** Identity lists as pool keys, joined once per list (a decision hands out the same list for a snapshot). */
-const joins = new WeakMap<readonly string[], string>();
-function joined(identities: readonly string[]): string {
-  let j = joins.get(identities);
-  if (j === undefined) joins.set(identities, (j = identities.join(",")));
-  return j;
+/**
+ * Pool keys, each made once: "host:port", and for mTLS "host:port|identities|generation". A key string built per
+ * request costs more than the lookup it is for. Hosts come from requests under ALLOW_ANY: bounded. Identity lists
+ * are a decision's, the same list object for a snapshot.
+ */
+class PoolKeys {
+  private readonly byHost = new BoundedMap<string, Map<number, { plain: string; mtls: WeakMap<readonly string[], Map<number, string>> }>>(4096);
+
+  private of(host: string, port: number) {
+    let byPort = this.byHost.get(host);
+    if (!byPort) this.byHost.set(host, (byPort = new Map()));
+    let k = byPort.get(port);
+    if (!k) byPort.set(port, (k = { plain: `${host}:${port}`, mtls: new WeakMap() }));
+    return k;
+  }
+
+  plain(host: string, port: number): string {
+    return this.of(host, port).plain;
+  }
+
+  mtls(host: string, port: number, identities: readonly string[], generation: number): string {
+    const k = this.of(host, port);
+    let byGen = k.mtls.get(identities);
+    if (!byGen) k.mtls.set(identities, (byGen = new Map()));
+    let key = byGen.get(generation);
+    if (key === undefined) byGen.set(generation, (key = `${k.plain}|${identities.join(",")}|${generation}`));
+    return key;
+  }
 }
 
 export class Pools {
@@ -62,6 +85,7 @@ export class Pools {
   private readonly h2: H2Sessions;
   private generation = new WeakMap<Credentials, number>();
   private nextGen = 0;
+  private readonly keys = new PoolKeys();
   private readonly localAddress: string | undefined;
   private readonly appSource: string | undefined;
   /** Evicts idle pools while no request comes to do it. */
@@ -100,13 +124,13 @@ export class Pools {
   poolFor(t: HopTarget, creds: Credentials | undefined): Pool | undefined {
     if (!t.mtls) return this.plainPool(t.host, t.port);
     if (!creds) return undefined;
-    return this.mtls.get(`${t.host}:${t.port}|${joined(t.identities)}|${this.gen(creds)}`, () =>
+    return this.mtls.get(this.keys.mtls(t.host, t.port, t.identities, this.gen(creds)), () =>
       new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds) }), true) }));
   }
 
   /** Plain HTTP to an address: the local application, or a hop without mTLS. */
   plainPool(host: string, port: number): Pool {
-    return this.plain.get(`${host}:${port}`, () => new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect({ port, host, ...bindFrom(plaintextSource(this.localAddress, this.appSource, host), host) }), false) }));
+    return this.plain.get(this.keys.plain(host, port), () => new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect({ port, host, ...bindFrom(plaintextSource(this.localAddress, this.appSource, host), host) }), false) }));
   }
 
   /** TLS originated by the proxy toward a host outside the mesh (DestinationRule tls SIMPLE), verified against `ca`. */
@@ -118,7 +142,7 @@ export class Pools {
   /** A multiplexed HTTP/2 session to a hop (mTLS as for pools) or, with `mtls: false`, h2c to a local application. */
   h2For(t: HopTarget, creds: Credentials | undefined): ClientHttp2Session | undefined {
     if (t.mtls && !creds) return undefined;
-    return this.h2.get(`${t.host}:${t.port}|${t.mtls ? `${joined(t.identities)}|${this.gen(creds!)}` : "h2c"}`, t, creds);
+    return this.h2.get(t.mtls ? this.keys.mtls(t.host, t.port, t.identities, this.gen(creds!)) : `${this.keys.plain(t.host, t.port)}|h2c`, t, creds);
   }
 
   destroy(): void {

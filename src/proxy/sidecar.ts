@@ -1,7 +1,6 @@
 // One sidecar: the outbound proxy at ADDRESS:15001, an inbound listener per
 // workload port on ADDRESS, the workload's certificate, and the last good
 // configuration. Without a configuration it fails closed.
-import { BoundedMap } from "../bounded-map.js";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { Env } from "../policy/context.js";
@@ -15,7 +14,6 @@ import { capturedInboundServer, inboundServer } from "./inbound-listener.js";
 import { capturedOutboundServer, outboundServer } from "./outbound-listener.js";
 import { Balancer } from "./balancer.js";
 import { BlockedEgressCounter } from "./blocked-egress.js";
-import { renderLabels, type PeerLabels } from "./metric-labels.js";
 import { ProxyMetrics } from "./metrics.js";
 import { DenialCounter } from "./denials.js";
 import { LiveAnswers } from "./answers.js";
@@ -61,7 +59,6 @@ export interface SidecarOptions {
 /** `resync`: a delta that does not apply to what this proxy holds; it asks for the whole configuration. */
 export type AckResult = { ack: true; version: number } | { ack: false; version: number; error: string; resync?: boolean };
 
-const MAX_LABEL_SETS = 1024;
 
 export class Sidecar implements ProxyContext {
   private current: ProxyState | undefined;
@@ -76,8 +73,6 @@ export class Sidecar implements ProxyContext {
   readonly blockedEgress = new BlockedEgressCounter();
   readonly denials = new DenialCounter();
   readonly metrics = new ProxyMetrics();
-  /** Rendered metric labels by peer pair; they depend on the configuration, so a push starts it again. */
-  private labels = new BoundedMap<string, string>(MAX_LABEL_SETS);
   /** Ports this proxy could not have, and where it listens instead (said at start, not moved silently). */
   readonly moved: string[] = [];
   /** Actual listen address of each workload port (it may differ when the port is privileged). */
@@ -116,12 +111,6 @@ export class Sidecar implements ProxyContext {
   log(e: AccessLogEntry): void {
     this.opts.log?.(e);
   }
-  metricLabels(key: string, build: () => PeerLabels): string {
-    let l = this.labels.get(key);
-    // Bounded: under ALLOW_ANY every outside host is a key of its own.
-    if (l === undefined) this.labels.set(key, (l = renderLabels(build())));
-    return l;
-  }
 
   /** One per configuration: every request decided on it shares it (a live proxy decides hops). */
   env(state: ProxyState): Env {
@@ -154,7 +143,6 @@ export class Sidecar implements ProxyContext {
   private take(version: number, s: ProxyState | { error: string }): AckResult {
     if ("error" in s) return { ack: false, version, error: s.error };
     this.current = s;
-    this.labels = new BoundedMap(MAX_LABEL_SETS);
     this.metrics.keep(s.telemetry.CLIENT.metrics, s.telemetry.SERVER.metrics);
     return { ack: true, version };
   }

@@ -1,6 +1,7 @@
 // A proxy's view of the mesh, built from one pushed ProxyConfig. The
 // manifests pass the same validation as everywhere else: an invalid push is
 // rejected (NACK) and the proxy keeps its last good state.
+import { BoundedMap } from "../bounded-map.js";
 import { convertObjects, findDuplicates } from "../api/convert.js";
 import { errorsOf, formatIssue } from "../api/errors.js";
 import type { ConfigDelta, ProxyConfig } from "../wire/protocol.js";
@@ -78,7 +79,14 @@ export function resolveHop(state: ProxyState, hop: { workload?: string; address:
   return { host: hop.address, port: hop.port };
 }
 
-function split(hostPort: string): { host: string; port: number } {
-  const i = hostPort.lastIndexOf(":");
-  return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
+/** Addresses split once: every forwarded request resolves its hop, and the same strings give the same host string (whose hash is kept). */
+const splits = new BoundedMap<string, Readonly<{ host: string; port: number }>>(4096);
+
+function split(hostPort: string): Readonly<{ host: string; port: number }> {
+  let s = splits.get(hostPort);
+  if (!s) {
+    const i = hostPort.lastIndexOf(":");
+    splits.set(hostPort, (s = Object.freeze({ host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) })));
+  }
+  return s;
 }
