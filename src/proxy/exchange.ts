@@ -40,15 +40,24 @@ export function targetPath(raw: string | undefined, headers: Record<string, stri
   return "error" in n ? undefined : n.path;
 }
 
-/** The answer to a target `targetPath` refused. */
 /**
  * The request body for an external authorizer (includeRequestBodyInCheck), read only when one asks, and only as
  * far as it needs: a body that ends within `max` bytes is kept (`taken`) and sent upstream from memory; a longer
  * one has what was read put back in the stream, paused, and streams on when forwarded (the forwarders resume it).
  */
-export function bodyReader(req: ServerRequest): BodyReader & { taken?: Buffer } {
-  const reader: BodyReader & { taken?: Buffer } = {
-    read: (max) => new Promise((resolve, reject) => {
+export function bodyReader(req: ServerRequest): RequestBody {
+  return new RequestBody(req);
+}
+
+/** One object per request (no closures until an authorizer asks to read). */
+class RequestBody implements BodyReader {
+  taken: Buffer | undefined;
+
+  constructor(private readonly req: ServerRequest) {}
+
+  read(max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+    const req = this.req;
+    return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       const detach = () => {
@@ -69,8 +78,8 @@ export function bodyReader(req: ServerRequest): BodyReader & { taken?: Buffer } 
       };
       const onEnd = () => {
         detach();
-        reader.taken = Buffer.concat(chunks);
-        resolve({ bytes: reader.taken, truncated: false });
+        this.taken = Buffer.concat(chunks);
+        resolve({ bytes: this.taken, truncated: false });
       };
       const onError = (e: Error) => (detach(), reject(e));
       const onClose = () => (detach(), reject(new Error("the client went away")));
@@ -78,11 +87,11 @@ export function bodyReader(req: ServerRequest): BodyReader & { taken?: Buffer } 
       req.once("end", onEnd);
       req.once("error", onError);
       req.once("close", onClose);
-    }),
-  };
-  return reader;
+    });
+  }
 }
 
+/** The answer to a target `targetPath` refused. */
 export function badRequest(res: ServerReply): void {
   res.writeHead(BAD_REQUEST.status, { "content-type": "text/plain" }).end(BAD_REQUEST.body);
 }
