@@ -37,17 +37,27 @@ function nodeAddresses(): Set<string> {
   return interfaces.addresses;
 }
 
-/** Does `ip` fall inside any of the (validated) blocks? */
-export function ipInBlocks(ip: string | undefined, blocks: readonly string[]): boolean {
-  if (!ip) return false;
-  const family = isIP(ip);
-  if (!family) return false;
-  const list = new BlockList();
+/** Block lists by the configuration's list of blocks, built once (a policy's ipBlocks are checked on every request). */
+const lists = new WeakMap<readonly string[], BlockList>();
+
+function blockList(blocks: readonly string[]): BlockList {
+  let list = lists.get(blocks);
+  if (list) return list;
+  list = new BlockList();
   for (const b of blocks) {
     const [addr, bits] = b.split("/");
     const fam = isIP(addr!) === 6 ? "ipv6" : "ipv4";
     if (bits === undefined) list.addAddress(addr!, fam);
     else list.addSubnet(addr!, Number(bits), fam);
   }
-  return list.check(ip, family === 6 ? "ipv6" : "ipv4");
+  lists.set(blocks, list);
+  return list;
+}
+
+/** Does `ip` fall inside any of the (validated) blocks? */
+export function ipInBlocks(ip: string | undefined, blocks: readonly string[]): boolean {
+  if (!ip) return false;
+  const family = isIP(ip);
+  if (!family) return false;
+  return blockList(blocks).check(ip, family === 6 ? "ipv6" : "ipv4");
 }

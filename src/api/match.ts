@@ -28,10 +28,21 @@ export function describeStringMatch(m: StringMatch): string {
  */
 export function matchPattern(pattern: string, value: string | undefined): boolean {
   if (value === undefined || value === "") return false;
-  if (pattern === "*") return true;
-  if (pattern.endsWith("*")) return value.startsWith(pattern.slice(0, -1));
-  if (pattern.startsWith("*")) return value.endsWith(pattern.slice(1));
+  const n = pattern.length;
+  if (n === 0) return false;
+  // Compared in place, without slicing the pattern: this runs for every rule tried on every request.
+  if (pattern.charCodeAt(n - 1) === STAR) return n === 1 || sameAt(value, 0, pattern, 0, n - 1);
+  if (pattern.charCodeAt(0) === STAR) return sameAt(value, value.length - (n - 1), pattern, 1, n - 1);
   return value === pattern;
+}
+
+const STAR = 42;
+
+/** Whether `value` holds `pattern`'s `length` characters from `p` at position `at`. */
+function sameAt(value: string, at: number, pattern: string, p: number, length: number): boolean {
+  if (at < 0 || at + length > value.length) return false;
+  for (let i = 0; i < length; i++) if (value.charCodeAt(at + i) !== pattern.charCodeAt(p + i)) return false;
+  return true;
 }
 
 export function matchAnyPattern(patterns: readonly string[], value: string | undefined): boolean {

@@ -122,10 +122,13 @@ function record(walk: Walk, at: string, result: AuthzResult, http: boolean, gate
     message: `${v.action}${v.dryRun ? " (dry-run: recorded, not enforced)" : ""} ${v.policy}: ${v.rule !== undefined ? `rule ${v.rule} matches` : v.note ?? "no rule matches"}${http ? "" : " (L4: TCP traffic)"}`,
   })));
   if (!many) return;
-  const step: TrailStep = { stage: "authz", at, message: `${count} policies considered; ${count - result.matched.length} matched no rule (each is listed in this step's details)` };
-  // The list of every policy is made only if someone reads it (-o json, a test): most decisions are never explained.
-  Object.defineProperty(step, "details", { get: () => result.considered, enumerable: true });
-  walk.trail.add(step);
+  // Made when the trail is read; and even then the list of every policy only if someone reads it (-o json, a test):
+  // most decisions are never explained.
+  walk.trail.add(() => {
+    const step: TrailStep = { stage: "authz", at, message: `${count} policies considered; ${count - result.matched.length} matched no rule (each is listed in this step's details)` };
+    Object.defineProperty(step, "details", { get: () => result.considered, enumerable: true });
+    return step;
+  });
 }
 
 /** What the authorizer is told about the request (Envoy's AttributeContext). */

@@ -71,13 +71,6 @@ const trustDomainOf = (principal?: string) => principal?.match(/^(.+?)\/ns\//)?.
 
 type Attrs = AuthzContext;
 
-/** A field with values and a negated variant: present values must match, negated ones must not. */
-function field(values: string[] | undefined, notValues: string[] | undefined, matches: (vals: string[]) => boolean): boolean {
-  if (values && !matches(values)) return false;
-  if (notValues && matches(notValues)) return false;
-  return true;
-}
-
 function matchPath(pattern: string, path: string | undefined): boolean {
   if (path === undefined) return false;
   if (pattern.includes("{")) {
@@ -123,23 +116,41 @@ function matchSource(s: AuthzSource, ctx: Attrs, ignoreHttp: boolean): boolean {
     patterns(s.principals, s.notPrincipals, ctx.principal) &&
     (ignoreHttp || patterns(s.requestPrincipals, s.notRequestPrincipals, ctx.requestPrincipal)) &&
     (!set(s.namespaces, s.notNamespaces) || patterns(s.namespaces, s.notNamespaces, namespaceOf(ctx.principal))) &&
-    (!set(s.serviceAccounts, s.notServiceAccounts) || field(s.serviceAccounts, s.notServiceAccounts, (v) => v.includes(serviceAccountOf(ctx.principal) ?? ""))) &&
+    (!set(s.serviceAccounts, s.notServiceAccounts) || each(s.serviceAccounts, s.notServiceAccounts, inList, serviceAccountOf(ctx.principal) ?? "")) &&
     (!set(s.trustDomains, s.notTrustDomains) || patterns(s.trustDomains, s.notTrustDomains, trustDomainOf(ctx.principal))) &&
-    (!set(s.ipBlocks, s.notIpBlocks) || field(s.ipBlocks, s.notIpBlocks, (v) => ipInBlocks(ctx.sourceIp, v))) &&
-    (!set(s.remoteIpBlocks, s.notRemoteIpBlocks) || field(s.remoteIpBlocks, s.notRemoteIpBlocks, (v) => ipInBlocks(ctx.remoteIp ?? ctx.sourceIp, v)))
+    (!set(s.ipBlocks, s.notIpBlocks) || each(s.ipBlocks, s.notIpBlocks, inBlocks, ctx.sourceIp)) &&
+    (!set(s.remoteIpBlocks, s.notRemoteIpBlocks) || each(s.remoteIpBlocks, s.notRemoteIpBlocks, inBlocks, ctx.remoteIp ?? ctx.sourceIp))
   );
 }
 
 function matchOperation(o: AuthzOperation, ctx: AuthzContext, ignoreHttp: boolean): boolean {
   return (
-    (!set(o.ports, o.notPorts) || field(o.ports, o.notPorts, (v) => v.includes(String(ctx.destinationPort)))) &&
+    (!set(o.ports, o.notPorts) || each(o.ports, o.notPorts, inList, String(ctx.destinationPort))) &&
     (ignoreHttp || (
-      (!set(o.hosts, o.notHosts) || field(o.hosts, o.notHosts, (v) => v.some((p) => matchHost(p, ctx.host)))) &&
+      (!set(o.hosts, o.notHosts) || each(o.hosts, o.notHosts, anyHost, ctx.host)) &&
       patterns(o.methods, o.notMethods, ctx.method) &&
-      (!set(o.paths, o.notPaths) || field(o.paths, o.notPaths, (v) => v.some((p) => matchPath(p, ctx.path))))
+      (!set(o.paths, o.notPaths) || each(o.paths, o.notPaths, anyPath, ctx.path))
     ))
   );
 }
+
+/**
+ * A field with values and a negated variant, against one value: present values must match, negated ones must
+ * not. `matches` is a plain function of (list, value), so no closure is made per rule tried.
+ */
+function each<T>(values: string[] | undefined, notValues: string[] | undefined, matches: (list: string[], value: T) => boolean, value: T): boolean {
+  if (values && !matches(values, value)) return false;
+  if (notValues && matches(notValues, value)) return false;
+  return true;
+}
+
+const inList = (list: string[], value: string) => list.includes(value);
+const inBlocks = (list: string[], ip: string | undefined) => ipInBlocks(ip, list);
+const anyHost = (list: string[], host: string | undefined) => list.some((p) => matchHost(p, host));
+const anyPath = (list: string[], path: string | undefined) => {
+  for (const p of list) if (matchPath(p, path)) return true;
+  return false;
+};
 
 type Value = { kind: "ip" | "string" | "port"; values: (string | undefined)[] };
 
@@ -174,11 +185,23 @@ function conditionValue(key: string, ctx: Attrs): Value {
   }
 }
 
+/** The header a `request.headers[NAME]` condition key names (lower case), null for other keys; read once per key. */
+const headerKeys = new BoundedMap<string, string | null>(1024);
+
+function headerOf(key: string): string | null {
+  let h = headerKeys.get(key);
+  if (h === undefined) headerKeys.set(key, (h = /^request\.headers\[(.+)\]$/.exec(key)?.[1]!.toLowerCase() ?? null));
+  return h;
+}
+
 function matchCondition(c: AuthzCondition, ctx: Attrs): boolean {
+  // Header conditions, the common kind, match one value: no list or closure per rule tried.
+  const header = headerOf(c.key);
+  if (header !== null) return patterns(c.values, c.notValues, ctx.headers[header]);
   const { kind, values } = conditionValue(c.key, ctx);
   const test = (vals: string[]) => values.some((value) =>
     kind === "ip" ? ipInBlocks(value, vals) : kind === "port" ? vals.includes(value ?? "") : matchAnyPattern(vals, value));
-  return field(c.values, c.notValues, test);
+  return each(c.values, c.notValues, test, undefined);
 }
 
 /**
