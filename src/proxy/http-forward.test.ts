@@ -140,8 +140,9 @@ test("a pooled connection the upstream closed is replaced without failing the re
   }
 });
 
-const S = retries({ on: ["gateway-error", "retriable-status-codes", "unavailable"], statusCodes: [409] });
-for (const [status, grpc, want] of [[502, undefined, true], [500, undefined, false], [409, undefined, true], [200, "14", true], [200, "2", false]] as const) {
+const S = retries({ on: ["gateway-error", "retriable-status-codes", "unavailable"], statusCodes: [409, 302] });
+// 302 and 200 below 400: a listed status code is retried whatever its class; an unlisted 2xx never is.
+for (const [status, grpc, want] of [[502, undefined, true], [500, undefined, false], [409, undefined, true], [302, undefined, true], [200, undefined, false], [200, "14", true], [200, "2", false]] as const) {
   test(`retriableStatus ${status}${grpc ? ` grpc-status ${grpc}` : ""}: ${want}`, () => assert.equal(retriableStatus(S, status, grpc), want));
 }
 for (const [on, failure, want] of [[["connect-failure"], "connect-failure", true], [["connect-failure"], "reset", false], [["reset"], "per-try-timeout", true], [["gateway-error"], "reset", false], [["5xx"], "reset", true]] as const) {

@@ -51,6 +51,8 @@ const GRPC_CONDITIONS: Partial<Record<RetryCondition, string>> = { cancelled: "1
 
 /** Envoy's retry conditions for an answer that did arrive. */
 export function retriableStatus(p: RetryPolicy, status: number, grpcStatus: string | undefined): boolean {
+  // Most answers are 2xx with no grpc-status, which only a listed status code could retry: asked of every response.
+  if (status < 400 && grpcStatus === undefined && !p.statusCodes.includes(status)) return false;
   return p.on.some((c) =>
     (c === "5xx" && status >= 500) ||
     (c === "gateway-error" && (status === 502 || status === 503 || status === 504)) ||
