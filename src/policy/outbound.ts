@@ -9,7 +9,7 @@ import { proxyLabel, type Walk } from "./context.js";
 import { DenyCodes, type Decision } from "./decision.js";
 import { reachExternal } from "./delivery.js";
 import { routeAtProxy } from "./mesh-routing.js";
-import { inEgressScope, outboundMode, sidecarFor, sidecarName, type SidecarChoice } from "./sidecar-scope.js";
+import { egressScopeOf, inEgressScope, outboundMode, sidecarFor, sidecarName, type SidecarChoice } from "./sidecar-scope.js";
 import { arriveAt } from "./inbound.js";
 import { requestAuthority } from "./request.js";
 
@@ -29,7 +29,7 @@ export function outboundFromSidecar(walk: Walk, w: Workload): Decision {
   for (const service of index.registry.lookup(name, w.namespace)) {
     if (!service.ports.some((p) => p.port === req.port)) continue;
     candidates++;
-    const verdict = inEgressScope(index, w, service, req.port);
+    const verdict = egressScopeOf(index, w, service, req.port);
     if (!verdict.visible) {
       (rejected ??= []).push(verdict.explanation);
       continue;

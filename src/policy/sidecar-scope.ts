@@ -55,20 +55,25 @@ export function egressListenerFor(s: Sidecar, port: number): { listener: Sidecar
  * namespace, so "~/*" imports nothing); dnsName may be a wildcard. An exclusion
  * wins over any import of the same listener, as in Istio.
  */
-/** A workload's verdicts by service and port, made once per snapshot (every request to a service asks). */
+/** A workload's verdicts by service and port (egressScopeOf). */
 const egressVerdicts = () => new WeakMap<MeshService, Map<number, ScopeVerdict>>();
 
-/** Whether the workload's Sidecar (sidecarFor) lets it reach `service` on `port`, and why. */
-export function inEgressScope(index: PolicyIndex, w: Workload, service: MeshService, port: number): ScopeVerdict {
+/**
+ * inEgressScope, remembered per snapshot: a proxy asks it of every request to a service, and its snapshot holds only
+ * what it may see, so the memo stays small. The control plane, which asks it for every workload and every service
+ * once per push, calls inEgressScope: remembering a million pairs would cost more than computing them.
+ */
+export function egressScopeOf(index: PolicyIndex, w: Workload, service: MeshService, port: number): ScopeVerdict {
   const byService = index.derive(egressVerdicts, w);
   let byPort = byService.get(service);
   if (!byPort) byService.set(service, (byPort = new Map()));
   let v = byPort.get(port);
-  if (!v) byPort.set(port, (v = egressVerdict(index, w, service, port)));
+  if (!v) byPort.set(port, (v = inEgressScope(index, w, service, port)));
   return v;
 }
 
-function egressVerdict(index: PolicyIndex, w: Workload, service: MeshService, port: number): ScopeVerdict {
+/** Whether the workload's Sidecar (sidecarFor) lets it reach `service` on `port`, and why. */
+export function inEgressScope(index: PolicyIndex, w: Workload, service: MeshService, port: number): ScopeVerdict {
   const choice = sidecarFor(index, w);
   if (!index.registry.visibleTo(service, w.namespace)) {
     return { visible: false, explanation: `${service.hostname} (${service.source}) is not exported to namespace ${w.namespace}` };

@@ -182,6 +182,8 @@ class HttpForward extends ForwardRun implements Dispatcher.DispatchHandler {
 
   /** Waits out the route's fault delay, arms its deadline, then makes the first attempt with `body`. */
   start(body: Buffer | undefined): void {
+    // The client may have gone while its body was read: nothing is sent for it then.
+    if (this.finished) return;
     this.body = body;
     if (!this.route?.delayMs && !this.route?.timeoutMs) return this.attempt();
     this.begin(this.route, () => this.onDeadline(), () => this.attempt());

@@ -43,16 +43,18 @@ export class IdleCache<V> {
   /** The entry for `key` (made by `create` when missing or no longer `usable`), marked used now. */
   get(key: string, create: () => V, usable: (v: V) => boolean = always): V {
     const now = this.now();
-    // Sweeping costs a pass over the entries: at most every quarter of idleMs, or when over the cap.
-    if (now - this.lastSweep >= this.o.idleMs / 4) this.sweep(now);
+    // Sweeping costs a pass over the entries: at most every quarter of idleMs, or when over the cap. The entry asked
+    // for is marked used first, so a sweep never closes what is about to be handed out.
+    const sweepDue = now - this.lastSweep >= this.o.idleMs / 4;
     const e = this.entries.get(key);
     if (e && usable(e.value)) {
       e.used = now;
       e.use = ++this.uses;
+      if (sweepDue) this.sweep(now);
       return e.value;
     }
     if (e) this.entries.delete(key);
-    else if (this.entries.size >= this.o.max) this.sweep(now, 1);
+    if (sweepDue || this.entries.size >= this.o.max) this.sweep(now, 1);
     const value = create();
     this.entries.set(key, { value, used: now, use: ++this.uses });
     return value;

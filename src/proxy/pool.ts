@@ -54,11 +54,12 @@ export interface PoolsOptions {
  * are a decision's, the same list object for a snapshot.
  */
 class PoolKeys {
-  private readonly byHost = new BoundedMap<string, Map<number, { plain: string; mtls: WeakMap<readonly string[], Map<number, string>> }>>(4096);
+  // Bounded at each level: under ALLOW_ANY the application picks hosts and ports; rotation adds generations.
+  private readonly byHost = new BoundedMap<string, BoundedMap<number, { plain: string; mtls: WeakMap<readonly string[], BoundedMap<number, string>> }>>(1024);
 
   private of(host: string, port: number) {
     let byPort = this.byHost.get(host);
-    if (!byPort) this.byHost.set(host, (byPort = new Map()));
+    if (!byPort) this.byHost.set(host, (byPort = new BoundedMap(64)));
     let k = byPort.get(port);
     if (!k) byPort.set(port, (k = { plain: `${host}:${port}`, mtls: new WeakMap() }));
     return k;
@@ -71,7 +72,7 @@ class PoolKeys {
   mtls(host: string, port: number, identities: readonly string[], generation: number): string {
     const k = this.of(host, port);
     let byGen = k.mtls.get(identities);
-    if (!byGen) k.mtls.set(identities, (byGen = new Map()));
+    if (!byGen) k.mtls.set(identities, (byGen = new BoundedMap(4)));
     let key = byGen.get(generation);
     if (key === undefined) byGen.set(generation, (key = `${k.plain}|${identities.join(",")}|${generation}`));
     return key;
