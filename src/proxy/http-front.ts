@@ -3,6 +3,7 @@
 // handler, and each request can be traced back to the stream it came on
 // (for its peer identity and address).
 import { resetLocallyBefore } from "./local-resets.js";
+import { endStalledRequests } from "./stalled-requests.js";
 import { createServer as createH1Server, type Server as H1Server } from "node:http";
 import { constants as h2constants, createServer as createH2Server, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
 import type { Duplex } from "node:stream";
@@ -33,7 +34,7 @@ export class HttpFront {
     // A request's headers must arrive within the limit (a slow client answered 408 and closed); its body may take as long as it needs.
     this.h1 = createH1Server({ keepAliveTimeout: limits.idleMs, headersTimeout: limits.headersTimeoutMs, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2) }, handler);
     // A request whose body stops coming holds its connection only so long.
-    this.h1.timeout = limits.streamIdleMs;
+    endStalledRequests(this.h1, limits.streamIdleMs);
     this.h1.on("clientError", rejectMalformed);
     // Node checks headersTimeout only on servers that listen (tracking starts on "listening"); ours are handed sockets instead.
     this.h1.emit("listening");

@@ -15,6 +15,7 @@ import { isGrpc } from "./metric-labels.js";
 import { outboundSeries } from "./metric-series.js";
 import { badRequest, relayTarget, requestHeaders, type ServerReply, type ServerRequest } from "./exchange.js";
 import { HttpFront } from "./http-front.js";
+import { endStalledRequests } from "./stalled-requests.js";
 import { rejectMalformed } from "./http-forward.js";
 import { SNIFF_TIMEOUT_MS, httpKind, peek, type HttpKind } from "../net/peek.js";
 import { sniff } from "./sniff.js";
@@ -30,7 +31,7 @@ export function outboundServer(ctx: ProxyContext): Server {
       res.destroy();
     }
   });
-  server.timeout = ctx.limits.streamIdleMs;
+  endStalledRequests(server, ctx.limits.streamIdleMs);
   server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => void onConnect(ctx, req, socket, head, tunnel).catch(() => reset(socket)));
   server.on("clientError", rejectMalformed);
   return server;
