@@ -5,36 +5,37 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { endStalledRequests } from "./stalled-requests.js";
-import { listen, rawClient, within } from "../testing/net.js";
+import { listen, rawClient, within, type RawClient } from "../testing/net.js";
 
 const IDLE_MS = 200;
 
-/** A server that answers once the whole body has come; keep-alive far longer than the stream idle limit. */
-async function server() {
+/**
+ * A server that answers once the whole body has come (keep-alive far longer than the stream idle limit), and a raw
+ * client that sends it `bytes`; both closed after `f`.
+ */
+async function withClient(bytes: string, f: (c: RawClient) => Promise<void>): Promise<void> {
   const s = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => {
     req.resume();
     req.on("end", () => res.end("done"));
   });
   endStalledRequests(s, IDLE_MS);
-  const port = await listen(s);
-  return { port, close: () => (s.closeAllConnections(), s.close()) };
-}
-
-test("stalled requests: an upload that stops coming is ended", async () => {
-  const s = await server();
-  const c = rawClient("127.0.0.1", s.port, "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc");
+  const c = rawClient("127.0.0.1", await listen(s), bytes);
   try {
-    assert.notEqual(await within(c.ended, 20 * IDLE_MS, "open"), "open", "the stalled upload was ended");
+    await f(c);
   } finally {
     c.socket.destroy();
+    s.closeAllConnections();
     s.close();
   }
-});
+}
 
-test("stalled requests: an upload that keeps moving is not ended, however long it takes in all", async () => {
-  const s = await server();
-  const c = rawClient("127.0.0.1", s.port, "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 8\r\n\r\n");
-  try {
+test("stalled requests: an upload that stops coming is ended", () =>
+  withClient("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc", async (c) => {
+    assert.notEqual(await within(c.ended, 20 * IDLE_MS, "open"), "open", "the stalled upload was ended");
+  }));
+
+test("stalled requests: an upload that keeps moving is not ended, however long it takes in all", () =>
+  withClient("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 8\r\n\r\n", async (c) => {
     // A byte every half limit: eight of them take four limits in all.
     for (let i = 0; i < 8; i++) {
       await new Promise((r) => setTimeout(r, IDLE_MS / 2));
@@ -43,20 +44,10 @@ test("stalled requests: an upload that keeps moving is not ended, however long i
     }
     await new Promise((r) => setTimeout(r, IDLE_MS / 2));
     assert.match(c.received(), /^HTTP\/1\.1 200 [\s\S]*done$/);
-  } finally {
-    c.socket.destroy();
-    s.close();
-  }
-});
+  }));
 
-test("stalled requests: a connection idle between requests is the keep-alive timeout's, not the stream idle limit's", async () => {
-  const s = await server();
-  const c = rawClient("127.0.0.1", s.port, "GET / HTTP/1.1\r\nhost: x\r\n\r\n");
-  try {
+test("stalled requests: a connection idle between requests is the keep-alive timeout's, not the stream idle limit's", () =>
+  withClient("GET / HTTP/1.1\r\nhost: x\r\n\r\n", async (c) => {
     assert.equal(await within(c.ended, 10 * IDLE_MS, "open"), "open", "kept alive past the stream idle limit");
     assert.match(c.received(), /^HTTP\/1\.1 200 [\s\S]*done$/);
-  } finally {
-    c.socket.destroy();
-    s.close();
-  }
-});
+  }));
