@@ -51,8 +51,7 @@ function fromTrafficPolicy<T>(dr: DestinationRule | undefined, subset: string | 
 }
 
 function clientTlsFor(dr: DestinationRule | undefined, port: number, subset?: string): ClientTls | undefined {
-  // No rule, no closure: the usual case, on every request.
-  return dr && fromTrafficPolicy(dr, subset, (tp) => tp.portLevel.find((p) => p.port === port)?.tls ?? tp.tls);
+  return fromTrafficPolicy(dr, subset, (tp) => tp.portLevel.find((p) => p.port === port)?.tls ?? tp.tls);
 }
 
 /** "host:port" of a service port, made once (balancer, outlier and pool counts are kept by it). */
@@ -106,7 +105,7 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     return trail.end(unhealthy(req.scheme), `no healthy endpoint for ${key}`, DenyCodes.NO_ENDPOINT);
   }
   const mtls = decideMtls(index, sender.proxy, ep.workload, ep.port, tls);
-  const od = dr && fromTrafficPolicy(dr, t.subset, (tp) => tp.outlierDetection);
+  const od = fromTrafficPolicy(dr, t.subset, (tp) => tp.outlierDetection);
   trail.add(() => {
     const ejecting = od && endpoints.length > 1 ? `, outlier detection ejects after ${od.consecutive5xxErrors || od.consecutiveGatewayErrors} consecutive errors` : "";
     return { stage: "mtls", at: sender.label, message: `to ${ep.workload.id}:${ep.port} (${endpoints.length === 1 ? "1 endpoint" : `${endpoints.length} endpoints, ${LB_NAMES[lb]}${ejecting}`}): ${mtls.why}`, policy: dr && tls ? drName(dr) : undefined };
@@ -117,7 +116,7 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
     // The other endpoints, in the order round robin would reach them: where a retry goes next.
     if (endpoints.length > 1) outcome.alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
     if (od) outcome.outlier = { policy: od, key, hosts: endpoints.length };
-    const pool = poolLimits(dr && fromTrafficPolicy(dr, t.subset, (tp) => tp.connectionPool), key);
+    const pool = poolLimits(fromTrafficPolicy(dr, t.subset, (tp) => tp.connectionPool), key);
     if (pool) outcome.pool = pool;
     return trail.allow(outcome, `forwarded to ${ep.workload.id}:${ep.port}`);
   }
