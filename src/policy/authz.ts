@@ -69,8 +69,6 @@ function namespaceOf(principal?: string): string | undefined {
 const serviceAccountOf = (principal?: string) => principal?.match(/\/ns\/([^/]+)\/sa\/([^/]+)$/)?.slice(1, 3).join("/");
 const trustDomainOf = (principal?: string) => principal?.match(/^(.+?)\/ns\//)?.[1];
 
-type Attrs = AuthzContext;
-
 function matchPath(pattern: string, path: string | undefined): boolean {
   if (path === undefined) return false;
   if (pattern.includes("{")) {
@@ -111,7 +109,7 @@ function patterns(values: string[] | undefined, notValues: string[] | undefined,
 /** Whether a field is set at all: an absent one matches (and costs nothing: this runs for every rule tried). */
 const set = (values: unknown, notValues: unknown) => values !== undefined || notValues !== undefined;
 
-function matchSource(s: AuthzSource, ctx: Attrs, ignoreHttp: boolean): boolean {
+function matchSource(s: AuthzSource, ctx: AuthzContext, ignoreHttp: boolean): boolean {
   return (
     patterns(s.principals, s.notPrincipals, ctx.principal) &&
     (ignoreHttp || patterns(s.requestPrincipals, s.notRequestPrincipals, ctx.requestPrincipal)) &&
@@ -163,7 +161,7 @@ function claimValues(claims: Record<string, unknown> | undefined, key: string): 
   return [typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : undefined];
 }
 
-function conditionValue(key: string, ctx: Attrs): Value {
+function conditionValue(key: string, ctx: AuthzContext): Value {
   const one = (kind: Value["kind"], value: string | undefined): Value => ({ kind, values: [value] });
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   if (header) return one("string", ctx.headers[header[1]!.toLowerCase()]);
@@ -194,7 +192,7 @@ function headerOf(key: string): string | null {
   return h;
 }
 
-function matchCondition(c: AuthzCondition, ctx: Attrs): boolean {
+function matchCondition(c: AuthzCondition, ctx: AuthzContext): boolean {
   // Header conditions, the common kind, match one value: no list or closure per rule tried.
   const header = headerOf(c.key);
   if (header !== null) return patterns(c.values, c.notValues, ctx.headers[header]);
@@ -208,7 +206,7 @@ function matchCondition(c: AuthzCondition, ctx: Attrs): boolean {
  * Does `rule` match? On TCP traffic, HTTP-only fields make an ALLOW rule
  * match nothing, while a DENY rule ignores them (matching more, to stay safe).
  */
-function ruleMatches(rule: AuthzRule, ctx: Attrs, action: AuthorizationPolicy["action"]): boolean {
+function ruleMatches(rule: AuthzRule, ctx: AuthzContext, action: AuthorizationPolicy["action"]): boolean {
   let ignoreHttp = false;
   if (!ctx.http && ruleUsesHttpFields(rule)) {
     if (action !== "DENY") return false;
@@ -263,7 +261,7 @@ function everyRule(group: Compiled[]): RuleRef[] {
  * The first matching rule of each policy in `refs` (policy index → rule index), in order; with `first`, only the
  * first policy that matches. `refs` must list, in evaluation order, every rule that could match.
  */
-function matches(group: Compiled[], refs: readonly RuleRef[], attrs: Attrs, first: boolean): Map<number, number> | undefined {
+function matches(group: Compiled[], refs: readonly RuleRef[], attrs: AuthzContext, first: boolean): Map<number, number> | undefined {
   let out: Map<number, number> | undefined;
   for (const ref of refs) {
     const pi = policyOf(ref);
@@ -296,10 +294,7 @@ class Evaluated implements AuthzResult {
   rule?: string;
   customProvider?: ExtensionProvider;
   /** How many policies of each group were considered (a group stops at the policy that decides). */
-  shadow = 0;
-  custom = 0;
-  deny = 0;
-  allowed = 0;
+  readonly upTo: Record<Group, number> = { shadow: 0, custom: 0, deny: 0, allow: 0 };
   /** Each group's matching policies (policy index → first matching rule). */
   readonly found: Found = {};
   #reason: string | (() => string) = "";
@@ -317,25 +312,17 @@ class Evaluated implements AuthzResult {
   }
 
   get consideredCount(): number {
-    return this.shadow + this.custom + this.deny + this.allowed;
-  }
-
-  upTo(g: Group): number {
-    return g === "shadow" ? this.shadow : g === "custom" ? this.custom : g === "deny" ? this.deny : this.allowed;
+    return this.upTo.shadow + this.upTo.custom + this.upTo.deny + this.upTo.allow;
   }
 
   /** Tries group `g`'s candidate rules; with `first`, stops at the first policy that matches and returns its index. */
-  scan(g: Group, first: boolean, attrs: Attrs, plain: boolean): number | undefined {
+  scan(g: Group, first: boolean, attrs: AuthzContext, plain: boolean): number | undefined {
     const set = this.#set;
     const refs = plain ? everyRule(set[g]) : set.indexes[g].candidates(attrs.principal, attrs.path, attrs.http);
     const m = matches(set[g], refs, attrs, first);
     if (m) this.found[g] = m;
     const decided = first && m ? m.keys().next().value! : undefined;
-    const upTo = decided === undefined ? set[g].length : decided + 1;
-    if (g === "shadow") this.shadow = upTo;
-    else if (g === "custom") this.custom = upTo;
-    else if (g === "deny") this.deny = upTo;
-    else this.allowed = upTo;
+    this.upTo[g] = decided === undefined ? set[g].length : decided + 1;
     return decided;
   }
 
@@ -355,7 +342,7 @@ class Evaluated implements AuthzResult {
   }
 
   get considered(): PolicyVerdict[] {
-    return (this.#considered ??= GROUPS.flatMap((g) => Array.from({ length: this.upTo(g) }, (_, pi) => this.verdict(g, pi))));
+    return (this.#considered ??= GROUPS.flatMap((g) => Array.from({ length: this.upTo[g] }, (_, pi) => this.verdict(g, pi))));
   }
 
   /** Matches come in evaluation order (candidates are), and only from considered policies. */
@@ -367,8 +354,9 @@ class Evaluated implements AuthzResult {
     return this.#matched;
   }
 
-  toJSON(): Omit<AuthzResult, "toJSON"> {
-    return { allow: this.allow, reason: this.reason, policy: this.policy, rule: this.rule, customProvider: this.customProvider, consideredCount: this.consideredCount, considered: this.considered, matched: this.matched };
+  /** As JSON, the fields a result had before it was lazy (the lists are made only when read). */
+  toJSON(): Omit<AuthzResult, "considered" | "matched"> {
+    return { allow: this.allow, reason: this.reason, policy: this.policy, rule: this.rule, customProvider: this.customProvider, consideredCount: this.consideredCount };
   }
 }
 
