@@ -16,7 +16,8 @@ const IDLE_MS = 200;
 async function withClient(bytes: string, f: (c: RawClient) => Promise<void>): Promise<void> {
   const s = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, (req, res) => {
     req.resume();
-    req.on("end", () => res.end("done"));
+    // /big: more than any socket buffer holds, for a client that does not read.
+    req.on("end", () => res.end(req.url === "/big" ? Buffer.alloc(32 << 20) : "done"));
   });
   endStalledRequests(s, IDLE_MS);
   const c = rawClient("127.0.0.1", await listen(s), bytes);
@@ -50,4 +51,15 @@ test("stalled requests: a connection idle between requests is the keep-alive tim
   withClient("GET / HTTP/1.1\r\nhost: x\r\n\r\n", async (c) => {
     assert.equal(await within(c.ended, 10 * IDLE_MS, "open"), "open", "kept alive past the stream idle limit");
     assert.match(c.received(), /^HTTP\/1\.1 200 [\s\S]*done$/);
+  }));
+
+test("stalled requests: a client that stops reading its answer does not hold the connection", () =>
+  withClient("GET /big HTTP/1.1\r\nhost: x\r\n\r\n", async (c) => {
+    // A paused client sees no end either: it reads again once the limit has long passed. An answer left to finish
+    // would leave a kept-alive connection; a connection that was ended closes after the bytes already sent.
+    c.socket.pause();
+    await new Promise((r) => setTimeout(r, 10 * IDLE_MS));
+    c.socket.resume();
+    assert.notEqual(await within(c.ended, 40 * IDLE_MS, "open"), "open", "the unread answer's connection was ended");
+    assert.ok(c.received().length < (32 << 20), "the answer was cut short");
   }));
