@@ -107,8 +107,8 @@ function changeUpstream(walk: Walk, set: Record<string, string>, remove: readonl
   for (const h of remove) delete headers[h];
   Object.assign(headers, set);
   walk.req = { ...walk.req, headers };
-  walk.upstream.set = { ...walk.upstream.set, ...set };
-  walk.upstream.remove = [...walk.upstream.remove.filter((h) => !(h in set)), ...remove];
+  // A new record, never a change to the old one: a walk starts with a shared empty one.
+  walk.upstream = { set: { ...walk.upstream.set, ...set }, remove: [...walk.upstream.remove.filter((h) => !(h in set)), ...remove] };
 }
 
 /** Every policy considered is named, unless there are so many that only the deciding ones help. */

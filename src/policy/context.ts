@@ -48,7 +48,7 @@ export interface Walk {
   /** The request as it arrived at this walk's first proxy: a hop that changed it sends `req` on instead. */
   readonly arrived: Request;
   /** Headers the current proxy's security filters set on and removed from the request it passes on (JWT, ext-authz). */
-  upstream: { set: Record<string, string>; remove: string[] };
+  upstream: Readonly<{ set: Readonly<Record<string, string>>; remove: readonly string[] }>;
   /** The end user the current proxy verified (RequestAuthentication), for JWT claim routing at a gateway. */
   endUser?: EndUser;
 }
@@ -56,8 +56,11 @@ export interface Walk {
 /** The env for deciding one proxy's hop (a live proxy's already is: no copy per request). */
 export const hopEnv = (env: Env): Env => (env.scope === "hop" ? env : { ...env, scope: "hop" });
 
+/** What a walk starts with: nothing set or removed (replaced, never changed, by a filter that adds some). */
+const NO_UPSTREAM_CHANGE: Walk["upstream"] = Object.freeze({ set: Object.freeze({}), remove: Object.freeze([]) });
+
 export function newWalk(env: Env, req: Request): Walk {
-  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req, timing: newTiming(), responseOps: [], arrived: req, upstream: { set: {}, remove: [] } };
+  return { env, index: PolicyIndex.of(env.snapshot), trail: new Trail(), req, timing: newTiming(), responseOps: [], arrived: req, upstream: NO_UPSTREAM_CHANGE };
 }
 
 /** The proxy sending a hop: its workload gives the mTLS identity. */

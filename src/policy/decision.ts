@@ -24,7 +24,7 @@ export type Outcome =
   /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
   | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[]; outlier?: OutlierPlan; pool?: PoolLimits }
   /** Live proxies decide one hop: hand the request to the local application on this port, with these headers set and removed. */
-  | { kind: "deliver"; port: number; headers: Record<string, string>; remove?: string[]; responseHeaders?: HeaderOperations[] }
+  | { kind: "deliver"; port: number; headers: Record<string, string>; remove?: readonly string[]; responseHeaders?: HeaderOperations[] }
   /** Not decided yet: the proxy must learn these answers (token signatures, an authorizer's verdict) and decide again with them. */
   | { kind: "ask"; questions: Question[] };
 

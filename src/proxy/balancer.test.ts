@@ -44,6 +44,20 @@ test("balancer: in-flight counts go up per request and down once per end", () =>
   assert.equal(new Balancer().pick(["only:80"], "svc:80", "LEAST_REQUEST"), 0);
 });
 
+test("balancer: counts of names no longer busy are forgotten once many are kept, and busy ones never are", () => {
+  const b = new Balancer();
+  const busy = b.begin("busy:80", "svc:80");
+  for (let i = 0; i < 10_000; i++) b.begin(`e${i}:80`, "svc:80")();
+  const kept = (b as unknown as { inflight: Map<string, unknown> }).inflight.size;
+  assert.ok(kept <= 4097 + 2, `${kept} counts kept`);
+  assert.equal(b.load("busy:80"), 1);
+  assert.equal(b.load("svc:80"), 1, "the service port still counts the busy request");
+  assert.equal(b.load("e9999:80"), 0);
+  busy();
+  assert.equal(b.load("busy:80"), 0);
+  assert.equal(b.load("svc:80"), 0);
+});
+
 const OD = { consecutive5xxErrors: 3, consecutiveGatewayErrors: 0, baseEjectionTimeMs: 1000, maxEjectionPercent: 100 };
 /** A clock the test moves. */
 const clock = () => {

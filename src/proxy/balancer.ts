@@ -16,9 +16,17 @@ interface Health {
   ejectedUntil: number;
 }
 
+/** Requests in flight to one name: the object stays while it is used, so a request changes a field and not the map. */
+interface InFlight {
+  n: number;
+}
+
+/** Idle counts kept for names no longer busy; beyond this many entries, a count that drops to zero is forgotten. */
+const MAX_KEPT_COUNTS = 4096;
+
 export class Balancer {
   private readonly next = new Map<string, number>();
-  private readonly inflight = new Map<string, number>();
+  private readonly inflight = new Map<string, InFlight>();
   private readonly health = new Map<string, Health>();
 
   /** `random` and `now` are injectable so tests can draw fixed numbers and move time. */
@@ -97,25 +105,31 @@ export class Balancer {
    * function is called (once is enough).
    */
   begin(endpoint: string, key?: string): () => void {
-    this.add(endpoint, 1);
-    if (key) this.add(key, 1);
+    const e = this.count(endpoint);
+    const k = key === undefined ? undefined : this.count(key);
+    e.n++;
+    if (k) k.n++;
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      this.add(endpoint, -1);
-      if (key) this.add(key, -1);
+      this.release(endpoint, e);
+      if (k) this.release(key!, k);
     };
   }
 
-  private add(name: string, n: number): void {
-    const left = this.load(name) + n;
-    if (left > 0) this.inflight.set(name, left);
-    else this.inflight.delete(name);
+  private count(name: string): InFlight {
+    let c = this.inflight.get(name);
+    if (!c) this.inflight.set(name, (c = { n: 0 }));
+    return c;
+  }
+
+  private release(name: string, c: InFlight): void {
+    if (--c.n === 0 && this.inflight.size > MAX_KEPT_COUNTS) this.inflight.delete(name);
   }
 
   /** Requests in flight to an endpoint ("workload:port") or to a service port ("host:port"). */
   load(endpoint: string): number {
-    return this.inflight.get(endpoint) ?? 0;
+    return this.inflight.get(endpoint)?.n ?? 0;
   }
 }

@@ -13,6 +13,7 @@ import type { BodyReader } from "./answers.js";
 import { forwardHttp, plainHeaders, type ForwardResult } from "./http-forward.js";
 import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
 import { resolveHop, type ProxyState } from "./state.js";
+import { BoundedMap } from "../bounded-map.js";
 import type { HopTarget } from "./upstream.js";
 
 export type ServerRequest = IncomingMessage | Http2ServerRequest;
@@ -111,16 +112,26 @@ export interface RelayTarget extends HopTarget {
 
 type Forward = Extract<Outcome, { kind: "forward" }>;
 
+/** "workload:port" names, each made once: a string built per request costs its hashing again at every count it keys. */
+const endpointNames = new BoundedMap<string, Map<number, string>>(4096);
+
+function endpointName(workload: string, port: number): string {
+  let byPort = endpointNames.get(workload);
+  if (!byPort) endpointNames.set(workload, (byPort = new Map()));
+  let name = byPort.get(port);
+  if (name === undefined) byPort.set(port, (name = `${workload}:${port}`));
+  return name;
+}
+
 /** The next hop of a forward decision, resolved to live addresses (undefined when the chosen endpoint is not live). */
 export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefined {
   const at = resolveHop(state, o);
   if (!at) return undefined;
   // One literal of one shape (no spreads): this runs for every forwarded request.
-  const hopAt = (x: { host: string; port: number }): HopTarget => ({ host: x.host, port: x.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port });
   let alternates: HopTarget[] | undefined;
   const target: RelayTarget = {
     host: at.host, port: at.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port,
-    endpoint: o.workload ? `${o.workload}:${o.port}` : undefined,
+    endpoint: o.workload ? endpointName(o.workload, o.port) : undefined,
     outlier: o.outlier,
     pool: o.pool,
     originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined,
@@ -128,7 +139,7 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
     retryTarget: (attempt) => {
       alternates ??= (o.alternates ?? []).flatMap((a) => {
         const x = resolveHop(state, a);
-        return x ? [hopAt(x)] : [];
+        return x ? [{ host: x.host, port: x.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }] : [];
       });
       return alternates.length ? alternates[(attempt - 2) % alternates.length]! : target;
     },
