@@ -98,7 +98,7 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
   const lb = loadBalancerOf(dr, t.subset);
   // The service port names the balancer's place, ejection and pool counts, and the trail.
   const key = servicePortKey(t.service, t.port.port);
-  const picked = env.pickEndpoint && endpoints.length > 1 ? env.pickEndpoint(endpoints.map((e) => `${e.workload.id}:${e.port}`), key, lb) : 0;
+  const picked = env.pickEndpoint && endpoints.length > 1 ? env.pickEndpoint(endpoints.map((e) => e.name), key, lb) : 0;
   const ep = endpoints[picked];
   if (!ep) {
     trail.add({ stage: "endpoint", at: sender.label, message: `${key} has no endpoints` });

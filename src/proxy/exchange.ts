@@ -14,6 +14,7 @@ import { forwardHttp, plainHeaders, type ForwardResult } from "./http-forward.js
 import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
 import { resolveHop, type ProxyState } from "./state.js";
 import { BoundedMap } from "../bounded-map.js";
+import { endpointName } from "../registry/registry.js";
 import type { HopTarget } from "./upstream.js";
 
 export type ServerRequest = IncomingMessage | Http2ServerRequest;
@@ -112,14 +113,14 @@ export interface RelayTarget extends HopTarget {
 
 type Forward = Extract<Outcome, { kind: "forward" }>;
 
-/** "workload:port" names, each made once: a string built per request costs its hashing again at every count it keys. */
+/** Endpoint names, each made once: a string built per request costs its hashing again at every count it keys. */
 const endpointNames = new BoundedMap<string, Map<number, string>>(4096);
 
-function endpointName(workload: string, port: number): string {
+function endpointNameOf(workload: string, port: number): string {
   let byPort = endpointNames.get(workload);
   if (!byPort) endpointNames.set(workload, (byPort = new Map()));
   let name = byPort.get(port);
-  if (name === undefined) byPort.set(port, (name = `${workload}:${port}`));
+  if (name === undefined) byPort.set(port, (name = endpointName(workload, port)));
   return name;
 }
 
@@ -131,7 +132,7 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
   let alternates: HopTarget[] | undefined;
   const target: RelayTarget = {
     host: at.host, port: at.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port,
-    endpoint: o.workload ? endpointName(o.workload, o.port) : undefined,
+    endpoint: o.workload ? endpointNameOf(o.workload, o.port) : undefined,
     outlier: o.outlier,
     pool: o.pool,
     originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined,

@@ -59,6 +59,8 @@ export interface Endpoint {
   workload: Workload;
   /** The port the workload listens on (the resolved targetPort). */
   port: number;
+  /** "workload:port": the name load balancing and outlier detection count it by, made once with the endpoint. */
+  name: string;
   service: MeshService;
   servicePort: ServiceModelPort;
 }
