@@ -223,3 +223,22 @@ test("policies attached by targetRef(s) to Gateway API resources apply to no wor
   assert.equal(outcomeOf(d), 200, d.reason);
   assert.ok(!d.trail.some((t) => t.stage === "authn"), "no token check at web");
 });
+
+test("attack: headers an authorizer adds to one request never reach another request's application", () => {
+  // A walk starts with a shared empty upstream change: a filter must replace it, never write into it.
+  const s = snapshotOf([APPS, ISTIO, doc("AuthorizationPolicy", "b", "ext", `selector: {matchLabels: {app: web}}\naction: CUSTOM\nprovider: {name: ext}\nrules: [{to: [{operation: {paths: ["/private"]}}]}]`, "security.istio.io/v1")].join("\n---\n"),
+    { extensionProviders: [{ name: "ext", kind: "envoyExtAuthzHttp", service: "authz.b.svc.cluster.local", port: 9000 }] });
+  const asked = check(s, "a/client", "http://web.b/private");
+  const q = asked.outcome.kind === "ask" ? asked.outcome.questions[0]! : undefined;
+  assert.equal(q?.kind, "authorizer");
+  const facts = noFacts();
+  facts.authorizer.set(q!.key, { verdict: "allow", upstream: { "x-user": "alice" }, upstreamRemove: [], downstream: {}, detail: "allowed as alice" });
+  const body = (d: ReturnType<typeof check>) => (d.outcome.kind === "response" ? d.outcome.body ?? "" : "");
+  const first = decide({ snapshot: s, world: defaultWorld(), facts }, from(s, "a/client"), req("http://web.b/private"));
+  assert.equal(outcomeOf(first), 200, first.reason);
+  assert.match(body(first), /"x-user":"alice"/);
+  for (const later of [check(s, "a/client", "http://web.b/public"), decide({ snapshot: s, world: defaultWorld(), facts }, from(s, "a/client"), req("http://web.b/public"))]) {
+    assert.equal(outcomeOf(later), 200, later.reason);
+    assert.doesNotMatch(body(later), /x-user/);
+  }
+});
