@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MeshProcess } from "../scenario/processes.js";
 import { LiveMesh } from "../scenario/live-runner.js";
-import { fixedRateLatency, wrkThroughput, type Percentiles, type Target } from "./load.js";
+import { pacedLatency, wrkThroughput, type Percentiles, type Target } from "./load.js";
 import { startNginxPair, startNginxTls } from "./nginx.js";
 import { startNodeFloorPair } from "./node-floor.js";
 import { loadSettings, proxyNodeArgs } from "../config/settings.js";
@@ -91,7 +91,7 @@ spec:
 
 /** How many times each path's throughput is measured, in turn with the others. */
 const ROUNDS = Number(process.env.ZM_BENCH_ROUNDS ?? 3);
-/** The discarded start of each latency pass: its connections open then, not while it is measured. */
+/** The discarded pass before each latency pass: the proxies' pools and buffers for its concurrency are in place before it is measured. */
 const LATENCY_WARM_S = 1;
 
 /** Every path's warm-up before it is measured: the same for all, long enough for the JIT to settle. */
@@ -194,26 +194,25 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     log("|---|---:|---:|---:|---:|");
     for (const [name, r] of Object.entries(tp)) log(`| ${LABEL[name]} | ${Math.round(r.rps).toLocaleString("en-US")} | ${(r.rps / tp.nginx!.rps).toFixed(2)}× | ${(r.rps / tp["node floor"]!.rps).toFixed(2)}× | ${r.stealPct.toFixed(0)}% |`);
 
-    log(`\nadded latency at a fixed ${opts.rate} requests/s (open loop, ${opts.seconds} s after a ${LATENCY_WARM_S} s warm-up on the same connections), in ms over the direct path; the paths in turn ${ROUNDS} times (the median of each percentile)`);
-    // Each pass first opens its keep-alive connections in a discarded warm-up, which also warms the generator itself.
-    // (The latency generator runs in this process, outside any pod: the pod row has throughput and resources only.)
-    const inProcess = Object.entries(targets).filter(([, t]) => !t.wrap);
+    log(`\nadded latency at a fixed ${opts.rate} requests/s (wrk paced to a schedule over ${opts.connections} connections, ${opts.seconds} s after a discarded ${LATENCY_WARM_S} s pass at the same rate), in ms over the direct path; the paths in turn ${ROUNDS} times (the median of each percentile)`);
     // In turn, as throughput is: one pass's tail is whatever else the machine did in those seconds.
     const passes: Record<string, (Percentiles & { stealPct: number })[]> = {};
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, t] of inProcess) (passes[name] ??= []).push(await withSteal(() => fixedRateLatency(t, opts.rate, opts.seconds, LATENCY_WARM_S)));
+      for (const [name, t] of Object.entries(targets)) {
+        (passes[name] ??= []).push(await withSteal(() => pacedLatency(t, opts.rate, { connections: opts.connections, seconds: opts.seconds, dir, warmSeconds: LATENCY_WARM_S })));
+      }
     }
     const lat: Record<string, Percentiles & { stealPct: number }> = {};
     for (const [name, ps] of Object.entries(passes)) {
-      lat[name] = { p50: median(ps.map((p) => p.p50)), p90: median(ps.map((p) => p.p90)), p99: median(ps.map((p) => p.p99)), count: ps.reduce((n, p) => n + p.count, 0), errors: ps.reduce((n, p) => n + p.errors, 0), stealPct: Math.max(...ps.map((p) => p.stealPct)) };
+      lat[name] = { p50: median(ps.map((p) => p.p50)), p90: median(ps.map((p) => p.p90)), p99: median(ps.map((p) => p.p99)), count: ps.reduce((n, p) => n + p.count, 0), rate: median(ps.map((p) => p.rate)), stealPct: Math.max(...ps.map((p) => p.stealPct)) };
     }
     const d = lat.direct!;
-    log("| path | p50 | p90 | p99 | errors | CPU stolen |");
+    log("| path | p50 | p90 | p99 | rate reached | CPU stolen |");
     log("|---|---:|---:|---:|---:|---:|");
     for (const [name, p] of Object.entries(lat)) {
       const added = (v: number, base: number) => `${v >= base ? "+" : "−"}${Math.abs(v - base).toFixed(2)}`;
       const fmt = (v: number, base: number) => (name === "direct" ? `${v.toFixed(2)} (absolute)` : added(v, base));
-      log(`| ${name} | ${fmt(p.p50, d.p50)} | ${fmt(p.p90, d.p90)} | ${fmt(p.p99, d.p99)} | ${p.errors} | ${p.stealPct.toFixed(0)}% |`);
+      log(`| ${name} | ${fmt(p.p50, d.p50)} | ${fmt(p.p90, d.p90)} | ${fmt(p.p99, d.p99)} | ${Math.round(p.rate).toLocaleString("en-US")}/s | ${p.stealPct.toFixed(0)}% |`);
     }
 
     log(`\ningress: client → TLS termination → server, wrk over HTTPS, ${opts.connections} connections, ${opts.seconds} s each`);
