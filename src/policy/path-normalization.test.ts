@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { PathNormalization } from "../api/mesh.js";
-import { normalizePath, splitAbsoluteForm } from "./path-normalization.js";
+import { normalizeLongWay, normalizePath, splitAbsoluteForm } from "./path-normalization.js";
 
 const CASES: [string, PathNormalization, string][] = [
   // Istio's examples
@@ -75,4 +75,26 @@ test("absolute-form targets give their authority and path", () => {
   assert.equal(splitAbsoluteForm("/admin"), undefined);
   // An absolute URL in the query is not the target's.
   assert.equal(splitAbsoluteForm("/r?next=http://evil.example.com/x"), undefined);
+});
+
+test("path normalization: the one-pass check for a normal target never disagrees with the long way", () => {
+  // Random targets over the characters every rule looks at, in every mode (a seeded generator: the same cases each run).
+  const alphabet = ["/", "/", ".", "a", "%", "2", "f", "F", "?", "#", "\\", " ", "<", "~", "é", "//", "/.", "/.."];
+  let seed = 7;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  for (let i = 0; i < 20_000; i++) {
+    let t = "/";
+    for (let k = next(9); k > 0; k--) t += alphabet[next(alphabet.length)]!;
+    for (const mode of ["NONE", "BASE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"] as const) {
+      assert.deepEqual(normalizePath(t, mode), normalizeLongWay(t, mode), `${mode} ${JSON.stringify(t)}`);
+    }
+  }
+});
+
+test("absolute-form targets: what is not one", () => {
+  for (const t of ["1http://h/", "://h/", "ht tp://h/", "http:/h/", "*", "", "h:80"]) assert.equal(splitAbsoluteForm(t), undefined, JSON.stringify(t));
+  assert.deepEqual(splitAbsoluteForm("a+b-c.d://h?x"), { authority: "h", target: "/?x" });
+  assert.deepEqual(splitAbsoluteForm("http://a@b@c/p#f"), { authority: "b@c", target: "/p#f" });
+  assert.deepEqual(splitAbsoluteForm("http://h"), { authority: "h", target: "/" });
+  assert.deepEqual(splitAbsoluteForm("http:///p"), { authority: "", target: "/p" });
 });

@@ -23,6 +23,12 @@ const MUST_ESCAPE = /[\u0000-\u0020"<>`{}|^\u007f-\uffff]/;
 /** A target in origin form (`/path?query`) normalized by `mode`, or why it is not a path a proxy accepts (400). */
 export function normalizePath(target: string, mode: PathNormalization): NormalizedPath {
   if (!target.startsWith("/")) return { error: `the request target ${JSON.stringify(target.slice(0, 60))} is not a path` };
+  // Most targets are already normal under every mode: one pass tells, and they are kept as they are.
+  return alreadyNormal(target) ? { path: target } : normalizeLongWay(target, mode);
+}
+
+/** normalizePath for a target that starts with "/", step by step (exported so a test can hold the short way to it). */
+export function normalizeLongWay(target: string, mode: PathNormalization): NormalizedPath {
   const hash = target.indexOf("#");
   const noFragment = hash < 0 ? target : target.slice(0, hash);
   if (mode === "NONE") return { path: noFragment };
@@ -36,6 +42,27 @@ export function normalizePath(target: string, mode: PathNormalization): Normaliz
   if (mode !== "BASE") path = path.replace(/\/{2,}/g, "/");
   return { path: path + query };
 }
+
+/**
+ * Whether no mode would change `target` (a path that starts with "/"): up to its query, no character to escape or
+ * decode, no backslash, no dot segment, no empty segment; and no fragment anywhere. A segment that merely starts with
+ * a dot ("/.well-known") or a query with anything in it goes the long way, which keeps it as it is.
+ */
+function alreadyNormal(target: string): boolean {
+  let prev = 0;
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 63 /* ? */) return target.indexOf("#", i) < 0;
+    if (c <= 0x20 || c >= 0x7f || c === 37 /* % */ || c === 92 /* \ */ || c === 35 /* # */ || UNSAFE[c]) return false;
+    if (prev === 47 /* / */ && (c === 47 || c === 46 /* . */)) return false;
+    prev = c;
+  }
+  return true;
+}
+
+/** The printable ASCII characters canonicalize escapes (MUST_ESCAPE's, below 0x7f and above space), by code. */
+const UNSAFE: boolean[] = [];
+for (const ch of '"<>`{}|^') UNSAFE[ch.charCodeAt(0)] = true;
 
 /** Backslashes as slashes, escaped unreserved characters decoded, characters that need it escaped. */
 function canonicalize(path: string): string | undefined {
@@ -82,11 +109,30 @@ function removeDotSegments(path: string): string {
 export function splitAbsoluteForm(target: string): { authority: string; target: string } | undefined {
   // Origin form, the usual target, is told at its first character.
   if (target.charCodeAt(0) === 47 /* / */) return undefined;
-  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)(.*)$/.exec(target);
-  if (!m) return undefined;
-  const authority = m[1]!.includes("@") ? m[1]!.replace(/^[^@]*@/, "") : m[1]!;
-  const rest = m[2]!;
-  return { authority, target: rest.startsWith("/") ? rest : `/${rest}` };
+  const sep = target.indexOf("://");
+  if (sep < 1 || !isScheme(target, sep)) return undefined;
+  const from = sep + 3;
+  let end = from;
+  while (end < target.length) {
+    const c = target.charCodeAt(end);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
+    end++;
+  }
+  // Userinfo is not part of the authority a proxy routes on.
+  const at = target.indexOf("@", from);
+  const authority = target.slice(at >= 0 && at < end ? at + 1 : from, end);
+  const rest = target.slice(end);
+  return { authority, target: rest.charCodeAt(0) === 47 ? rest : `/${rest}` };
+}
+
+/** RFC 3986's scheme: a letter, then letters, digits, "+", "-" and ".", up to `end`. */
+function isScheme(s: string, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i) | 0x20; // lower case for letters
+    const letter = c >= 97 && c <= 122;
+    if (i === 0 ? !letter : !(letter || (s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) || s[i] === "+" || s[i] === "-" || s[i] === ".")) return false;
+  }
+  return true;
 }
 
 /**

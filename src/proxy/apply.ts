@@ -10,7 +10,7 @@ import type { Side } from "../policy/telemetry.js";
 import { reset } from "../net/connections.js";
 import { abortRequest, attemptsOf, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
 import { relay, type RelayTarget, type ServerReply, type ServerRequest } from "./exchange.js";
-import type { ForwardOptions } from "./http-forward.js";
+import type { ForwardOptions, ForwardResult } from "./http-forward.js";
 import { splice } from "./splice.js";
 import { resolveHop, type ProxyState } from "./state.js";
 import { HopError, openHop } from "./upstream.js";
@@ -80,19 +80,23 @@ export function applyHttp(x: HttpExchange): void {
     httpDone(x, undefined, { error: o.kind === "error" ? o.error : o.kind === "deliver" ? "no application listening" : o.kind });
     return void abortRequest(req);
   }
-  const sent = relay(ctx, req, res, target, x.send, (r) => httpDone(x, r.status, () => ({ ...attemptsOf(r), upstream: `${target.host}:${target.port}` })));
+  const sent = relay(ctx, req, res, target, x.send, relayed, x);
   if (!sent) {
     res.writeHead(503, { "content-type": "text/plain" }).end("upstream connect error: no workload certificate yet");
     httpDone(x, 503, { error: "no workload certificate yet" });
   }
 }
 
-/** The end of one HTTP exchange: its metrics, and its access-log line (status undefined: no response); `extra` is made only for a log. */
-function httpDone(x: HttpExchange, status: number | undefined, extra?: Partial<LogFields> | (() => Partial<LogFields>)): void {
+/** The end of a relayed exchange; the access log, when there is one, also says how it went upstream. */
+function relayed(x: HttpExchange, r: ForwardResult): void {
+  httpDone(x, r.status, x.ctx.logs(x.side) ? { ...attemptsOf(r), upstream: `${x.target!.host}:${x.target!.port}` } : undefined);
+}
+
+/** The end of one HTTP exchange: its metrics, and its access-log line (status undefined: no response). */
+function httpDone(x: HttpExchange, status: number | undefined, extra?: Partial<LogFields>): void {
   x.ctx.metrics.request(x.side, x.series, status ?? 0, Date.now() - x.started);
   if (!x.ctx.logs(x.side)) return;
-  const more = typeof extra === "function" ? extra() : extra;
-  accessLog(x.ctx, x.side, x.direction, status === undefined ? { ...x.log, ...more } : { ...x.log, status, ...more }, summary(x.d), x.started, x.state);
+  accessLog(x.ctx, x.side, x.direction, status === undefined ? { ...x.log, ...extra } : { ...x.log, status, ...extra }, summary(x.d), x.started, x.state);
 }
 
 export interface TcpExchange extends Carried {

@@ -18,42 +18,47 @@ test("balancer: random takes the drawn endpoint", () => {
 
 test("balancer: least request takes the less busy of two drawn endpoints, and the first on a tie", () => {
   const b = new Balancer(draws(0, 0.6, 0, 0.6));
-  const done = b.begin("a:80");
+  const a = b.enter("a:80");
   assert.equal(b.pick(EPS, "svc:80", "LEAST_REQUEST"), 2, "a (busy) against c (idle): c");
-  done();
+  b.leave("a:80", a);
   assert.equal(b.pick(EPS, "svc:80", "LEAST_REQUEST"), 0, "both idle: the first drawn");
 });
 
 test("balancer: the two draws are distinct endpoints", () => {
   // The first draw is c; the second draws among the other two only (here b).
   const b = new Balancer(draws(0.99, 0.99));
-  b.begin("c:80");
+  b.enter("c:80");
   assert.equal(b.pick(EPS, "svc:80", "LEAST_REQUEST"), 1);
 });
 
-test("balancer: in-flight counts go up per request and down once per end", () => {
+test("balancer: in-flight counts go up per request and down per end", () => {
   const b = new Balancer();
-  const end1 = b.begin("a:80");
-  const end2 = b.begin("a:80");
+  const one = b.enter("a:80");
+  const two = b.enter("a:80");
+  assert.equal(one, two, "one record per name");
   assert.equal(b.load("a:80"), 2);
-  end1();
-  end1();
-  assert.equal(b.load("a:80"), 1, "ending twice counts once");
-  end2();
+  b.leave("a:80", one);
+  assert.equal(b.load("a:80"), 1);
+  b.leave("a:80", two);
   assert.equal(b.load("a:80"), 0);
   assert.equal(new Balancer().pick(["only:80"], "svc:80", "LEAST_REQUEST"), 0);
 });
 
 test("balancer: counts of names no longer busy are forgotten once many are kept, and busy ones never are", () => {
   const b = new Balancer();
-  const busy = b.begin("busy:80", "svc:80");
-  for (let i = 0; i < 10_000; i++) b.begin(`e${i}:80`, "svc:80")();
+  const busy = [b.enter("busy:80"), b.enter("svc:80")] as const;
+  for (let i = 0; i < 10_000; i++) {
+    const [e, k] = [b.enter(`e${i}:80`), b.enter("svc:80")];
+    b.leave(`e${i}:80`, e);
+    b.leave("svc:80", k);
+  }
   const kept = (b as unknown as { inflight: Map<string, unknown> }).inflight.size;
   assert.ok(kept <= 4097 + 2, `${kept} counts kept`);
   assert.equal(b.load("busy:80"), 1);
   assert.equal(b.load("svc:80"), 1, "the service port still counts the busy request");
   assert.equal(b.load("e9999:80"), 0);
-  busy();
+  b.leave("busy:80", busy[0]);
+  b.leave("svc:80", busy[1]);
   assert.equal(b.load("busy:80"), 0);
   assert.equal(b.load("svc:80"), 0);
 });

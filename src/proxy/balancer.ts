@@ -17,7 +17,7 @@ interface Health {
 }
 
 /** Requests in flight to one name: the object stays while it is used, so a request changes a field and not the map. */
-interface InFlight {
+export interface InFlight {
   n: number;
 }
 
@@ -100,32 +100,22 @@ export class Balancer {
     return (this.health.get(endpoint)?.ejectedUntil ?? 0) > this.now();
   }
 
-  /**
-   * Counts a request to `endpoint` (of service port `key`, when known) as in flight until the returned
-   * function is called (once is enough).
-   */
-  begin(endpoint: string, key?: string): () => void {
-    const e = this.count(endpoint);
-    const k = key === undefined ? undefined : this.count(key);
-    e.n++;
-    if (k) k.n++;
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.release(endpoint, e);
-      if (k) this.release(key!, k);
-    };
+  /** Counts a request to `name` (an endpoint, or a service port) as in flight; give the record back to leave() once, when it ends. */
+  enter(name: string): InFlight {
+    const c = this.count(name);
+    c.n++;
+    return c;
+  }
+
+  /** The request enter() counted has ended. */
+  leave(name: string, c: InFlight): void {
+    if (--c.n === 0 && this.inflight.size > MAX_KEPT_COUNTS) this.inflight.delete(name);
   }
 
   private count(name: string): InFlight {
     let c = this.inflight.get(name);
     if (!c) this.inflight.set(name, (c = { n: 0 }));
     return c;
-  }
-
-  private release(name: string, c: InFlight): void {
-    if (--c.n === 0 && this.inflight.size > MAX_KEPT_COUNTS) this.inflight.delete(name);
   }
 
   /** Requests in flight to an endpoint ("workload:port") or to a service port ("host:port"). */

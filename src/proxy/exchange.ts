@@ -5,17 +5,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { PathNormalization } from "../api/mesh.js";
 import { BAD_REQUEST, UPSTREAM_RESET_BODY, type OutlierPlan, type Outcome, type PoolLimits } from "../policy/decision.js";
-import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { ProxyContext } from "./context.js";
 import { forwardH2, h2PlainHeaders } from "./h2.js";
-import type { ForwardOptions } from "./http-forward.js";
 import type { BodyReader } from "./answers.js";
-import { forwardHttp, plainHeaders, type ForwardResult } from "./http-forward.js";
+import { forwardHttp, plainHeaders, type ForwardOptions, type ForwardResult, type ForwardSink, type Upstream } from "./http-forward.js";
 import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
 import { resolveHop, type ProxyState } from "./state.js";
 import { BoundedMap } from "../bounded-map.js";
 import { endpointName } from "../registry/registry.js";
 import type { HopTarget } from "./upstream.js";
+import type { InFlight } from "./balancer.js";
+import type { Dispatcher } from "undici";
 
 export type ServerRequest = IncomingMessage | Http2ServerRequest;
 export type ServerReply = ServerResponse | Http2ServerResponse;
@@ -103,8 +103,10 @@ export interface RelayTarget extends HopTarget {
   originateTls?: { sni: string; outsideRoots?: string };
   /** The endpoint ("workload:port") a request counts against while in flight, for least request. */
   endpoint?: string;
-  /** Where retry `attempt` (2, 3…) goes: another live endpoint of the destination when there is one. */
-  retryTarget?: (attempt: number) => HopTarget;
+  /** The decision's other endpoints of the destination, where retries go (resolved against `state` on a first retry). */
+  alternates?: readonly Hop[];
+  /** The configuration the decision was made on. */
+  state?: ProxyState;
   /** The DestinationRule's outlier detection, judging `endpoint`'s answers. */
   outlier?: OutlierPlan;
   /** The DestinationRule's connection pool: beyond it, requests overflow. */
@@ -112,6 +114,7 @@ export interface RelayTarget extends HopTarget {
 }
 
 type Forward = Extract<Outcome, { kind: "forward" }>;
+type Hop = NonNullable<Forward["alternates"]>[number];
 
 /** Endpoint names, each made once: a string built per request costs its hashing again at every count it keys. */
 const endpointNames = new BoundedMap<string, Map<number, string>>(4096);
@@ -128,78 +131,107 @@ function endpointNameOf(workload: string, port: number): string {
 export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefined {
   const at = resolveHop(state, o);
   if (!at) return undefined;
-  // One literal of one shape (no spreads): this runs for every forwarded request.
-  let alternates: HopTarget[] | undefined;
-  const target: RelayTarget = {
+  // One literal of one shape (no spreads, no closures): this runs for every forwarded request.
+  return {
     host: at.host, port: at.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port,
     endpoint: o.workload ? endpointNameOf(o.workload, o.port) : undefined,
+    alternates: o.alternates, state,
     outlier: o.outlier,
     pool: o.pool,
     originateTls: o.originateTls ? { sni: o.host ?? at.host, outsideRoots: state.config.outsideRoots } : undefined,
-    // Resolved on the first retry only: most requests never need them.
-    retryTarget: (attempt) => {
-      alternates ??= (o.alternates ?? []).flatMap((a) => {
-        const x = resolveHop(state, a);
-        return x ? [{ host: x.host, port: x.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }] : [];
-      });
-      return alternates.length ? alternates[(attempt - 2) % alternates.length]! : target;
-    },
   };
-  return target;
 }
 
 /**
  * Relays the request to the next hop. HTTP/2 stays HTTP/2 (trailers and all)
  * to mesh hops and local applications; TLS origination speaks HTTP/1.1.
  * Returns false when the hop cannot be reached yet (no workload certificate).
+ * `end(of, result)` is called once when the exchange is over (`of` is the caller's, handed back).
  */
-export function relay(
+export function relay<C>(
   ctx: ProxyContext, req: ServerRequest, res: ServerReply, t: RelayTarget,
   opts: ForwardOptions,
-  onDone: (r: ForwardResult) => void,
+  end: (of: C, r: ForwardResult) => void, of: C,
 ): boolean {
   if (t.pool && ctx.balancer.load(t.pool.key) >= (isH2(req) ? t.pool.h2 : t.pool.h1)) {
     // Envoy's circuit breaker: the request is not sent at all.
     res.writeHead(503, { "content-type": "text/plain", "x-envoy-overloaded": "true" }).end(`${UPSTREAM_RESET_BODY}. reset reason: overflow`);
-    onDone({ status: 503, attempts: 0, error: new Error("overflow: the DestinationRule's connectionPool is full") });
+    end(of, { status: 503, attempts: 0, error: new Error("overflow: the DestinationRule's connectionPool is full") });
     return true;
   }
-  const ended = t.endpoint ? ctx.balancer.begin(t.endpoint, t.pool?.key) : undefined;
-  const judged = t.outlier && t.endpoint ? judge(ctx, t.endpoint, t.outlier, onDone) : onDone;
-  const sent = send(ctx, req, res, t, opts, ended ? (r) => (ended(), judged(r)) : judged);
-  if (!sent) ended?.();
-  return sent;
+  return new Relay(ctx, t, end, of).send(req, res, opts);
 }
 
 /**
- * Reports the first endpoint's answer to outlier detection. A request that was retried failed there first
- * (counted as a gateway error: the retry conditions are 5xx, resets and connect failures); the endpoints
- * retries went to are not judged.
+ * One request on its way to the next hop, from its first attempt to its end: the pool each attempt uses (a retry goes
+ * to an endpoint not tried yet when there is one: Envoy's previous-hosts predicate), the in-flight counts least request
+ * and circuit breaking read, and the answer outlier detection judges. One object per request, where there were a
+ * closure for each of these.
  */
-function judge(ctx: ProxyContext, endpoint: string, plan: OutlierPlan, onDone: (r: ForwardResult) => void): (r: ForwardResult) => void {
-  return (r) => {
-    ctx.balancer.report(endpoint, plan.key, r.attempts > 1 ? 503 : r.status ?? 0, plan.policy, plan.hosts);
-    onDone(r);
-  };
-}
+class Relay<C> implements Upstream, ForwardSink {
+  private first: Dispatcher | undefined;
+  private retryHops: HopTarget[] | undefined;
+  private counted: InFlight | undefined;
+  private countedPool: InFlight | undefined;
 
-function send(
-  ctx: ProxyContext, req: ServerRequest, res: ServerReply, t: RelayTarget,
-  opts: ForwardOptions,
-  onDone: (r: ForwardResult) => void,
-): boolean {
-  const creds = ctx.credentials();
-  // A retry goes to an endpoint not tried yet when there is one (Envoy's previous-hosts predicate), else the same.
-  const targetOf = (attempt: number): HopTarget => (attempt > 1 && t.retryTarget ? t.retryTarget(attempt) : t);
-  if (isH2(req) && !t.originateTls) {
-    if (!ctx.pools.h2For(t, creds)) return false;
-    // Each attempt asks again: a retry after a broken connection gets a fresh session.
-    forwardH2(req, res as Http2ServerResponse, (attempt) => ctx.pools.h2For(targetOf(attempt), ctx.credentials()), opts, onDone);
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly t: RelayTarget,
+    private readonly end: (of: C, r: ForwardResult) => void,
+    private readonly of: C,
+  ) {}
+
+  send(req: ServerRequest, res: ServerReply, opts: ForwardOptions): boolean {
+    const { ctx, t } = this;
+    if (isH2(req) && !t.originateTls) {
+      if (!ctx.pools.h2For(t, ctx.credentials())) return false;
+      this.enter();
+      // Each attempt asks again: a retry after a broken connection gets a fresh session.
+      forwardH2(req, res as Http2ServerResponse, (attempt) => ctx.pools.h2For(this.hopOf(attempt), ctx.credentials()), opts, this);
+      return true;
+    }
+    this.first = t.originateTls ? ctx.pools.originate(t.host, t.port, t.originateTls.sni, t.originateTls.outsideRoots) : ctx.pools.poolFor(t, ctx.credentials());
+    if (!this.first) return false;
+    this.enter();
+    forwardHttp(req as IncomingMessage, res as ServerResponse, this, opts, this);
     return true;
   }
-  const first = t.originateTls ? ctx.pools.originate(t.host, t.port, t.originateTls.sni, t.originateTls.outsideRoots) : ctx.pools.poolFor(t, creds);
-  if (!first) return false;
-  const dispatcherFor = (attempt: number) => (attempt === 1 || t.originateTls ? first : ctx.pools.poolFor(targetOf(attempt), ctx.credentials()) ?? first);
-  forwardHttp(req as IncomingMessage, res as ServerResponse, { dispatcherFor }, opts, onDone);
-  return true;
+
+  dispatcherFor(attempt: number): Dispatcher {
+    if (attempt === 1 || this.t.originateTls) return this.first!;
+    return this.ctx.pools.poolFor(this.hopOf(attempt), this.ctx.credentials()) ?? this.first!;
+  }
+
+  /** Where attempt `attempt` goes: the chosen endpoint first, then the destination's others in turn (resolved on the first retry only). */
+  private hopOf(attempt: number): HopTarget {
+    const t = this.t;
+    if (attempt === 1 || !t.alternates?.length || !t.state) return t;
+    this.retryHops ??= t.alternates.flatMap((a) => {
+      const x = resolveHop(t.state!, a);
+      return x ? [{ host: x.host, port: x.port, mtls: t.mtls, identities: t.identities, serviceHost: t.serviceHost, servicePort: t.servicePort }] : [];
+    });
+    return this.retryHops.length ? this.retryHops[(attempt - 2) % this.retryHops.length]! : t;
+  }
+
+  /** Counts the request as in flight to its endpoint (and its service port, for the connection pool's limit). */
+  private enter(): void {
+    const { balancer } = this.ctx;
+    if (!this.t.endpoint) return;
+    this.counted = balancer.enter(this.t.endpoint);
+    if (this.t.pool) this.countedPool = balancer.enter(this.t.pool.key);
+  }
+
+  /**
+   * The forward is over (the forwarders report once). Outlier detection hears the first endpoint's answer: a request
+   * that was retried failed there first (counted as a gateway error: the retry conditions are 5xx, resets and connect
+   * failures); the endpoints retries went to are not judged.
+   */
+  forwarded(r: ForwardResult): void {
+    const { balancer } = this.ctx;
+    const { endpoint, pool, outlier } = this.t;
+    if (this.counted) balancer.leave(endpoint!, this.counted);
+    if (this.countedPool) balancer.leave(pool!.key, this.countedPool);
+    if (outlier && endpoint) balancer.report(endpoint, outlier.key, r.attempts > 1 ? 503 : r.status ?? 0, outlier.policy, outlier.hosts);
+    this.end(this.of, r);
+  }
 }

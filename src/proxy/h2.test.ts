@@ -12,7 +12,7 @@ import { listen, readText } from "../testing/net.js";
 /** A proxy (h2c in, h2c out) in front of `upstreamPort`. */
 async function proxy(upstreamPort: number, route: HttpRouteHandling | undefined, results: ForwardResult[]) {
   const session = connect(`http://127.0.0.1:${upstreamPort}`);
-  const s = createServer((req, res) => forwardH2(req, res, () => session, { path: req.url, headers: h2PlainHeaders(req), route }, (r) => results.push(r)));
+  const s = createServer((req, res) => forwardH2(req, res, () => session, { path: req.url, headers: h2PlainHeaders(req), route }, { forwarded: (r) => results.push(r) }));
   const port = await listen(s);
   return { port, close: () => { session.destroy(); s.close(); } };
 }

@@ -10,7 +10,7 @@ import { UPSTREAM_RESET_BODY } from "../policy/decision.js";
 import { applyHeaderOps } from "../policy/header-ops.js";
 import type { HttpRouteHandling } from "../policy/route-timing.js";
 import type { Credentials } from "./credentials.js";
-import { ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type Failure, type ForwardResult } from "./http-forward.js";
+import { ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type Failure, type ForwardSink } from "./http-forward.js";
 import { IdleCache } from "./idle-cache.js";
 import { bindFrom, plaintextSource } from "./source-address.js";
 import { meshClientTls, type HopTarget } from "./upstream.js";
@@ -76,11 +76,11 @@ function outgoing(headers: IncomingHttpHeaders | Record<string, string>): Outgoi
 export function forwardH2(
   from: Http2ServerRequest, to: Http2ServerResponse, session: (attempt: number) => ClientHttp2Session | undefined,
   opts: { path: string; headers: Record<string, string>; route?: HttpRouteHandling; body?: Buffer },
-  onDone: (r: ForwardResult) => void,
+  sink: ForwardSink,
 ): void {
   const route = opts.route;
   const maxAttempts = 1 + (route?.retries.attempts ?? 0);
-  const run = new ForwardRun(onDone);
+  const run = new ForwardRun(sink);
   let current: ClientHttp2Stream | undefined;
   const kept: Buffer[] = [];
   let keptBytes = 0;

@@ -23,7 +23,7 @@ async function proxy(upstream: number | number[], route: HttpRouteHandling | und
   const upstreamPorts = Array.isArray(upstream) ? upstream : [upstream];
   const pools = new Pools();
   const s = createServer((req: IncomingMessage, res: ServerResponse) =>
-    forwardHttp(req, res, { dispatcherFor: (attempt) => pools.plainPool("127.0.0.1", upstreamPorts[Math.min(attempt, upstreamPorts.length) - 1]!) }, { path: req.url ?? "/", headers: plainHeaders(req), route }, (r) => results.push(r)));
+    forwardHttp(req, res, { dispatcherFor: (attempt) => pools.plainPool("127.0.0.1", upstreamPorts[Math.min(attempt, upstreamPorts.length) - 1]!) }, { path: req.url ?? "/", headers: plainHeaders(req), route }, { forwarded: (r) => results.push(r) }));
   const port = await listen(s);
   return { port, close: () => { pools.destroy(); s.closeAllConnections(); s.close(); } };
 }

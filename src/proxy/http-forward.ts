@@ -37,6 +37,11 @@ export interface ForwardOptions {
   body?: Buffer;
 }
 
+/** Who hears how a forward ended (an object rather than a callback: the relay that sends a request is its sink). */
+export interface ForwardSink {
+  forwarded(r: ForwardResult): void;
+}
+
 export interface ForwardResult {
   status?: number;
   error?: Error;
@@ -91,14 +96,14 @@ export class ForwardRun {
   deadline: NodeJS.Timeout | undefined;
   perTry: NodeJS.Timeout | undefined;
 
-  constructor(private readonly onDone: (r: ForwardResult) => void) {}
+  constructor(private readonly sink: ForwardSink) {}
 
   finish(r: Omit<ForwardResult, "attempts">): void {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.deadline);
     clearTimeout(this.perTry);
-    this.onDone({ status: r.status, error: r.error, attempts: this.attempts });
+    this.sink.forwarded({ status: r.status, error: r.error, attempts: this.attempts });
   }
 
   /** Waits out the route's fault delay, arms its whole-request deadline, then makes the first attempt. */
@@ -125,8 +130,8 @@ export class ForwardRun {
   }
 }
 
-export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream: Upstream, opts: ForwardOptions, onDone: (r: ForwardResult) => void): void {
-  const f = new HttpForward(from, to, upstream, opts, onDone);
+export function forwardHttp(from: IncomingMessage, to: ServerResponse, upstream: Upstream, opts: ForwardOptions, sink: ForwardSink): void {
+  const f = new HttpForward(from, to, upstream, opts, sink);
   if (opts.body !== undefined) return f.start(opts.body);
   if (!f.replayable || f.length === 0) return f.start(undefined);
   const chunks: Buffer[] = [];
@@ -156,8 +161,8 @@ class HttpForward extends ForwardRun implements Dispatcher.DispatchHandler {
   private relaying = false;
   private discarding = false;
 
-  constructor(private readonly from: IncomingMessage, private readonly to: ServerResponse, private readonly upstream: Upstream, private readonly opts: ForwardOptions, onDone: (r: ForwardResult) => void) {
-    super(onDone);
+  constructor(private readonly from: IncomingMessage, private readonly to: ServerResponse, private readonly upstream: Upstream, private readonly opts: ForwardOptions, sink: ForwardSink) {
+    super(sink);
     const given = opts.headers;
     const headers = this.headers;
     // for…in rather than Object.entries: no array of pairs per request on this path.

@@ -42,20 +42,33 @@ export class IdleCache<V> {
 
   /** The entry for `key` (made by `create` when missing or no longer `usable`), marked used now. */
   get(key: string, create: () => V, usable: (v: V) => boolean = always): V {
+    return this.use(key, usable) ?? this.add(key, create());
+  }
+
+  /**
+   * The entry for `key` when there is one still `usable`, marked used now; else undefined (and an unusable one is
+   * forgotten). With add(), what get() does without a function made per call: a hit is every request's path.
+   */
+  use(key: string, usable: (v: V) => boolean = always): V | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (!usable(e.value)) {
+      this.entries.delete(key);
+      return undefined;
+    }
     const now = this.now();
+    e.used = now;
+    e.use = ++this.uses;
     // Sweeping costs a pass over the entries: at most every quarter of idleMs, or when over the cap. The entry asked
     // for is marked used first, so a sweep never closes what is about to be handed out.
-    const sweepDue = now - this.lastSweep >= this.o.idleMs / 4;
-    const e = this.entries.get(key);
-    if (e && usable(e.value)) {
-      e.used = now;
-      e.use = ++this.uses;
-      if (sweepDue) this.sweep(now);
-      return e.value;
-    }
-    if (e) this.entries.delete(key);
-    if (sweepDue || this.entries.size >= this.o.max) this.sweep(now, 1);
-    const value = create();
+    if (now - this.lastSweep >= this.o.idleMs / 4) this.sweep(now);
+    return e.value;
+  }
+
+  /** Keeps `value` as the entry for `key` (which use() did not find), closing idle ones first when due or over the cap. */
+  add(key: string, value: V): V {
+    const now = this.now();
+    if (now - this.lastSweep >= this.o.idleMs / 4 || this.entries.size >= this.o.max) this.sweep(now, 1);
     this.entries.set(key, { value, used: now, use: ++this.uses });
     return value;
   }

@@ -125,13 +125,15 @@ export class Pools {
   poolFor(t: HopTarget, creds: Credentials | undefined): Pool | undefined {
     if (!t.mtls) return this.plainPool(t.host, t.port);
     if (!creds) return undefined;
-    return this.mtls.get(this.keys.mtls(t.host, t.port, t.identities, this.gen(creds)), () =>
+    const key = this.keys.mtls(t.host, t.port, t.identities, this.gen(creds));
+    return this.mtls.use(key) ?? this.mtls.add(key,
       new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds) }), true) }));
   }
 
   /** Plain HTTP to an address: the local application, or a hop without mTLS. */
   plainPool(host: string, port: number): Pool {
-    return this.plain.get(this.keys.plain(host, port), () => new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect({ port, host, ...bindFrom(plaintextSource(this.localAddress, this.appSource, host), host) }), false) }));
+    const key = this.keys.plain(host, port);
+    return this.plain.use(key) ?? this.plain.add(key, new Pool(`http://${host}:${port}`, { ...POOL, connect: connector(() => netConnect({ port, host, ...bindFrom(plaintextSource(this.localAddress, this.appSource, host), host) }), false) }));
   }
 
   /** TLS originated by the proxy toward a host outside the mesh (DestinationRule tls SIMPLE), verified against `ca`. */
