@@ -13,7 +13,7 @@ import type { Credentials } from "./credentials.js";
 import { ForwardRun, REPLAY_LIMIT, retriableFailure, retriableStatus, type Failure, type ForwardSink } from "./http-forward.js";
 import { IdleCache } from "./idle-cache.js";
 import { bindFrom, plaintextSource } from "./source-address.js";
-import { meshClientTls, type HopTarget } from "./upstream.js";
+import { hopOnly, meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
 const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "http2-settings", "expect"]);
@@ -29,8 +29,9 @@ export class H2Sessions {
     this.cache = new IdleCache({ ...limits, busy: () => false, close: (s) => s.close() });
   }
 
-  get(key: string, t: HopTarget, creds: Credentials | undefined): ClientHttp2Session {
+  get(key: string, to: HopTarget, creds: Credentials | undefined): ClientHttp2Session {
     return this.cache.get(key, () => {
+      const t = hopOnly(to);
       // The mesh ALPN marks the hop as mTLS for the peer's sniffing; HTTP/2 runs inside as prior knowledge.
       const session = h2connect(`http://${t.host}:${t.port}`, {
         createConnection: () => {

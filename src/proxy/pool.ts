@@ -14,7 +14,7 @@ import { H2Sessions } from "./h2.js";
 import { IdleCache } from "./idle-cache.js";
 import { Pool } from "./undici-pool.js";
 import { bindFrom, plaintextSource } from "./source-address.js";
-import { meshClientTls, type HopTarget } from "./upstream.js";
+import { hopOnly, meshClientTls, type HopTarget } from "./upstream.js";
 
 /** Keep-alive connections per hop; undici also honours the server's `Keep-Alive: timeout` hint. */
 const POOL = { connections: 256, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 };
@@ -126,8 +126,11 @@ export class Pools {
     if (!t.mtls) return this.plainPool(t.host, t.port);
     if (!creds) return undefined;
     const key = this.keys.mtls(t.host, t.port, t.identities, this.gen(creds));
-    return this.mtls.use(key) ?? this.mtls.add(key,
-      new Pool(`http://${t.host}:${t.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds) }), true) }));
+    return this.mtls.use(key) ?? this.mtls.add(key, this.mtlsPool(hopOnly(t), creds));
+  }
+
+  private mtlsPool(hop: HopTarget, creds: Credentials): Pool {
+    return new Pool(`http://${hop.host}:${hop.port}`, { ...POOL, connect: connector(() => tlsConnect({ host: hop.host, port: hop.port, ...bindFrom(this.localAddress, hop.host), ...meshClientTls(hop, creds) }), true) });
   }
 
   /** Plain HTTP to an address: the local application, or a hop without mTLS. */

@@ -17,6 +17,14 @@ export interface HopTarget {
   servicePort: number;
 }
 
+/**
+ * A hop's own fields, copied: what a pool or session keeps to open its connections later. The target a request was
+ * relayed with also names the configuration it was decided on, which a long-lived pool must not hold on to.
+ */
+export function hopOnly(t: HopTarget): HopTarget {
+  return { host: t.host, port: t.port, mtls: t.mtls, identities: t.identities, serviceHost: t.serviceHost, servicePort: t.servicePort };
+}
+
 export class HopError extends Error {
   constructor(message: string, readonly kind: "refused" | "identity" | "tls" | "timeout") {
     super(message);
