@@ -97,4 +97,5 @@ test("absolute-form targets: what is not one", () => {
   assert.deepEqual(splitAbsoluteForm("http://a@b@c/p#f"), { authority: "b@c", target: "/p#f" });
   assert.deepEqual(splitAbsoluteForm("http://h"), { authority: "h", target: "/" });
   assert.deepEqual(splitAbsoluteForm("http:///p"), { authority: "", target: "/p" });
+  for (const br of ["\n", "\r", "\u2028", "\u2029"]) assert.equal(splitAbsoluteForm(`http://h/a${br}b`), undefined, JSON.stringify(br));
 });

@@ -122,6 +122,8 @@ export function splitAbsoluteForm(target: string): { authority: string; target: 
   const at = target.indexOf("@", from);
   const authority = target.slice(at >= 0 && at < end ? at + 1 : from, end);
   const rest = target.slice(end);
+  // A line break in the target is no request line's (the parser refuses CR and LF; a scenario could write them).
+  if (/[\n\r\u2028\u2029]/.test(rest)) return undefined;
   return { authority, target: rest.charCodeAt(0) === 47 ? rest : `/${rest}` };
 }
 

@@ -229,8 +229,11 @@ class Relay<C> implements Upstream, ForwardSink {
   forwarded(r: ForwardResult): void {
     const { balancer } = this.ctx;
     const { endpoint, pool, outlier } = this.t;
-    if (this.counted) balancer.leave(endpoint!, this.counted);
-    if (this.countedPool) balancer.leave(pool!.key, this.countedPool);
+    // Each count is given back once, whatever calls this (the forwarders report once).
+    const { counted, countedPool } = this;
+    this.counted = this.countedPool = undefined;
+    if (counted) balancer.leave(endpoint!, counted);
+    if (countedPool) balancer.leave(pool!.key, countedPool);
     if (outlier && endpoint) balancer.report(endpoint, outlier.key, r.attempts > 1 ? 503 : r.status ?? 0, outlier.policy, outlier.hosts);
     this.end(this.of, r);
   }

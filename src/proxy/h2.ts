@@ -18,6 +18,9 @@ import { hopOnly, meshClientTls, type HopTarget } from "./upstream.js";
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), besides pseudo-headers which are rebuilt per hop. */
 const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "http2-settings", "expect"]);
 
+/** A kept session is handed out again while it is open. */
+const usableSession = (s: ClientHttp2Session): boolean => !s.closed && !s.destroyed;
+
 /** Open HTTP/2 sessions by next hop; the key says what makes a session reusable (address, TLS, identity, certificate). */
 export class H2Sessions {
   /** Closing a session is graceful: streams still open on it finish. */
@@ -30,23 +33,25 @@ export class H2Sessions {
   }
 
   get(key: string, to: HopTarget, creds: Credentials | undefined): ClientHttp2Session {
-    return this.cache.get(key, () => {
-      const t = hopOnly(to);
-      // The mesh ALPN marks the hop as mTLS for the peer's sniffing; HTTP/2 runs inside as prior knowledge.
-      const session = h2connect(`http://${t.host}:${t.port}`, {
-        createConnection: () => {
-          if (t.mtls) return tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds!) });
-          return netConnect({ port: t.port, host: t.host, ...bindFrom(plaintextSource(this.localAddress, this.appSource, t.host), t.host) });
-        },
-      });
-      // Every stream sent while the session connects waits for "connect" (to tell a connect failure from a reset).
-      session.setMaxListeners(0);
-      const forget = () => this.cache.delete(key, session);
-      session.on("error", () => session.destroy());
-      session.on("close", forget);
-      session.on("goaway", forget);
-      return session;
-    }, (open) => !open.closed && !open.destroyed);
+    return this.cache.use(key, usableSession) ?? this.cache.add(key, this.open(key, hopOnly(to), creds));
+  }
+
+  /** A new session to `t` (a copy of the hop: the session keeps what it needs to reconnect, nothing of the request). */
+  private open(key: string, t: HopTarget, creds: Credentials | undefined): ClientHttp2Session {
+    // The mesh ALPN marks the hop as mTLS for the peer's sniffing; HTTP/2 runs inside as prior knowledge.
+    const session = h2connect(`http://${t.host}:${t.port}`, {
+      createConnection: () => {
+        if (t.mtls) return tlsConnect({ host: t.host, port: t.port, ...bindFrom(this.localAddress, t.host), ...meshClientTls(t, creds!) });
+        return netConnect({ port: t.port, host: t.host, ...bindFrom(plaintextSource(this.localAddress, this.appSource, t.host), t.host) });
+      },
+    });
+    // Every stream sent while the session connects waits for "connect" (to tell a connect failure from a reset).
+    session.setMaxListeners(0);
+    const forget = () => this.cache.delete(key, session);
+    session.on("error", () => session.destroy());
+    session.on("close", forget);
+    session.on("goaway", forget);
+    return session;
   }
 
   destroy(): void {
