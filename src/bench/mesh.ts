@@ -90,7 +90,7 @@ spec:
 `;
 
 /** How many times each path's throughput is measured, in turn with the others. */
-const ROUNDS = Number(process.env.ZM_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.ZM_BENCH_ROUNDS ?? 5);
 /** The discarded pass before each latency pass: the proxies' pools and buffers for its concurrency are in place before it is measured. */
 const LATENCY_WARM_S = 1;
 
@@ -180,9 +180,14 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     const pids = procs.map((p) => p.pid);
     const before = pids.map(usage);
     // In turn, several times: this machine's speed moves between runs, and a ratio should not depend on which path ran when.
-    const runs: Record<string, { rps: number; requests: number; stealPct: number }[]> = {};
+    const runs: Record<string, { rps: number; requests: number; stealPct: number; cpuPerRequest: number }[]> = {};
+    const cpuOf = (path: string) => procs.filter((p) => p.path === path).reduce((sum, p) => sum + usage(p.pid).cpuSeconds, 0);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, t] of Object.entries(targets)) (runs[name] ??= []).push(await withSteal(() => wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir })));
+      for (const [name, t] of Object.entries(targets)) {
+        const cpu0 = cpuOf(name);
+        const r = await withSteal(() => wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir }));
+        (runs[name] ??= []).push({ ...r, cpuPerRequest: (cpuOf(name) - cpu0) / r.requests });
+      }
     }
     const tp: Record<string, { rps: number; requests: number; stealPct: number }> = {};
     for (const [name, rs] of Object.entries(runs)) {
@@ -258,6 +263,10 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     log("| figure | zeromesh | against the floor | goal | met |");
     log("|---|---:|---:|---:|---|");
     for (const [name, v, vs, goal, met] of rows) log(`| ${name} | ${v} | ${vs} | ${goal} | ${met ? "yes" : "no"} |`);
+    // How far this machine moves the ratios: each round's zeromesh run against the floor's run of the same round.
+    const paired = (f: (r: (typeof runs)[string][number]) => number) => runs.zeromesh!.map((r, i) => f(r) / f(runs["node floor"]![i]!));
+    const spread = (xs: number[]) => `${median(xs).toFixed(2)}× (rounds: ${xs.map((x) => x.toFixed(2)).join(", ")})`;
+    log(`\nthe same two ratios round by round, zeromesh against the floor's run of its round: throughput ${spread(paired((r) => r.rps))}; CPU per request ${spread(paired((r) => r.cpuPerRequest))}`);
   } finally {
     for (const s of stops) await s().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
