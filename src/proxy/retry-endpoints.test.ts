@@ -2,19 +2,11 @@
 // predicate, which Istio sets on every route), so one broken replica costs a request nothing when another works.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startApp, type RunningApp } from "../app/server.js";
-import { CertificateAuthority } from "../ca/authority.js";
-import { createCsr } from "../ca/x509.js";
-import { buildProxyConfig } from "../control/proxy-config.js";
-import type { EndpointTable } from "../wire/protocol.js";
-import { Registry } from "../registry/registry.js";
-import { send } from "../scenario/client.js";
-import { meshYaml, snapshotOf } from "../testing/helpers.js";
-import { Sidecar } from "./sidecar.js";
 import { createServer } from "node:http";
+import { startApp } from "../app/server.js";
+import { send } from "../scenario/client.js";
+import { meshYaml } from "../testing/helpers.js";
+import { startMesh } from "../testing/mesh.js";
 import { listen } from "../testing/net.js";
 
 const ROUTE = (retries: string) => `apiVersion: networking.istio.io/v1
@@ -28,38 +20,22 @@ const started: { stop(): Promise<void> }[] = [];
 after(() => Promise.all(started.map((s) => s.stop())));
 
 /** A server that answers every request 503: a replica whose application is failing. */
-async function failing(): Promise<RunningApp> {
+async function failing(): Promise<{ host: string; port: number; stop(): Promise<void> }> {
   const server = createServer((_req, res) => res.writeHead(503, { "content-type": "text/plain" }).end("failing"));
   const port = await listen(server);
-  return { host: "127.0.0.1", port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { host: "127.0.0.1", port, stop: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 /** A client and two replicas of web: b/web answers, b/web-1's application answers 503 to everything. */
 async function mesh(retries: string) {
-  const snap = snapshotOf(`${meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080, replicas: 2 }])}\n---\n${ROUTE(retries)}`);
-  const reg = Registry.of(snap);
-  const ca = await CertificateAuthority.open({ stateDir: mkdtempSync(join(tmpdir(), "zm-retry-")), workloadTtlMs: 3_600_000 });
-  const apps: Record<string, RunningApp> = {
-    "b/web": await startApp({ workload: "web", namespace: "b" }, { serve: "http" }, "127.0.0.1"),
-    "b/web-1": await failing(),
-  };
-  for (const a of Object.values(apps)) started.push({ stop: () => a.close() });
-  const sidecars: Record<string, Sidecar> = {};
-  for (const id of ["a/client", "b/web", "b/web-1"]) {
-    const w = reg.workload(id)!;
-    const ports = reg.workloadPorts(w);
-    const app = apps[id] && { host: "127.0.0.1", port: apps[id]!.port };
-    const sc = new Sidecar({ id, address: w.address, ports, apps: Object.fromEntries(ports.map((p) => [p, app])) });
-    const { csrPem, keyPem } = await createCsr(w.spiffe);
-    sc.setCredentials({ ...(await ca.sign(csrPem, w.spiffe)), keyPem });
-    await sc.start();
-    started.push(sc);
-    sidecars[id] = sc;
-  }
-  const endpoints: EndpointTable = Object.fromEntries(Object.entries(sidecars).map(([id, s]) => [id, s.listeners]));
-  for (const [id, sc] of Object.entries(sidecars)) assert.deepEqual(sc.applyConfig(buildProxyConfig(snap, reg.workload(id)!, 1, endpoints, {})), { ack: true, version: 1 });
-  const [host, port] = sidecars["a/client"]!.outboundAddress.split(":");
-  const get = () => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path: "/get", headers: {} }, { proxy: { host: host!, port: Number(port) } });
+  const good = await startApp({ workload: "web", namespace: "b" }, { serve: "http" }, "127.0.0.1");
+  const bad = await failing();
+  const m = await startMesh({
+    yaml: `${meshYaml([{ ns: "a", name: "client" }, { ns: "b", name: "web", port: 8080, replicas: 2 }])}\n---\n${ROUTE(retries)}`,
+    proxies: { "a/client": undefined, "b/web": good, "b/web-1": bad },
+  });
+  started.push(m, { stop: () => good.close() }, bad);
+  const get = () => send({ scheme: "http", host: "web.b", port: 8080, method: "GET", path: "/get", headers: {} }, { proxy: m.outbound("a/client") });
   return { get };
 }
 
