@@ -181,12 +181,16 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     const before = pids.map(usage);
     // In turn, several times: this machine's speed moves between runs, and a ratio should not depend on which path ran when.
     const runs: Record<string, { rps: number; requests: number; stealPct: number; cpuPerRequest: number }[]> = {};
+    // Each proxy's resident memory after each of its path's runs: a single reading lands before or after a major
+    // collection by chance (the same sidecar read 82 and 96 MB in two runs), the median of them does not.
+    const rssAfterRuns = new Map(procs.map((p) => [p.pid, [] as number[]]));
     const cpuOf = (path: string) => procs.filter((p) => p.path === path).reduce((sum, p) => sum + usage(p.pid).cpuSeconds, 0);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, t] of Object.entries(targets)) {
         const cpu0 = cpuOf(name);
         const r = await withSteal(() => wrkThroughput(t, { connections: opts.connections, seconds: opts.seconds, dir }));
         (runs[name] ??= []).push({ ...r, cpuPerRequest: (cpuOf(name) - cpu0) / r.requests });
+        for (const p of procs) if (p.path === name) rssAfterRuns.get(p.pid)!.push(usage(p.pid).rssMb);
       }
     }
     const tp: Record<string, { rps: number; requests: number; stealPct: number }> = {};
@@ -236,16 +240,18 @@ export async function runMeshBench(opts: { seconds: number; connections: number;
     log(`| nginx TLS termination → server | ${Math.round(it.nginx!.rps).toLocaleString("en-US")} | 1.00× |`);
     log(`| zeromesh gateway (TLS) → sidecar (mTLS) → server | ${Math.round(it.zeromesh!.rps).toLocaleString("en-US")} | ${(it.zeromesh!.rps / it.nginx!.rps).toFixed(2)}× |`);
 
-    log("\nproxy resources (each proxy process, after its path's throughput runs)");
-    log("| process | resident memory | CPU seconds per 1,000 requests |");
-    log("|---|---:|---:|");
+    log("\nproxy resources (each proxy process over its path's throughput runs: resident memory, the median of its readings after each run)");
+    log("| process | resident memory | readings | CPU seconds per 1,000 requests |");
+    log("|---|---:|---|---:|");
     const perPath = new Map<string, { rssMb: number; cpuPer1000: number }>();
     procs.forEach((p, i) => {
       const reqs = tp[p.path]!.requests;
       const cpuPer1000 = (after[i]!.cpuSeconds - before[i]!.cpuSeconds) / (reqs / 1000);
-      log(`| ${p.name} | ${after[i]!.rssMb.toFixed(1)} MB | ${cpuPer1000.toFixed(3)} |`);
+      const readings = rssAfterRuns.get(p.pid)!;
+      const rssMb = median(readings);
+      log(`| ${p.name} | ${rssMb.toFixed(1)} MB | ${readings.map((r) => r.toFixed(0)).join(", ")} | ${cpuPer1000.toFixed(3)} |`);
       const sum = perPath.get(p.path) ?? { rssMb: 0, cpuPer1000: 0 };
-      perPath.set(p.path, { rssMb: sum.rssMb + after[i]!.rssMb, cpuPer1000: sum.cpuPer1000 + cpuPer1000 });
+      perPath.set(p.path, { rssMb: sum.rssMb + rssMb, cpuPer1000: sum.cpuPer1000 + cpuPer1000 });
     });
 
     // The data path's goals, each against the node floor pair of this run (two proxies each: sums of the pair).
