@@ -21,8 +21,11 @@ export type Outcome =
   | { kind: "error"; error: ConnectionError; detail?: string }
   /** Sent on to a host outside what the engine models (check without a scenario's externals). */
   | { kind: "forwarded"; host: string; port: number }
-  /** Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`). */
-  | { kind: "forward"; address: string; port: number; workload?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[]; outlier?: OutlierPlan; pool?: PoolLimits }
+  /**
+   * Live proxies decide one hop: send to this address next (mTLS when `mtls`, expecting `identities`); to a mesh
+   * workload, `endpoint` is the name ("workload:port") its in-flight requests and outlier verdicts are counted by.
+   */
+  | { kind: "forward"; address: string; port: number; workload?: string; endpoint?: string; mtls: boolean; identities: string[]; host?: string; originateTls?: boolean; http?: HttpRouteHandling; alternates?: HopEndpoint[]; outlier?: OutlierPlan; pool?: PoolLimits }
   /** Live proxies decide one hop: hand the request to the local application on this port, with these headers set and removed. */
   | { kind: "deliver"; port: number; headers: Record<string, string>; remove?: readonly string[]; responseHeaders?: HeaderOperations[] }
   /** Not decided yet: the proxy must learn these answers (token signatures, an authorizer's verdict) and decide again with them. */

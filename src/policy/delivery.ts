@@ -112,7 +112,7 @@ export function sendToService(walk: Walk, sender: Sender, t: Target): Decision {
   });
   if (env.scope === "hop") {
     // The destination's sidecar (or gateway) decides the rest; a peer must present one of the identities the service runs as.
-    const outcome: Forward = { kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, mtls: mtls.on, identities: identitiesOf(endpoints), host: t.requestedHost, http: httpHandling(walk) };
+    const outcome: Forward = { kind: "forward", address: ep.workload.address, port: ep.port, workload: ep.workload.id, endpoint: ep.name, mtls: mtls.on, identities: identitiesOf(endpoints), host: t.requestedHost, http: httpHandling(walk) };
     // The other endpoints, in the order round robin would reach them: where a retry goes next.
     if (endpoints.length > 1) outcome.alternates = [...endpoints.slice(picked + 1), ...endpoints.slice(0, picked)].slice(0, MAX_ALTERNATES).map((e) => ({ address: e.workload.address, port: e.port, workload: e.workload.id }));
     if (od) outcome.outlier = { policy: od, key, hosts: endpoints.length };

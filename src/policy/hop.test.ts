@@ -18,7 +18,7 @@ const web = reg.instancesOf("b/web")[0]!;
 
 test("hop: the client sidecar forwards to an endpoint over mTLS, naming the identities it must present", () => {
   const d = decideOutbound(env, client, req("http://web.b:8080/x"));
-  assert.deepEqual(d.outcome, { kind: "forward", address: web.address, port: 8080, workload: "b/web", mtls: true, identities: ["spiffe://cluster.local/ns/b/sa/web"], host: "web.b", http: DEFAULT_HTTP_ROUTE });
+  assert.deepEqual(d.outcome, { kind: "forward", address: web.address, port: 8080, workload: "b/web", endpoint: "b/web:8080", mtls: true, identities: ["spiffe://cluster.local/ns/b/sa/web"], host: "web.b", http: DEFAULT_HTTP_ROUTE });
   const old = decideOutbound(env, client, req("http://old.legacy/"));
   assert.equal(old.outcome.kind === "forward" && old.outcome.mtls, false, "auto mTLS: plaintext to a workload without a sidecar");
   const ext = decideOutbound(env, client, req("https://api.example.com/"));

@@ -11,8 +11,6 @@ import type { BodyReader } from "./answers.js";
 import { forwardHttp, plainHeaders, type ForwardOptions, type ForwardResult, type ForwardSink, type Upstream } from "./http-forward.js";
 import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
 import { resolveHop, type ProxyState } from "./state.js";
-import { BoundedMap } from "../bounded-map.js";
-import { endpointName } from "../registry/registry.js";
 import type { HopTarget } from "./upstream.js";
 import type { InFlight } from "./balancer.js";
 import type { Dispatcher } from "undici";
@@ -116,17 +114,6 @@ export interface RelayTarget extends HopTarget {
 type Forward = Extract<Outcome, { kind: "forward" }>;
 type Hop = NonNullable<Forward["alternates"]>[number];
 
-/** Endpoint names, each made once: a string built per request costs its hashing again at every count it keys. */
-const endpointNames = new BoundedMap<string, Map<number, string>>(4096);
-
-function endpointNameOf(workload: string, port: number): string {
-  let byPort = endpointNames.get(workload);
-  if (!byPort) endpointNames.set(workload, (byPort = new Map()));
-  let name = byPort.get(port);
-  if (name === undefined) byPort.set(port, (name = endpointName(workload, port)));
-  return name;
-}
-
 /** The next hop of a forward decision, resolved to live addresses (undefined when the chosen endpoint is not live). */
 export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefined {
   const at = resolveHop(state, o);
@@ -134,7 +121,7 @@ export function relayTarget(state: ProxyState, o: Forward): RelayTarget | undefi
   // One literal of one shape (no spreads, no closures): this runs for every forwarded request.
   return {
     host: at.host, port: at.port, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port,
-    endpoint: o.workload ? endpointNameOf(o.workload, o.port) : undefined,
+    endpoint: o.endpoint,
     alternates: o.alternates, state,
     outlier: o.outlier,
     pool: o.pool,

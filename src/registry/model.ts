@@ -59,7 +59,7 @@ export interface Endpoint {
   workload: Workload;
   /** The port the workload listens on (the resolved targetPort). */
   port: number;
-  /** "workload:port": the name load balancing and outlier detection count it by, made once with the endpoint. */
+  /** "workload:port": the name load balancing and outlier detection count it by (the engine's pick, the proxy's counts), made once with the endpoint. */
   name: string;
   service: MeshService;
   servicePort: ServiceModelPort;

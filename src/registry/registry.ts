@@ -210,7 +210,7 @@ export class Registry {
       for (const w of this.workloadsByNs.get(s.namespace) ?? []) {
         if (!selectorMatches(s.selector, w.labels)) continue;
         const port = resolveTargetPort(servicePort.targetPort, w);
-        if (port !== undefined) out.push({ workload: w, port, name: endpointName(w.id, port), service: s, servicePort });
+        if (port !== undefined) out.push({ workload: w, port, name: `${w.id}:${port}`, service: s, servicePort });
       }
     }
     byPort.set(servicePort.port, out);
@@ -283,11 +283,6 @@ function pushTo<T>(m: Map<string, T[]>, k: string, v: T): void {
 function exportSet(exportTo: string[], ns: string): "*" | ReadonlySet<string> {
   if (exportTo.length === 0 || exportTo.includes("*")) return "*";
   return new Set(exportTo.filter((e) => e !== "~").map((e) => (e === "." ? ns : e)));
-}
-
-/** The name an endpoint is counted by ("workload:port"): one format for the engine's least-request pick and the proxy's in-flight counts. */
-export function endpointName(workloadId: string, port: number): string {
-  return `${workloadId}:${port}`;
 }
 
 export function resolveTargetPort(target: number | string, w: Workload): number | undefined {
