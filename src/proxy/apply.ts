@@ -9,11 +9,11 @@ import type { Request } from "../policy/request.js";
 import type { Side } from "../policy/telemetry.js";
 import { reset } from "../net/connections.js";
 import { abortRequest, attemptsOf, summary, type AccessLogEntry, type ProxyContext } from "./context.js";
-import { relay, type RelayTarget, type ServerReply, type ServerRequest } from "./exchange.js";
+import { relay, relayTarget, type RelayTarget, type ServerReply, type ServerRequest } from "./exchange.js";
 import type { ForwardOptions, ForwardResult } from "./http-forward.js";
 import { splice } from "./splice.js";
-import { resolveHop, type ProxyState } from "./state.js";
-import { HopError, openHop } from "./upstream.js";
+import type { ProxyState } from "./state.js";
+import { HopError, hopOnly, openHop } from "./upstream.js";
 
 /** Where a decision was asked: the denials list names it, the access log says inbound or outbound. */
 export type Direction = "inbound" | "outbound" | "gateway";
@@ -131,8 +131,9 @@ export async function applyTcp(x: TcpExchange): Promise<void> {
 /** The connection a forward decision goes to: its next hop, over mesh mTLS when the decision says so. */
 export async function openForward(ctx: ProxyContext, state: ProxyState, o: Decision["outcome"]): Promise<{ up: Duplex; upstream: string }> {
   if (o.kind !== "forward") throw new Error(`not a forward: ${o.kind}`);
-  const target = resolveHop(state, o);
+  const target = relayTarget(state, o);
   if (!target) throw new HopError(`no live endpoint for ${o.workload}:${o.port}`, "refused");
-  const up = await openHop({ ...target, mtls: o.mtls, identities: o.identities, serviceHost: o.host, servicePort: o.port }, ctx.credentials(), ctx.address);
+  // The connection (which may stay open for an hour) keeps the hop alone, not the configuration it was decided on.
+  const up = await openHop(hopOnly(target), ctx.credentials(), ctx.address);
   return { up, upstream: `${target.host}:${target.port}` };
 }

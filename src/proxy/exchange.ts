@@ -11,7 +11,7 @@ import type { BodyReader } from "./answers.js";
 import { forwardHttp, plainHeaders, type ForwardOptions, type ForwardResult, type ForwardSink, type Upstream } from "./http-forward.js";
 import { normalizePath, splitAbsoluteForm } from "../policy/path-normalization.js";
 import { resolveHop, type ProxyState } from "./state.js";
-import type { HopTarget } from "./upstream.js";
+import { hopOnly, type HopTarget } from "./upstream.js";
 import type { InFlight } from "./balancer.js";
 import type { Dispatcher } from "undici";
 
@@ -195,7 +195,7 @@ class Relay<C> implements Upstream, ForwardSink {
     if (attempt === 1 || !t.alternates?.length || !t.state) return t;
     this.retryHops ??= t.alternates.flatMap((a) => {
       const x = resolveHop(t.state!, a);
-      return x ? [{ host: x.host, port: x.port, mtls: t.mtls, identities: t.identities, serviceHost: t.serviceHost, servicePort: t.servicePort }] : [];
+      return x ? [hopOnly(t, x)] : [];
     });
     return this.retryHops.length ? this.retryHops[(attempt - 2) % this.retryHops.length]! : t;
   }

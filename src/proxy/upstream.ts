@@ -18,11 +18,12 @@ export interface HopTarget {
 }
 
 /**
- * A hop's own fields, copied: what a pool or session keeps to open its connections later. The target a request was
- * relayed with also names the configuration it was decided on, which a long-lived pool must not hold on to.
+ * A hop's own fields, copied (at another address `at` of the same destination, when given): what a pool or session
+ * keeps to open its connections later, or where a retry goes. The target a request was relayed with also names the
+ * configuration it was decided on, which a long-lived pool must not hold on to.
  */
-export function hopOnly(t: HopTarget): HopTarget {
-  return { host: t.host, port: t.port, mtls: t.mtls, identities: t.identities, serviceHost: t.serviceHost, servicePort: t.servicePort };
+export function hopOnly(t: HopTarget, at: { host: string; port: number } = t): HopTarget {
+  return { host: at.host, port: at.port, mtls: t.mtls, identities: t.identities, serviceHost: t.serviceHost, servicePort: t.servicePort };
 }
 
 export class HopError extends Error {
