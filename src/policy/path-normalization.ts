@@ -53,16 +53,15 @@ function alreadyNormal(target: string): boolean {
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i);
     if (c === 63 /* ? */) return target.indexOf("#", i) < 0;
-    if (c <= 0x20 || c >= 0x7f || c === 37 /* % */ || c === 92 /* \ */ || c === 35 /* # */ || UNSAFE[c]) return false;
+    if (c >= 0x80 || NOT_KEPT[c]) return false;
     if (prev === 47 /* / */ && (c === 47 || c === 46 /* . */)) return false;
     prev = c;
   }
   return true;
 }
 
-/** The printable ASCII characters canonicalize escapes (MUST_ESCAPE's, below 0x7f and above space), by code. */
-const UNSAFE: boolean[] = [];
-for (const ch of '"<>`{}|^') UNSAFE[ch.charCodeAt(0)] = true;
+/** The ASCII characters some step changes (MUST_ESCAPE's, "%" decoded, "\\" made a slash) or ends the path at ("#"), by code. */
+const NOT_KEPT: boolean[] = Array.from({ length: 0x80 }, (_, c) => MUST_ESCAPE.test(String.fromCharCode(c)) || "%\\#".includes(String.fromCharCode(c)));
 
 /** Backslashes as slashes, escaped unreserved characters decoded, characters that need it escaped. */
 function canonicalize(path: string): string | undefined {
@@ -109,32 +108,12 @@ function removeDotSegments(path: string): string {
 export function splitAbsoluteForm(target: string): { authority: string; target: string } | undefined {
   // Origin form, the usual target, is told at its first character.
   if (target.charCodeAt(0) === 47 /* / */) return undefined;
-  const sep = target.indexOf("://");
-  if (sep < 1 || !isScheme(target, sep)) return undefined;
-  const from = sep + 3;
-  let end = from;
-  while (end < target.length) {
-    const c = target.charCodeAt(end);
-    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
-    end++;
-  }
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)(.*)$/.exec(target);
+  if (!m) return undefined;
   // Userinfo is not part of the authority a proxy routes on.
-  const at = target.indexOf("@", from);
-  const authority = target.slice(at >= 0 && at < end ? at + 1 : from, end);
-  const rest = target.slice(end);
-  // A line break in the target is no request line's (the parser refuses CR and LF; a scenario could write them).
-  if (/[\n\r\u2028\u2029]/.test(rest)) return undefined;
-  return { authority, target: rest.charCodeAt(0) === 47 ? rest : `/${rest}` };
-}
-
-/** RFC 3986's scheme: a letter, then letters, digits, "+", "-" and ".", up to `end`. */
-function isScheme(s: string, end: number): boolean {
-  for (let i = 0; i < end; i++) {
-    const c = s.charCodeAt(i) | 0x20; // lower case for letters
-    const letter = c >= 97 && c <= 122;
-    if (i === 0 ? !letter : !(letter || (s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) || s[i] === "+" || s[i] === "-" || s[i] === ".")) return false;
-  }
-  return true;
+  const authority = m[1]!.includes("@") ? m[1]!.replace(/^[^@]*@/, "") : m[1]!;
+  const rest = m[2]!;
+  return { authority, target: rest.startsWith("/") ? rest : `/${rest}` };
 }
 
 /**
