@@ -123,7 +123,10 @@ test("dashboard in a real browser: graph, workload, denials with their trail, eg
     await denial.first().waitFor({ timeout: 20_000 });
     const text = (await denial.first().textContent())!;
     assert.match(text, /b\/web.*inbound.*spiffe:\/\/cluster\.local\/ns\/a\/sa\/client.*HTTP 403.*AuthorizationPolicy\/b\/no-admin rules\[0\]/s);
-    assert.match((await page.locator("#denials").textContent())!, /a\/client.*outbound.*example\.com.*Sidecar\/istio-system\/default/s, "blocked egress is a denial too");
+    // Each proxy's denials arrive with its own sample, so the egress row may come a sample after the inbound one.
+    const egressDenial = /a\/client.*outbound.*example\.com.*Sidecar\/istio-system\/default/s;
+    await waitUntil(async () => egressDenial.test((await page.locator("#denials").textContent()) ?? ""), 20_000).catch(() => undefined);
+    assert.match((await page.locator("#denials").textContent())!, egressDenial, "blocked egress is a denial too");
     await denial.first().click();
     await page.waitForSelector("table.trail");
     assert.match((await page.locator("table.trail").first().textContent())!, /authz.*AuthorizationPolicy\/b\/no-admin/s);
