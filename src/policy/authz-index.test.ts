@@ -92,7 +92,7 @@ test("authz index: rules are filed under the principal or path they need; the re
     p([r({ to: [{ paths: ["/api/*"] }] }), r({ to: [{ paths: ["*.js", "/exact"] }] })]),
     p([r({ from: [{ principals: ["cluster.local/ns/a/*"] }] })]),
   ]);
-  const names = (refs: number[]) => refs.map((ref) => `${Math.floor(ref / 65536)}.${ref % 65536}`);
+  const names = (refs: readonly number[]) => refs.map((ref) => `${Math.floor(ref / 65536)}.${ref % 65536}`);
   assert.deepEqual(names(index.candidates("cluster.local/ns/a/sa/x", "/api/v1", true)), ["0.0", "1.0", "2.0"]);
   assert.deepEqual(names(index.candidates("cluster.local/ns/b/sa/y", "/app.js", true)), ["1.1", "2.0"]);
   assert.deepEqual(names(index.candidates(undefined, "/exact", true)), ["1.1", "2.0"]);

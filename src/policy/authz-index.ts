@@ -17,6 +17,13 @@ export const ruleOf = (ref: RuleRef) => ref % RULES_PER_POLICY;
 
 const exact = (v: string) => !v.includes("*");
 
+const NONE: readonly RuleRef[] = Object.freeze([]);
+/**
+ * The lists one lookup found, reused: most lookups find one list (or none) and return it as it is, so a request
+ * makes no array here. Safe to share: candidates() runs to its end without calling out.
+ */
+const found: RuleRef[][] = [];
+
 /** The principals a rule needs one of, when every source names principals exactly. */
 function principalKeys(rule: AuthzRule): string[] | undefined {
   if (!rule.from?.length) return undefined;
@@ -91,8 +98,9 @@ export class RuleIndex {
   }
 
   /** The rules that could match, in evaluation order, without repeats. `http`: the request is parsed as HTTP (its path counts). */
-  candidates(principal: string | undefined, path: string | undefined, http: boolean): RuleRef[] {
-    const lists: RuleRef[][] = [];
+  candidates(principal: string | undefined, path: string | undefined, http: boolean): readonly RuleRef[] {
+    const lists = found;
+    lists.length = 0;
     if (this.always.length) lists.push(this.always);
     if (principal !== undefined) {
       const l = this.byPrincipal.get(principal);
@@ -114,9 +122,9 @@ export class RuleIndex {
         if (s) lists.push(s);
       }
     }
-    if (lists.length === 0) return [];
-    if (lists.length === 1) return lists[0]!;
+    if (lists.length <= 1) return lists.pop() ?? NONE;
     const all = lists.flat().sort((a, b) => a - b);
+    lists.length = 0;
     return all.filter((r, i) => i === 0 || all[i - 1] !== r);
   }
 }

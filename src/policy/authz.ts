@@ -318,6 +318,8 @@ class Evaluated implements AuthzResult {
   /** Tries group `g`'s candidate rules; with `first`, stops at the first policy that matches and returns its index. */
   scan(g: Group, first: boolean, attrs: AuthzContext, plain: boolean): number | undefined {
     const set = this.#set;
+    // A group with no policy (most workloads have no CUSTOM, DENY or shadow one) considers nothing.
+    if (!set[g].length) return undefined;
     const refs = plain ? everyRule(set[g]) : set.indexes[g].candidates(attrs.principal, attrs.path, attrs.http);
     const m = matches(set[g], refs, attrs, first);
     if (m) this.found[g] = m;
