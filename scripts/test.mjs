@@ -2,9 +2,12 @@
 // runner's own --test-timeout) must end the run with a failure, never hang it: past the budget the whole process
 // group is killed and the run exits 1. ZEROMESH_TEST_BUDGET (minutes, default 40) sets it.
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 const budgetMin = Number(process.env.ZEROMESH_TEST_BUDGET ?? 40);
-const child = spawn(process.execPath, ["--test", "--test-force-exit", "--test-timeout=300000", ...process.argv.slice(2), "dist/"], { stdio: "inherit", detached: true });
+// The preload keeps --test-force-exit from dropping the last verdicts a test file reports (see the file).
+const preload = fileURLToPath(new URL("./test-stdout-blocking.mjs", import.meta.url));
+const child = spawn(process.execPath, ["--import", preload, "--test", "--test-force-exit", "--test-timeout=300000", ...process.argv.slice(2), "dist/"], { stdio: "inherit", detached: true });
 const kill = (signal) => {
   try {
     process.kill(-child.pid, signal);
