@@ -2,11 +2,11 @@
 // runner's own --test-timeout) must end the run with a failure, never hang it: past the budget the whole process
 // group is killed and the run exits 1. ZEROMESH_TEST_BUDGET (minutes, default 40) sets it.
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 
 const budgetMin = Number(process.env.ZEROMESH_TEST_BUDGET ?? 40);
 // The preload keeps --test-force-exit from dropping the last verdicts a test file reports (see the file).
-const preload = fileURLToPath(new URL("./test-stdout-blocking.mjs", import.meta.url));
+// --import reads a URL: a file path with "#" or "%" in it would not load.
+const preload = new URL("./test-stdout-blocking.mjs", import.meta.url).href;
 const child = spawn(process.execPath, ["--import", preload, "--test", "--test-force-exit", "--test-timeout=300000", ...process.argv.slice(2), "dist/"], { stdio: "inherit", detached: true });
 const kill = (signal) => {
   try {

@@ -98,4 +98,12 @@ test("authz index: rules are filed under the principal or path they need; the re
   assert.deepEqual(names(index.candidates(undefined, "/exact", true)), ["1.1", "2.0"]);
   assert.deepEqual(names(index.candidates(undefined, "/nothing", true)), ["2.0"]);
   assert.deepEqual(names(index.candidates(undefined, "/nothing", false)), ["1.0", "1.1", "2.0"], "on TCP a DENY rule ignores its paths: path-filed rules are tried");
+  // A list handed out stays as it was whatever later lookups find (lookups share a scratch list of their own).
+  const held = index.candidates("cluster.local/ns/a/sa/x", "/api/v1", true);
+  const one = index.candidates(undefined, "/nothing", true);
+  index.candidates(undefined, "/exact", true);
+  index.candidates(undefined, "/nothing", false);
+  assert.deepEqual([names(held), names(one)], [["0.0", "1.0", "2.0"], ["2.0"]]);
+  const filed = new RuleIndex([p([r({ from: [{ principals: ["cluster.local/ns/a/sa/x"] }] })])]);
+  assert.deepEqual(filed.candidates("cluster.local/ns/b/sa/y", "/", true), [], "nothing filed under this caller, and nothing always tried: no candidate");
 });
