@@ -55,9 +55,12 @@ export interface PoolsOptions {
  */
 class PoolKeys {
   // Bounded at each level: under ALLOW_ANY the application picks hosts and ports; rotation adds generations.
-  private readonly byHost = new BoundedMap<string, BoundedMap<number, { plain: string; mtls: WeakMap<readonly string[], BoundedMap<number, string>> }>>(1024);
+  private readonly byHost = new BoundedMap<string, BoundedMap<number, HostPortKeys>>(1024);
+  /** Each root bundle TLS origination verifies against, by number: a bundle can be hundreds of KB, too long for a key. */
+  private readonly bundles = new BoundedMap<string, number>(16);
+  private nextBundle = 0;
 
-  private of(host: string, port: number) {
+  private of(host: string, port: number): HostPortKeys {
     let byPort = this.byHost.get(host);
     if (!byPort) this.byHost.set(host, (byPort = new BoundedMap(64)));
     let k = byPort.get(port);
@@ -77,6 +80,33 @@ class PoolKeys {
     if (key === undefined) byGen.set(generation, (key = `${k.plain}|${identities.join(",")}|${generation}`));
     return key;
   }
+
+  /**
+   * "host:port|sni|n" for TLS origination, n the number of the root bundle (`ca`, "" for the system's). Looked up by
+   * the bundle string itself, the same one for a configuration: its hash is computed once, where a key with the
+   * bundle in it would be hashed whole for every request.
+   */
+  originate(host: string, port: number, sni: string, ca: string): string {
+    const k = this.of(host, port);
+    const bySni = (k.originate ??= new BoundedMap(16));
+    let byCa = bySni.get(sni);
+    if (!byCa) bySni.set(sni, (byCa = new BoundedMap(4)));
+    let key = byCa.get(ca);
+    if (key === undefined) byCa.set(ca, (key = `${k.plain}|${sni}|${this.bundleNumber(ca)}`));
+    return key;
+  }
+
+  private bundleNumber(ca: string): number {
+    let n = this.bundles.get(ca);
+    if (n === undefined) this.bundles.set(ca, (n = this.nextBundle++));
+    return n;
+  }
+}
+
+interface HostPortKeys {
+  plain: string;
+  mtls: WeakMap<readonly string[], BoundedMap<number, string>>;
+  originate?: BoundedMap<string, BoundedMap<string, string>>;
 }
 
 export class Pools {
@@ -141,7 +171,7 @@ export class Pools {
 
   /** TLS originated by the proxy toward a host outside the mesh (DestinationRule tls SIMPLE), verified against `ca`. */
   originate(host: string, port: number, sni: string, ca: string | undefined): Pool {
-    return this.originating.get(`${host}:${port}|${sni}|${ca ?? ""}`, () =>
+    return this.originating.get(this.keys.originate(host, port, sni, ca ?? ""), () =>
       new Pool(`https://${host}:${port}`, { ...POOL, connect: connector(() => tlsConnect({ host, port, ...bindFrom(this.localAddress, host), servername: sni, ca: ca || undefined, ALPNProtocols: ["http/1.1"] }), true) }));
   }
 
